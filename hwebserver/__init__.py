@@ -1,0 +1,48 @@
+"""hwebserver: the API of Houdini's embedded web server, without Houdini.
+
+Only the public names of the API live here; see API.md.
+"""
+
+from __future__ import annotations
+
+from .api.enums import (
+    AbortSeverity,
+    FatalSeverity,
+    MessageSeverity,
+    PromptSeverity,
+    WarningSeverity,
+    webServerSeverity,
+    webServerVerbosity,
+)
+from .api.errors import APIError, OperationFailed
+from .api.helpers import errorResponse, fileResponse, notFoundResponse, redirect
+from .api.request import Request, WebServerRequest
+from .api.response import Response, WebServerResponse
+from .api.routing import urlHandler
+from .api.settings import setSettingsForPort
+from .run import isInDebugMode, requestShutdown, run
+
+__all__ = [
+    "APIError",
+    "AbortSeverity",
+    "FatalSeverity",
+    "MessageSeverity",
+    "OperationFailed",
+    "PromptSeverity",
+    "Request",
+    "Response",
+    "WarningSeverity",
+    "WebServerRequest",
+    "WebServerResponse",
+    "errorResponse",
+    "fileResponse",
+    "isInDebugMode",
+    "notFoundResponse",
+    "redirect",
+    "requestShutdown",
+    "run",
+    "setSettingsForPort",
+    "urlHandler",
+    "webServerSeverity",
+    "webServerVerbosity",
+]

@@ -1,0 +1,191 @@
+"""The Request object given to URL handlers, API functions and WebSocket connect()."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urljoin
+
+from .body import RequestBody
+from .connection import ConnectionInfo
+from .cookies import parse_cookie_header
+from .errors import OperationFailed
+from .headers import Headers, headers_from_raw
+from .tempdir import RequestTempDir
+
+if TYPE_CHECKING:
+    from .forms import FormData
+    from .uploads import UploadedFile
+
+
+class Request:
+    """One HTTP request. Built by the server; everything is parsed lazily, on first access."""
+
+    __slots__ = (
+        "_body",
+        "_cookies",
+        "_form",
+        "_get",
+        "_headers",
+        "_method",
+        "_path",
+        "_query",
+        "_raw_headers",
+        "_responder",
+        "_target",
+        "_version",
+        "conn",
+        "tempdir",
+    )
+
+    def __init__(
+        self,
+        conn: ConnectionInfo,
+        method: str,
+        target: bytes,
+        path: str,
+        query: bytes,
+        raw_headers: list[tuple[bytes, bytes]],
+        version: str,
+    ) -> None:
+        self.conn = conn
+        self._method = method
+        self._target = target
+        self._path = path
+        self._query = query
+        self._raw_headers = raw_headers
+        self._version = version
+        self._headers: Headers | None = None
+        self._get: dict[str, str] | None = None
+        self._cookies: dict[str, str] | None = None
+        self._form: FormData | None = None
+        self._body: RequestBody | None = None
+        self._responder: Callable[[Any], None] | None = None
+        self.tempdir = RequestTempDir()
+
+    def __repr__(self) -> str:
+        return f"<Request {self._method} {self._path!r}>"
+
+    # -- the request line -------------------------------------------------------------
+    def path(self) -> str:
+        return self._path
+
+    def method(self) -> str:
+        return self._method
+
+    def protocol(self) -> str:
+        return "HTTP/" + self._version
+
+    def queryString(self) -> str:
+        return self._query.decode("latin-1")
+
+    def pathWithQueryString(self) -> str:
+        query = self.queryString()
+        return f"{self._path}?{query}" if query else self._path
+
+    def rawTarget(self) -> bytes:
+        """(extension) the request target exactly as sent, percent-encoding included."""
+        return self._target
+
+    def GET(self) -> dict[str, str]:
+        if self._get is None:
+            # dict() of the pairs keeps the last value of a repeated key (decided).
+            self._get = dict(parse_qsl(self.queryString(), keep_blank_values=True))
+        return self._get
+
+    # -- headers ------------------------------------------------------------------------
+    def headers(self) -> Headers:
+        if self._headers is None:
+            self._headers = headers_from_raw(self._raw_headers)
+        return self._headers
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        """(extension) one header value, case-insensitively."""
+        value: str | None = self.headers().get(name, default)
+        return value
+
+    def cookies(self) -> dict[str, str]:
+        if self._cookies is None:
+            header = self.headers().get("Cookie")
+            self._cookies = parse_cookie_header(header) if header else {}
+        return self._cookies
+
+    def contentType(self) -> str:
+        value: str = self.headers().get("Content-Type", "")
+        return value
+
+    def contentLength(self) -> int:
+        if self._body is not None:
+            return self._body.size
+        try:
+            return int(self.headers().get("Content-Length", 0))
+        except ValueError:
+            return 0
+
+    def host(self) -> str:
+        headers = self.headers()
+        if self.conn.port_settings.get("USE_X_FORWARDED_HOST"):
+            forwarded = headers.get("X-Forwarded-Host")
+            if forwarded:
+                return str(forwarded).split(",")[0].strip()
+        host: str = headers.get("Host", "")
+        return host or "%s:%d" % self.conn.server
+
+    def isSecure(self) -> bool:
+        if self.conn.is_tls:
+            return True
+        # A proxy's X-Forwarded-Proto is trusted only where the port trusts forwarded headers.
+        if self.conn.port_settings.get("USE_X_FORWARDED_HOST"):
+            proto = self.headers().get("X-Forwarded-Proto", "")
+            return str(proto).split(",")[0].strip().lower() == "https"
+        return False
+
+    def scheme(self) -> str:
+        """(extension) 'https' or 'http'."""
+        return "https" if self.isSecure() else "http"
+
+    def absoluteURI(self, location: str | None = None) -> str:
+        base = f"{self.scheme()}://{self.host()}{self.pathWithQueryString()}"
+        return base if location is None else urljoin(base, location)
+
+    # -- connection ---------------------------------------------------------------------
+    def port(self) -> int:
+        return self.conn.port
+
+    def portName(self) -> str:
+        """(extension) the name of the listener ('main' for the main port)."""
+        return self.conn.port_name
+
+    def clientAddress(self) -> tuple[str, int]:
+        return self.conn.client
+
+    def serverAddress(self) -> tuple[str, int]:
+        return self.conn.server
+
+    # -- body and forms -----------------------------------------------------------------
+    def body(self) -> bytes:
+        return b"" if self._body is None else self._body.getvalue()
+
+    def POST(self) -> dict[str, str]:
+        return self._form_data().fields
+
+    def files(self) -> dict[str, UploadedFile]:
+        return self._form_data().files
+
+    def _form_data(self) -> FormData:
+        if self._form is None:
+            from .forms import parse_form
+
+            self._form = parse_form(self)
+        return self._form
+
+    # -- answering (AsyncURLHandler) -----------------------------------------------------
+    def send(self, response: Any) -> None:
+        responder = self._responder
+        if responder is None:
+            raise OperationFailed("this request cannot be answered with send() (already answered?)")
+        self._responder = None
+        responder(response)
+
+
+WebServerRequest = Request

@@ -1,0 +1,181 @@
+"""The route registry: which endpoint answers a path on a port.
+
+Matching ignores trailing slashes (both sides are compared as if they ended with '/').
+An exact route beats a prefix route; among prefix routes the longest wins. Lookups cost
+one dict probe for an exact path, plus one per path segment for prefixes.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+MAIN_PORT = "main"
+
+# Which registration wins when two claim the same path: a handler beats a mount.
+PRIORITY_HANDLER = 2
+PRIORITY_MOUNT = 1
+
+
+def route_key(path: str) -> str:
+    return path if path.endswith("/") else path + "/"
+
+
+def port_names(ports: Iterable[str | int] | str | None) -> tuple[str, ...]:
+    """[] means the main port; 'main' and '' both name it."""
+    if ports is None or ports == -1:
+        return (MAIN_PORT,)
+    if isinstance(ports, (str, int)):
+        ports = [ports]
+    names = tuple(MAIN_PORT if str(p) in ("", MAIN_PORT) else str(p) for p in ports)
+    return names or (MAIN_PORT,)
+
+
+def is_async_callable(obj: Any) -> bool:
+    while hasattr(obj, "func") and not inspect.isfunction(obj):  # functools.partial
+        obj = obj.func
+    return inspect.iscoroutinefunction(obj) or inspect.iscoroutinefunction(
+        getattr(obj, "__call__", None)  # noqa: B004 - an object with async __call__
+    )
+
+
+class Route:
+    """One registered endpoint. `dispatch_mode` and `demotions` belong to the worker's dispatcher."""
+
+    __slots__ = (
+        "allow",
+        "demotions",
+        "dispatch_mode",
+        "endpoint",
+        "is_async",
+        "is_prefix",
+        "key",
+        "kind",
+        "methods",
+        "path",
+        "priority",
+    )
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        is_prefix: bool = False,
+        methods: Iterable[str] | None = None,
+        kind: str = "handler",
+        priority: int = PRIORITY_HANDLER,
+        is_async: bool | None = None,
+    ) -> None:
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ValueError(f"a route path must start with '/', not {path!r}")
+        self.path = path
+        self.key = route_key(path)
+        self.endpoint = endpoint
+        self.is_prefix = is_prefix
+        self.kind = kind
+        self.priority = priority
+        self.is_async = is_async_callable(endpoint) if is_async is None else is_async
+        self.methods: frozenset[str] | None = None
+        self.allow = ""
+        if methods is not None:
+            allowed = {m.upper() for m in methods}
+            if "GET" in allowed:
+                allowed.add("HEAD")
+            self.methods = frozenset(allowed)
+            self.allow = ", ".join(sorted(allowed))
+        self.dispatch_mode = 0
+        self.demotions = 0
+
+    def __repr__(self) -> str:
+        return f"<Route {self.kind} {self.path!r}{' prefix' if self.is_prefix else ''}>"
+
+
+class PortRoutes:
+    __slots__ = ("exact", "prefix")
+
+    def __init__(self) -> None:
+        self.exact: dict[str, Route] = {}
+        self.prefix: dict[str, Route] = {}
+
+
+class Router:
+    """Routes per port name. Registration may happen from any thread, at any time."""
+
+    def __init__(self) -> None:
+        self._ports: dict[str, PortRoutes] = {}
+        self._lock = threading.Lock()
+
+    def add(self, route: Route, ports: Iterable[str | int] | str | None = None) -> Route:
+        with self._lock:
+            for name in port_names(ports):
+                table = self._ports.get(name)
+                if table is None:
+                    table = self._ports[name] = PortRoutes()
+                bucket = table.prefix if route.is_prefix else table.exact
+                existing = bucket.get(route.key)
+                if existing is None or existing.priority <= route.priority:
+                    bucket[route.key] = route
+        return route
+
+    def remove_kind(self, kind: str) -> None:
+        with self._lock:
+            for table in self._ports.values():
+                for bucket in (table.exact, table.prefix):
+                    for key in [k for k, r in bucket.items() if r.kind == kind]:
+                        del bucket[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._ports.clear()
+
+    def port_names(self) -> set[str]:
+        return set(self._ports)
+
+    def routes(self) -> list[tuple[str, Route]]:
+        return [
+            (name, route)
+            for name, table in self._ports.items()
+            for bucket in (table.exact, table.prefix)
+            for route in bucket.values()
+        ]
+
+    def match(self, port_name: str, path: str) -> Route | None:
+        table = self._ports.get(port_name)
+        if table is None:
+            return None
+        key = path if path.endswith("/") else path + "/"
+        route = table.exact.get(key)
+        if route is not None:
+            return route
+        prefix = table.prefix
+        if not prefix:
+            return None
+        while True:
+            route = prefix.get(key)
+            if route is not None:
+                return route
+            if len(key) <= 1:
+                return None
+            key = key[: key.rindex("/", 0, len(key) - 1) + 1]
+
+
+# The process-wide registries that decorators fill at import time.
+http_routes = Router()
+websocket_routes = Router()
+
+
+def urlHandler(
+    path: str,
+    is_prefix: bool = False,
+    ports: Iterable[str | int] = (),
+    methods: Iterable[str] | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register `handler(request) -> Response | str | bytes`, plain or async, for `path`."""
+
+    def register(handler: Callable[..., Any]) -> Callable[..., Any]:
+        http_routes.add(Route(path, handler, is_prefix=is_prefix, methods=methods), ports)
+        return handler
+
+    return register

@@ -1,0 +1,169 @@
+"""Every setting the server understands, declared once, with its type, default and scope.
+
+Settings arrive from `run(settings=...)` (a dict or a Python file whose UPPER-CASE names
+are read, in the style of a Django settings module) and from `setSettingsForPort()`.
+Port-scoped keys configure one listener; server-scoped keys configure the whole server.
+"""
+
+from __future__ import annotations
+
+import runpy
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .enums import webServerSeverity
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    kind: str  # "int", "float", "bool", "str", "list", "severity", "optional_float", "optional_int"
+    default: Any
+    scope: str  # "port" or "server"
+    doc: str
+
+
+def _opts(*options: Option) -> dict[str, Option]:
+    return {option.name: option for option in options}
+
+
+OPTIONS: dict[str, Option] = _opts(
+    # -- per port ---------------------------------------------------------------------------
+    Option("PORT", "int", None, "port", "port number of the listener"),
+    Option("MAX_PORT", "int", None, "port", "try PORT..MAX_PORT in order"),
+    Option("ALLOW_SYSTEM_PORT", "bool", False, "port", "fall back to an OS-picked port"),
+    Option("ADDRESS", "str", "127.0.0.1", "port", "bind address"),
+    Option("IPV6", "bool", False, "port", "bind the IPv6 wildcard/loopback when no ADDRESS"),
+    Option("ALLOWED_HOSTS", "list", None, "port", "Host header allow-list; others get 400"),
+    Option("USE_X_FORWARDED_HOST", "bool", False, "port", "trust X-Forwarded-Host/-Proto"),
+    Option("LOG_FILE", "str", None, "port", "also write this port's log lines to a file"),
+    Option("MIN_LOG_SEVERITY", "severity", None, "port", "lowest severity written to LOG_FILE"),
+    Option("SSL_CERTIFICATE", "str", None, "port", "PEM certificate chain: serve TLS"),
+    Option("SSL_CERTIFICATE_KEY", "str", None, "port", "PEM private key"),
+    Option("SSL_DH_PARAMS", "str", None, "port", "PEM Diffie-Hellman parameters"),
+    Option("SSL_VERIFY_PEER", "bool", False, "port", "require a client certificate"),
+    Option("SSL_REDIRECT", "bool", False, "port", "redirect plain HTTP to HTTPS"),
+    Option("SSL_REDIRECT_HOST", "str", None, "port", "host to redirect to"),
+    Option("SSL_REDIRECT_EXEMPT", "list", None, "port", "path regexes not redirected"),
+    Option("SECURE_HSTS_SECONDS", "int", 0, "port", "Strict-Transport-Security max-age"),
+    Option("SECURE_HSTS_INCLUDE_SUBDOMAINS", "bool", False, "port", "HSTS includeSubDomains"),
+    Option("SECURE_HSTS_PRELOAD", "bool", False, "port", "HSTS preload"),
+    Option("CORS_ORIGIN_WHITELIST", "list", None, "port", "allowed CORS origins ('*': all)"),
+    # -- whole server (extension) -------------------------------------------------------------
+    Option("MAX_REQUEST_LINE", "int", 8192, "server", "longest request line (else 414)"),
+    Option("MAX_HEADER_SIZE", "int", 65536, "server", "largest request head (else 431)"),
+    Option("MAX_HEADER_COUNT", "int", 100, "server", "most header fields (else 431)"),
+    Option("HEADER_TIMEOUT", "float", 10.0, "server", "seconds to receive a head (else 408)"),
+    Option("KEEPALIVE_TIMEOUT", "float", 5.0, "server", "idle keep-alive connection lifetime"),
+    Option("MAX_PIPELINED", "int", 32, "server", "parsed requests queued per connection"),
+    Option("BODY_SPOOL_SIZE", "int", 1048576, "server", "a body larger than this goes to disk"),
+    Option("WRITE_BUFFER_SIZE", "int", 262144, "server", "per-connection write high-water mark"),
+    Option("INLINE_HANDLER_BUDGET", "float", 0.002, "server",
+           "a plain handler faster than this runs on the event loop; 0 disables"),
+    Option("GRACEFUL_TIMEOUT", "float", 30.0, "server", "seconds to finish in-flight work"),
+    Option("WORKER_TIMEOUT", "float", 30.0, "server", "heartbeat silence before a worker is replaced"),
+    Option("WORKER_BOOT_TIMEOUT", "float", 60.0, "server", "seconds a new worker has to be READY"),
+    Option("MAX_REQUESTS", "int", 0, "server", "recycle a worker after this many requests"),
+    Option("MAX_REQUESTS_JITTER", "int", 0, "server", "random extra requests before recycling"),
+    Option("MAX_WORKER_MEMORY", "int", 0, "server", "recycle a worker whose RSS stays above this"),
+    Option("WEBSOCKET_MAX_MESSAGE_SIZE", "int", 16 * 1024 * 1024, "server",
+           "largest WebSocket message (else close 1009)"),
+    Option("WEBSOCKET_PING_INTERVAL", "optional_float", None, "server",
+           "send a ping after this many idle seconds"),
+    Option("WEBSOCKET_PING_TIMEOUT", "float", 20.0, "server", "seconds to wait for the pong"),
+)
+
+ALIASES = {"CORS_ALLOWED_ORIGINS": "CORS_ORIGIN_WHITELIST"}
+
+
+def _check_value(option: Option, value: Any) -> Any:
+    kind = option.kind
+    if value is None and option.default is None:
+        return None
+    if kind == "bool" and isinstance(value, bool):
+        return value
+    if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind in ("float", "optional_float"):
+        if value is None and kind == "optional_float":
+            return None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    if kind == "str" and isinstance(value, str):
+        return value
+    if kind == "list":
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, (list, tuple, set, frozenset)) and all(isinstance(v, str) for v in value):
+            return list(value)
+    if kind == "severity":
+        if isinstance(value, str) and value in webServerSeverity.__members__:
+            return webServerSeverity[value]
+        if isinstance(value, int) and not isinstance(value, bool):
+            return webServerSeverity(value)
+    raise ValueError(f"setting {option.name}: expected {kind}, got {value!r}")
+
+
+def validate(settings: Mapping[str, Any], scope: str | None = None) -> dict[str, Any]:
+    """Normalised copy of `settings`; an unknown key or a value of the wrong type -> ValueError."""
+    result: dict[str, Any] = {}
+    for raw_key, value in settings.items():
+        key = ALIASES.get(raw_key, raw_key)
+        option = OPTIONS.get(key)
+        if option is None or (scope is not None and option.scope != scope):
+            where = f" for {scope} settings" if scope else ""
+            raise ValueError(f"unknown setting {raw_key!r}{where}")
+        result[key] = _check_value(option, value)
+    return result
+
+
+def load_settings(source: str | Mapping[str, Any] | None) -> dict[str, Any]:
+    """run(settings=...): a dict, or the path of a Python file whose UPPER-CASE names count."""
+    if source is None:
+        return {}
+    if isinstance(source, Mapping):
+        return validate(source)
+    if isinstance(source, str):
+        namespace = runpy.run_path(source)
+        return validate({k: v for k, v in namespace.items() if k.isupper() and not k.startswith("_")})
+    raise ValueError(f"settings must be a dict or a file path, not {type(source).__name__}")
+
+
+def default(name: str) -> Any:
+    return OPTIONS[name].default
+
+
+class PortSettingsRegistry:
+    """What setSettingsForPort() recorded, per port name ('main' for the main port)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_port: dict[str, dict[str, Any]] = {}
+
+    def update(self, port_name: str, settings: Mapping[str, Any]) -> None:
+        checked = validate(settings, scope="port")
+        with self._lock:
+            self._by_port.setdefault(port_name, {}).update(checked)
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return {name: dict(values) for name, values in self._by_port.items()}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._by_port.clear()
+
+
+port_settings = PortSettingsRegistry()
+
+
+def setSettingsForPort(settings: Mapping[str, Any], port_name: str = "") -> None:
+    """Per-port settings; '' and 'main' both mean the main port."""
+    if not isinstance(settings, Mapping):
+        raise ValueError("setSettingsForPort expects a dict of settings")
+    port_settings.update("main" if port_name in ("", "main") else str(port_name), settings)
+
+
+SettingsHook = Callable[[dict[str, Any]], None]

@@ -1,0 +1,108 @@
+"""Binding the listening sockets: the main port (with its fallbacks) and named extra ports."""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..api.errors import OperationFailed
+from ..worker.config import Listener
+
+BACKLOG = 2048
+
+
+@dataclass
+class ListenerSpec:
+    """What to bind: a port (or a range, or OS-picked) on an address, for a named port."""
+
+    name: str
+    port: int
+    address: str = "127.0.0.1"
+    max_port: int | None = None
+    allow_system_port: bool = False
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def candidates(self) -> list[int]:
+        ports = [self.port]
+        if self.max_port is not None and self.max_port > self.port:
+            ports.extend(range(self.port + 1, self.max_port + 1))
+        if self.allow_system_port and 0 not in ports:
+            ports.append(0)
+        return ports
+
+
+def _family(address: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
+
+
+def bind_socket(address: str, port: int) -> socket.socket:
+    sock = socket.socket(_family(address), socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if sock.family == socket.AF_INET6 and address in ("::", ""):
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind((address, port))
+        sock.listen(BACKLOG)
+        sock.setblocking(False)
+        # Workers spawned for a reload inherit it by fd number.
+        sock.set_inheritable(True)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def bind_listener(spec: ListenerSpec) -> Listener:
+    """Try the spec's ports in order; the first that binds wins, or OperationFailed says why."""
+    errors: list[str] = []
+    for port in spec.candidates():
+        try:
+            sock = bind_socket(spec.address, port)
+        except OSError as exc:
+            reason = exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
+            errors.append(f"{port}: {reason}")
+            continue
+        return Listener(spec.name, sock, dict(spec.settings))
+    tried = "; ".join(errors)
+    raise OperationFailed(
+        f"cannot bind {spec.name!r} port {spec.port} on {spec.address} ({tried})"
+    )
+
+
+def bind_all(specs: Iterable[ListenerSpec]) -> list[Listener]:
+    """All or nothing: if one listener fails, the ones already bound are closed again."""
+    bound: list[Listener] = []
+    try:
+        for spec in specs:
+            bound.append(bind_listener(spec))
+    except BaseException:
+        close_all(bound)
+        raise
+    return bound
+
+
+def close_all(listeners: Iterable[Listener]) -> None:
+    for listener in listeners:
+        try:
+            listener.sock.close()
+        except OSError:
+            pass
+
+
+def listener_from_fd(name: str, fd: int, settings: dict[str, Any]) -> Listener:
+    sock = socket.socket(fileno=fd)
+    sock.setblocking(False)
+    return Listener(name, sock, settings)
+
+
+def default_address(settings: dict[str, Any]) -> str:
+    address = settings.get("ADDRESS")
+    if address:
+        return str(address)
+    return "::1" if settings.get("IPV6") else "127.0.0.1"
+
+
+__all__ = ["ListenerSpec", "bind_all", "bind_listener", "close_all", "default_address"]

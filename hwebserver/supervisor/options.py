@@ -1,0 +1,137 @@
+"""Turning run()'s arguments and the settings into a worker config and listener specs."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..api import settings as settings_module
+from ..api.enums import webServerVerbosity
+from ..api.routing import MAIN_PORT
+from ..worker.config import WorkerConfig
+from .listeners import ListenerSpec, default_address
+
+DEFAULT_MAX_REQUEST_SIZE = 3 * 1024**3
+DEFAULT_MAX_IN_MEMORY_UPLOAD = 2_621_440
+
+
+@dataclass
+class RunOptions:
+    config: WorkerConfig
+    specs: list[ListenerSpec]
+    in_background: bool
+    reload_source_changes: bool
+    workers: int
+    port_callback: Callable[[str, int], Any] | None
+
+
+def resolve_in_background(in_background: bool | None) -> bool:
+    """None: serve in the background inside an interactive or GUI host, block in a script."""
+    if in_background is not None:
+        return bool(in_background)
+    return bool(sys.flags.interactive) or hasattr(sys, "ps1")
+
+
+def _extra_port_entries(ports: Iterable[Any]) -> list[tuple[str, int | None]]:
+    """API.md: a name (number from setSettingsForPort or OS-picked), a number, or (name, number)."""
+    entries: list[tuple[str, int | None]] = []
+    for entry in ports or ():
+        if isinstance(entry, bool):
+            raise ValueError(f"invalid port entry {entry!r}")
+        if isinstance(entry, int):
+            entries.append((str(entry), entry))
+        elif isinstance(entry, str):
+            entries.append((entry, None))
+        elif isinstance(entry, (tuple, list)) and len(entry) == 2:
+            entries.append((str(entry[0]), int(entry[1])))
+        else:
+            raise ValueError(f"invalid port entry {entry!r}: a name, a number or (name, number)")
+        if entries[-1][0] in ("", MAIN_PORT):
+            raise ValueError("the port name 'main' is reserved for the main port")
+    return entries
+
+
+def build_options(
+    *,
+    port: int,
+    debug: bool,
+    max_num_threads: int,
+    in_background: bool | None,
+    reload_source_changes: bool | None,
+    max_in_memory_file_upload_size: int | None,
+    max_request_size: int | None,
+    settings: str | Mapping[str, Any] | None,
+    ports: Iterable[Any],
+    verbosity: Any,
+    port_callback: Callable[[str, int], Any] | None,
+    max_port: int | None,
+    allow_system_port: bool,
+    workers: int,
+    address: str | None,
+) -> RunOptions:
+    loaded = settings_module.load_settings(settings)
+    per_port = settings_module.port_settings.snapshot()
+    server_values = {
+        k: v for k, v in loaded.items() if settings_module.OPTIONS[k].scope == "server"
+    }
+    main_settings = {k: v for k, v in loaded.items() if settings_module.OPTIONS[k].scope == "port"}
+    main_settings.update(per_port.get(MAIN_PORT, {}))
+    if address is not None:
+        main_settings["ADDRESS"] = address
+    background = resolve_in_background(in_background)
+    specs = [
+        ListenerSpec(
+            MAIN_PORT,
+            int(main_settings.get("PORT", port)),
+            default_address(main_settings),
+            main_settings.get("MAX_PORT", max_port),
+            bool(main_settings.get("ALLOW_SYSTEM_PORT", allow_system_port)),
+            main_settings,
+        )
+    ]
+    for name, number in _extra_port_entries(ports):
+        own = dict(per_port.get(name, {}))
+        # An extra port shares the main port's address and CORS list unless it sets its own.
+        where = dict(own)
+        if "ADDRESS" not in own and not own.get("IPV6"):
+            where["ADDRESS"] = specs[0].address
+        merged = {"CORS_ORIGIN_WHITELIST": main_settings.get("CORS_ORIGIN_WHITELIST"), **own}
+        specs.append(
+            ListenerSpec(
+                name,
+                int(own.get("PORT", number if number is not None else 0)),
+                default_address(where),
+                own.get("MAX_PORT"),
+                bool(own.get("ALLOW_SYSTEM_PORT", False)),
+                {k: v for k, v in merged.items() if v is not None},
+            )
+        )
+    if verbosity is None:
+        verbosity = webServerVerbosity.Low
+    if reload_source_changes is None:
+        reload_source_changes = bool(debug) and not background
+    worker_count = int(workers)
+    if worker_count < 0:
+        raise ValueError("workers must be 0 (one per CPU) or more")
+    if worker_count == 0:
+        worker_count = os.cpu_count() or 1
+    config = WorkerConfig(
+        debug=bool(debug),
+        verbosity=int(webServerVerbosity.High if debug else verbosity),
+        max_num_threads=max(1, int(max_num_threads)),
+        max_request_size=int(
+            DEFAULT_MAX_REQUEST_SIZE if max_request_size is None else max_request_size
+        ),
+        max_in_memory_file_upload_size=int(
+            DEFAULT_MAX_IN_MEMORY_UPLOAD
+            if max_in_memory_file_upload_size is None
+            else max_in_memory_file_upload_size
+        ),
+        server=server_values,
+    )
+    return RunOptions(
+        config, specs, background, bool(reload_source_changes), worker_count, port_callback
+    )

@@ -1,0 +1,46 @@
+"""The configuration one worker process serves with, derived from run() and the settings."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..api import settings as settings_module
+from ..api.enums import webServerVerbosity
+
+
+@dataclass
+class Listener:
+    """A bound, listening socket and what the server knows of it."""
+
+    name: str
+    sock: socket.socket
+    settings: dict[str, Any] = field(default_factory=dict)
+    ssl_context: ssl.SSLContext | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """Immutable: one worker's settings. `server` holds every server-scoped option, defaulted."""
+
+    debug: bool = False
+    verbosity: int = int(webServerVerbosity.Low)
+    max_num_threads: int = 4
+    max_request_size: int = 3 * 1024**3
+    max_in_memory_file_upload_size: int = 2_621_440
+    server: dict[str, Any] = field(default_factory=dict)
+
+    def option(self, name: str) -> Any:
+        if name in self.server:
+            return self.server[name]
+        return settings_module.default(name)
+
+    @property
+    def access_log(self) -> bool:
+        return self.debug or self.verbosity >= webServerVerbosity.High

@@ -1,0 +1,69 @@
+"""Serialising a response head to bytes."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from http import HTTPStatus
+
+from ..api.response import Response
+
+
+@lru_cache(maxsize=256)
+def status_line(status: int) -> bytes:
+    """We answer HTTP/1.0 clients with HTTP/1.1 too, as RFC 9110 section 6.2 allows."""
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Unknown"
+    return f"HTTP/1.1 {status} {phrase}\r\n".encode("ascii")
+
+
+# Framing and connection management are the server's: a handler's copy would contradict them.
+SERVER_OWNED_HEADERS = frozenset(("content-length", "transfer-encoding", "connection"))
+
+
+def _encode(text: str) -> bytes:
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8")
+
+
+def build_head(response: Response, framing: bytes, connection: bytes, date_server: bytes) -> bytes:
+    """Status line, the response's headers, framing (Content-Length or chunked), Date, Server."""
+    lines = "".join(
+        [
+            f"{name}: {value}\r\n"
+            for key, (name, value) in response._headers.items()
+            if key not in SERVER_OWNED_HEADERS
+        ]
+    )
+    if response._cookies:
+        lines += "".join([f"Set-Cookie: {cookie}\r\n" for cookie in response._cookies])
+    return b"".join(
+        (status_line(response._status), _encode(lines), framing, connection, date_server, b"\r\n")
+    )
+
+
+def content_length_line(length: int) -> bytes:
+    return b"Content-Length: %d\r\n" % length
+
+
+CHUNKED = b"Transfer-Encoding: chunked\r\n"
+CLOSE = b"Connection: close\r\n"
+KEEP_ALIVE = b"Connection: keep-alive\r\n"
+NO_CONNECTION_HEADER = b""
+
+
+def chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+LAST_CHUNK = b"0\r\n\r\n"
+
+
+def connection_header(keep_alive: bool, version: str) -> bytes:
+    """HTTP/1.1 keeps alive by default; HTTP/1.0 must be told it is kept alive."""
+    if not keep_alive:
+        return CLOSE
+    return NO_CONNECTION_HEADER if version == "1.1" else KEEP_ALIVE

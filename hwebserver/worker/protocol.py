@@ -1,0 +1,532 @@
+"""HTTP/1.1 on one connection: httptools parsing, dispatch to handlers, writing responses.
+
+Flow control, both ways:
+- reading pauses while MAX_PIPELINED parsed requests wait, and while the client does not
+  read what we write (the transport's high-water mark), so neither side can make this
+  process buffer without bound;
+- bodies past BODY_SPOOL_SIZE go to a file in the request's temp directory.
+Timeouts come from the worker's one-second clock (see server.py), not per-request timers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from typing import Any
+from urllib.parse import unquote
+
+import httptools
+
+from ..api.body import RequestBody
+from ..api.connection import ConnectionInfo
+from ..api.helpers import errorResponse, notFoundResponse
+from ..api.request import Request
+from ..api.response import Response
+from ..api.routing import Route
+from . import eager, sending
+from .config import Listener
+from .dispatch import INLINE, LEARNING, record_inline_call, record_pool_call, timed_call
+from .errors import HttpError, error_response
+from .head import CLOSE, build_head, connection_header
+from .state import WorkerState
+
+# What the connection waits for, which decides the timeout that applies.
+WAIT_NONE, WAIT_IDLE, WAIT_HEAD, WAIT_BODY, WAIT_LINGER = range(5)
+LINGER_TICKS = 2
+
+_SPECIAL_HEADERS = {
+    b"content-length": 1,
+    b"transfer-encoding": 2,
+    b"host": 3,
+    b"expect": 4,
+    b"upgrade": 5,
+    b"connection": 6,
+}
+_METHODS: dict[bytes, str] = {}
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+def _decode_target(target: bytes) -> tuple[str, bytes]:
+    """(percent-decoded path, raw query) of a request target (origin or absolute form)."""
+    raw_path, _, query = target.partition(b"?")
+    raw_path = raw_path.partition(b"#")[0]
+    if not raw_path.startswith(b"/"):
+        if b"://" in raw_path:  # absolute form: http://host/path
+            raw_path = b"/" + raw_path.split(b"://", 1)[1].partition(b"/")[2]
+        elif raw_path == b"*":
+            return "*", query
+    path = raw_path.decode("utf-8", "replace")
+    if "%" in path:
+        path = unquote(path, errors="replace")
+    return path, query
+
+
+class HttpProtocol(asyncio.Protocol):
+    """One client connection; requests are answered strictly in the order they arrived."""
+
+    def __init__(self, state: WorkerState, listener: Listener) -> None:
+        self.state = state
+        self.listener = listener
+        self.loop = state.loop
+        self.transport: Any = None
+        self.conn: ConnectionInfo | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.queue: deque[tuple[Any, bool]] = deque()
+        self.active: Request | None = None
+        self.active_keep_alive = True
+        self.active_started = 0.0
+        self.send_task: asyncio.Task[None] | None = None
+        self.pumping = False
+        self.reading_paused = False
+        self.write_paused = False
+        self.drain_waiter: asyncio.Future[None] | None = None
+        self.closed = False
+        self.rejected = False
+        self.wait_kind = WAIT_IDLE
+        self.wait_since = state.tick
+        self.failure: HttpError | None = None
+        self.upgraded: Any = None
+        self._reset_message()
+
+    def _reset_message(self) -> None:
+        self.parsing = False
+        self.url = b""
+        self.raw_headers: list[tuple[bytes, bytes]] = []
+        self.head_size = 0
+        self.content_length = -1
+        self.has_transfer_encoding = False
+        self.host_count = 0
+        self.expect_continue = False
+        self.wants_upgrade = False
+        self.request: Request | None = None
+        self.body: RequestBody | None = None
+
+    # -- transport events -----------------------------------------------------------------
+    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        self.transport = transport
+        state = self.state
+        state.connections.add(self)
+        peer = transport.get_extra_info("peername") or ("", 0)
+        local = transport.get_extra_info("sockname") or ("", self.listener.port)
+        self.conn = ConnectionInfo(
+            (str(peer[0]), int(peer[1])),
+            (str(local[0]), int(local[1])),
+            self.listener.name,
+            transport.get_extra_info("sslcontext") is not None,
+            self.listener.settings,
+        )
+        transport.set_write_buffer_limits(high=state.write_high_water)
+        if state.draining:
+            self.close()
+
+    def data_received(self, data: bytes) -> None:
+        if self.rejected:
+            return  # lingering after an error: the rest is discarded unread
+        if self.wait_kind == WAIT_BODY:
+            self.wait_since = self.state.tick
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            self._on_upgrade(data[int(upgrade.args[0]) :] if upgrade.args else b"")
+        except httptools.HttpParserCallbackError:
+            self._reject(self.failure or HttpError(500, "internal parser callback error"))
+        except httptools.HttpParserError as exc:
+            message = str(exc) or "malformed request"
+            status = 505 if "HTTP version" in message else 400
+            self._reject(HttpError(status, message))
+        self._pump()
+
+    def eof_received(self) -> bool | None:
+        if self.active is None and not self.queue:
+            self.close()
+            return None
+        return True  # finish answering what was already received, then close
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.state.connections.discard(self)
+        if self.request is not None:  # cut off mid-upload
+            self._discard(self.request, self.body)
+        for entry, _ in self.queue:
+            if isinstance(entry, Request):
+                self._discard(entry, entry._body)
+        self.queue.clear()
+        if self.send_task is not None:
+            self.send_task.cancel()
+        waiter = self.drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(ConnectionResetError("client disconnected"))
+        if self.upgraded is not None:
+            self.upgraded.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        self._pause_reading()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        waiter = self.drain_waiter
+        if waiter is not None:
+            self.drain_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+        self._pump()
+
+    async def drain(self) -> None:
+        if self.closed:
+            raise ConnectionResetError("client disconnected")
+        if self.write_paused:
+            if self.drain_waiter is None:
+                self.drain_waiter = self.loop.create_future()
+            await self.drain_waiter
+
+    def _pause_reading(self) -> None:
+        if not self.reading_paused and not self.closed:
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self.reading_paused and not self.closed:
+            self.reading_paused = False
+            self.transport.resume_reading()
+
+    # -- parser callbacks -------------------------------------------------------------------
+    def _fail(self, status: int, message: str) -> None:
+        self.failure = HttpError(status, message)
+        raise self.failure
+
+    def on_message_begin(self) -> None:
+        self._reset_message()
+        self.parsing = True
+        if self.active is None and not self.queue:
+            self.wait_kind = WAIT_HEAD
+            self.wait_since = self.state.tick
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+        if len(self.url) > self.state.max_request_line:
+            self._fail(414, "request line too long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.raw_headers.append((name, value))
+        self.head_size += len(name) + len(value) + 4
+        state = self.state
+        if self.head_size > state.max_header_size:
+            self._fail(431, "request header fields too large")
+        if len(self.raw_headers) > state.max_header_count:
+            self._fail(431, "too many request header fields")
+        kind = _SPECIAL_HEADERS.get(name.lower())
+        if kind is None:
+            return
+        if kind == 1:
+            self.content_length = int(value)  # llhttp already rejected non-digits
+        elif kind == 2:
+            self.has_transfer_encoding = True
+        elif kind == 3:
+            self.host_count += 1
+        elif kind == 4:
+            self.expect_continue = value.strip().lower() == b"100-continue"
+        elif kind == 5:
+            self.wants_upgrade = b"websocket" in value.lower()
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        state = self.state
+        version = parser.get_http_version()
+        if version != "1.1" and version != "1.0":
+            self._fail(505, f"HTTP version {version} is not supported")
+        if self.has_transfer_encoding and version == "1.0":
+            self._fail(400, "Transfer-Encoding is not allowed in HTTP/1.0")
+        if self.host_count > 1:
+            self._fail(400, "more than one Host header")
+        if self.host_count == 0 and version == "1.1":
+            self._fail(400, "missing Host header")
+        if self.content_length > state.max_request_size:
+            self._fail(413, "request body larger than the server accepts")
+        raw_method = parser.get_method()
+        method = _METHODS.get(raw_method)
+        if method is None:
+            method = _METHODS.setdefault(raw_method, raw_method.decode("ascii"))
+        target = self.url
+        path, query = _decode_target(target)
+        assert self.conn is not None
+        self.request = Request(self.conn, method, target, path, query, self.raw_headers, version)
+        if self.content_length > 0 or self.has_transfer_encoding:
+            if self.expect_continue and version == "1.1":
+                self.transport.write(_CONTINUE)
+            if self.wait_kind == WAIT_HEAD:
+                self.wait_kind = WAIT_BODY
+
+    def on_body(self, data: bytes) -> None:
+        body = self.body
+        if body is None:
+            assert self.request is not None
+            body = self.body = RequestBody(self.state.spool_size, self.request.tempdir)
+        body.append(data)
+        if body.size > self.state.max_request_size:
+            self._fail(413, "request body larger than the server accepts")
+
+    def on_message_complete(self) -> None:
+        request = self.request
+        assert request is not None
+        request._body = self.body
+        self.queue.append((request, self.parser.should_keep_alive()))
+        self._reset_message()
+        if len(self.queue) >= self.state.max_pipelined:
+            self._pause_reading()
+
+    # -- dispatch ---------------------------------------------------------------------------
+    def _pump(self) -> None:
+        """Start the next queued request when the previous one is answered."""
+        if self.pumping:
+            return
+        self.pumping = True
+        try:
+            queue = self.queue
+            while queue and self.active is None and not self.closed and not self.write_paused:
+                entry, keep_alive = queue.popleft()
+                if isinstance(entry, HttpError):
+                    self._send_rejection(entry)
+                    return
+                self._start(entry, keep_alive)
+            if self.active is None and not self.closed:
+                if self.parsing:
+                    self.wait_kind = WAIT_BODY if self.request is not None else WAIT_HEAD
+                else:
+                    self.wait_kind = WAIT_IDLE
+                self.wait_since = self.state.tick
+            if self.reading_paused and not self.write_paused and len(queue) < self.state.max_pipelined:
+                self._resume_reading()
+        finally:
+            self.pumping = False
+
+    def _start(self, request: Request, keep_alive: bool) -> None:
+        state = self.state
+        self.active = request
+        self.active_keep_alive = keep_alive and not state.draining
+        self.wait_kind = WAIT_NONE
+        state.in_flight += 1
+        if state.access_log:
+            self.active_started = time.perf_counter()
+        route = state.router.match(request.conn.port_name, request._path)
+        if route is None:
+            self._respond(request, notFoundResponse(request))
+            return
+        if route.methods is not None and request._method not in route.methods:
+            response = errorResponse(request, f"Method {request._method} not allowed", 405)
+            response.setHeader("Allow", route.allow)
+            self._respond(request, response)
+            return
+        if route.is_async:
+            self._start_async(route, request)
+        elif route.dispatch_mode == INLINE and state.pool_in_use < state.config.max_num_threads:
+            started = time.perf_counter()
+            try:
+                result = route.endpoint(request)
+            except Exception as exc:
+                record_inline_call(state, route, time.perf_counter() - started)
+                self._respond_exception(request, exc)
+                return
+            record_inline_call(state, route, time.perf_counter() - started)
+            self._respond(request, result)
+        else:
+            self._start_in_pool(route, request)
+
+    def _start_async(self, route: Route, request: Request) -> None:
+        try:
+            done, value = eager.start(self.loop, route.endpoint(request))
+        except Exception as exc:
+            self._respond_exception(request, exc)
+            return
+        if done:
+            self._respond(request, value)
+        else:
+            value.add_done_callback(lambda task: self._on_task_done(request, task))
+
+    def _on_task_done(self, request: Request, task: asyncio.Task[Any]) -> None:
+        if task.cancelled():
+            self._handler_finished_on_closed(request)
+            return
+        exc = task.exception()
+        if exc is not None:
+            self._respond_exception(request, exc)
+        else:
+            self._respond(request, task.result())
+
+    def _start_in_pool(self, route: Route, request: Request) -> None:
+        state = self.state
+        state.pool_in_use += 1
+        future = self.loop.run_in_executor(state.pool, timed_call, route.endpoint, request)
+        future.add_done_callback(lambda fut: self._on_pool_done(route, request, fut))
+
+    def _on_pool_done(self, route: Route, request: Request, future: asyncio.Future[Any]) -> None:
+        state = self.state
+        state.pool_in_use -= 1
+        if future.cancelled():
+            self._handler_finished_on_closed(request)
+            return
+        ok, value, elapsed = future.result()
+        if route.dispatch_mode == LEARNING:
+            record_pool_call(state, route, elapsed)
+        if ok:
+            self._respond(request, value)
+        else:
+            self._respond_exception(request, value)
+
+    def _handler_finished_on_closed(self, request: Request) -> None:
+        self.state.in_flight -= 1
+        request.tempdir.cleanup()
+        if self.active is request:
+            self.active = None
+
+    # -- responding -------------------------------------------------------------------------
+    def _respond_exception(self, request: Request, exc: BaseException) -> None:
+        self.state.log.error(
+            "handler for %s %s raised %s", request._method, request._path, type(exc).__name__,
+            exc_info=exc,
+        )
+        self._respond(request, error_response(request, exc, self.state.debug))
+
+    def _respond(self, request: Request, result: Any) -> None:
+        if self.closed:
+            self._handler_finished_on_closed(request)
+            return
+        if result.__class__ is not Response:
+            result = self._coerce(request, result)
+        keep_alive = self.active_keep_alive
+        if keep_alive and "connection" in result._headers:
+            keep_alive = "close" not in result._headers["connection"][1].lower()
+        if result._stream is None and result._file_path is None:
+            body = result._body
+            head = build_head(
+                result,
+                b"Content-Length: %d\r\n" % len(body),
+                connection_header(keep_alive, request._version),
+                self.state.date_server,
+            )
+            if request._method == "HEAD" or not body:
+                self.transport.write(head)
+            elif len(body) < 65536:
+                self.transport.write(head + body)
+            else:
+                self.transport.writelines((head, body))
+            self._finish(request, result._status, len(body), keep_alive)
+        else:
+            self.send_task = self.loop.create_task(
+                sending.send_streamed(self, request, result, keep_alive)
+            )
+
+    def _coerce(self, request: Request, result: Any) -> Response:
+        if isinstance(result, Response):
+            return result
+        if isinstance(result, (str, bytes, bytearray)):
+            return Response(result)
+        self.state.log.error(
+            "handler for %s %s returned %r, not a Response, str or bytes",
+            request._method, request._path, type(result).__name__,
+        )
+        return error_response(request, None, self.state.debug)
+
+    def _finish(self, request: Request, status: int, size: int, keep_alive: bool) -> None:
+        """The response is written (or handed to the transport): log, clean up, go on."""
+        state = self.state
+        state.in_flight -= 1
+        state.requests_served += 1
+        if state.access_log:
+            conn = request.conn
+            state.log.access(
+                f"{conn.client[0]}:{conn.client[1]}", request._method, request._path, status,
+                size, (time.perf_counter() - self.active_started) * 1000.0,
+            )
+        request.tempdir.cleanup()
+        self.active = None
+        self.send_task = None
+        if not keep_alive:
+            self.close()
+        elif state.on_request_done is not None:
+            state.on_request_done()
+        if not self.pumping:
+            self._pump()
+
+    # -- errors before dispatch ---------------------------------------------------------
+    def _reject(self, error: HttpError) -> None:
+        """Queue an error answer behind the requests already parsed, and stop reading."""
+        self.rejected = True
+        self.failure = None
+        if self.request is not None:
+            self._discard(self.request, self.body)
+        self._reset_message()
+        self.queue.append((error, False))
+        self._pause_reading()
+
+    def _send_rejection(self, error: HttpError) -> None:
+        self.state.log.lifecycle("rejected request: %d %s", error.status, error.message)
+        response = errorResponse(None, error.message, error.status)
+        head = build_head(
+            response, b"Content-Length: %d\r\n" % len(response._body), CLOSE, self.state.date_server
+        )
+        self.transport.write(head + response._body)
+        self._linger()
+
+    def _linger(self) -> None:
+        """Half-close: the client still sending a refused body reads our answer, not a reset."""
+        self.rejected = True
+        self.wait_kind = WAIT_LINGER
+        self.wait_since = self.state.tick
+        self._resume_reading()
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        else:
+            self.close()
+
+    @staticmethod
+    def _discard(request: Request, body: RequestBody | None) -> None:
+        if body is not None:
+            body.close()
+        request.tempdir.cleanup()
+
+    # -- upgrade ----------------------------------------------------------------------------
+    def _on_upgrade(self, trailing: bytes) -> None:
+        request = self.request
+        upgrade = self.state.extras.get("websocket_upgrade")
+        if request is None or not self.wants_upgrade or upgrade is None:
+            self._reject(HttpError(400, "unsupported protocol upgrade"))
+            return
+        if self.active is not None or self.queue:
+            self._reject(HttpError(400, "protocol upgrade while requests are pending"))
+            return
+        self._reset_message()
+        self.wait_kind = WAIT_NONE
+        upgrade(self, request, trailing)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def check_timeout(self, tick: int) -> None:
+        """Called once a second by the worker clock."""
+        kind = self.wait_kind
+        if kind == WAIT_NONE or self.closed:
+            return
+        elapsed = tick - self.wait_since
+        state = self.state
+        if kind == WAIT_IDLE:
+            if elapsed >= state.keepalive_timeout_ticks:
+                self.close()
+        elif kind == WAIT_LINGER:
+            if elapsed >= LINGER_TICKS:
+                self.transport.abort()
+        elif elapsed >= state.header_timeout_ticks:
+            self._reject(HttpError(408, "timed out waiting for the request"))
+            self._pump()
+
+    def shutdown(self) -> None:
+        """Server shutdown: close now if idle, else after the response in progress."""
+        if self.upgraded is not None:
+            self.upgraded.shutdown()
+        elif self.active is None and not self.queue:
+            self.close()
+        else:
+            self.active_keep_alive = False
+
+    def close(self) -> None:
+        if not self.closed and self.transport is not None:
+            self.transport.close()

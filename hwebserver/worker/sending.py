@@ -1,0 +1,206 @@
+"""Responses that are not one buffer: files (zero-copy sendfile) and streamed iterables."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from ..api.helpers import notFoundResponse
+from ..api.request import Request
+from ..api.response import Response
+from .head import CHUNKED, LAST_CHUNK, build_head, chunk, connection_header
+
+if TYPE_CHECKING:
+    from .protocol import HttpProtocol
+
+FILE_CHUNK = 256 * 1024
+_END = object()
+
+
+async def send_streamed(
+    protocol: HttpProtocol, request: Request, response: Response, keep_alive: bool
+) -> None:
+    """Send a file or stream response; account for it exactly once, however it ends."""
+    finished = False
+    try:
+        if response._file_path is not None:
+            result = await _send_file(protocol, request, response, keep_alive)
+        else:
+            result = await _send_stream(protocol, request, response, keep_alive)
+        if result is None:  # the file vanished: answered 404 through the normal path
+            finished = True
+            return
+        status, size, keep_alive = result
+        finished = True
+        protocol._finish(request, status, size, keep_alive)
+    except (asyncio.CancelledError, ConnectionError):
+        pass
+    except Exception as exc:
+        protocol.state.log.error(
+            "streaming the response to %s %s failed", request._method, request._path, exc_info=exc
+        )
+        protocol.transport.abort()  # the head is out: a cut connection is the only honest signal
+    finally:
+        if response._delete_file and response._file_path is not None:
+            _unlink(response._file_path)
+        if not finished:
+            protocol._handler_finished_on_closed(request)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+async def _send_file(
+    protocol: HttpProtocol, request: Request, response: Response, keep_alive: bool
+) -> tuple[int, int, bool] | None:
+    assert response._file_path is not None
+    try:
+        file = open(response._file_path, "rb")  # noqa: SIM115 - closed below
+    except OSError:
+        if response._delete_file:
+            _unlink(response._file_path)
+        response._delete_file = False
+        protocol.send_task = None
+        protocol._respond(request, notFoundResponse(request))
+        return None
+    with file:
+        size = os.fstat(file.fileno()).st_size
+        head = build_head(
+            response,
+            b"Content-Length: %d\r\n" % size,
+            connection_header(keep_alive, request._version),
+            protocol.state.date_server,
+        )
+        protocol.transport.write(head)
+        if request._method != "HEAD" and size:
+            await send_file_range(protocol, file, 0, size)
+    return response._status, size, keep_alive
+
+
+async def send_file_range(protocol: HttpProtocol, file: Any, offset: int, count: int) -> None:
+    """Zero-copy on plain TCP; read-and-write over TLS, where the kernel cannot encrypt."""
+    transport = protocol.transport
+    sock = transport.get_extra_info("socket")
+    if transport.get_extra_info("sslcontext") is not None or sock is None:
+        await _copy_file(protocol, file, offset, count)
+        return
+    # The transport owns the socket's fd in the loop; a duplicate can be watched separately.
+    fd = os.dup(sock.fileno())
+    try:
+        await _wait_transport_flushed(protocol, fd)
+        end = offset + count
+        while offset < end:
+            try:
+                sent = os.sendfile(fd, file.fileno(), offset, min(end - offset, 1 << 30))
+            except BlockingIOError:
+                await _writable(protocol.loop, fd)
+                continue
+            if sent == 0:
+                raise ConnectionError("file shrank or connection closed during sendfile")
+            offset += sent
+    finally:
+        os.close(fd)
+
+
+async def _wait_transport_flushed(protocol: HttpProtocol, fd: int) -> None:
+    while protocol.transport.get_write_buffer_size():
+        if protocol.closed:
+            raise ConnectionError("client disconnected")
+        await _writable(protocol.loop, fd)
+        await asyncio.sleep(0)  # let the transport flush its own buffer first
+
+
+async def _writable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
+    waiter = loop.create_future()
+    loop.add_writer(fd, lambda: waiter.done() or waiter.set_result(None))
+    try:
+        await waiter
+    finally:
+        loop.remove_writer(fd)
+
+
+async def _copy_file(protocol: HttpProtocol, file: Any, offset: int, count: int) -> None:
+    file.seek(offset)
+    while count > 0:
+        data = file.read(min(FILE_CHUNK, count))
+        if not data:
+            raise ConnectionError("file shrank while it was being sent")
+        count -= len(data)
+        protocol.transport.write(data)
+        await protocol.drain()
+
+
+async def _send_stream(
+    protocol: HttpProtocol, request: Request, response: Response, keep_alive: bool
+) -> tuple[int, int, bool]:
+    """Chunked encoding for HTTP/1.1; for HTTP/1.0 the body ends when the connection closes."""
+    chunked = request._version == "1.1"
+    if not chunked:
+        keep_alive = False
+    head = build_head(
+        response,
+        CHUNKED if chunked else b"",
+        connection_header(keep_alive, request._version),
+        protocol.state.date_server,
+    )
+    transport = protocol.transport
+    transport.write(head)
+    size = 0
+    try:
+        if request._method != "HEAD":
+            async for data in _chunks(protocol, response._stream):
+                if data:
+                    size += len(data)
+                    transport.write(chunk(data) if chunked else data)
+                    await protocol.drain()
+    finally:
+        await _close_stream(response._stream)
+    if chunked:
+        transport.write(LAST_CHUNK)
+    return response._status, size, keep_alive
+
+
+async def _chunks(protocol: HttpProtocol, stream: Any) -> Any:
+    """Bytes from a sync or async iterable; a generator's next() runs in the handler pool."""
+    if isinstance(stream, AsyncIterable):
+        async for item in stream:
+            yield _as_bytes(item)
+        return
+    if isinstance(stream, (list, tuple)):
+        for item in stream:
+            yield _as_bytes(item)
+        return
+    iterator: Iterator[Any] = iter(stream)
+    loop = protocol.loop
+    while True:
+        item = await loop.run_in_executor(protocol.state.pool, next, iterator, _END)
+        if item is _END:
+            return
+        yield _as_bytes(item)
+
+
+def _as_bytes(item: Any) -> bytes:
+    if isinstance(item, bytes):
+        return item
+    if isinstance(item, str):
+        return item.encode("utf-8")
+    if isinstance(item, (bytearray, memoryview)):
+        return bytes(item)
+    raise TypeError(f"a streamed chunk must be bytes or str, not {type(item).__name__}")
+
+
+async def _close_stream(stream: Any) -> None:
+    """close() is always called (PEP 3333 relies on it), aclose() for async generators."""
+    aclose = getattr(stream, "aclose", None)
+    if callable(aclose):
+        await aclose()
+        return
+    close = getattr(stream, "close", None)
+    if callable(close):
+        close()

@@ -1,0 +1,126 @@
+"""One serving event loop: listeners, the one-second clock, and graceful draining."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .config import Listener, WorkerConfig
+from .protocol import HttpProtocol
+from .state import WorkerState
+from .tls import server_ssl_context
+
+CLOCK_INTERVAL = 1.0
+DRAIN_POLL_INTERVAL = 0.05
+
+
+class WorkerServer:
+    """Serves `listeners` on the running loop until stop() is called, then drains."""
+
+    def __init__(self, config: WorkerConfig, listeners: list[Listener]) -> None:
+        self.config = config
+        self.listeners = listeners
+        self.state: WorkerState | None = None
+        self._servers: list[asyncio.base_events.Server] = []
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._clock: asyncio.TimerHandle | None = None
+        self._startup_hooks: list[Callable[[WorkerState], Any]] = []
+        self._shutdown_hooks: list[Callable[[WorkerState], Any]] = []
+
+    def add_hooks(
+        self,
+        startup: Callable[[WorkerState], Any] | None = None,
+        shutdown: Callable[[WorkerState], Any] | None = None,
+    ) -> None:
+        """Extensions (WebSockets, ASGI lifespan) run code at start and at drain."""
+        if startup is not None:
+            self._startup_hooks.append(startup)
+        if shutdown is not None:
+            self._shutdown_hooks.append(shutdown)
+
+    async def start(self) -> WorkerState:
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._stop = asyncio.Event()
+        state = self.state = WorkerState(self.config, loop)
+        for hook in self._startup_hooks:
+            result = hook(state)
+            if asyncio.iscoroutine(result):
+                await result
+        for listener in self.listeners:
+            if listener.ssl_context is None:
+                listener.ssl_context = server_ssl_context(listener.settings)
+            server = await loop.create_server(
+                lambda listener=listener: HttpProtocol(state, listener),  # type: ignore[misc]
+                sock=listener.sock,
+                ssl=listener.ssl_context,
+                backlog=2048,
+            )
+            self._servers.append(server)
+        self._tick()
+        return state
+
+    def _tick(self) -> None:
+        state = self.state
+        assert state is not None and self._loop is not None
+        state.advance_clock(time.time())
+        for connection in list(state.connections):
+            connection.check_timeout(state.tick)
+        self._clock = self._loop.call_later(CLOCK_INTERVAL, self._tick)
+
+    async def serve(self, on_ready: Callable[[], None] | None = None) -> None:
+        """Start, report ready, serve until stop(), then drain within the graceful timeout."""
+        try:
+            await self.start()
+            if on_ready is not None:
+                on_ready()
+            assert self._stop is not None
+            await self._stop.wait()
+            await self.drain(float(self.config.option("GRACEFUL_TIMEOUT")))
+        finally:
+            self.close()
+
+    def stop(self) -> None:
+        """Thread-safe: ask serve() to drain and return."""
+        loop, stop = self._loop, self._stop
+        if loop is None or stop is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(stop.set)
+        except RuntimeError:
+            pass  # the loop closed meanwhile
+
+    def stop_accepting(self) -> None:
+        for server in self._servers:
+            server.close()
+
+    async def drain(self, timeout: float) -> None:
+        """Stop accepting, let in-flight requests finish, close idle connections, then cut."""
+        state = self.state
+        assert state is not None
+        state.draining = True
+        self.stop_accepting()
+        for hook in self._shutdown_hooks:
+            result = hook(state)
+            if asyncio.iscoroutine(result):
+                await result
+        deadline = time.monotonic() + timeout
+        while state.connections and time.monotonic() < deadline:
+            for connection in list(state.connections):
+                connection.shutdown()
+            await asyncio.sleep(DRAIN_POLL_INTERVAL)
+        for connection in list(state.connections):
+            if connection.transport is not None:
+                connection.transport.abort()
+        await asyncio.sleep(0)
+
+    def close(self) -> None:
+        if self._clock is not None:
+            self._clock.cancel()
+            self._clock = None
+        self.stop_accepting()
+        if self.state is not None:
+            self.state.close()

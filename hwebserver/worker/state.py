@@ -1,0 +1,60 @@
+"""What every connection of one worker process shares: config, routes, pool, clock, counters."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from ..api.routing import Router, http_routes, websocket_routes
+from .config import WorkerConfig
+from .dates import date_server_lines
+from .logs import ServerLog
+
+if TYPE_CHECKING:
+    from .protocol import HttpProtocol
+
+
+class WorkerState:
+    """One per serving event loop. Plain attributes: the protocol reads them on every request."""
+
+    def __init__(self, config: WorkerConfig, loop: asyncio.AbstractEventLoop) -> None:
+        self.config = config
+        self.loop = loop
+        self.log = ServerLog(config.verbosity, config.debug)
+        self.router: Router = http_routes
+        self.websocket_router: Router = websocket_routes
+        self.pool = ThreadPoolExecutor(
+            max_workers=max(1, config.max_num_threads), thread_name_prefix="hwebserver-handler"
+        )
+        self.pool_in_use = 0
+        self.connections: set[HttpProtocol] = set()
+        self.tick = 0
+        self.date_server = date_server_lines()
+        self.requests_served = 0
+        self.in_flight = 0
+        self.draining = False
+        self.access_log = config.access_log
+        self.debug = config.debug
+        # Hot-path copies of the options every request consults.
+        self.max_request_size = config.max_request_size
+        self.max_request_line = int(config.option("MAX_REQUEST_LINE"))
+        self.max_header_size = int(config.option("MAX_HEADER_SIZE"))
+        self.max_header_count = int(config.option("MAX_HEADER_COUNT"))
+        self.header_timeout_ticks = max(1, round(config.option("HEADER_TIMEOUT")))
+        self.keepalive_timeout_ticks = max(1, round(config.option("KEEPALIVE_TIMEOUT")))
+        self.max_pipelined = int(config.option("MAX_PIPELINED"))
+        self.spool_size = int(config.option("BODY_SPOOL_SIZE"))
+        self.write_high_water = int(config.option("WRITE_BUFFER_SIZE"))
+        self.inline_budget = float(config.option("INLINE_HANDLER_BUDGET"))
+        # Hooks that later layers (WebSocket upgrade, request observers) plug in.
+        self.on_request_done: Callable[[], None] | None = None
+        self.extras: dict[str, Any] = {}
+
+    def advance_clock(self, now: float) -> None:
+        self.tick += 1
+        self.date_server = date_server_lines(now)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
