@@ -25,7 +25,8 @@ async def async_hello(request: hwebserver.Request) -> hwebserver.Response:
 
 @hwebserver.urlHandler("/echo", methods=["POST", "PUT"])
 def echo(request: hwebserver.Request) -> hwebserver.Response:
-    return hwebserver.Response(request.body(), content_type=request.contentType() or "application/octet-stream")
+    content_type = request.contentType() or "application/octet-stream"
+    return hwebserver.Response(request.body(), content_type=content_type)
 
 
 @hwebserver.urlHandler("/status")
@@ -34,8 +35,13 @@ def status(request: hwebserver.Request) -> hwebserver.Response:
     return hwebserver.Response(body, content_type="application/json")
 
 
+def announce(port_name: str, port: int) -> None:
+    print(f"demo service ({port_name}): http://127.0.0.1:{port}/", flush=True)
+
+
 if __name__ == "__main__":
     hwebserver.run(
+        port_callback=announce,
         port=int(os.environ.get("PORT", "8008")),
         in_background=False,
         workers=int(os.environ.get("WORKERS", "1")),
