@@ -67,12 +67,21 @@ def run(
         if _running is not None:
             raise OperationFailed("a server is already running in this process")
     options = build_options(
-        port=port, debug=debug, max_num_threads=max_num_threads, in_background=in_background,
+        port=port,
+        debug=debug,
+        max_num_threads=max_num_threads,
+        in_background=in_background,
         reload_source_changes=reload_source_changes,
         max_in_memory_file_upload_size=max_in_memory_file_upload_size,
-        max_request_size=max_request_size, settings=settings, ports=ports, verbosity=verbosity,
-        port_callback=port_callback, max_port=max_port, allow_system_port=allow_system_port,
-        workers=workers, address=address,
+        max_request_size=max_request_size,
+        settings=settings,
+        ports=ports,
+        verbosity=verbosity,
+        port_callback=port_callback,
+        max_port=max_port,
+        allow_system_port=allow_system_port,
+        workers=workers,
+        address=address,
     )
     setup_console_logging()
     _debug_mode = options.config.debug

@@ -80,7 +80,7 @@ class ServerProcess:
                 **self.extra_env,
             }
         )
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, str(self.script), *self.args],
             env=env,
@@ -189,7 +189,11 @@ def can_connect(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def raw_exchange(
-    port: int, data: bytes, timeout: float = 10.0, read_until_close: bool = True, host: str = "127.0.0.1"
+    port: int,
+    data: bytes,
+    timeout: float = 10.0,
+    read_until_close: bool = True,
+    host: str = "127.0.0.1",
 ) -> bytes:
     """Send raw bytes, read what comes back until the server closes (or the timeout)."""
     with socket.create_connection((host, port), timeout=timeout) as sock:
@@ -203,7 +207,7 @@ def read_all(sock: socket.socket, timeout: float = 10.0, until_close: bool = Tru
     while True:
         try:
             chunk = sock.recv(65536)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             if until_close:
                 raise
             break
@@ -255,7 +259,9 @@ def parse_response(data: bytes) -> tuple[int, dict[str, str], bytes]:
 
 
 @contextlib.contextmanager
-def server(tmp_path: Path, script: str = "echo_app.py", **run_kwargs: Any) -> Iterator[ServerProcess]:
+def server(
+    tmp_path: Path, script: str = "echo_app.py", **run_kwargs: Any
+) -> Iterator[ServerProcess]:
     process = ServerProcess(script, tmp_path, run_kwargs)
     try:
         process.start()

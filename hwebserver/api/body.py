@@ -33,7 +33,7 @@ class RequestBody:
             self._spool()
 
     def _spool(self) -> None:
-        self._file = open(self._tempdir.new_file_path("body-"), "w+b")  # noqa: SIM115
+        self._file = open(self._tempdir.new_file_path("body-"), "w+b")
         self._file.writelines(self._chunks)
         self._chunks = []
         self._memory_size = 0
@@ -58,7 +58,7 @@ class RequestBody:
         if self._file is None:
             return io.BytesIO(self.getvalue())
         self._file.flush()
-        return open(self._file.name, "rb")  # noqa: SIM115
+        return open(self._file.name, "rb")
 
     def close(self) -> None:
         if self._file is not None:

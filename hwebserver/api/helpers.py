@@ -46,7 +46,8 @@ def redirect(request: Request, path: str, permanent: bool = False) -> Response:
 def content_disposition(filename: str) -> str:
     """RFC 6266: an ASCII fallback name plus the exact name in RFC 5987 encoding."""
     fallback = "".join(
-        ch if 32 <= ord(ch) < 127 and ch not in '"\\%/' else "_" for ch in os.path.basename(filename)
+        ch if 32 <= ord(ch) < 127 and ch not in '"\\%/' else "_"
+        for ch in os.path.basename(filename)
     )
     encoded = quote(os.path.basename(filename), safe="")
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"

@@ -129,7 +129,7 @@ class Request:
             if forwarded:
                 return str(forwarded).split(",")[0].strip()
         host: str = headers.get("Host", "")
-        return host or "%s:%d" % self.conn.server
+        return host or f"{self.conn.server[0]}:{self.conn.server[1]}"
 
     def isSecure(self) -> bool:
         if self.conn.is_tls:

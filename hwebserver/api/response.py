@@ -73,9 +73,7 @@ class Response:
             self._set_data(data)
         if isinstance(data, str) and not is_file_name:
             content_type = with_charset(content_type)
-        self._headers: dict[str, tuple[str, str]] = {
-            "content-type": ("Content-Type", content_type)
-        }
+        self._headers: dict[str, tuple[str, str]] = {"content-type": ("Content-Type", content_type)}
 
     def __repr__(self) -> str:
         return f"<Response {self._status}>"
@@ -134,7 +132,9 @@ class Response:
         samesite: str | None = None,
     ) -> None:
         self._cookies.append(
-            format_set_cookie(name, value, max_age, expires, path, domain, secure, httponly, samesite)
+            format_set_cookie(
+                name, value, max_age, expires, path, domain, secure, httponly, samesite
+            )
         )
 
     # -- status and body -----------------------------------------------------------------

@@ -60,18 +60,35 @@ OPTIONS: dict[str, Option] = _opts(
     Option("MAX_PIPELINED", "int", 32, "server", "parsed requests queued per connection"),
     Option("BODY_SPOOL_SIZE", "int", 1048576, "server", "a body larger than this goes to disk"),
     Option("WRITE_BUFFER_SIZE", "int", 262144, "server", "per-connection write high-water mark"),
-    Option("INLINE_HANDLER_BUDGET", "float", 0.002, "server",
-           "a plain handler faster than this runs on the event loop; 0 disables"),
+    Option(
+        "INLINE_HANDLER_BUDGET",
+        "float",
+        0.002,
+        "server",
+        "a plain handler faster than this runs on the event loop; 0 disables",
+    ),
     Option("GRACEFUL_TIMEOUT", "float", 30.0, "server", "seconds to finish in-flight work"),
-    Option("WORKER_TIMEOUT", "float", 30.0, "server", "heartbeat silence before a worker is replaced"),
+    Option(
+        "WORKER_TIMEOUT", "float", 30.0, "server", "heartbeat silence before a worker is replaced"
+    ),
     Option("WORKER_BOOT_TIMEOUT", "float", 60.0, "server", "seconds a new worker has to be READY"),
     Option("MAX_REQUESTS", "int", 0, "server", "recycle a worker after this many requests"),
     Option("MAX_REQUESTS_JITTER", "int", 0, "server", "random extra requests before recycling"),
     Option("MAX_WORKER_MEMORY", "int", 0, "server", "recycle a worker whose RSS stays above this"),
-    Option("WEBSOCKET_MAX_MESSAGE_SIZE", "int", 16 * 1024 * 1024, "server",
-           "largest WebSocket message (else close 1009)"),
-    Option("WEBSOCKET_PING_INTERVAL", "optional_float", None, "server",
-           "send a ping after this many idle seconds"),
+    Option(
+        "WEBSOCKET_MAX_MESSAGE_SIZE",
+        "int",
+        16 * 1024 * 1024,
+        "server",
+        "largest WebSocket message (else close 1009)",
+    ),
+    Option(
+        "WEBSOCKET_PING_INTERVAL",
+        "optional_float",
+        None,
+        "server",
+        "send a ping after this many idle seconds",
+    ),
     Option("WEBSOCKET_PING_TIMEOUT", "float", 20.0, "server", "seconds to wait for the pong"),
 )
 
@@ -96,7 +113,9 @@ def _check_value(option: Option, value: Any) -> Any:
     if kind == "list":
         if isinstance(value, str):
             return [value]
-        if isinstance(value, (list, tuple, set, frozenset)) and all(isinstance(v, str) for v in value):
+        if isinstance(value, (list, tuple, set, frozenset)) and all(
+            isinstance(v, str) for v in value
+        ):
             return list(value)
     if kind == "severity":
         if isinstance(value, str) and value in webServerSeverity.__members__:
@@ -127,7 +146,9 @@ def load_settings(source: str | Mapping[str, Any] | None) -> dict[str, Any]:
         return validate(source)
     if isinstance(source, str):
         namespace = runpy.run_path(source)
-        return validate({k: v for k, v in namespace.items() if k.isupper() and not k.startswith("_")})
+        return validate(
+            {k: v for k, v in namespace.items() if k.isupper() and not k.startswith("_")}
+        )
     raise ValueError(f"settings must be a dict or a file path, not {type(source).__name__}")
 
 

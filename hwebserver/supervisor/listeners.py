@@ -67,9 +67,7 @@ def bind_listener(spec: ListenerSpec) -> Listener:
             continue
         return Listener(spec.name, sock, dict(spec.settings))
     tried = "; ".join(errors)
-    raise OperationFailed(
-        f"cannot bind {spec.name!r} port {spec.port} on {spec.address} ({tried})"
-    )
+    raise OperationFailed(f"cannot bind {spec.name!r} port {spec.port} on {spec.address} ({tried})")
 
 
 def bind_all(specs: Iterable[ListenerSpec]) -> list[Listener]:

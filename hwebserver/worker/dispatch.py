@@ -51,5 +51,6 @@ def record_inline_call(state: WorkerState, route: Route, elapsed: float) -> None
     route.dispatch_mode = POOL if route.demotions >= MAX_DEMOTIONS else LEARNING
     state.log.lifecycle(
         "handler %s took %.1f ms on the event loop: moved to the thread pool",
-        route.path, elapsed * 1000,
+        route.path,
+        elapsed * 1000,
     )

@@ -43,9 +43,7 @@ async def _drive(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
             return stop.value
 
 
-def start(
-    loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]
-) -> tuple[bool, Any]:
+def start(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
     """(True, result) if the coroutine completed at once; (False, task) otherwise.
 
     Exceptions of a coroutine that fails in its first step propagate to the caller.

@@ -103,7 +103,7 @@ class HttpProtocol(asyncio.Protocol):
         self.body: RequestBody | None = None
 
     # -- transport events -----------------------------------------------------------------
-    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+    def connection_made(self, transport: Any) -> None:
         self.transport = transport
         state = self.state
         state.connections.add(self)
@@ -296,7 +296,11 @@ class HttpProtocol(asyncio.Protocol):
                 else:
                     self.wait_kind = WAIT_IDLE
                 self.wait_since = self.state.tick
-            if self.reading_paused and not self.write_paused and len(queue) < self.state.max_pipelined:
+            if (
+                self.reading_paused
+                and not self.write_paused
+                and len(queue) < self.state.max_pipelined
+            ):
                 self._resume_reading()
         finally:
             self.pumping = False
@@ -383,7 +387,10 @@ class HttpProtocol(asyncio.Protocol):
     # -- responding -------------------------------------------------------------------------
     def _respond_exception(self, request: Request, exc: BaseException) -> None:
         self.state.log.error(
-            "handler for %s %s raised %s", request._method, request._path, type(exc).__name__,
+            "handler for %s %s raised %s",
+            request._method,
+            request._path,
+            type(exc).__name__,
             exc_info=exc,
         )
         self._respond(request, error_response(request, exc, self.state.debug))
@@ -424,7 +431,9 @@ class HttpProtocol(asyncio.Protocol):
             return Response(result)
         self.state.log.error(
             "handler for %s %s returned %r, not a Response, str or bytes",
-            request._method, request._path, type(result).__name__,
+            request._method,
+            request._path,
+            type(result).__name__,
         )
         return error_response(request, None, self.state.debug)
 
@@ -436,8 +445,12 @@ class HttpProtocol(asyncio.Protocol):
         if state.access_log:
             conn = request.conn
             state.log.access(
-                f"{conn.client[0]}:{conn.client[1]}", request._method, request._path, status,
-                size, (time.perf_counter() - self.active_started) * 1000.0,
+                f"{conn.client[0]}:{conn.client[1]}",
+                request._method,
+                request._path,
+                status,
+                size,
+                (time.perf_counter() - self.active_started) * 1000.0,
             )
         request.tempdir.cleanup()
         self.active = None

@@ -61,7 +61,7 @@ async def _send_file(
 ) -> tuple[int, int, bool] | None:
     assert response._file_path is not None
     try:
-        file = open(response._file_path, "rb")  # noqa: SIM115 - closed below
+        file = open(response._file_path, "rb")
     except OSError:
         if response._delete_file:
             _unlink(response._file_path)
@@ -117,8 +117,13 @@ async def _wait_transport_flushed(protocol: HttpProtocol, fd: int) -> None:
 
 
 async def _writable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
-    waiter = loop.create_future()
-    loop.add_writer(fd, lambda: waiter.done() or waiter.set_result(None))
+    waiter: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    loop.add_writer(fd, wake)
     try:
         await waiter
     finally:

@@ -54,7 +54,7 @@ class WorkerServer:
             if listener.ssl_context is None:
                 listener.ssl_context = server_ssl_context(listener.settings)
             server = await loop.create_server(
-                lambda listener=listener: HttpProtocol(state, listener),  # type: ignore[misc]
+                lambda listener=listener: HttpProtocol(state, listener),
                 sock=listener.sock,
                 ssl=listener.ssl_context,
                 backlog=2048,

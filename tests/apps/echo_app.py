@@ -8,8 +8,9 @@ import os
 import threading
 import time
 
-import hwebserver
 from harness import serve
+
+import hwebserver
 
 _active = 0
 _peak = 0
