@@ -38,6 +38,9 @@ class RequestBody:
         self._chunks = []
         self._memory_size = 0
 
+    def finish(self) -> None:
+        """The whole body has arrived."""
+
     @property
     def is_spooled(self) -> bool:
         return self._file is not None

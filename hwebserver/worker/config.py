@@ -19,6 +19,8 @@ class Listener:
     sock: socket.socket
     settings: dict[str, Any] = field(default_factory=dict)
     ssl_context: ssl.SSLContext | None = None
+    # Built in the worker from `settings` (see policy.py); None when the port needs none.
+    policy: Any = None
 
     @property
     def port(self) -> int:

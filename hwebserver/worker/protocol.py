@@ -18,13 +18,13 @@ from urllib.parse import unquote
 
 import httptools
 
-from ..api.body import RequestBody
 from ..api.connection import ConnectionInfo
 from ..api.helpers import errorResponse, notFoundResponse
 from ..api.request import Request
 from ..api.response import Response
 from ..api.routing import Route
 from . import eager, sending
+from .bodies import BodySink, open_body_sink
 from .config import Listener
 from .dispatch import INLINE, LEARNING, record_inline_call, record_pool_call, timed_call
 from .errors import HttpError, error_response
@@ -87,6 +87,7 @@ class HttpProtocol(asyncio.Protocol):
         self.wait_since = state.tick
         self.failure: HttpError | None = None
         self.upgraded: Any = None
+        self.policy = listener.policy
         self._reset_message()
 
     def _reset_message(self) -> None:
@@ -100,7 +101,7 @@ class HttpProtocol(asyncio.Protocol):
         self.expect_continue = False
         self.wants_upgrade = False
         self.request: Request | None = None
-        self.body: RequestBody | None = None
+        self.body: BodySink | None = None
 
     # -- transport events -----------------------------------------------------------------
     def connection_made(self, transport: Any) -> None:
@@ -262,7 +263,7 @@ class HttpProtocol(asyncio.Protocol):
         body = self.body
         if body is None:
             assert self.request is not None
-            body = self.body = RequestBody(self.state.spool_size, self.request.tempdir)
+            body = self.body = open_body_sink(self.state, self.request)
         body.append(data)
         if body.size > self.state.max_request_size:
             self._fail(413, "request body larger than the server accepts")
@@ -270,7 +271,12 @@ class HttpProtocol(asyncio.Protocol):
     def on_message_complete(self) -> None:
         request = self.request
         assert request is not None
-        request._body = self.body
+        if self.body is not None:
+            try:
+                self.body.finish()
+            except HttpError as error:  # e.g. a malformed multipart body
+                self.failure = error
+                raise
         self.queue.append((request, self.parser.should_keep_alive()))
         self._reset_message()
         if len(self.queue) >= self.state.max_pipelined:
@@ -313,6 +319,11 @@ class HttpProtocol(asyncio.Protocol):
         state.in_flight += 1
         if state.access_log:
             self.active_started = time.perf_counter()
+        if self.policy is not None:
+            early = self.policy.before(request)
+            if early is not None:
+                self._respond(request, early)
+                return
         route = state.router.match(request.conn.port_name, request._path)
         if route is None:
             self._respond(request, notFoundResponse(request))
@@ -401,6 +412,8 @@ class HttpProtocol(asyncio.Protocol):
             return
         if result.__class__ is not Response:
             result = self._coerce(request, result)
+        if self.policy is not None:
+            self.policy.after(request, result)
         keep_alive = self.active_keep_alive
         if keep_alive and "connection" in result._headers:
             keep_alive = "close" not in result._headers["connection"][1].lower()
@@ -494,7 +507,7 @@ class HttpProtocol(asyncio.Protocol):
             self.close()
 
     @staticmethod
-    def _discard(request: Request, body: RequestBody | None) -> None:
+    def _discard(request: Request, body: BodySink | None) -> None:
         if body is not None:
             body.close()
         request.tempdir.cleanup()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .config import Listener, WorkerConfig
+from .policy import build_policy
 from .protocol import HttpProtocol
 from .state import WorkerState
 from .tls import server_ssl_context
@@ -53,6 +54,7 @@ class WorkerServer:
         for listener in self.listeners:
             if listener.ssl_context is None:
                 listener.ssl_context = server_ssl_context(listener.settings)
+            listener.policy = build_policy(listener.settings)
             server = await loop.create_server(
                 lambda listener=listener: HttpProtocol(state, listener),
                 sock=listener.sock,
