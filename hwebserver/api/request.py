@@ -145,7 +145,10 @@ class Request:
         return "https" if self.isSecure() else "http"
 
     def absoluteURI(self, location: str | None = None) -> str:
-        base = f"{self.scheme()}://{self.host()}{self.pathWithQueryString()}"
+        target = self._target.decode("latin-1")
+        if not target.startswith("/"):  # absolute-form target: keep only the path and query
+            target = self.pathWithQueryString()
+        base = f"{self.scheme()}://{self.host()}{target}"
         return base if location is None else urljoin(base, location)
 
     # -- connection ---------------------------------------------------------------------

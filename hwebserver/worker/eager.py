@@ -31,6 +31,9 @@ async def _drive(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
             if yielded is None:
                 await asyncio.sleep(0)
             else:
+                # The coroutine's own yield marked the future as awaited; a Task clears the
+                # mark when it takes the future over, and so must we, or awaiting it fails.
+                yielded._asyncio_future_blocking = False
                 await yielded
         except BaseException as exc:
             # A future's own outcome reaches the coroutine through the future when resumed;

@@ -164,6 +164,13 @@ def post_only(request: hwebserver.Request) -> str:
     return "posted"
 
 
+@hwebserver.urlHandler("/adaptive")
+def adaptive(request: hwebserver.Request) -> str:
+    """Fast until asked to be slow: exercises the inline/pool dispatch learning."""
+    time.sleep(float(request.GET().get("s", "0")))
+    return "adaptive"
+
+
 @hwebserver.urlHandler("/pid")
 def pid(request: hwebserver.Request) -> str:
     return str(os.getpid())

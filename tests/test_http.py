@@ -1,0 +1,348 @@
+"""HTTP/1.1 behaviour over real sockets: keep-alive, pipelining, chunked, limits, errors."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import httpx
+import pytest
+from support import ServerProcess, parse_response, raw_exchange, read_all, read_response, wait_for
+
+MAX_REQUEST = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    process = ServerProcess(
+        "echo_app.py",
+        tmp_path_factory.mktemp("http"),
+        {
+            "max_request_size": MAX_REQUEST,
+            "settings": {"HEADER_TIMEOUT": 1, "KEEPALIVE_TIMEOUT": 1, "BODY_SPOOL_SIZE": 4096},
+        },
+    )
+    process.start()
+    yield process
+    process.stop()
+
+
+def echo(srv, data: bytes) -> tuple[int, dict, dict]:
+    status, headers, body = parse_response(raw_exchange(srv.port, data))
+    return status, headers, json.loads(body) if status == 200 else body
+
+
+def test_echo_reports_what_the_server_parsed(srv):
+    with httpx.Client() as client:
+        response = client.post(
+            srv.url("/echo/a%20b/c?x=1&y=%C3%A9&x=3"),
+            content=b"payload",
+            headers={"X-One": "1", "Cookie": "k=v; k2=v2", "Content-Type": "text/plain"},
+        )
+    seen = response.json()
+    assert seen["method"] == "POST"
+    assert seen["path"] == "/echo/a b/c"
+    assert seen["target"] == "/echo/a%20b/c?x=1&y=%C3%A9&x=3"
+    assert seen["GET"] == {"x": "3", "y": "é"}
+    assert seen["headers"]["X-One"] == "1"
+    assert seen["cookies"] == {"k": "v", "k2": "v2"}
+    assert seen["body"] == "payload"
+    assert seen["content_type"] == "text/plain"
+    assert seen["content_length"] == 7
+    assert seen["protocol"] == "HTTP/1.1"
+    assert seen["host"] == f"127.0.0.1:{srv.port}"
+    assert seen["port"] == srv.port
+    assert seen["secure"] is False
+    assert seen["client"][0] == "127.0.0.1"
+    assert seen["server"] == ["127.0.0.1", srv.port]
+    assert seen["absolute"] == f"http://127.0.0.1:{srv.port}/echo/a%20b/c?x=1&y=%C3%A9&x=3"
+    assert seen["path_with_query"] == "/echo/a b/c?x=1&y=%C3%A9&x=3"
+
+
+def test_keep_alive_serves_many_requests_on_one_connection(srv):
+    with socket.create_connection(("127.0.0.1", srv.port)) as sock:
+        for _ in range(5):
+            sock.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            status, headers, body = read_response(sock)
+            assert (status, body) == (200, b"Hello, world!")
+            assert "connection" not in headers
+
+
+def test_http10_keep_alive_when_asked(srv):
+    with socket.create_connection(("127.0.0.1", srv.port)) as sock:
+        for _ in range(3):
+            sock.sendall(b"GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            status, headers, body = read_response(sock)
+            assert status == 200 and headers["connection"] == "keep-alive"
+        sock.sendall(b"GET /hello HTTP/1.0\r\n\r\n")
+        data = read_all(sock)
+        assert parse_response(data)[1]["connection"] == "close"
+
+
+def test_connection_close_is_honoured(srv):
+    data = raw_exchange(srv.port, b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    status, headers, body = parse_response(data)
+    assert status == 200 and headers["connection"] == "close" and body == b"Hello, world!"
+
+
+def test_pipelined_requests_are_answered_in_order(srv):
+    requests = (
+        b"".join(b"GET /echo/%d HTTP/1.1\r\nHost: x\r\n\r\n" % index for index in range(20))
+        + b"GET /sleep?s=0.2 HTTP/1.1\r\nHost: x\r\n\r\nGET /echo/last HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", srv.port)) as sock:
+        sock.sendall(requests)
+        paths = []
+        for _ in range(22):
+            status, _, body = read_response(sock)
+            assert status == 200
+            paths.append(json.loads(body)["path"] if body.startswith(b"{") else body.decode())
+    assert paths[:20] == [f"/echo/{index}" for index in range(20)]
+    assert paths[20].startswith("slept")
+    assert paths[21] == "/echo/last"
+
+
+def test_many_pipelined_requests_with_a_client_that_reads_late(srv):
+    """The server stops reading while responses pile up, then answers every one in order."""
+    count = 2000
+    with socket.create_connection(("127.0.0.1", srv.port)) as sock:
+        sock.settimeout(30)
+        payload = b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n" * count
+        sock.setblocking(False)
+        sent = 0
+        deadline = time.monotonic() + 30
+        received = b""
+        while sent < len(payload) and time.monotonic() < deadline:
+            try:
+                sent += sock.send(payload[sent : sent + 65536])
+            except BlockingIOError:
+                # The server applies back-pressure; read some answers to make progress.
+                try:
+                    received += sock.recv(1 << 20)
+                except BlockingIOError:
+                    time.sleep(0.01)
+        sock.setblocking(True)
+        sock.settimeout(30)
+        while received.count(b"Hello, world!") < count:
+            received += sock.recv(1 << 20)
+    assert received.count(b"HTTP/1.1 200 OK") == count
+
+
+def test_chunked_request_body(srv):
+    data = (
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+    )
+    status, _, seen = echo(srv, data)
+    assert status == 200 and seen["body"] == "hello world"
+
+
+def test_body_larger_than_spool_threshold_is_intact(srv):
+    body = bytes(range(256)) * 64  # 16 KiB, spooled to disk (BODY_SPOOL_SIZE 4096)
+    with httpx.Client() as client:
+        seen = client.post(srv.url("/echo"), content=body).json()
+    assert seen["body"].encode("latin-1") == body
+
+
+def test_expect_100_continue(srv):
+    with socket.create_connection(("127.0.0.1", srv.port)) as sock:
+        sock.sendall(
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"
+        )
+        sock.settimeout(10)
+        interim = sock.recv(1024)
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(b"data")
+        status, _, body = read_response(sock)
+        assert status == 200 and json.loads(body)["body"] == "data"
+
+
+def test_expect_100_continue_refused_when_too_large(srv):
+    data = raw_exchange(
+        srv.port,
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n"
+        % (MAX_REQUEST + 1),
+    )
+    assert data.startswith(b"HTTP/1.1 413 ")
+    assert b"100 Continue" not in data
+
+
+def test_head_has_headers_but_no_body(srv):
+    with socket.create_connection(("127.0.0.1", srv.port)) as sock:
+        sock.sendall(
+            b"HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        sock.settimeout(10)
+        data = b""
+        while data.count(b"HTTP/1.1 200") < 2 or not data.endswith(b"Hello, world!"):
+            data += sock.recv(65536)
+    first, second = data.split(b"HTTP/1.1 200 OK")[1:]
+    assert b"Content-Length: 13" in first and first.endswith(b"\r\n\r\n")
+    assert second.endswith(b"Hello, world!")
+
+
+def test_streamed_response_is_chunked(srv):
+    with httpx.Client() as client:
+        response = client.get(srv.url("/stream?n=4&size=3"))
+        assert response.headers["transfer-encoding"] == "chunked"
+        assert response.text == "000111222333"
+        assert client.get(srv.url("/async-stream")).text == "part0;part1;part2;"
+
+
+def test_streamed_response_to_http10_ends_with_close(srv):
+    data = raw_exchange(srv.port, b"GET /stream?n=2&size=2 HTTP/1.0\r\n\r\n")
+    status, headers, body = parse_response(data)
+    assert status == 200 and body == b"0011" and "transfer-encoding" not in headers
+
+
+def test_file_response_and_delete_file(srv, tmp_path):
+    path = tmp_path / "big.bin"
+    content = bytes(range(256)) * 4096 * 2  # 2 MiB, sent with sendfile
+    path.write_bytes(content)
+    with httpx.Client() as client:
+        response = client.get(srv.url("/file"), params={"path": str(path), "download": "big.bin"})
+        assert response.content == content
+        assert response.headers["content-disposition"].startswith("attachment;")
+        assert path.exists()
+        response = client.get(srv.url("/file"), params={"path": str(path), "delete": "1"})
+        assert response.content == content
+    wait_for(lambda: not path.exists())
+    with httpx.Client() as client:
+        missing = client.get(srv.url("/file"), params={"path": str(path)})
+    assert missing.status_code == 404
+
+
+def test_delete_file_also_when_client_disconnects(srv, tmp_path):
+    path = tmp_path / "huge.bin"
+    path.write_bytes(b"x" * (32 * 1024 * 1024))
+    with socket.create_connection(("127.0.0.1", srv.port)) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(b"GET /file?delete=1&path=%s HTTP/1.1\r\nHost: x\r\n\r\n" % str(path).encode())
+        sock.recv(1024)
+    wait_for(lambda: not path.exists(), timeout=15)
+
+
+def test_cookies_and_redirects_and_error_helper(srv):
+    with httpx.Client() as client:
+        response = client.get(srv.url("/cookies"))
+        cookies = response.headers.get_list("set-cookie")
+        assert cookies[0] == "a=1; Path=/"
+        assert cookies[1] == "b=two%20words; Max-Age=60; Path=/; Secure; HttpOnly; SameSite=Lax"
+        moved = client.get(srv.url("/redirect"))
+        assert moved.status_code == 302
+        assert moved.headers["location"] == f"http://127.0.0.1:{srv.port}/hello"
+        assert client.get(srv.url("/redirect?p=1")).status_code == 301
+        page = client.get(srv.url("/error"))
+        assert page.status_code == 418 and "&lt;bad&gt; &amp; wrong" in page.text
+        as_json = client.get(srv.url("/error"), headers={"Accept": "application/json"})
+        assert as_json.json() == {"error": "<bad> & wrong"}
+
+
+def test_not_found_and_method_not_allowed(srv):
+    with httpx.Client() as client:
+        assert client.get(srv.url("/missing")).status_code == 404
+        refused = client.get(srv.url("/post-only"))
+        assert refused.status_code == 405 and refused.headers["allow"] == "POST"
+        assert client.post(srv.url("/post-only")).text == "posted"
+        assert client.get(srv.url("/bytes")).content == b"\x00\x01binary"
+
+
+def test_handler_exception_is_500_without_details(srv):
+    with httpx.Client() as client:
+        for path in ("/boom", "/async-boom"):
+            response = client.get(srv.url(path))
+            assert response.status_code == 500
+            assert "secret-detail" not in response.text
+            assert "Traceback" not in response.text
+    wait_for(lambda: "secret-detail-in-exception" in srv.logs())
+
+
+# -- malformed and oversized input -------------------------------------------------------------
+BAD_REQUESTS = {
+    "garbage": (b"GARBAGE\r\n\r\n", 400),
+    "bad header": (b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", 400),
+    "nul in target": (b"GET /\x00 HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    "cl and te": (
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        400,
+    ),
+    "duplicate cl": (
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
+        400,
+    ),
+    "duplicate host": (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+    "missing host": (b"GET /hello HTTP/1.1\r\n\r\n", 400),
+    "te on http/1.0": (b"POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    "http/2.0": (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+    "http/1.2": (b"GET / HTTP/1.2\r\nHost: x\r\n\r\n", 505),
+    "bad chunk": (
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        400,
+    ),
+    "long target": (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    "big head": (b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-A: " + b"b" * 70000 + b"\r\n\r\n", 431),
+    "many headers": (
+        b"GET / HTTP/1.1\r\nHost: x\r\n"
+        + b"".join(b"X-%d: 1\r\n" % i for i in range(101))
+        + b"\r\n",
+        431,
+    ),
+    "too large cl": (
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (MAX_REQUEST + 1),
+        413,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_REQUESTS))
+def test_bad_input_gets_a_clear_status_and_the_connection_closed(srv, name):
+    data, expected = BAD_REQUESTS[name]
+    answer = raw_exchange(srv.port, data)
+    status, headers, _ = parse_response(answer)
+    assert status == expected, answer[:200]
+    assert headers["connection"] == "close"
+
+
+def test_chunked_body_crossing_the_limit_gets_413_when_crossed(srv):
+    with socket.create_connection(("127.0.0.1", srv.port)) as sock:
+        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b"x" * 65536
+        sent = 0
+        try:
+            while sent <= MAX_REQUEST + 65536:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 413 ")
+
+
+def test_answers_before_a_malformed_request_are_still_sent(srv):
+    answer = raw_exchange(srv.port, b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\nBROKEN\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200 OK") and b"HTTP/1.1 400 " in answer
+
+
+def test_incomplete_head_times_out_with_408(srv):
+    started = time.monotonic()
+    answer = raw_exchange(srv.port, b"GET /hello HTTP/1.1\r\nHost: x\r\n", timeout=15)
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert time.monotonic() - started < 10
+
+
+def test_slow_body_times_out_with_408(srv):
+    answer = raw_exchange(
+        srv.port, b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc", timeout=15
+    )
+    assert answer.startswith(b"HTTP/1.1 408 ")
+
+
+def test_idle_keep_alive_connection_is_closed(srv):
+    with socket.create_connection(("127.0.0.1", srv.port)) as sock:
+        sock.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        read_response(sock)
+        started = time.monotonic()
+        assert read_all(sock, timeout=15) == b""
+        assert time.monotonic() - started < 10
