@@ -77,7 +77,7 @@ def test_cancellation_reaches_the_coroutine():
                 seen.append("cancelled")
                 raise
 
-        done, task = eager.start(asyncio.get_running_loop(), long())
+        _done, task = eager.start(asyncio.get_running_loop(), long())
         await asyncio.sleep(0.01)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

@@ -73,7 +73,7 @@ def test_http10_keep_alive_when_asked(srv):
     with socket.create_connection(("127.0.0.1", srv.port)) as sock:
         for _ in range(3):
             sock.sendall(b"GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-            status, headers, body = read_response(sock)
+            status, headers, _body = read_response(sock)
             assert status == 200 and headers["connection"] == "keep-alive"
         sock.sendall(b"GET /hello HTTP/1.0\r\n\r\n")
         data = read_all(sock)
