@@ -221,10 +221,16 @@ def read_all(sock: socket.socket, timeout: float = 10.0, until_close: bool = Tru
     return b"".join(chunks)
 
 
+_LEFTOVERS: dict[int, bytes] = {}
+
+
 def read_response(sock: socket.socket, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
-    """Read exactly one Content-Length-framed response from a keep-alive socket."""
+    """Read exactly one Content-Length-framed response from a keep-alive socket.
+
+    Bytes of the following responses (pipelining) are kept for the next call on that socket.
+    """
     sock.settimeout(timeout)
-    buffer = b""
+    buffer = _LEFTOVERS.pop(sock.fileno(), b"")
     while b"\r\n\r\n" not in buffer:
         chunk = sock.recv(65536)
         if not chunk:
@@ -244,7 +250,7 @@ def read_response(sock: socket.socket, timeout: float = 10.0) -> tuple[int, dict
             raise ConnectionError("closed before the full body")
         rest += chunk
     if len(rest) > length:
-        raise AssertionError(f"unexpected extra bytes after the response: {rest[length:]!r}")
+        _LEFTOVERS[sock.fileno()] = rest[length:]
     return status, headers, rest[:length]
 
 

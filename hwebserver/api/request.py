@@ -33,9 +33,9 @@ class Request:
         "_raw_headers",
         "_responder",
         "_target",
+        "_tempdir",
         "_version",
         "conn",
-        "tempdir",
     )
 
     def __init__(
@@ -61,10 +61,22 @@ class Request:
         self._form: FormData | None = None
         self._body: RequestBody | None = None
         self._responder: Callable[[Any], None] | None = None
-        self.tempdir = RequestTempDir()
+        self._tempdir: RequestTempDir | None = None
 
     def __repr__(self) -> str:
         return f"<Request {self._method} {self._path!r}>"
+
+    @property
+    def tempdir(self) -> RequestTempDir:
+        """The request's temporary directory (spooled body, uploads), made on first use."""
+        if self._tempdir is None:
+            self._tempdir = RequestTempDir()
+        return self._tempdir
+
+    def cleanup(self) -> None:
+        """Remove everything the request put on disk (the server calls it when it is done)."""
+        if self._tempdir is not None:
+            self._tempdir.cleanup()
 
     # -- the request line -------------------------------------------------------------
     def path(self) -> str:

@@ -26,8 +26,21 @@ def _check_header(name: str, value: str) -> None:
         raise ValueError(f"header {name!r}: a value may not contain CR, LF or NUL")
 
 
+_WITH_CHARSET: dict[str, str] = {}
+
+
 def with_charset(content_type: str) -> str:
     """A text type without a charset gets '; charset=utf-8', the encoding str bodies are sent in."""
+    known = _WITH_CHARSET.get(content_type)
+    if known is not None:
+        return known
+    result = _add_charset(content_type)
+    if len(_WITH_CHARSET) < 256:  # a handful of types in practice; never unbounded
+        _WITH_CHARSET[content_type] = result
+    return result
+
+
+def _add_charset(content_type: str) -> str:
     lowered = content_type.lower()
     is_text = lowered.startswith("text/") or lowered in (
         "application/json",
@@ -60,19 +73,25 @@ class Response:
         is_file_name: bool = False,
         delete_file: bool = False,
     ) -> None:
-        self._status = int(status)
-        self._cookies: list[str] = []
+        # The common case (a str or bytes body) is kept short: it runs once per request.
+        self._status = status if status.__class__ is int else int(status)
+        self._cookies: list[str] | tuple[()] = ()
         self._file_path: str | None = None
         self._delete_file = False
         self._stream: Iterable[Any] | AsyncIterable[Any] | None = None
-        self._body = b""
-        if is_file_name:
+        if data.__class__ is str and not is_file_name:
+            self._body = data.encode("utf-8")
+            content_type = with_charset(content_type)
+        elif data.__class__ is bytes and not is_file_name:
+            self._body = data
+        elif is_file_name:
+            self._body = b""
             self._file_path = os.fspath(data)
             self._delete_file = bool(delete_file)
         else:
             self._set_data(data)
-        if isinstance(data, str) and not is_file_name:
-            content_type = with_charset(content_type)
+            if isinstance(data, str):
+                content_type = with_charset(content_type)
         self._headers: dict[str, tuple[str, str]] = {"content-type": ("Content-Type", content_type)}
 
     def __repr__(self) -> str:
@@ -100,7 +119,7 @@ class Response:
         _check_header(name, value)
         lowered = name.lower()
         if lowered == "set-cookie":
-            self._cookies.append(value)
+            self._add_cookie(value)
         else:
             self._headers[lowered] = (name, value)
 
@@ -131,11 +150,17 @@ class Response:
         httponly: bool = False,
         samesite: str | None = None,
     ) -> None:
-        self._cookies.append(
+        self._add_cookie(
             format_set_cookie(
                 name, value, max_age, expires, path, domain, secure, httponly, samesite
             )
         )
+
+    def _add_cookie(self, value: str) -> None:
+        cookies = self._cookies
+        if not isinstance(cookies, list):  # () until the first cookie: one less list per response
+            cookies = self._cookies = []
+        cookies.append(value)
 
     # -- status and body -----------------------------------------------------------------
     def status(self) -> int:

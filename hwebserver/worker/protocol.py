@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from time import perf_counter
 from typing import Any
 from urllib.parse import unquote
 
@@ -26,9 +27,16 @@ from ..api.routing import Route
 from . import eager, sending
 from .bodies import BodySink, open_body_sink
 from .config import Listener
-from .dispatch import INLINE, LEARNING, record_inline_call, record_pool_call, timed_call
+from .dispatch import (
+    INLINE,
+    LEARNING,
+    OVERRUN_FACTOR,
+    record_inline_call,
+    record_pool_call,
+    timed_call,
+)
 from .errors import HttpError, error_response
-from .head import CLOSE, build_head, connection_header
+from .head import CLOSE, build_head, connection_header, simple_head
 from .state import WorkerState
 
 # What the connection waits for, which decides the timeout that applies.
@@ -45,6 +53,21 @@ _SPECIAL_HEADERS = {
 }
 _METHODS: dict[bytes, str] = {}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+_TARGET_CACHE: dict[bytes, tuple[str, bytes]] = {}
+_TARGET_CACHE_SIZE = 1024
+
+
+def decode_target(target: bytes) -> tuple[str, bytes]:
+    """Memoised: services see the same few targets over and over."""
+    decoded = _TARGET_CACHE.get(target)
+    if decoded is None:
+        decoded = _decode_target(target)
+        if len(_TARGET_CACHE) >= _TARGET_CACHE_SIZE:
+            _TARGET_CACHE.clear()
+        _TARGET_CACHE[target] = decoded
+    return decoded
 
 
 def _decode_target(target: bytes) -> tuple[str, bytes]:
@@ -87,7 +110,16 @@ class HttpProtocol(asyncio.Protocol):
         self.wait_since = state.tick
         self.failure: HttpError | None = None
         self.upgraded: Any = None
+        self.closing = False
         self.policy = listener.policy
+        # Per-connection copies of what every request consults (one attribute hop, not two).
+        self.router = state.router
+        self.max_request_line = state.max_request_line
+        self.max_header_size = state.max_header_size
+        self.max_header_count = state.max_header_count
+        self.max_request_size = state.max_request_size
+        self.max_num_threads = state.config.max_num_threads
+        self.inline_overrun = state.inline_budget * OVERRUN_FACTOR
         self._reset_message()
 
     def _reset_message(self) -> None:
@@ -136,7 +168,8 @@ class HttpProtocol(asyncio.Protocol):
             message = str(exc) or "malformed request"
             status = 505 if "HTTP version" in message else 400
             self._reject(HttpError(status, message))
-        self._pump()
+        if self.queue:
+            self._pump()
 
     def eof_received(self) -> bool | None:
         if self.active is None and not self.queue:
@@ -198,7 +231,6 @@ class HttpProtocol(asyncio.Protocol):
         raise self.failure
 
     def on_message_begin(self) -> None:
-        self._reset_message()
         self.parsing = True
         if self.active is None and not self.queue:
             self.wait_kind = WAIT_HEAD
@@ -206,16 +238,15 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_url(self, url: bytes) -> None:
         self.url += url
-        if len(self.url) > self.state.max_request_line:
+        if len(self.url) > self.max_request_line:
             self._fail(414, "request line too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.raw_headers.append((name, value))
         self.head_size += len(name) + len(value) + 4
-        state = self.state
-        if self.head_size > state.max_header_size:
+        if self.head_size > self.max_header_size:
             self._fail(431, "request header fields too large")
-        if len(self.raw_headers) > state.max_header_count:
+        if len(self.raw_headers) > self.max_header_count:
             self._fail(431, "too many request header fields")
         kind = _SPECIAL_HEADERS.get(name.lower())
         if kind is None:
@@ -233,7 +264,6 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         parser = self.parser
-        state = self.state
         version = parser.get_http_version()
         if version != "1.1" and version != "1.0":
             self._fail(505, f"HTTP version {version} is not supported")
@@ -243,14 +273,14 @@ class HttpProtocol(asyncio.Protocol):
             self._fail(400, "more than one Host header")
         if self.host_count == 0 and version == "1.1":
             self._fail(400, "missing Host header")
-        if self.content_length > state.max_request_size:
+        if self.content_length > self.max_request_size:
             self._fail(413, "request body larger than the server accepts")
         raw_method = parser.get_method()
         method = _METHODS.get(raw_method)
         if method is None:
             method = _METHODS.setdefault(raw_method, raw_method.decode("ascii"))
         target = self.url
-        path, query = _decode_target(target)
+        path, query = decode_target(target)
         assert self.conn is not None
         self.request = Request(self.conn, method, target, path, query, self.raw_headers, version)
         if self.content_length > 0 or self.has_transfer_encoding:
@@ -265,7 +295,7 @@ class HttpProtocol(asyncio.Protocol):
             assert self.request is not None
             body = self.body = open_body_sink(self.state, self.request)
         body.append(data)
-        if body.size > self.state.max_request_size:
+        if body.size > self.max_request_size:
             self._fail(413, "request body larger than the server accepts")
 
     def on_message_complete(self) -> None:
@@ -277,10 +307,16 @@ class HttpProtocol(asyncio.Protocol):
             except HttpError as error:  # e.g. a malformed multipart body
                 self.failure = error
                 raise
-        self.queue.append((request, self.parser.should_keep_alive()))
+        keep_alive = self.parser.should_keep_alive()
         self._reset_message()
-        if len(self.queue) >= self.state.max_pipelined:
-            self._pause_reading()
+        if self.closing:
+            request.cleanup()  # pipelined behind a request that closes the connection
+        elif self.active is None and not self.queue and not self.write_paused:
+            self._start(request, keep_alive)  # the common case: nothing to wait behind
+        else:
+            self.queue.append((request, keep_alive))
+            if len(self.queue) >= self.state.max_pipelined:
+                self._pause_reading()
 
     # -- dispatch ---------------------------------------------------------------------------
     def _pump(self) -> None:
@@ -324,7 +360,7 @@ class HttpProtocol(asyncio.Protocol):
             if early is not None:
                 self._respond(request, early)
                 return
-        route = state.router.match(request.conn.port_name, request._path)
+        route = self.router.match(request.conn.port_name, request._path)
         if route is None:
             self._respond(request, notFoundResponse(request))
             return
@@ -335,15 +371,17 @@ class HttpProtocol(asyncio.Protocol):
             return
         if route.is_async:
             self._start_async(route, request)
-        elif route.dispatch_mode == INLINE and state.pool_in_use < state.config.max_num_threads:
-            started = time.perf_counter()
+        elif route.dispatch_mode == INLINE and state.pool_in_use < self.max_num_threads:
+            started = perf_counter()
             try:
                 result = route.endpoint(request)
             except Exception as exc:
-                record_inline_call(state, route, time.perf_counter() - started)
+                record_inline_call(state, route, perf_counter() - started)
                 self._respond_exception(request, exc)
                 return
-            record_inline_call(state, route, time.perf_counter() - started)
+            elapsed = perf_counter() - started
+            if elapsed > self.inline_overrun:
+                record_inline_call(state, route, elapsed)
             self._respond(request, result)
         else:
             self._start_in_pool(route, request)
@@ -391,7 +429,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def _handler_finished_on_closed(self, request: Request) -> None:
         self.state.in_flight -= 1
-        request.tempdir.cleanup()
+        request.cleanup()
         if self.active is request:
             self.active = None
 
@@ -415,16 +453,30 @@ class HttpProtocol(asyncio.Protocol):
         if self.policy is not None:
             self.policy.after(request, result)
         keep_alive = self.active_keep_alive
-        if keep_alive and "connection" in result._headers:
-            keep_alive = "close" not in result._headers["connection"][1].lower()
+        headers = result._headers
         if result._stream is None and result._file_path is None:
             body = result._body
-            head = build_head(
-                result,
-                b"Content-Length: %d\r\n" % len(body),
-                connection_header(keep_alive, request._version),
-                self.state.date_server,
-            )
+            if (
+                len(headers) == 1
+                and keep_alive
+                and not result._cookies
+                and request._version == "1.1"
+            ):
+                head = simple_head(
+                    result._status,
+                    headers["content-type"][1],
+                    len(body),
+                    self.state.date_server_end,
+                )
+            else:
+                if keep_alive and "connection" in headers:
+                    keep_alive = "close" not in headers["connection"][1].lower()
+                head = build_head(
+                    result,
+                    b"Content-Length: %d\r\n" % len(body),
+                    connection_header(keep_alive, request._version),
+                    self.state.date_server,
+                )
             if request._method == "HEAD" or not body:
                 self.transport.write(head)
             elif len(body) < 65536:
@@ -433,6 +485,8 @@ class HttpProtocol(asyncio.Protocol):
                 self.transport.writelines((head, body))
             self._finish(request, result._status, len(body), keep_alive)
         else:
+            if keep_alive and "connection" in headers:
+                keep_alive = "close" not in headers["connection"][1].lower()
             self.send_task = self.loop.create_task(
                 sending.send_streamed(self, request, result, keep_alive)
             )
@@ -465,15 +519,24 @@ class HttpProtocol(asyncio.Protocol):
                 size,
                 (time.perf_counter() - self.active_started) * 1000.0,
             )
-        request.tempdir.cleanup()
+        if request._tempdir is not None:
+            request._tempdir.cleanup()
         self.active = None
         self.send_task = None
         if not keep_alive:
             self.close()
-        elif state.on_request_done is not None:
+            return
+        if state.on_request_done is not None:
             state.on_request_done()
-        if not self.pumping:
-            self._pump()
+        if self.queue or self.reading_paused:
+            if not self.pumping:
+                self._pump()
+        else:
+            if self.parsing:
+                self.wait_kind = WAIT_BODY if self.request is not None else WAIT_HEAD
+            else:
+                self.wait_kind = WAIT_IDLE
+            self.wait_since = state.tick
 
     # -- errors before dispatch ---------------------------------------------------------
     def _reject(self, error: HttpError) -> None:
@@ -510,7 +573,7 @@ class HttpProtocol(asyncio.Protocol):
     def _discard(request: Request, body: BodySink | None) -> None:
         if body is not None:
             body.close()
-        request.tempdir.cleanup()
+        request.cleanup()
 
     # -- upgrade ----------------------------------------------------------------------------
     def _on_upgrade(self, trailing: bytes) -> None:
@@ -554,5 +617,6 @@ class HttpProtocol(asyncio.Protocol):
             self.active_keep_alive = False
 
     def close(self) -> None:
+        self.closing = True
         if not self.closed and self.transport is not None:
             self.transport.close()

@@ -32,6 +32,7 @@ class WorkerState:
         self.connections: set[HttpProtocol] = set()
         self.tick = 0
         self.date_server = date_server_lines()
+        self.date_server_end = self.date_server + b"\r\n"
         self.requests_served = 0
         self.in_flight = 0
         self.draining = False
@@ -55,6 +56,7 @@ class WorkerState:
     def advance_clock(self, now: float) -> None:
         self.tick += 1
         self.date_server = date_server_lines(now)
+        self.date_server_end = self.date_server + b"\r\n"
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
