@@ -39,8 +39,6 @@ from .errors import HttpError, error_response
 from .head import CLOSE, build_head, connection_header, simple_head
 from .state import WorkerState
 
-# What the connection waits for, which decides the timeout that applies.
-WAIT_NONE, WAIT_IDLE, WAIT_HEAD, WAIT_BODY, WAIT_LINGER = range(5)
 LINGER_TICKS = 2
 
 _SPECIAL_HEADERS = {
@@ -106,8 +104,11 @@ class HttpProtocol(asyncio.Protocol):
         self.drain_waiter: asyncio.Future[None] | None = None
         self.closed = False
         self.rejected = False
-        self.wait_kind = WAIT_IDLE
-        self.wait_since = state.tick
+        # Ticks of the worker clock (see check_timeout): when the connection last went idle,
+        # when the current message began, when its body last received bytes.
+        self.idle_tick = state.tick
+        self.parse_tick = 0
+        self.data_tick = 0
         self.failure: HttpError | None = None
         self.upgraded: Any = None
         self.closing = False
@@ -156,8 +157,7 @@ class HttpProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.rejected:
             return  # lingering after an error: the rest is discarded unread
-        if self.wait_kind == WAIT_BODY:
-            self.wait_since = self.state.tick
+        self.data_tick = self.state.tick
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
@@ -230,14 +230,13 @@ class HttpProtocol(asyncio.Protocol):
         self.failure = HttpError(status, message)
         raise self.failure
 
-    def on_message_begin(self) -> None:
-        self.parsing = True
-        if self.active is None and not self.queue:
-            self.wait_kind = WAIT_HEAD
-            self.wait_since = self.state.tick
-
     def on_url(self, url: bytes) -> None:
-        self.url += url
+        if self.parsing:  # the target arrived in pieces
+            self.url += url
+        else:  # the first callback of a message
+            self.parsing = True
+            self.parse_tick = self.state.tick
+            self.url = url
         if len(self.url) > self.max_request_line:
             self._fail(414, "request line too long")
 
@@ -286,8 +285,6 @@ class HttpProtocol(asyncio.Protocol):
         if self.content_length > 0 or self.has_transfer_encoding:
             if self.expect_continue and version == "1.1":
                 self.transport.write(_CONTINUE)
-            if self.wait_kind == WAIT_HEAD:
-                self.wait_kind = WAIT_BODY
 
     def on_body(self, data: bytes) -> None:
         body = self.body
@@ -332,12 +329,8 @@ class HttpProtocol(asyncio.Protocol):
                     self._send_rejection(entry)
                     return
                 self._start(entry, keep_alive)
-            if self.active is None and not self.closed:
-                if self.parsing:
-                    self.wait_kind = WAIT_BODY if self.request is not None else WAIT_HEAD
-                else:
-                    self.wait_kind = WAIT_IDLE
-                self.wait_since = self.state.tick
+            if self.active is None:
+                self.idle_tick = self.state.tick
             if (
                 self.reading_paused
                 and not self.write_paused
@@ -351,8 +344,6 @@ class HttpProtocol(asyncio.Protocol):
         state = self.state
         self.active = request
         self.active_keep_alive = keep_alive and not state.draining
-        self.wait_kind = WAIT_NONE
-        state.in_flight += 1
         if state.access_log:
             self.active_started = time.perf_counter()
         if self.policy is not None:
@@ -428,7 +419,6 @@ class HttpProtocol(asyncio.Protocol):
             self._respond_exception(request, value)
 
     def _handler_finished_on_closed(self, request: Request) -> None:
-        self.state.in_flight -= 1
         request.cleanup()
         if self.active is request:
             self.active = None
@@ -507,7 +497,6 @@ class HttpProtocol(asyncio.Protocol):
     def _finish(self, request: Request, status: int, size: int, keep_alive: bool) -> None:
         """The response is written (or handed to the transport): log, clean up, go on."""
         state = self.state
-        state.in_flight -= 1
         state.requests_served += 1
         if state.access_log:
             conn = request.conn
@@ -532,11 +521,7 @@ class HttpProtocol(asyncio.Protocol):
             if not self.pumping:
                 self._pump()
         else:
-            if self.parsing:
-                self.wait_kind = WAIT_BODY if self.request is not None else WAIT_HEAD
-            else:
-                self.wait_kind = WAIT_IDLE
-            self.wait_since = state.tick
+            self.idle_tick = state.tick
 
     # -- errors before dispatch ---------------------------------------------------------
     def _reject(self, error: HttpError) -> None:
@@ -561,8 +546,7 @@ class HttpProtocol(asyncio.Protocol):
     def _linger(self) -> None:
         """Half-close: the client still sending a refused body reads our answer, not a reset."""
         self.rejected = True
-        self.wait_kind = WAIT_LINGER
-        self.wait_since = self.state.tick
+        self.idle_tick = self.state.tick
         self._resume_reading()
         if self.transport.can_write_eof():
             self.transport.write_eof()
@@ -586,26 +570,27 @@ class HttpProtocol(asyncio.Protocol):
             self._reject(HttpError(400, "protocol upgrade while requests are pending"))
             return
         self._reset_message()
-        self.wait_kind = WAIT_NONE
         upgrade(self, request, trailing)
 
     # -- lifecycle -------------------------------------------------------------------------
     def check_timeout(self, tick: int) -> None:
-        """Called once a second by the worker clock."""
-        kind = self.wait_kind
-        if kind == WAIT_NONE or self.closed:
+        """Called once a second by the worker clock: what the connection waits for decides."""
+        if self.closed or self.upgraded is not None:
             return
-        elapsed = tick - self.wait_since
         state = self.state
-        if kind == WAIT_IDLE:
-            if elapsed >= state.keepalive_timeout_ticks:
-                self.close()
-        elif kind == WAIT_LINGER:
-            if elapsed >= LINGER_TICKS:
+        if self.rejected:  # lingering after an error answer
+            if tick - self.idle_tick >= LINGER_TICKS:
                 self.transport.abort()
-        elif elapsed >= state.header_timeout_ticks:
-            self._reject(HttpError(408, "timed out waiting for the request"))
-            self._pump()
+        elif self.active is not None or self.queue:
+            return  # a handler is at work: no client timeout applies
+        elif self.parsing:
+            # A head must arrive whole in time; a body only needs to keep flowing.
+            started = self.parse_tick if self.request is None else self.data_tick
+            if tick - started >= state.header_timeout_ticks:
+                self._reject(HttpError(408, "timed out waiting for the request"))
+                self._pump()
+        elif tick - self.idle_tick >= state.keepalive_timeout_ticks:
+            self.close()
 
     def shutdown(self) -> None:
         """Server shutdown: close now if idle, else after the response in progress."""

@@ -34,7 +34,6 @@ class WorkerState:
         self.date_server = date_server_lines()
         self.date_server_end = self.date_server + b"\r\n"
         self.requests_served = 0
-        self.in_flight = 0
         self.draining = False
         self.access_log = config.access_log
         self.debug = config.debug
@@ -52,6 +51,11 @@ class WorkerState:
         # Hooks that later layers (WebSocket upgrade, request observers) plug in.
         self.on_request_done: Callable[[], None] | None = None
         self.extras: dict[str, Any] = {}
+
+    @property
+    def in_flight(self) -> int:
+        """Requests being answered now (counted when asked, not on every request)."""
+        return sum(1 for connection in self.connections if connection.active is not None)
 
     def advance_clock(self, now: float) -> None:
         self.tick += 1
