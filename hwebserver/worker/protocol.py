@@ -109,6 +109,8 @@ class HttpProtocol(asyncio.Protocol):
         self.idle_tick = state.tick
         self.parse_tick = 0
         self.data_tick = 0
+        self.head_bytes = 0  # bytes received while the current head is incomplete
+        self.feed_size = 0
         self.failure: HttpError | None = None
         self.upgraded: Any = None
         self.closing = False
@@ -127,7 +129,6 @@ class HttpProtocol(asyncio.Protocol):
         self.parsing = False
         self.url = b""
         self.raw_headers: list[tuple[bytes, bytes]] = []
-        self.head_size = 0
         self.content_length = -1
         self.has_transfer_encoding = False
         self.host_count = 0
@@ -157,13 +158,25 @@ class HttpProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.rejected:
             return  # lingering after an error: the rest is discarded unread
+        if self.upgraded is not None:
+            self.upgraded.data_received(data)
+            return
         self.data_tick = self.state.tick
+        self.feed_size = len(data)
         try:
             self.parser.feed_data(data)
+            if self.parsing and self.request is None:  # a head still incomplete
+                self.head_bytes += len(data)
+                if self.head_bytes > self.max_header_size:
+                    self._fail(431, "request header fields too large")
+            else:
+                self.head_bytes = 0
         except httptools.HttpParserUpgrade as upgrade:
             self._on_upgrade(data[int(upgrade.args[0]) :] if upgrade.args else b"")
         except httptools.HttpParserCallbackError:
             self._reject(self.failure or HttpError(500, "internal parser callback error"))
+        except HttpError as error:
+            self._reject(error)
         except httptools.HttpParserError as exc:
             message = str(exc) or "malformed request"
             status = 505 if "HTTP version" in message else 400
@@ -241,12 +254,8 @@ class HttpProtocol(asyncio.Protocol):
             self._fail(414, "request line too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        # Size limits are enforced on raw bytes in data_received; here only what we must know.
         self.raw_headers.append((name, value))
-        self.head_size += len(name) + len(value) + 4
-        if self.head_size > self.max_header_size:
-            self._fail(431, "request header fields too large")
-        if len(self.raw_headers) > self.max_header_count:
-            self._fail(431, "too many request header fields")
         kind = _SPECIAL_HEADERS.get(name.lower())
         if kind is None:
             return
@@ -264,8 +273,44 @@ class HttpProtocol(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         parser = self.parser
         version = parser.get_http_version()
+        if (
+            version != "1.1"
+            or self.host_count != 1
+            or self.has_transfer_encoding
+            or self.content_length > self.max_request_size
+            or len(self.raw_headers) > self.max_header_count
+            or self.head_bytes + self.feed_size > self.max_header_size
+        ):
+            self._check_unusual_head(version)
+        raw_method = parser.get_method()
+        method = _METHODS.get(raw_method)
+        if method is None:
+            method = _METHODS.setdefault(raw_method, raw_method.decode("ascii"))
+        target = self.url
+        decoded = _TARGET_CACHE.get(target)
+        path, query = decode_target(target) if decoded is None else decoded
+        self.request = Request(
+            self.conn,  # type: ignore[arg-type]
+            method,
+            target,
+            path,
+            query,
+            self.raw_headers,
+            version,
+        )
+        if self.expect_continue and version == "1.1":
+            if self.content_length > 0 or self.has_transfer_encoding:
+                self.transport.write(_CONTINUE)
+
+    def _check_unusual_head(self, version: str) -> None:
+        """The checks a plain HTTP/1.1 request with one Host passes; raises on a bad head."""
         if version != "1.1" and version != "1.0":
             self._fail(505, f"HTTP version {version} is not supported")
+        if len(self.raw_headers) > self.max_header_count:
+            self._fail(431, "too many request header fields")
+        head_size = len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.raw_headers)
+        if head_size > self.max_header_size:
+            self._fail(431, "request header fields too large")
         if self.has_transfer_encoding and version == "1.0":
             self._fail(400, "Transfer-Encoding is not allowed in HTTP/1.0")
         if self.host_count > 1:
@@ -274,17 +319,6 @@ class HttpProtocol(asyncio.Protocol):
             self._fail(400, "missing Host header")
         if self.content_length > self.max_request_size:
             self._fail(413, "request body larger than the server accepts")
-        raw_method = parser.get_method()
-        method = _METHODS.get(raw_method)
-        if method is None:
-            method = _METHODS.setdefault(raw_method, raw_method.decode("ascii"))
-        target = self.url
-        path, query = decode_target(target)
-        assert self.conn is not None
-        self.request = Request(self.conn, method, target, path, query, self.raw_headers, version)
-        if self.content_length > 0 or self.has_transfer_encoding:
-            if self.expect_continue and version == "1.1":
-                self.transport.write(_CONTINUE)
 
     def on_body(self, data: bytes) -> None:
         body = self.body
