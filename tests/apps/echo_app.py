@@ -110,6 +110,34 @@ def stream(request: hwebserver.Request) -> hwebserver.Response:
     return hwebserver.Response(chunks(), content_type="text/plain")
 
 
+_produced = {"chunks": 0}
+
+
+@hwebserver.urlHandler("/endless")
+def endless(request: hwebserver.Request) -> hwebserver.Response:
+    """Streams up to `n` 64 KiB chunks, counting how many the server pulled from it."""
+    limit = int(request.GET().get("n", "16384"))
+    _produced["chunks"] = 0
+
+    def chunks():
+        block = b"z" * 65536
+        for _ in range(limit):
+            _produced["chunks"] += 1
+            yield block
+
+    return hwebserver.Response(chunks(), content_type="application/octet-stream")
+
+
+@hwebserver.urlHandler("/produced")
+def produced(request: hwebserver.Request) -> str:
+    return str(_produced["chunks"])
+
+
+@hwebserver.urlHandler("/body-size", methods=["POST", "PUT"])
+def body_size(request: hwebserver.Request) -> str:
+    return str(len(request.body()))
+
+
 @hwebserver.urlHandler("/async-stream")
 def async_stream(request: hwebserver.Request) -> hwebserver.Response:
     async def chunks():

@@ -1,0 +1,194 @@
+"""Byte-level tests of HttpProtocol with a fake transport: framing, ordering, flow control."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+import pytest
+import uvloop
+
+import hwebserver
+from hwebserver.api.routing import Route, Router
+from hwebserver.worker.config import Listener, WorkerConfig
+from hwebserver.worker.protocol import HttpProtocol
+from hwebserver.worker.state import WorkerState
+
+
+class FakeTransport:
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.reading = True
+        self.closed = False
+        self.eof_written = False
+
+    def write(self, data: bytes) -> None:
+        assert not self.closed, "write after close"
+        self.data += data
+
+    def writelines(self, parts: Any) -> None:
+        for part in parts:
+            self.write(part)
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 4000), "sockname": ("127.0.0.1", 8008)}.get(name, default)
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        pass
+
+    def pause_reading(self) -> None:
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        self.reading = True
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        self.eof_written = True
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.closed = True
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+def hello(request: hwebserver.Request) -> hwebserver.Response:
+    return hwebserver.Response("hi " + request.path(), content_type="text/plain")
+
+
+async def later(request: hwebserver.Request) -> str:
+    await asyncio.sleep(0.01)
+    return "later " + request.path()
+
+
+@pytest.fixture
+def harness():
+    loop = uvloop.new_event_loop()
+    asyncio.set_event_loop(loop)
+    state = WorkerState(WorkerConfig(server={"MAX_PIPELINED": 4}), loop)
+    router = Router()
+    router.add(Route("/hello", hello, is_prefix=True))
+    router.add(Route("/later", later, is_prefix=True))
+    state.router = router
+    sock = socket.socket()
+
+    def connect() -> tuple[HttpProtocol, FakeTransport]:
+        protocol = HttpProtocol(state, Listener("main", sock))
+        transport = FakeTransport()
+        protocol.connection_made(transport)
+        return protocol, transport
+
+    def run_until(predicate, timeout=5.0):
+        async def wait():
+            while not predicate():
+                await asyncio.sleep(0.001)
+
+        loop.run_until_complete(asyncio.wait_for(wait(), timeout))
+
+    def feed(protocol: HttpProtocol, data: bytes) -> None:
+        """Deliver bytes from inside the running loop, as a real transport does."""
+
+        async def deliver():
+            feed(protocol, data)
+
+        loop.run_until_complete(deliver())
+
+    yield connect, run_until, feed
+    state.close()
+    sock.close()
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+def bodies(data: bytes) -> list[bytes]:
+    parts = bytes(data).split(b"HTTP/1.1 ")[1:]
+    return [part.split(b"\r\n\r\n", 1)[1] for part in parts]
+
+
+def test_a_request_split_at_every_byte_gives_the_same_answer(harness):
+    connect, run_until, feed = harness
+    request = b"POST /hello/x?q=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"
+    protocol, transport = connect()
+    feed(protocol, request)
+    run_until(lambda: transport.data.endswith(b"hi /hello/x"))
+    expected = bytes(transport.data)
+    for split in range(1, len(request)):
+        protocol, transport = connect()
+        feed(protocol, request[:split])
+        feed(protocol, request[split:])
+        run_until(lambda transport=transport: transport.data.endswith(b"hi /hello/x"))
+        assert bytes(transport.data) == expected, split
+    assert expected.startswith(b"HTTP/1.1 200 OK\r\n") and expected.endswith(b"hi /hello/x")
+
+
+def test_pipelined_requests_in_one_segment_are_answered_in_order(harness):
+    connect, run_until, feed = harness
+    protocol, transport = connect()
+    feed(
+        protocol,
+        b"GET /later/1 HTTP/1.1\r\nHost: h\r\n\r\n"
+        b"GET /hello/2 HTTP/1.1\r\nHost: h\r\n\r\n"
+        b"GET /later/3 HTTP/1.1\r\nHost: h\r\n\r\n",
+    )
+    run_until(lambda: transport.data.count(b"HTTP/1.1 200") == 3)
+    assert bodies(transport.data) == [b"later /later/1", b"hi /hello/2", b"later /later/3"]
+
+
+def test_reading_pauses_when_the_pipeline_queue_is_full(harness):
+    connect, run_until, feed = harness
+    protocol, transport = connect()
+    feed(protocol, b"GET /later/0 HTTP/1.1\r\nHost: h\r\n\r\n" * 6)
+    assert not transport.reading  # 1 in progress + 5 queued > MAX_PIPELINED (4)
+    run_until(lambda: transport.data.count(b"HTTP/1.1 200") == 6)
+    assert transport.reading
+
+
+def test_reading_pauses_while_the_client_does_not_read(harness):
+    connect, run_until, feed = harness
+    protocol, transport = connect()
+    protocol.pause_writing()
+    assert not transport.reading
+    feed(protocol, b"GET /hello/1 HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert transport.data == b""  # nothing is answered while the client cannot take it
+    protocol.resume_writing()
+    assert transport.reading
+    run_until(lambda: bodies(transport.data) == [b"hi /hello/1"])
+
+
+def test_malformed_bytes_get_400_and_a_half_close(harness):
+    connect, _, feed = harness
+    protocol, transport = connect()
+    feed(protocol, b"\x00\x01\x02 nonsense\r\n\r\n")
+    assert transport.data.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert b"Connection: close\r\n" in transport.data
+    assert transport.eof_written
+    before = len(transport.data)
+    feed(protocol, b"GET /hello HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert len(transport.data) == before  # nothing more is parsed after an error
+
+
+def test_keep_alive_is_off_for_http10_without_the_header(harness):
+    connect, run_until, feed = harness
+    protocol, transport = connect()
+    feed(protocol, b"GET /hello HTTP/1.0\r\n\r\n")
+    run_until(lambda: transport.closed)
+    assert b"Connection: close\r\n" in transport.data
+
+
+def test_request_after_connection_close_is_not_answered(harness):
+    connect, run_until, feed = harness
+    protocol, transport = connect()
+    feed(
+        protocol,
+        b"GET /hello/1 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+        b"GET /hello/2 HTTP/1.1\r\nHost: h\r\n\r\n",
+    )
+    run_until(lambda: transport.closed)
+    assert bodies(transport.data) == [b"hi /hello/1"]
