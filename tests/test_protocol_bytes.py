@@ -96,7 +96,7 @@ def harness():
         """Deliver bytes from inside the running loop, as a real transport does."""
 
         async def deliver():
-            feed(protocol, data)
+            protocol.data_received(data)
 
         loop.run_until_complete(deliver())
 
