@@ -1,0 +1,429 @@
+"""Benchmarks: hwebserver beside the servers users would otherwise pick, in one run.
+
+Each server is pinned to CPU 0 and wrk to CPU 1 (taskset). Every workload starts its
+servers, waits until they answer, warms each up, then runs interleaved rounds (A B C, A B C,
+...) so that drift of the machine hits every server alike. Ratios compare medians measured
+in the same run. Run through `scripts/bench`, which prepares the peers' venv and wrk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+APPS = ROOT / "scripts" / "bench_apps"
+PEERS = ROOT / ".bench" / "peers" / "bin"
+PROJECT_PYTHON = ROOT / ".venv" / "bin" / "python"
+SERVER_CPU = "0"
+CLIENT_CPU = "1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    name: str
+    command: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    pinned: bool = True
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self, log_dir: Path) -> None:
+        command = [part.replace("{port}", str(self.port)) for part in self.command]
+        if self.pinned:
+            command = ["taskset", "-c", SERVER_CPU, *command]
+        log = open(log_dir / f"{self.name.replace(' ', '_')}.log", "wb")
+        env = {**os.environ, "PYTHONPATH": str(ROOT), **self.env}
+        self.process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, cwd=str(APPS), env=env
+        )
+
+    def wait_ready(self, path: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+                    if sock.recv(64).startswith(b"HTTP/1.1"):
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not answer within {timeout}s")
+
+    def rss_mib(self) -> float:
+        """RSS of one serving process: the server itself, or the mean of its workers."""
+        assert self.process is not None
+        try:
+            root = psutil.Process(self.process.pid)
+            children = root.children(recursive=True)
+            # Helpers such as multiprocessing's resource tracker are small: skip them.
+            workers = [c for c in children if c.memory_info().rss > 15 * 2**20] or [root]
+            return sum(p.memory_info().rss for p in workers) / 2**20 / len(workers)
+        except psutil.Error:
+            return float("nan")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        pids = []
+        try:
+            pids = [c.pid for c in psutil.Process(self.process.pid).children(recursive=True)]
+        except psutil.Error:
+            pass
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        for pid in pids:
+            try:
+                psutil.Process(pid).kill()
+            except psutil.Error:
+                pass
+
+
+@dataclass
+class Measure:
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def parse_latency(text: str, label: str) -> float:
+    match = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+    if not match:
+        return float("nan")
+    value, unit = float(match.group(1)), match.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def run_wrk(
+    url: str, duration: float, connections: int, script: str | None, pinned: bool
+) -> Measure:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency", url]
+    if script:
+        command[1:1] = ["-s", str(APPS / script)]
+    if pinned:
+        command = ["taskset", "-c", CLIENT_CPU, *command]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60).stdout
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
+    count = int(errors.group(1)) if errors else 0
+    if socket_errors:
+        count += sum(int(g) for g in socket_errors.groups())
+    return Measure(
+        float(rate.group(1)) if rate else 0.0,
+        parse_latency(out, "50%"),
+        parse_latency(out, "99%"),
+        count,
+    )
+
+
+@dataclass
+class Contender:
+    server: Server
+    path: str
+    script: str | None = None
+
+
+@dataclass
+class Workload:
+    name: str
+    contenders: list[Contender]
+    baseline: str  # name of the peer the ratio is taken against
+    connections: int = 64
+    pinned: bool = True
+
+
+def hw(name: str, env: dict[str, str] | None = None, pinned: bool = True) -> Server:
+    return Server(name, [str(PROJECT_PYTHON), str(APPS / "hw_app.py"), "{port}"], env or {}, pinned)
+
+
+def uvicorn(name: str, app: str, workers: int = 1, pinned: bool = True) -> Server:
+    command = [
+        str(PEERS / "uvicorn"),
+        app,
+        "--port",
+        "{port}",
+        "--http",
+        "httptools",
+        "--loop",
+        "uvloop",
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--backlog",
+        "2048",
+    ]
+    if workers > 1:
+        command += ["--workers", str(workers)]
+    return Server(name, command, pinned=pinned)
+
+
+def granian(name: str, app: str) -> Server:
+    return Server(
+        name,
+        [
+            str(PEERS / "granian"),
+            "--interface",
+            "asgi",
+            "--port",
+            "{port}",
+            "--workers",
+            "1",
+            "--loop",
+            "uvloop",
+            "--log-level",
+            "warning",
+            "--no-ws",
+            app,
+        ],
+    )
+
+
+def raw_ceiling() -> Server:
+    return Server(
+        "raw uvloop+httptools", [str(PEERS / "python"), str(APPS / "raw_ceiling.py"), "{port}"]
+    )
+
+
+def nginx(static_dir: Path, work: Path) -> Server:
+    port = free_port()
+    conf = work / "nginx.conf"
+    conf.write_text(
+        f"""daemon off; worker_processes 1; pid {work}/nginx.pid; error_log {work}/nginx-error.log;
+events {{ worker_connections 1024; }}
+http {{ access_log off; sendfile on; tcp_nopush on; include /etc/nginx/mime.types;
+  client_body_temp_path {work}/body; proxy_temp_path {work}/proxy; fastcgi_temp_path {work}/fcgi;
+  uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
+  server {{ listen 127.0.0.1:{port}; location /static/ {{ alias {static_dir}/; }} }} }}
+"""
+    )
+    return Server("nginx", ["nginx", "-c", str(conf), "-p", str(work)], port=port)
+
+
+def workloads(static_dir: Path, work: Path, selected: set[str] | None) -> list[Workload]:
+    has_api = _hw_has("apiFunction")
+    has_static = _hw_has("registerStaticFilesDirectory")
+    all_workloads = [
+        Workload(
+            "hello (plain urlHandler)",
+            [
+                Contender(hw("hwebserver plain"), "/hello"),
+                Contender(uvicorn("uvicorn raw ASGI", "peer_asgi:app"), "/"),
+                Contender(uvicorn("uvicorn+starlette", "peer_starlette:app"), "/hello"),
+                Contender(granian("granian raw ASGI", "peer_asgi:app"), "/"),
+                Contender(raw_ceiling(), "/"),
+            ],
+            baseline="uvicorn raw ASGI",
+        ),
+        Workload(
+            "hello (async urlHandler)",
+            [
+                Contender(hw("hwebserver async"), "/ahello"),
+                Contender(uvicorn("uvicorn raw ASGI", "peer_asgi:app"), "/"),
+            ],
+            baseline="uvicorn raw ASGI",
+        ),
+        Workload(
+            "64 KiB POST echoed",
+            [
+                Contender(hw("hwebserver echo"), "/echo", "post64k.lua"),
+                Contender(uvicorn("uvicorn raw ASGI echo", "peer_asgi:app"), "/", "post64k.lua"),
+            ],
+            baseline="uvicorn raw ASGI echo",
+        ),
+    ]
+    if has_api:
+        all_workloads.append(
+            Workload(
+                "API call (form POST)",
+                [
+                    Contender(hw("hwebserver apiFunction"), "/api", "api_form.lua"),
+                    Contender(
+                        uvicorn("uvicorn+starlette form", "peer_starlette:app"),
+                        "/api",
+                        "starlette_form.lua",
+                    ),
+                ],
+                baseline="uvicorn+starlette form",
+            )
+        )
+    if has_static and shutil.which("nginx"):
+        all_workloads.append(
+            Workload(
+                "1 MiB static file",
+                [
+                    Contender(
+                        hw("hwebserver static", {"BENCH_STATIC_DIR": str(static_dir)}),
+                        "/static/1mib.bin",
+                    ),
+                    Contender(nginx(static_dir, work), "/static/1mib.bin"),
+                ],
+                baseline="nginx",
+                connections=16,
+            )
+        )
+    all_workloads.append(
+        Workload(
+            "hello, 2 workers (unpinned)",
+            [
+                Contender(
+                    hw("hwebserver workers=2", {"BENCH_WORKERS": "2"}, pinned=False), "/hello"
+                ),
+                Contender(
+                    uvicorn("uvicorn --workers 2", "peer_asgi:app", workers=2, pinned=False), "/"
+                ),
+            ],
+            baseline="uvicorn --workers 2",
+            pinned=False,
+        )
+    )
+    if selected:
+        all_workloads = [w for w in all_workloads if any(s in w.name for s in selected)]
+    return all_workloads
+
+
+def _hw_has(name: str) -> bool:
+    probe = subprocess.run(
+        [
+            str(PROJECT_PYTHON),
+            "-c",
+            f"import hwebserver, sys; sys.exit(0 if hasattr(hwebserver, {name!r}) else 1)",
+        ],
+        cwd=str(ROOT),
+        capture_output=True,
+    )
+    return probe.returncode == 0
+
+
+def run_workload(
+    workload: Workload, args: argparse.Namespace, log_dir: Path
+) -> list[dict[str, object]]:
+    print(f"\n== {workload.name}", flush=True)
+    for contender in workload.contenders:
+        contender.server.start(log_dir)
+    try:
+        for contender in workload.contenders:
+            contender.server.wait_ready(contender.path if not contender.script else "/")
+        samples: dict[str, list[Measure]] = {c.server.name: [] for c in workload.contenders}
+        for contender in workload.contenders:  # warm-up
+            run_wrk(
+                url(contender), args.warmup, workload.connections, contender.script, workload.pinned
+            )
+        for round_number in range(args.rounds):
+            for contender in workload.contenders:
+                measure = run_wrk(
+                    url(contender),
+                    args.duration,
+                    workload.connections,
+                    contender.script,
+                    workload.pinned,
+                )
+                samples[contender.server.name].append(measure)
+                print(
+                    f"  round {round_number + 1} {contender.server.name}: {measure.requests_per_s:,.0f} req/s",
+                    flush=True,
+                )
+        rows = []
+        baseline = statistics.median(m.requests_per_s for m in samples[workload.baseline])
+        for contender in workload.contenders:
+            measures = samples[contender.server.name]
+            rates = [m.requests_per_s for m in measures]
+            median = statistics.median(rates)
+            rows.append(
+                {
+                    "workload": workload.name,
+                    "server": contender.server.name,
+                    "median": median,
+                    "min": min(rates),
+                    "max": max(rates),
+                    "p50_ms": statistics.median(m.p50_ms for m in measures),
+                    "p99_ms": statistics.median(m.p99_ms for m in measures),
+                    "errors": sum(m.errors for m in measures),
+                    "rss_mib": contender.server.rss_mib(),
+                    "ratio": median / baseline if baseline else float("nan"),
+                    "baseline": workload.baseline,
+                }
+            )
+        return rows
+    finally:
+        for contender in workload.contenders:
+            contender.server.stop()
+
+
+def url(contender: Contender) -> str:
+    return f"http://127.0.0.1:{contender.server.port}{contender.path}"
+
+
+def print_table(rows: list[dict[str, object]]) -> None:
+    header = f"{'workload':30} {'server':28} {'req/s median (min-max)':>30} {'p50 ms':>7} {'p99 ms':>7} {'RSS MiB':>8} {'ratio':>7} {'errors':>6}"
+    print("\n" + header)
+    print("-" * len(header))
+    for row in rows:
+        span = f"{row['median']:,.0f} ({row['min']:,.0f}-{row['max']:,.0f})"
+        print(
+            f"{row['workload']:30} {row['server']:28} {span:>30} {row['p50_ms']:7.2f} {row['p99_ms']:7.2f} "
+            f"{row['rss_mib']:8.1f} {row['ratio']:6.2f}x {row['errors']:6d}"
+        )
+    print("ratio: median req/s over the median of the workload's baseline peer, same run")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk round")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per server")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (at least 3)")
+    parser.add_argument("--only", action="append", help="run workloads whose name contains this")
+    parser.add_argument("--json", type=Path, default=ROOT / "bench-results" / "bench.json")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="hwebserver-bench-"))
+    static_dir = work / "static"
+    static_dir.mkdir()
+    (static_dir / "1mib.bin").write_bytes(os.urandom(1 << 20))
+    rows: list[dict[str, object]] = []
+    try:
+        for workload in workloads(static_dir, work, set(args.only) if args.only else None):
+            rows.extend(run_workload(workload, args, work))
+    finally:
+        print_table(rows)
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(
+            json.dumps({"time": time.time(), "cpus": os.cpu_count(), "rows": rows}, indent=2)
+        )
+        print(f"written: {args.json}")
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

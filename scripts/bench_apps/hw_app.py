@@ -1,0 +1,56 @@
+"""hwebserver side of the benchmarks: the same work as the peer apps."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import hwebserver
+
+HELLO = b"Hello, world!"
+
+
+@hwebserver.urlHandler("/hello")
+def hello(request):
+    return hwebserver.Response(HELLO, content_type="text/plain")
+
+
+@hwebserver.urlHandler("/ahello")
+async def async_hello(request):
+    return hwebserver.Response(HELLO, content_type="text/plain")
+
+
+@hwebserver.urlHandler("/echo", methods=["POST"])
+def echo(request):
+    return hwebserver.Response(request.body(), content_type="application/octet-stream")
+
+
+@hwebserver.urlHandler("/json")
+def json_endpoint(request):
+    return hwebserver.Response(json.dumps({"result": 3.0}), content_type="application/json")
+
+
+def _register_optional() -> None:
+    """Features that land in later issues; the bench skips what is not there."""
+    api_function = getattr(hwebserver, "apiFunction", None)
+    if api_function is not None:
+
+        @api_function(namespace="geo")
+        def vector_length(request, x, y, z):
+            return (float(x) ** 2 + float(y) ** 2 + float(z) ** 2) ** 0.5
+
+    static = getattr(hwebserver, "registerStaticFilesDirectory", None)
+    static_dir = os.environ.get("BENCH_STATIC_DIR")
+    if static is not None and static_dir:
+        static(static_dir, "/static")
+
+
+if __name__ == "__main__":
+    _register_optional()
+    hwebserver.run(
+        port=int(sys.argv[1]),
+        in_background=False,
+        workers=int(os.environ.get("BENCH_WORKERS", "1")),
+        max_num_threads=4,
+    )

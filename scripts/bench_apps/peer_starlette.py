@@ -1,0 +1,29 @@
+"""Starlette app for uvicorn: hello and a JSON endpoint (the API-call peer)."""
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route
+
+
+async def hello(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("Hello, world!")
+
+
+async def api(request: Request) -> JSONResponse:
+    form = await request.form()
+    x, y, z = (float(form[k]) for k in ("x", "y", "z"))
+    return JSONResponse((x * x + y * y + z * z) ** 0.5)
+
+
+async def json_endpoint(request: Request) -> JSONResponse:
+    return JSONResponse({"result": 3.0})
+
+
+app = Starlette(
+    routes=[
+        Route("/hello", hello),
+        Route("/api", api, methods=["POST"]),
+        Route("/json", json_endpoint),
+    ]
+)
