@@ -346,3 +346,18 @@ def test_idle_keep_alive_connection_is_closed(srv):
         started = time.monotonic()
         assert read_all(sock, timeout=15) == b""
         assert time.monotonic() - started < 10
+
+
+def test_a_head_trickled_in_pieces_is_still_limited(srv):
+    """The head limit holds when a huge header arrives over many segments."""
+    with socket.create_connection(("127.0.0.1", srv.port)) as sock:
+        sock.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: ")
+        answer = b""
+        try:
+            for _ in range(40):  # up to 80 KiB, past the 64 KiB limit
+                sock.sendall(b"a" * 2048)
+                time.sleep(0.005)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 431 ")
