@@ -42,13 +42,14 @@ def is_async_callable(obj: Any) -> bool:
 
 
 class Route:
-    """One registered endpoint. `dispatch_mode` and `demotions` belong to the worker's dispatcher."""
+    """One registered endpoint. `dispatch_mode`, `demotions`, `fast_calls`: the worker's dispatcher's."""
 
     __slots__ = (
         "allow",
         "demotions",
         "dispatch_mode",
         "endpoint",
+        "fast_calls",
         "is_async",
         "is_prefix",
         "key",
@@ -87,6 +88,7 @@ class Route:
             self.allow = ", ".join(sorted(allowed))
         self.dispatch_mode = 0
         self.demotions = 0
+        self.fast_calls = 0
 
     def __repr__(self) -> str:
         return f"<Route {self.kind} {self.path!r}{' prefix' if self.is_prefix else ''}>"

@@ -2,8 +2,8 @@
 
 A thread hop costs more than a whole hello-world request, yet a slow plain handler must
 never stall the other connections. So every plain handler starts in the pool, where its
-duration is measured. One that finishes within INLINE_HANDLER_BUDGET is promoted to run
-directly on the event loop; if an inline call then overruns five budgets, the handler is
+duration is measured. One whose last PROMOTE_AFTER calls each finished within
+INLINE_HANDLER_BUDGET is promoted to run directly on the event loop; if an inline call then overruns five budgets, the handler is
 demoted back to the pool to be measured again, and after three demotions it stays there.
 At most `max_num_threads` plain handlers run at once either way: the loop calls one inline
 only while the pool has a free thread.
@@ -26,6 +26,7 @@ POOL = 2  # always in the pool
 
 OVERRUN_FACTOR = 5
 MAX_DEMOTIONS = 3
+PROMOTE_AFTER = 3
 
 
 def timed_call(endpoint: Callable[[Any], Any], request: Any) -> tuple[bool, Any, float]:
@@ -39,7 +40,11 @@ def timed_call(endpoint: Callable[[Any], Any], request: Any) -> tuple[bool, Any,
 
 
 def record_pool_call(state: WorkerState, route: Route, elapsed: float) -> None:
-    if state.inline_budget > 0 and elapsed < state.inline_budget:
+    if state.inline_budget <= 0 or elapsed >= state.inline_budget:
+        route.fast_calls = 0
+        return
+    route.fast_calls += 1
+    if route.fast_calls >= PROMOTE_AFTER:
         route.dispatch_mode = INLINE
         state.log.lifecycle("handler %s runs inline (%.3f ms)", route.path, elapsed * 1000)
 
@@ -48,6 +53,7 @@ def record_inline_call(state: WorkerState, route: Route, elapsed: float) -> None
     if elapsed <= state.inline_budget * OVERRUN_FACTOR:
         return
     route.demotions += 1
+    route.fast_calls = 0
     route.dispatch_mode = POOL if route.demotions >= MAX_DEMOTIONS else LEARNING
     state.log.lifecycle(
         "handler %s took %.1f ms on the event loop: moved to the thread pool",

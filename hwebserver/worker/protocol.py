@@ -103,7 +103,9 @@ class HttpProtocol(asyncio.Protocol):
         self.write_paused = False
         self.drain_waiter: asyncio.Future[None] | None = None
         self.closed = False
-        self.rejected = False
+        self.rejected = False  # input after a refused request is no longer parsed
+        self.lingering = False  # the refusal is sent; waiting for the client to close
+        self.messages = 0  # complete messages parsed on this connection
         # Ticks of the worker clock (see check_timeout): when the connection last went idle,
         # when the current message began, when its body last received bytes.
         self.idle_tick = state.tick
@@ -163,10 +165,16 @@ class HttpProtocol(asyncio.Protocol):
             return
         self.data_tick = self.state.tick
         self.feed_size = len(data)
+        messages_before = self.messages
         try:
             self.parser.feed_data(data)
             if self.parsing and self.request is None:  # a head still incomplete
-                self.head_bytes += len(data)
+                # Count whole segments only while one head spans them: a segment that also
+                # completed earlier messages says nothing of the new head's size.
+                if self.messages == messages_before:
+                    self.head_bytes += len(data)
+                else:
+                    self.head_bytes = len(self.url)
                 if self.head_bytes > self.max_header_size:
                     self._fail(431, "request header fields too large")
             else:
@@ -339,6 +347,7 @@ class HttpProtocol(asyncio.Protocol):
                 self.failure = error
                 raise
         keep_alive = self.parser.should_keep_alive()
+        self.messages += 1
         self._reset_message()
         if self.closing:
             request.cleanup()  # pipelined behind a request that closes the connection
@@ -580,6 +589,7 @@ class HttpProtocol(asyncio.Protocol):
     def _linger(self) -> None:
         """Half-close: the client still sending a refused body reads our answer, not a reset."""
         self.rejected = True
+        self.lingering = True
         self.idle_tick = self.state.tick
         self._resume_reading()
         if self.transport.can_write_eof():
@@ -612,7 +622,7 @@ class HttpProtocol(asyncio.Protocol):
         if self.closed or self.upgraded is not None:
             return
         state = self.state
-        if self.rejected:  # lingering after an error answer
+        if self.lingering:  # after an error answer
             if tick - self.idle_tick >= LINGER_TICKS:
                 self.transport.abort()
         elif self.active is not None or self.queue:
