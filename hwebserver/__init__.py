@@ -20,6 +20,7 @@ from .api.request import Request, WebServerRequest
 from .api.response import Response, WebServerResponse
 from .api.routing import urlHandler
 from .api.settings import setSettingsForPort
+from .api.uploads import UploadedFile, WebServerUploadedFile
 from .run import isInDebugMode, requestShutdown, run
 
 __all__ = [
@@ -31,9 +32,11 @@ __all__ = [
     "PromptSeverity",
     "Request",
     "Response",
+    "UploadedFile",
     "WarningSeverity",
     "WebServerRequest",
     "WebServerResponse",
+    "WebServerUploadedFile",
     "errorResponse",
     "fileResponse",
     "isInDebugMode",

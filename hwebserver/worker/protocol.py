@@ -19,6 +19,7 @@ from urllib.parse import unquote
 
 import httptools
 
+from ..api.body import BodySource
 from ..api.connection import ConnectionInfo
 from ..api.helpers import errorResponse, notFoundResponse
 from ..api.request import Request
@@ -322,10 +323,14 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_body(self, data: bytes) -> None:
         body = self.body
-        if body is None:
-            assert self.request is not None
-            body = self.body = open_body_sink(self.state, self.request)
-        body.append(data)
+        try:
+            if body is None:
+                assert self.request is not None
+                body = self.body = open_body_sink(self.state, self.request)
+            body.append(data)
+        except HttpError as error:  # e.g. a malformed multipart body: answered, not a 500
+            self.failure = error
+            raise
         if body.size > self.max_request_size:
             self._fail(413, "request body larger than the server accepts")
 
@@ -588,7 +593,7 @@ class HttpProtocol(asyncio.Protocol):
             self.close()
 
     @staticmethod
-    def _discard(request: Request, body: BodySink | None) -> None:
+    def _discard(request: Request, body: BodySink | BodySource | None) -> None:
         if body is not None:
             body.close()
         request.cleanup()
