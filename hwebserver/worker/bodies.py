@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from ..api.body import BoundedBodyCopy, RequestBody
 from ..api.forms import MULTIPART, FormError, FormParser, media_type, open_form_parser
+from ..api.helpers import wants_json
 from ..api.request import Request
 from ..api.routing import PRIORITY_HANDLER
 from .errors import HttpError
@@ -39,9 +40,12 @@ class BodySink(Protocol):
 def open_body_sink(state: WorkerState, request: Request) -> BodySink:
     """Called at the first body byte of a request; the sink decides what to keep."""
     content_type = _raw_content_type(request)
-    if content_type is not None and _is_form(content_type) and _parsed_here(state, request):
-        sink: BodySink = FormBody(state, request, content_type.decode("latin-1"))
-        return sink
+    if content_type is not None and _is_form(content_type):
+        route = state.router.match(request.conn.port_name, request._path)
+        # Forms are parsed for handlers and API functions; a mounted app reads the raw body.
+        if route is not None and (route.priority >= PRIORITY_HANDLER or route.kind == "api"):
+            answer_json = route.kind == "api" or wants_json(request)
+            return FormBody(state, request, content_type.decode("latin-1"), answer_json)
     body = RequestBody(state.spool_size, request.tempdir)
     request._body = body
     return body
@@ -59,21 +63,18 @@ def _is_form(content_type: bytes) -> bool:
     return lowered.startswith(_FORM_TYPES)
 
 
-def _parsed_here(state: WorkerState, request: Request) -> bool:
-    """Forms are parsed for handlers and API functions; a mounted app reads the raw body."""
-    route = state.router.match(request.conn.port_name, request._path)
-    return route is not None and (route.priority >= PRIORITY_HANDLER or route.kind == "api")
-
-
 class FormBody:
     """The sink of a form body: feeds the streaming parser, keeps the raw body for body()
     (always for urlencoded, only while small for multipart: see Request.body()), and leaves
     the parsed form on the request when the body is complete."""
 
-    __slots__ = ("_parser", "_raw", "_request", "size")
+    __slots__ = ("_as_json", "_parser", "_raw", "_request", "size")
 
-    def __init__(self, state: WorkerState, request: Request, content_type: str) -> None:
+    def __init__(
+        self, state: WorkerState, request: Request, content_type: str, as_json: bool
+    ) -> None:
         self.size = 0
+        self._as_json = as_json
         self._request = request
         self._raw: RequestBody | BoundedBodyCopy
         if media_type(content_type) == MULTIPART:
@@ -86,7 +87,7 @@ class FormBody:
                 content_type, request.tempdir, state.config.max_in_memory_file_upload_size
             )
         except FormError as exc:
-            raise HttpError(400, f"malformed form body: {exc}") from None
+            raise self._bad_form(exc) from None
         assert parser is not None
         self._parser: FormParser = parser
 
@@ -96,7 +97,7 @@ class FormBody:
         try:
             self._parser.write(data)
         except FormError as exc:
-            raise HttpError(400, f"malformed form body: {exc}") from None
+            raise self._bad_form(exc) from None
         except OSError as exc:  # e.g. the disk is full
             request = self._request
             log.error("storing the body of %s %s failed: %s", request._method, request._path, exc)
@@ -106,13 +107,16 @@ class FormBody:
         try:
             self._request._form = self._parser.finish()
         except FormError as exc:
-            raise HttpError(400, f"malformed form body: {exc}") from None
+            raise self._bad_form(exc) from None
         finally:
             self._parser.close()
 
     def close(self) -> None:
         self._parser.close()
         self._raw.close()
+
+    def _bad_form(self, error: FormError) -> HttpError:
+        return HttpError(400, f"malformed form body: {error}", self._as_json)
 
     # -- what Request reads (BodySource) --------------------------------------------------
     def getvalue(self) -> bytes:

@@ -36,7 +36,7 @@ from .dispatch import (
     record_pool_call,
     timed_call,
 )
-from .errors import HttpError, error_response
+from .errors import HttpError, error_response, rejection_response
 from .head import CLOSE, build_head, connection_header, simple_head
 from .state import WorkerState
 
@@ -575,7 +575,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def _send_rejection(self, error: HttpError) -> None:
         self.state.log.lifecycle("rejected request: %d %s", error.status, error.message)
-        response = errorResponse(None, error.message, error.status)
+        response = rejection_response(error)
         head = build_head(
             response, b"Content-Length: %d\r\n" % len(response._body), CLOSE, self.state.date_server
         )
