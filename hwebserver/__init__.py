@@ -5,6 +5,8 @@ Only the public names of the API live here; see API.md.
 
 from __future__ import annotations
 
+from . import apiclient
+from .api.apifunctions import apiFunction
 from .api.enums import (
     AbortSeverity,
     FatalSeverity,
@@ -37,6 +39,8 @@ __all__ = [
     "WebServerRequest",
     "WebServerResponse",
     "WebServerUploadedFile",
+    "apiFunction",
+    "apiclient",
     "errorResponse",
     "fileResponse",
     "isInDebugMode",

@@ -151,6 +151,7 @@ class HttpProtocol(asyncio.Protocol):
             self.listener.name,
             transport.get_extra_info("sslcontext") is not None,
             self.listener.settings,
+            state.services,
         )
         transport.set_write_buffer_limits(high=state.write_high_water)
         if state.draining:
