@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import socket
 
@@ -264,3 +265,24 @@ def test_malformed_form_answer_is_json_for_json_clients(srv):
 def test_server_still_serves_after_bad_bodies(srv):
     post_raw(srv.port, "/form", b"junk")
     assert httpx.post(srv.url("/form"), data={"ok": "1"}).json()["fields"] == {"ok": "1"}
+
+
+def test_large_urlencoded_body_streams_through_the_parser(srv):
+    """Past 64 KiB the urlencoded parser decodes fields as they stream in, across chunks."""
+    fields = {f"key{i}": f"välue {i} & more" for i in range(5000)}
+    payload = httpx.Request("POST", "http://x/", data=fields).read()
+    assert len(payload) > 64 * 1024
+    head = (
+        b"POST /form HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+        sock.sendall(head)
+        for start in range(0, len(payload), 997):  # pieces that split names and escapes
+            piece = payload[start : start + 997]
+            sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+        sock.sendall(b"0\r\n\r\n")
+        response = read_all(sock)
+    result = json.loads(response.partition(b"\r\n\r\n")[2])
+    assert result["fields"] == fields
+    assert result["body_length"] == len(payload)

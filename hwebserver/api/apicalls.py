@@ -26,6 +26,7 @@ from .response import Response
 log = logging.getLogger("hwebserver")
 
 JSON_TYPE = "application/json"
+JSON_UTF8 = "application/json; charset=utf-8"
 BINARY_TYPE = "application/octet-stream"
 
 
@@ -45,14 +46,14 @@ async def api_endpoint(request: Request) -> Response:
         function = api_functions.lookup(request.conn.port_name, name)
         if function is None:
             raise CallError(404, f"no API function named {name!r}")
-        bound = function.bind(request, args, kwargs)
+        call_args, call_kwargs = function.bind(request, args, kwargs)
         if function.is_async:
-            result = await function.function(*bound.args, **bound.kwargs)
+            result = await function.function(*call_args, **call_kwargs)
         elif request.conn.services is None:
-            result = function.function(*bound.args, **bound.kwargs)
+            result = function.function(*call_args, **call_kwargs)
         else:
             result = await request.conn.services.call_plain(
-                function, function.function, bound.args, bound.kwargs
+                function, function.function, call_args, call_kwargs
             )
     except CallError as error:
         return json_error(error.message, error.status)
@@ -125,10 +126,10 @@ def encode_result(request: Request, function: ApiFunction, result: Any) -> Respo
             return cannot_encode(request, function, result, "binary data")
         return Response(data, content_type=BINARY_TYPE)
     try:
-        body = json.dumps(result)
+        body = json.dumps(result).encode()
     except (TypeError, ValueError):
         return cannot_encode(request, function, result, "JSON")
-    return Response(body, content_type=JSON_TYPE)
+    return Response(body, content_type=JSON_UTF8)
 
 
 def cannot_encode(request: Request, function: ApiFunction, result: Any, what: str) -> Response:

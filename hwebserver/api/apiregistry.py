@@ -32,6 +32,9 @@ class ApiFunction:
         "is_async",
         "name",
         "path",
+        "plain_index",
+        "plain_names",
+        "plain_required",
         "ports",
         "return_binary",
         "signature",
@@ -57,6 +60,12 @@ class ApiFunction:
         )
         self.arg_types = dict(arg_types or {})
         self._check_arg_types()
+        # The common signature, f(request, a, b=1), is bound without inspect (a hot path).
+        parameters = list(self.signature.parameters.values())
+        plain = bool(parameters) and all(p.kind is p.POSITIONAL_OR_KEYWORD for p in parameters)
+        self.plain_names = tuple(p.name for p in parameters[1:]) if plain else None
+        self.plain_index = {name: i for i, name in enumerate(self.plain_names or ())}
+        self.plain_required = sum(1 for p in parameters[1:] if p.default is p.empty)
         self.path = f"/api {name}"  # how the dispatcher's log lines name it
         self.dispatch_mode = 0
         self.demotions = 0
@@ -72,23 +81,55 @@ class ApiFunction:
             if arg_name not in parameters and self.var_keyword is None:
                 raise ValueError(f"arg_types names {arg_name!r}, not an argument of {self.name}")
 
-    def bind(self, request: Any, args: list[Any], kwargs: dict[str, Any]) -> inspect.BoundArguments:
-        """The call's arguments bound to the signature and converted by arg_types."""
+    def bind(
+        self, request: Any, args: list[Any], kwargs: dict[str, Any]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The call's (args, kwargs), checked against the signature and converted by arg_types."""
+        bound = self._bind_plain(request, args, kwargs)
+        if bound is not None:
+            return bound
         try:
-            bound = self.signature.bind(request, *args, **kwargs)
+            arguments = self.signature.bind(request, *args, **kwargs)
         except TypeError as exc:
             message = f"arguments do not match {self.name}{self.signature}: {exc}"
             raise CallError(400, message) from None
         for arg_name, converter in self.arg_types.items():
-            if arg_name in bound.arguments and arg_name != self.var_keyword:
-                bound.arguments[arg_name] = self._convert(
-                    arg_name, converter, bound.arguments[arg_name]
+            if arg_name in arguments.arguments and arg_name != self.var_keyword:
+                arguments.arguments[arg_name] = self._convert(
+                    arg_name, converter, arguments.arguments[arg_name]
                 )
             elif self.var_keyword is not None:
-                extra = bound.arguments.get(self.var_keyword, {})
+                extra = arguments.arguments.get(self.var_keyword, {})
                 if arg_name in extra:
                     extra[arg_name] = self._convert(arg_name, converter, extra[arg_name])
-        return bound
+        return arguments.args, arguments.kwargs
+
+    def _bind_plain(
+        self, request: Any, args: list[Any], kwargs: dict[str, Any]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+        """Bind a call to f(request, a, b=1, ...) by hand; None: let inspect bind it (or say
+        why it does not fit)."""
+        names = self.plain_names
+        given = len(args)
+        if names is None or given > len(names):
+            return None
+        index = self.plain_index
+        for key in kwargs:
+            position = index.get(key)
+            if position is None or position < given:
+                return None
+        for position in range(given, self.plain_required):
+            if names[position] not in kwargs:
+                return None
+        if self.arg_types:
+            args = list(args)
+            for arg_name, converter in self.arg_types.items():
+                position = index.get(arg_name, -1)
+                if 0 <= position < given:
+                    args[position] = self._convert(arg_name, converter, args[position])
+                elif arg_name in kwargs:
+                    kwargs[arg_name] = self._convert(arg_name, converter, kwargs[arg_name])
+        return (request, *args), kwargs
 
     def _convert(self, arg_name: str, converter: Callable[[Any], Any], value: Any) -> Any:
         try:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 URLENCODED = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
 READ_CHUNK = 256 * 1024
+SMALL_BODY = 64 * 1024  # an urlencoded body up to this size is split when complete
 DEFAULT_MAX_IN_MEMORY = 2_621_440
 
 
@@ -55,32 +56,55 @@ def media_type(content_type: str) -> str:
 
 def form_decode(raw: bytes) -> str:
     """One urlencoded name or value: '+' is a space, %XX a byte, the bytes UTF-8."""
+    if b"%" not in raw and b"+" not in raw:
+        return raw.decode("utf-8", "replace")
     return unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8", "replace")
 
 
 class UrlencodedFormParser:
-    """application/x-www-form-urlencoded, streamed: each field is decoded as it completes."""
+    """application/x-www-form-urlencoded. A small body (the usual form post, one packet) is
+    split in one go when it is complete; past SMALL_BODY bytes python-multipart takes over and
+    each field is decoded as it completes, so the parser never buffers more than that."""
 
     def __init__(self) -> None:
         self.form = FormData()
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._parser: QuerystringParser | None = None
         self._name: list[bytes] = []
         self._value: list[bytes] = []
-        self._parser = QuerystringParser(
-            callbacks={
-                "on_field_name": self._on_name,
-                "on_field_data": self._on_value,
-                "on_field_end": self._on_field_end,
-            }
-        )
 
     def write(self, data: bytes) -> None:
+        if self._parser is None:
+            self._pending.append(data)
+            self._pending_size += len(data)
+            if self._pending_size <= SMALL_BODY:
+                return
+            self._parser = QuerystringParser(
+                callbacks={
+                    "on_field_name": self._on_name,
+                    "on_field_data": self._on_value,
+                    "on_field_end": self._on_field_end,
+                }
+            )
+            data = b"".join(self._pending)
+            self._pending = []
         self._parser.write(data)
 
     def finish(self) -> FormData:
-        self._parser.finalize()
+        if self._parser is not None:
+            self._parser.finalize()
+            return self.form
+        fields = self.form.fields
+        for pair in b"".join(self._pending).split(b"&"):
+            if pair:  # python-multipart skips empty pairs too
+                name, _, value = pair.partition(b"=")
+                fields[form_decode(name)] = form_decode(value)
+        self._pending = []
         return self.form
 
     def close(self) -> None:
+        self._pending = []
         self._name.clear()
         self._value.clear()
 
