@@ -53,7 +53,7 @@ def start_hwebserver(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
     port_file = workdir / "ports"
     log = workdir / "hwebserver.log"
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "api_app.py"), str(port_file)],
+        [sys.executable, str(HERE / "api_functions_app.py"), str(port_file)],
         stdout=open(log, "wb"),
         stderr=subprocess.STDOUT,
         env=dict(os.environ, PYTHONPATH=str(ROOT)),
@@ -74,7 +74,7 @@ def start_uvicorn(workdir: Path, python: str) -> tuple[subprocess.Popen[bytes], 
     log = workdir / "uvicorn.log"
     proc = subprocess.Popen(
         [
-            python, "-m", "uvicorn", "starlette_app:app", "--port", str(port),
+            python, "-m", "uvicorn", "starlette_rpc_app:app", "--port", str(port),
             "--loop", "uvloop", "--http", "httptools", "--no-access-log",
             "--log-level", "warning",
         ],
