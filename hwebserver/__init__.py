@@ -5,6 +5,8 @@ Only the public names of the API live here; see API.md.
 
 from __future__ import annotations
 
+from . import apiclient
+from .api.apifunctions import apiFunction
 from .api.enums import (
     AbortSeverity,
     FatalSeverity,
@@ -20,6 +22,7 @@ from .api.request import Request, WebServerRequest
 from .api.response import Response, WebServerResponse
 from .api.routing import urlHandler
 from .api.settings import setSettingsForPort
+from .api.uploads import UploadedFile, WebServerUploadedFile
 from .run import isInDebugMode, requestShutdown, run
 
 __all__ = [
@@ -31,9 +34,13 @@ __all__ = [
     "PromptSeverity",
     "Request",
     "Response",
+    "UploadedFile",
     "WarningSeverity",
     "WebServerRequest",
     "WebServerResponse",
+    "WebServerUploadedFile",
+    "apiFunction",
+    "apiclient",
     "errorResponse",
     "fileResponse",
     "isInDebugMode",

@@ -4,9 +4,22 @@ from __future__ import annotations
 
 import io
 import os
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
+from .errors import OperationFailed
 from .tempdir import RequestTempDir
+
+
+class BodySource(Protocol):
+    """What a Request reads its raw body from (a RequestBody, or the sink of a parsed form)."""
+
+    size: int
+
+    def getvalue(self) -> bytes: ...
+
+    def open_reader(self) -> BinaryIO: ...
+
+    def close(self) -> None: ...
 
 
 class RequestBody:
@@ -34,6 +47,7 @@ class RequestBody:
 
     def _spool(self) -> None:
         self._file = open(self._tempdir.new_file_path("body-"), "w+b")
+        self._tempdir.add_closer(self._file.close)
         self._file.writelines(self._chunks)
         self._chunks = []
         self._memory_size = 0
@@ -66,3 +80,47 @@ class RequestBody:
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
+
+
+class BoundedBodyCopy:
+    """The raw bytes of a body that is parsed while it streams in, kept only while small.
+
+    A multipart upload is stored part by part (files in their own temporary files), so a
+    second, raw copy of a large one would double its cost. Past `limit` bytes the copy is
+    dropped and getvalue() says so instead of returning a body that is not there.
+    """
+
+    __slots__ = ("_chunks", "_dropped", "_limit", "size")
+
+    def __init__(self, limit: int) -> None:
+        self._chunks: list[bytes] = []
+        self._limit = limit
+        self._dropped = False
+        self.size = 0
+
+    def append(self, data: bytes) -> None:
+        self.size += len(data)
+        if self._dropped:
+            return
+        if self.size > self._limit:
+            self._dropped = True
+            self._chunks = []
+            return
+        self._chunks.append(data)
+
+    def getvalue(self) -> bytes:
+        if self._dropped:
+            raise OperationFailed(
+                f"the raw body of this multipart request ({self.size} bytes) is not kept: it was "
+                f"parsed while it streamed in and only bodies of at most {self._limit} bytes are "
+                "also kept raw; use POST() and files()"
+            )
+        if len(self._chunks) > 1:
+            self._chunks = [b"".join(self._chunks)]
+        return self._chunks[0] if self._chunks else b""
+
+    def open_reader(self) -> BinaryIO:
+        return io.BytesIO(self.getvalue())
+
+    def close(self) -> None:
+        self._chunks = []

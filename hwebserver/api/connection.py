@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+
+class DispatchLearner(Protocol):
+    """What the worker learns about one plain callable: where it runs (see worker/dispatch.py)."""
+
+    dispatch_mode: int
+    demotions: int
+    fast_calls: int
+    path: str
+
+
+class WorkerServices(Protocol):
+    """What the serving worker offers to endpoints that need more than the request (the /api
+    endpoint): calling plain functions as plain handlers are called, and the debug flag."""
+
+    debug: bool
+
+    def call_plain(
+        self,
+        learner: DispatchLearner,
+        function: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Awaitable[Any]: ...
 
 
 class ConnectionInfo:
     """Built once per connection by the worker and shared by every request on it."""
 
-    __slots__ = ("client", "is_tls", "port", "port_name", "port_settings", "server")
+    __slots__ = ("client", "is_tls", "port", "port_name", "port_settings", "server", "services")
 
     def __init__(
         self,
@@ -17,6 +42,7 @@ class ConnectionInfo:
         port_name: str,
         is_tls: bool,
         port_settings: dict[str, Any],
+        services: WorkerServices | None = None,
     ) -> None:
         self.client = client
         self.server = server
@@ -24,3 +50,5 @@ class ConnectionInfo:
         self.port_name = port_name
         self.is_tls = is_tls
         self.port_settings = port_settings
+        # None outside a worker (a Request built by hand): plain functions are then called directly.
+        self.services = services

@@ -4,25 +4,34 @@ from __future__ import annotations
 
 import datetime
 import email.utils
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 _SAMESITE_VALUES = {"strict": "Strict", "lax": "Lax", "none": "None"}
 # Characters a cookie name may not hold (RFC 6265 token): separators, controls, spaces.
 _NAME_FORBIDDEN = set('()<>@,;:\\"/[]?={} \t\r\n')
 
 
-def parse_cookie_header(header: str) -> dict[str, str]:
-    """Lenient: a malformed pair is skipped rather than losing every cookie of the header."""
-    cookies: dict[str, str] = {}
+# What format_set_cookie leaves unencoded in a value: RFC 6265 cookie-octets, less '%' so
+# that every value survives the round trip through parse_cookie_header's percent-decoding.
+_VALUE_SAFE = "!#$&'()*+-./:<=>?@[]^_`{|}~"
+
+
+def parse_cookie_header(header: str, into: dict[str, str] | None = None) -> dict[str, str]:
+    """Lenient: a malformed pair is skipped rather than losing every cookie of the header.
+
+    Values are percent-decoded (decided), the inverse of Response.setCookie's encoding. Browsers
+    send the cookie with the most specific path first, so the first of a repeated name wins.
+    """
+    cookies: dict[str, str] = {} if into is None else into
     for pair in header.split(";"):
         name, sep, value = pair.partition("=")
         name = name.strip()
-        if not sep or not name:
+        if not sep or not name or name in cookies:
             continue
         value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] == '"':
             value = value[1:-1]
-        cookies[name] = value
+        cookies[name] = unquote(value, errors="replace") if "%" in value else value
     return cookies
 
 
@@ -34,6 +43,12 @@ def _format_expires(expires: object) -> str:
     if isinstance(expires, (int, float)):
         return email.utils.formatdate(float(expires), usegmt=True)
     return str(expires)
+
+
+def _max_age_seconds(max_age: object) -> int:
+    if isinstance(max_age, datetime.timedelta):
+        return int(max_age.total_seconds())
+    return int(max_age)  # type: ignore[call-overload]
 
 
 def format_set_cookie(
@@ -48,13 +63,17 @@ def format_set_cookie(
     samesite: str | None = None,
 ) -> str:
     """One Set-Cookie header value; the value is percent-encoded where RFC 6265 forbids a byte."""
-    if not name or any(ch in _NAME_FORBIDDEN or ord(ch) < 32 for ch in name):
+    if not name or any(ch in _NAME_FORBIDDEN or not 32 < ord(ch) < 127 for ch in name):
         raise ValueError(f"invalid cookie name {name!r}")
-    parts = [f"{name}={quote(str(value), safe='!#$%&()*+-./:<=>?@[]^_`{|}~')}"]
+    expires_text = None if expires is None else _format_expires(expires)
+    for attribute in (path, domain, expires_text):
+        if attribute and any(ch in attribute for ch in "\r\n\0;"):
+            raise ValueError(f"cookie attribute {attribute!r} may not contain CR, LF, NUL or ';'")
+    parts = [f"{name}={quote(str(value), safe=_VALUE_SAFE)}"]
     if max_age is not None:
-        parts.append(f"Max-Age={int(max_age)}")
-    if expires is not None:
-        parts.append(f"Expires={_format_expires(expires)}")
+        parts.append(f"Max-Age={_max_age_seconds(max_age)}")
+    if expires_text is not None:
+        parts.append(f"Expires={expires_text}")
     if path:
         parts.append(f"Path={path}")
     if domain:
@@ -68,7 +87,4 @@ def format_set_cookie(
         if canonical is None:
             raise ValueError(f"samesite must be 'Strict', 'Lax' or 'None', not {samesite!r}")
         parts.append(f"SameSite={canonical}")
-    for attribute in (path, domain):
-        if attribute and any(ch in attribute for ch in "\r\n;"):
-            raise ValueError(f"cookie attribute {attribute!r} may not contain CR, LF or ';'")
     return "; ".join(parts)

@@ -1,17 +1,37 @@
-"""Form bodies: the fields and files of urlencoded and multipart requests."""
+"""Form bodies: the fields and files of urlencoded and multipart requests.
+
+The worker feeds a form parser while the body streams in (see worker/bodies.py) and stores
+the result on the request; parse_form() is the fallback for a request whose body was not
+parsed that way (e.g. one built outside the server).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import unquote_to_bytes
+
+from python_multipart import QuerystringParser
+
+from .tempdir import RequestTempDir
 
 if TYPE_CHECKING:
     from .request import Request
     from .uploads import UploadedFile
 
+URLENCODED = "application/x-www-form-urlencoded"
+MULTIPART = "multipart/form-data"
+READ_CHUNK = 256 * 1024
+SMALL_BODY = 64 * 1024  # an urlencoded body up to this size is split when complete
+DEFAULT_MAX_IN_MEMORY = 2_621_440
+
+
+class FormError(ValueError):
+    """A form body that cannot be parsed; the server answers it with 400."""
+
 
 class FormData:
-    """The parsed form of one request: text fields and uploaded files."""
+    """The parsed form of one request: text fields and uploaded files (the last of a repeated
+    name wins, as for query parameters)."""
 
     __slots__ = ("fields", "files")
 
@@ -22,10 +42,111 @@ class FormData:
         self.files: dict[str, UploadedFile] = files if files is not None else {}
 
 
-def parse_form(request: Request) -> FormData:
+class FormParser(Protocol):
+    def write(self, data: bytes) -> None: ...
+
+    def finish(self) -> FormData: ...
+
+    def close(self) -> None: ...
+
+
+def media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def form_decode(raw: bytes) -> str:
+    """One urlencoded name or value: '+' is a space, %XX a byte, the bytes UTF-8."""
+    if b"%" not in raw and b"+" not in raw:
+        return raw.decode("utf-8", "replace")
+    return unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8", "replace")
+
+
+class UrlencodedFormParser:
+    """application/x-www-form-urlencoded. A small body (the usual form post, one packet) is
+    split in one go when it is complete; past SMALL_BODY bytes python-multipart takes over and
+    each field is decoded as it completes, so the parser never buffers more than that."""
+
+    def __init__(self) -> None:
+        self.form = FormData()
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._parser: QuerystringParser | None = None
+        self._name: list[bytes] = []
+        self._value: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if self._parser is None:
+            self._pending.append(data)
+            self._pending_size += len(data)
+            if self._pending_size <= SMALL_BODY:
+                return
+            self._parser = QuerystringParser(
+                callbacks={
+                    "on_field_name": self._on_name,
+                    "on_field_data": self._on_value,
+                    "on_field_end": self._on_field_end,
+                }
+            )
+            data = b"".join(self._pending)
+            self._pending = []
+        self._parser.write(data)
+
+    def finish(self) -> FormData:
+        if self._parser is not None:
+            self._parser.finalize()
+            return self.form
+        fields = self.form.fields
+        for pair in b"".join(self._pending).split(b"&"):
+            if pair:  # python-multipart skips empty pairs too
+                name, _, value = pair.partition(b"=")
+                fields[form_decode(name)] = form_decode(value)
+        self._pending = []
+        return self.form
+
+    def close(self) -> None:
+        self._pending = []
+        self._name.clear()
+        self._value.clear()
+
+    def _on_name(self, data: bytes, start: int, end: int) -> None:
+        self._name.append(data[start:end])
+
+    def _on_value(self, data: bytes, start: int, end: int) -> None:
+        self._value.append(data[start:end])
+
+    def _on_field_end(self) -> None:
+        name = form_decode(b"".join(self._name))
+        self.form.fields[name] = form_decode(b"".join(self._value))
+        self._name.clear()
+        self._value.clear()
+
+
+def open_form_parser(
+    content_type: str, tempdir: RequestTempDir, max_in_memory: int
+) -> FormParser | None:
+    """A streaming parser for a form body, or None when the body is not a form."""
+    kind = media_type(content_type)
+    if kind == URLENCODED:
+        return UrlencodedFormParser()
+    if kind == MULTIPART:
+        from .multipart import MultipartFormParser
+
+        return MultipartFormParser(content_type, tempdir, max_in_memory)
+    return None
+
+
+def parse_form(request: Request, max_in_memory: int = DEFAULT_MAX_IN_MEMORY) -> FormData:
     """Parse the body of a request that was not parsed while it streamed in."""
-    content_type = request.contentType().split(";", 1)[0].strip().lower()
-    if content_type == "application/x-www-form-urlencoded":
-        text = request.body().decode("utf-8", "replace")
-        return FormData(dict(parse_qsl(text, keep_blank_values=True)))
-    return FormData()
+    body = request._body
+    if body is None or body.size == 0:
+        return FormData()  # no body, or an empty one: an empty form
+    parser = open_form_parser(request.contentType(), request.tempdir, max_in_memory)
+    if parser is None:
+        return FormData()
+    try:
+        with body.open_reader() as reader:
+            while chunk := reader.read(READ_CHUNK):
+                parser.write(chunk)
+        return parser.finish()
+    finally:
+        parser.close()

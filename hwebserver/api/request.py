@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urljoin
 
-from .body import RequestBody
+from .body import BodySource
 from .connection import ConnectionInfo
 from .cookies import parse_cookie_header
 from .errors import OperationFailed
@@ -59,7 +59,7 @@ class Request:
         self._get: dict[str, str] | None = None
         self._cookies: dict[str, str] | None = None
         self._form: FormData | None = None
-        self._body: RequestBody | None = None
+        self._body: BodySource | None = None
         self._responder: Callable[[Any], None] | None = None
         self._tempdir: RequestTempDir | None = None
 
@@ -117,9 +117,15 @@ class Request:
         return value
 
     def cookies(self) -> dict[str, str]:
+        """Cookie name -> value (percent-decoded); for a repeated name the first one wins."""
         if self._cookies is None:
-            header = self.headers().get("Cookie")
-            self._cookies = parse_cookie_header(header) if header else {}
+            cookies: dict[str, str] = {}
+            # Read the raw headers: a client that splits its cookies over several Cookie
+            # headers must not get them joined with ', ' into one garbled value.
+            for name, value in self._raw_headers:
+                if len(name) == 6 and name.lower() == b"cookie":
+                    parse_cookie_header(value.decode("latin-1"), cookies)
+            self._cookies = cookies
         return self._cookies
 
     def contentType(self) -> str:
@@ -179,6 +185,12 @@ class Request:
 
     # -- body and forms -----------------------------------------------------------------
     def body(self) -> bytes:
+        """The raw body. A urlencoded or other body is always kept (spooled to disk when large).
+
+        A multipart body is parsed while it streams in, its files stored one by one; its raw
+        bytes are also kept only while the body is at most BODY_SPOOL_SIZE (1 MiB) long. For a
+        larger one this raises OperationFailed (decided): use POST() and files() instead.
+        """
         return b"" if self._body is None else self._body.getvalue()
 
     def POST(self) -> dict[str, str]:

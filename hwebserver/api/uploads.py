@@ -8,16 +8,22 @@ from typing import BinaryIO
 
 from .tempdir import RequestTempDir
 
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
 
 class UploadedFile:
-    """An uploaded file. Small ones stay in memory; larger ones live in the request's temp dir."""
+    """An uploaded file. Small ones stay in memory; larger ones live in the request's temp dir.
+
+    The temp dir (and so the file) is removed once the response has been sent: a handler that
+    wants to keep an upload copies or moves it away before returning.
+    """
 
     __slots__ = ("_content_type", "_data", "_name", "_path", "_reader", "_size", "_tempdir")
 
     def __init__(
         self,
         name: str,
-        content_type: str = "application/octet-stream",
+        content_type: str = DEFAULT_CONTENT_TYPE,
         data: bytes | None = None,
         path: str | None = None,
         size: int | None = None,
@@ -38,12 +44,14 @@ class UploadedFile:
         return f"<UploadedFile {self._name!r} {self._size} bytes in {where}>"
 
     def name(self) -> str:
+        """The file name the client sent (not the form field's name)."""
         return self._name
 
     def size(self) -> int:
         return self._size
 
     def contentType(self) -> str:
+        """(extension) the type the part declared."""
         return self._content_type
 
     def isInMemory(self) -> bool:
@@ -53,6 +61,7 @@ class UploadedFile:
         return self._path or ""
 
     def saveToDisk(self) -> None:
+        """Move an in-memory upload into a temporary file; reading continues where it was."""
         if self._path is not None:
             return
         if self._tempdir is None:
@@ -71,14 +80,70 @@ class UploadedFile:
         if self._reader is None:
             if self._path is not None:
                 self._reader = open(self._path, "rb")
+                if self._tempdir is not None:
+                    self._tempdir.add_closer(self.close)
             else:
                 self._reader = io.BytesIO(self._data or b"")
         return self._reader
 
     def read(self, max_size: int = -1) -> bytes:
-        return self._open().read(max_size if max_size is not None and max_size >= 0 else -1)
+        """The next `max_size` bytes (all the rest when negative), from where the last read ended."""
+        if max_size is None or max_size < 0:
+            max_size = -1
+        return self._open().read(max_size)
 
     def close(self) -> None:
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
+        """(extension) release the file handle read() opened."""
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.close()
+
+
+class UploadWriter:
+    """Receives one file part while it streams in: in memory up to `max_in_memory` bytes, then
+    in a temporary file of the request's temp dir (the bytes held so far move there first)."""
+
+    __slots__ = ("_chunks", "_content_type", "_file", "_max_in_memory", "_name", "_tempdir", "size")
+
+    def __init__(
+        self, name: str, content_type: str, tempdir: RequestTempDir, max_in_memory: int
+    ) -> None:
+        self._name = name
+        self._content_type = content_type
+        self._tempdir = tempdir
+        self._max_in_memory = max_in_memory
+        self._chunks: list[bytes] = []
+        self._file: BinaryIO | None = None
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        if self._file is not None:
+            self._file.write(data)
+            return
+        self._chunks.append(data)
+        if self.size > self._max_in_memory:
+            self._file = open(self._tempdir.new_file_path("upload-"), "wb")
+            self._tempdir.add_closer(self._file.close)
+            self._file.writelines(self._chunks)
+            self._chunks = []
+
+    def finish(self) -> UploadedFile:
+        if self._file is None:
+            data = b"".join(self._chunks)
+            self._chunks = []
+            return UploadedFile(self._name, self._content_type, data=data, tempdir=self._tempdir)
+        self._file.close()
+        return UploadedFile(
+            self._name, self._content_type, path=self._file.name, size=self.size,
+            tempdir=self._tempdir,
+        )  # fmt: skip
+
+    def close(self) -> None:
+        """Abandoned mid-part (bad body, client gone): the temp dir cleanup removes the file."""
+        if self._file is not None:
+            self._file.close()
+        self._chunks = []
+
+
+WebServerUploadedFile = UploadedFile

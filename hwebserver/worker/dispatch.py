@@ -7,15 +7,20 @@ INLINE_HANDLER_BUDGET is promoted to run directly on the event loop; if an inlin
 demoted back to the pool to be measured again, and after three demotions it stays there.
 At most `max_num_threads` plain handlers run at once either way: the loop calls one inline
 only while the pool has a free thread.
+
+The same learning applies to anything with `dispatch_mode`, `demotions` and `path` (a
+DispatchLearner): a Route, or one API function behind the single /api route, which async
+endpoints call through WorkerCalls.call_plain.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..api.routing import Route
+from ..api.connection import DispatchLearner
 
 if TYPE_CHECKING:
     from .state import WorkerState
@@ -39,7 +44,19 @@ def timed_call(endpoint: Callable[[Any], Any], request: Any) -> tuple[bool, Any,
     return True, result, time.perf_counter() - started
 
 
-def record_pool_call(state: WorkerState, route: Route, elapsed: float) -> None:
+def timed_call_with(
+    function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[bool, Any, float]:
+    """timed_call for a function with arguments."""
+    started = time.perf_counter()
+    try:
+        result = function(*args, **kwargs)
+    except Exception as exc:
+        return False, exc, time.perf_counter() - started
+    return True, result, time.perf_counter() - started
+
+
+def record_pool_call(state: WorkerState, route: DispatchLearner, elapsed: float) -> None:
     if state.inline_budget <= 0 or elapsed >= state.inline_budget:
         route.fast_calls = 0
         return
@@ -49,7 +66,7 @@ def record_pool_call(state: WorkerState, route: Route, elapsed: float) -> None:
         state.log.lifecycle("handler %s runs inline (%.3f ms)", route.path, elapsed * 1000)
 
 
-def record_inline_call(state: WorkerState, route: Route, elapsed: float) -> None:
+def record_inline_call(state: WorkerState, route: DispatchLearner, elapsed: float) -> None:
     if elapsed <= state.inline_budget * OVERRUN_FACTOR:
         return
     route.demotions += 1
@@ -60,3 +77,41 @@ def record_inline_call(state: WorkerState, route: Route, elapsed: float) -> None
         route.path,
         elapsed * 1000,
     )
+
+
+class WorkerCalls:
+    """The worker's side of api.connection.WorkerServices: an async endpoint awaits
+    call_plain() to run a plain function under the policy of plain handlers, learned per
+    `learner`. An inline call completes without suspending, so the endpoint's coroutine still
+    finishes in its first step (no task is created for it)."""
+
+    def __init__(self, state: WorkerState) -> None:
+        self.state = state
+        self.debug = state.debug
+
+    async def call_plain(
+        self,
+        learner: DispatchLearner,
+        function: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        state = self.state
+        if learner.dispatch_mode == INLINE and state.pool_in_use < state.config.max_num_threads:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                record_inline_call(state, learner, time.perf_counter() - started)
+        state.pool_in_use += 1
+        future = state.loop.run_in_executor(state.pool, timed_call_with, function, args, kwargs)
+        future.add_done_callback(self._release)
+        ok, value, elapsed = await future
+        if learner.dispatch_mode == LEARNING:
+            record_pool_call(state, learner, elapsed)
+        if ok:
+            return value
+        raise value
+
+    def _release(self, future: asyncio.Future[Any]) -> None:
+        self.state.pool_in_use -= 1

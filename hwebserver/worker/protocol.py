@@ -19,6 +19,7 @@ from urllib.parse import unquote
 
 import httptools
 
+from ..api.body import BodySource
 from ..api.connection import ConnectionInfo
 from ..api.helpers import errorResponse, notFoundResponse
 from ..api.request import Request
@@ -35,7 +36,7 @@ from .dispatch import (
     record_pool_call,
     timed_call,
 )
-from .errors import HttpError, error_response
+from .errors import HttpError, error_response, rejection_response
 from .head import CLOSE, build_head, connection_header, simple_head
 from .state import WorkerState
 
@@ -152,6 +153,7 @@ class HttpProtocol(asyncio.Protocol):
             self.listener.name,
             transport.get_extra_info("sslcontext") is not None,
             self.listener.settings,
+            state.services,
         )
         transport.set_write_buffer_limits(high=state.write_high_water)
         if state.draining:
@@ -330,10 +332,14 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_body(self, data: bytes) -> None:
         body = self.body
-        if body is None:
-            assert self.request is not None
-            body = self.body = open_body_sink(self.state, self.request)
-        body.append(data)
+        try:
+            if body is None:
+                assert self.request is not None
+                body = self.body = open_body_sink(self.state, self.request)
+            body.append(data)
+        except HttpError as error:  # e.g. a malformed multipart body: answered, not a 500
+            self.failure = error
+            raise
         if body.size > self.max_request_size:
             self._fail(413, "request body larger than the server accepts")
 
@@ -579,7 +585,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def _send_rejection(self, error: HttpError) -> None:
         self.state.log.lifecycle("rejected request: %d %s", error.status, error.message)
-        response = errorResponse(None, error.message, error.status)
+        response = rejection_response(error)
         head = build_head(
             response, b"Content-Length: %d\r\n" % len(response._body), CLOSE, self.state.date_server
         )
@@ -598,7 +604,7 @@ class HttpProtocol(asyncio.Protocol):
             self.close()
 
     @staticmethod
-    def _discard(request: Request, body: BodySink | None) -> None:
+    def _discard(request: Request, body: BodySink | BodySource | None) -> None:
         if body is not None:
             body.close()
         request.cleanup()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..api.routing import Router, http_routes, websocket_routes
 from .config import WorkerConfig
 from .dates import date_server_lines
+from .dispatch import WorkerCalls
 from .logs import ServerLog
 
 if TYPE_CHECKING:
@@ -51,6 +52,9 @@ class WorkerState:
         # Hooks that later layers (WebSocket upgrade, request observers) plug in.
         self.on_request_done: Callable[[], None] | None = None
         self.extras: dict[str, Any] = {}
+        # Given to every connection (ConnectionInfo.services): async endpoints call plain
+        # functions through it with the dispatch policy of plain handlers.
+        self.services = WorkerCalls(self)
 
     @property
     def in_flight(self) -> int:
