@@ -24,6 +24,7 @@ from .api.routing import urlHandler
 from .api.settings import setSettingsForPort
 from .api.uploads import UploadedFile, WebServerUploadedFile
 from .run import isInDebugMode, requestShutdown, run
+from .worker.static import registerStaticFilesDirectory
 
 __all__ = [
     "APIError",
@@ -46,6 +47,7 @@ __all__ = [
     "isInDebugMode",
     "notFoundResponse",
     "redirect",
+    "registerStaticFilesDirectory",
     "requestShutdown",
     "run",
     "setSettingsForPort",

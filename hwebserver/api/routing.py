@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 MAIN_PORT = "main"
+# The port name of a route registered for every port (static files, opdefs with port=-1).
+ALL_PORTS = "*"
 
 # Which registration wins when two claim the same path: a handler beats a mount.
 PRIORITY_HANDLER = 2
@@ -23,10 +25,12 @@ def route_key(path: str) -> str:
     return path if path.endswith("/") else path + "/"
 
 
-def port_names(ports: Iterable[str | int] | str | None) -> tuple[str, ...]:
-    """[] means the main port; 'main' and '' both name it."""
-    if ports is None or ports == -1:
+def port_names(ports: Iterable[str | int] | str | int | None) -> tuple[str, ...]:
+    """[] means the main port; 'main' and '' both name it; -1 means every port."""
+    if ports is None:
         return (MAIN_PORT,)
+    if ports == -1:
+        return (ALL_PORTS,)
     if isinstance(ports, (str, int)):
         ports = [ports]
     names = tuple(MAIN_PORT if str(p) in ("", MAIN_PORT) else str(p) for p in ports)
@@ -103,23 +107,36 @@ class PortRoutes:
 
 
 class Router:
-    """Routes per port name. Registration may happen from any thread, at any time."""
+    """Routes per port name. Registration may happen from any thread, at any time.
+
+    A route for ALL_PORTS is copied into every port's table, including tables created later,
+    so a lookup stays one table per request; a port with no table of its own uses ALL_PORTS'.
+    """
 
     def __init__(self) -> None:
         self._ports: dict[str, PortRoutes] = {}
         self._lock = threading.Lock()
 
-    def add(self, route: Route, ports: Iterable[str | int] | str | None = None) -> Route:
+    def add(self, route: Route, ports: Iterable[str | int] | str | int | None = None) -> Route:
         with self._lock:
             for name in port_names(ports):
-                table = self._ports.get(name)
-                if table is None:
-                    table = self._ports[name] = PortRoutes()
-                bucket = table.prefix if route.is_prefix else table.exact
-                existing = bucket.get(route.key)
-                if existing is None or existing.priority <= route.priority:
-                    bucket[route.key] = route
+                if name == ALL_PORTS:
+                    self._table(ALL_PORTS)
+                    for table in self._ports.values():
+                        _place(table, route)
+                else:
+                    _place(self._table(name), route)
         return route
+
+    def _table(self, name: str) -> PortRoutes:
+        table = self._ports.get(name)
+        if table is None:
+            table = self._ports[name] = PortRoutes()
+            every = self._ports.get(ALL_PORTS)
+            if every is not None and name != ALL_PORTS:
+                table.exact.update(every.exact)
+                table.prefix.update(every.prefix)
+        return table
 
     def remove_kind(self, kind: str) -> None:
         with self._lock:
@@ -133,7 +150,7 @@ class Router:
             self._ports.clear()
 
     def port_names(self) -> set[str]:
-        return set(self._ports)
+        return set(self._ports) - {ALL_PORTS}
 
     def routes(self) -> list[tuple[str, Route]]:
         return [
@@ -146,7 +163,9 @@ class Router:
     def match(self, port_name: str, path: str) -> Route | None:
         table = self._ports.get(port_name)
         if table is None:
-            return None
+            table = self._ports.get(ALL_PORTS)
+            if table is None:
+                return None
         key = path if path.endswith("/") else path + "/"
         route = table.exact.get(key)
         if route is not None:
@@ -161,6 +180,13 @@ class Router:
             if len(key) <= 1:
                 return None
             key = key[: key.rindex("/", 0, len(key) - 1) + 1]
+
+
+def _place(table: PortRoutes, route: Route) -> None:
+    bucket = table.prefix if route.is_prefix else table.exact
+    existing = bucket.get(route.key)
+    if existing is None or existing.priority <= route.priority:
+        bucket[route.key] = route
 
 
 # The process-wide registries that decorators fill at import time.

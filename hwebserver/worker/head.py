@@ -45,6 +45,10 @@ def build_head(response: Response, framing: bytes, connection: bytes, date_serve
     )
 
 
+# Statuses that never carry a body, nor a Content-Length to announce one (RFC 9110 8.6).
+BODILESS_STATUSES = frozenset((204, 304))
+
+
 def content_length_line(length: int) -> bytes:
     return b"Content-Length: %d\r\n" % length
 

@@ -37,7 +37,7 @@ from .dispatch import (
     timed_call,
 )
 from .errors import HttpError, error_response, rejection_response
-from .head import CLOSE, build_head, connection_header, simple_head
+from .head import BODILESS_STATUSES, CLOSE, build_head, connection_header, simple_head
 from .state import WorkerState
 
 LINGER_TICKS = 2
@@ -500,6 +500,7 @@ class HttpProtocol(asyncio.Protocol):
                 and keep_alive
                 and not result._cookies
                 and request._version == "1.1"
+                and result._status not in BODILESS_STATUSES
             ):
                 head = simple_head(
                     result._status,
@@ -510,9 +511,14 @@ class HttpProtocol(asyncio.Protocol):
             else:
                 if keep_alive and "connection" in headers:
                     keep_alive = "close" not in headers["connection"][1].lower()
+                if result._status in BODILESS_STATUSES:  # neither a body nor a length
+                    body = b""
+                    framing = b""
+                else:
+                    framing = b"Content-Length: %d\r\n" % len(body)
                 head = build_head(
                     result,
-                    b"Content-Length: %d\r\n" % len(body),
+                    framing,
                     connection_header(keep_alive, request._version),
                     self.state.date_server,
                 )

@@ -43,6 +43,8 @@ async def send_streamed(
         )
         protocol.transport.abort()  # the head is out: a cut connection is the only honest signal
     finally:
+        if isinstance(response, FileRangeResponse):
+            response.file.close()  # already closed unless sending failed before it started
         if response._delete_file and response._file_path is not None:
             _unlink(response._file_path)
         if not finished:
@@ -56,31 +58,64 @@ def _unlink(path: str) -> None:
         pass
 
 
+class FileRangeResponse(Response):
+    """A file the server already opened and checked (static files): `count` bytes from `offset`.
+
+    The protocol sends it like any file response; holding the open file means what was
+    checked is what is sent, even if the path changes meanwhile.
+    """
+
+    __slots__ = ("count", "file", "offset")
+
+    def __init__(
+        self, path: str, file: Any, offset: int, count: int, status: int, content_type: str
+    ) -> None:
+        super().__init__(path, status=status, content_type=content_type, is_file_name=True)
+        self.file = file
+        self.offset = offset
+        self.count = count
+
+
 async def _send_file(
     protocol: HttpProtocol, request: Request, response: Response, keep_alive: bool
 ) -> tuple[int, int, bool] | None:
-    assert response._file_path is not None
-    try:
-        file = open(response._file_path, "rb")
-    except OSError:
-        if response._delete_file:
+    opened = _open_file(response)
+    if opened is None:
+        if response._delete_file and response._file_path is not None:
             _unlink(response._file_path)
         response._delete_file = False
         protocol.send_task = None
         protocol._respond(request, notFoundResponse(request))
         return None
+    file, offset, count = opened
     with file:
-        size = os.fstat(file.fileno()).st_size
         head = build_head(
             response,
-            b"Content-Length: %d\r\n" % size,
+            b"Content-Length: %d\r\n" % count,
             connection_header(keep_alive, request._version),
             protocol.state.date_server,
         )
         protocol.transport.write(head)
-        if request._method != "HEAD" and size:
-            await send_file_range(protocol, file, 0, size)
-    return response._status, size, keep_alive
+        if request._method != "HEAD" and count:
+            await send_file_range(protocol, file, offset, count)
+    return response._status, count, keep_alive
+
+
+def _open_file(response: Response) -> tuple[Any, int, int] | None:
+    """(file, offset, count) to send, or None when the file cannot be opened (-> 404)."""
+    if isinstance(response, FileRangeResponse):
+        return response.file, response.offset, response.count
+    assert response._file_path is not None
+    try:
+        file = open(response._file_path, "rb")
+    except OSError:
+        return None
+    try:
+        size = os.fstat(file.fileno()).st_size
+    except OSError:
+        file.close()
+        return None
+    return file, 0, size
 
 
 async def send_file_range(protocol: HttpProtocol, file: Any, offset: int, count: int) -> None:
