@@ -7,6 +7,7 @@ Port-scoped keys configure one listener; server-scoped keys configure the whole 
 
 from __future__ import annotations
 
+import os
 import runpy
 import threading
 from collections.abc import Callable, Mapping
@@ -110,6 +111,10 @@ def _check_value(option: Option, value: Any) -> Any:
             return float(value)
     if kind == "str" and isinstance(value, str):
         return value
+    if kind == "str" and isinstance(value, os.PathLike):
+        path = os.fspath(value)  # file settings (LOG_FILE, SSL_*) may be pathlib paths
+        if isinstance(path, str):
+            return path
     if kind == "list":
         if isinstance(value, str):
             return [value]
@@ -121,7 +126,8 @@ def _check_value(option: Option, value: Any) -> Any:
         if isinstance(value, str) and value in webServerSeverity.__members__:
             return webServerSeverity[value]
         if isinstance(value, int) and not isinstance(value, bool):
-            return webServerSeverity(value)
+            if value in set(webServerSeverity):
+                return webServerSeverity(value)
     raise ValueError(f"setting {option.name}: expected {kind}, got {value!r}")
 
 
@@ -138,14 +144,17 @@ def validate(settings: Mapping[str, Any], scope: str | None = None) -> dict[str,
     return result
 
 
-def load_settings(source: str | Mapping[str, Any] | None) -> dict[str, Any]:
+def load_settings(source: str | os.PathLike[str] | Mapping[str, Any] | None) -> dict[str, Any]:
     """run(settings=...): a dict, or the path of a Python file whose UPPER-CASE names count."""
     if source is None:
         return {}
     if isinstance(source, Mapping):
         return validate(source)
-    if isinstance(source, str):
-        namespace = runpy.run_path(source)
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if not os.path.isfile(path):
+            raise ValueError(f"settings file {path!r} does not exist or is not a file")
+        namespace = runpy.run_path(path)
         return validate(
             {k: v for k, v in namespace.items() if k.isupper() and not k.startswith("_")}
         )

@@ -12,6 +12,7 @@ from ..api import settings as settings_module
 from ..api.enums import webServerVerbosity
 from ..api.routing import MAIN_PORT
 from ..worker.config import WorkerConfig
+from ..worker.portcheck import check_port_settings
 from .listeners import ListenerSpec, default_address
 
 DEFAULT_MAX_REQUEST_SIZE = 3 * 1024**3
@@ -109,6 +110,8 @@ def build_options(
                 {k: v for k, v in merged.items() if v is not None},
             )
         )
+    for spec in specs:
+        check_port_settings(spec.name, spec.settings)
     if verbosity is None:
         verbosity = webServerVerbosity.Low
     if reload_source_changes is None:

@@ -80,9 +80,9 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
             return UNSATISFIABLE
         return max(0, size - suffix), size - 1
     first = int(first_text)
-    last = int(last_text) if last_text else size - 1
-    if last < first:
-        return None
+    if last_text and int(last_text) < first:
+        return None  # not a valid range: ignored
     if first >= size:
         return UNSATISFIABLE
+    last = int(last_text) if last_text else size - 1
     return first, min(last, size - 1)

@@ -8,20 +8,38 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 from ..api.enums import webServerVerbosity
+from .portlogs import close_port_logger, open_port_logger, reopen_log_files
+
+__all__ = ["ServerLog", "reopen_log_files", "setup_console_logging"]
 
 logger = logging.getLogger("hwebserver")
 access_logger = logging.getLogger("hwebserver.access")
 
 _CONSOLE_HANDLER_NAME = "hwebserver-console"
+_ACCESS_FORMAT = '%s "%s %s" %d %d %.2fms'
 
 
 class ServerLog:
-    """One place that knows the verbosity, so call sites stay one line."""
+    """One place that knows the verbosity and the ports' own log files (see portlogs.py),
+    so call sites stay one line."""
 
     def __init__(self, verbosity: int = webServerVerbosity.Low, debug: bool = False) -> None:
         self.verbosity = int(webServerVerbosity.High if debug else verbosity)
+        self.console_access = self.verbosity >= webServerVerbosity.High
+        self.port_loggers: dict[str, logging.Logger] = {}
+
+    def open_port_log(self, port_name: str, settings: dict[str, Any]) -> None:
+        port_logger = open_port_logger(port_name, settings)
+        if port_logger is not None:
+            self.port_loggers[port_name] = port_logger
+
+    def close(self) -> None:
+        loggers, self.port_loggers = self.port_loggers, {}
+        for port_logger in loggers.values():
+            close_port_logger(port_logger)
 
     def startup(self, message: str, *args: object) -> None:
         logger.info(message, *args)
@@ -33,15 +51,31 @@ class ServerLog:
     def warning(self, message: str, *args: object) -> None:
         logger.warning(message, *args)
 
-    def error(self, message: str, *args: object, exc_info: object = None) -> None:
+    def error(
+        self, message: str, *args: object, exc_info: object = None, port_name: str | None = None
+    ) -> None:
         logger.error(message, *args, exc_info=exc_info)  # type: ignore[arg-type]
+        if port_name is not None and self.port_loggers:
+            port_logger = self.port_loggers.get(port_name)
+            if port_logger is not None:
+                port_logger.error(message, *args, exc_info=exc_info)  # type: ignore[arg-type]
 
     def access(
-        self, client: str, method: str, path: str, status: int, size: int, duration_ms: float
+        self,
+        client: str,
+        method: str,
+        path: str,
+        status: int,
+        size: int,
+        duration_ms: float,
+        port_name: str | None = None,
     ) -> None:
-        access_logger.info(
-            '%s "%s %s" %d %d %.2fms', client, method, path, status, size, duration_ms
-        )
+        if self.console_access:
+            access_logger.info(_ACCESS_FORMAT, client, method, path, status, size, duration_ms)
+        if port_name is not None and self.port_loggers:
+            port_logger = self.port_loggers.get(port_name)
+            if port_logger is not None:
+                port_logger.info(_ACCESS_FORMAT, client, method, path, status, size, duration_ms)
 
 
 def setup_console_logging() -> None:

@@ -480,6 +480,7 @@ class HttpProtocol(asyncio.Protocol):
             request._path,
             type(exc).__name__,
             exc_info=exc,
+            port_name=request.conn.port_name,
         )
         self._respond(request, error_response(request, exc, self.state.debug))
 
@@ -546,6 +547,7 @@ class HttpProtocol(asyncio.Protocol):
             request._method,
             request._path,
             type(result).__name__,
+            port_name=request.conn.port_name,
         )
         return error_response(request, None, self.state.debug)
 
@@ -562,6 +564,7 @@ class HttpProtocol(asyncio.Protocol):
                 status,
                 size,
                 (time.perf_counter() - self.active_started) * 1000.0,
+                conn.port_name,
             )
         if request._tempdir is not None:
             request._tempdir.cleanup()

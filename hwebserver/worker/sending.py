@@ -39,7 +39,11 @@ async def send_streamed(
         pass
     except Exception as exc:
         protocol.state.log.error(
-            "streaming the response to %s %s failed", request._method, request._path, exc_info=exc
+            "streaming the response to %s %s failed",
+            request._method,
+            request._path,
+            exc_info=exc,
+            port_name=request.conn.port_name,
         )
         protocol.transport.abort()  # the head is out: a cut connection is the only honest signal
     finally:

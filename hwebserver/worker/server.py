@@ -55,6 +55,7 @@ class WorkerServer:
             if listener.ssl_context is None:
                 listener.ssl_context = server_ssl_context(listener.settings)
             listener.policy = build_policy(listener.settings)
+            state.log.open_port_log(listener.name, listener.settings)
             server = await loop.create_server(
                 lambda listener=listener: HttpProtocol(state, listener),
                 sock=listener.sock,
@@ -62,6 +63,8 @@ class WorkerServer:
                 backlog=2048,
             )
             self._servers.append(server)
+        if state.log.port_loggers:  # a port's file gets access lines whatever the verbosity
+            state.access_log = True
         self._tick()
         return state
 

@@ -68,3 +68,4 @@ class WorkerState:
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.log.close()

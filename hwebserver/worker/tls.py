@@ -1,21 +1,71 @@
-"""TLS for a listener, from its SSL_* settings, with the standard ssl module."""
+"""TLS for a listener, from its SSL_* settings, with the standard ssl module.
+
+run() builds every context once before binding (see supervisor/options.py), so a missing,
+unreadable, encrypted or mismatched certificate or key is a ValueError naming the setting
+at start-up, never a failure inside a worker.
+
+- SSL_CERTIFICATE: PEM certificate chain (the server's certificate first); it turns TLS on.
+- SSL_CERTIFICATE_KEY: PEM private key, unencrypted (a daemon has nobody to ask for a
+  passphrase); omitted when the key is in the certificate file.
+- SSL_DH_PARAMS: PEM Diffie-Hellman parameters for DHE cipher suites (TLS 1.2).
+- SSL_VERIFY_PEER: require a client certificate signed by a CA the system trusts.
+"""
 
 from __future__ import annotations
 
 import ssl
-from typing import Any
+from typing import Any, NoReturn
+
+_NEEDS_CERTIFICATE = ("SSL_CERTIFICATE_KEY", "SSL_DH_PARAMS", "SSL_VERIFY_PEER")
+
+
+def _readable(setting: str, path: str) -> None:
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"{setting}: cannot read {path!r}: {exc.strerror or exc}") from None
+
+
+def _refuse_passphrase() -> NoReturn:
+    raise ValueError("the key is encrypted with a passphrase")
 
 
 def server_ssl_context(settings: dict[str, Any]) -> ssl.SSLContext | None:
+    """The listener's context, None without SSL_CERTIFICATE; bad settings -> ValueError."""
     certificate = settings.get("SSL_CERTIFICATE")
     if not certificate:
+        for setting in _NEEDS_CERTIFICATE:
+            if settings.get(setting):
+                raise ValueError(f"{setting} is set but SSL_CERTIFICATE is not")
         return None
+    key = settings.get("SSL_CERTIFICATE_KEY") or None
+    _readable("SSL_CERTIFICATE", certificate)
+    if key is not None:
+        _readable("SSL_CERTIFICATE_KEY", key)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(certificate, settings.get("SSL_CERTIFICATE_KEY") or None)
+    try:
+        context.load_cert_chain(certificate, key, password=_refuse_passphrase)
+    except (ssl.SSLError, ValueError) as exc:
+        names = "SSL_CERTIFICATE" + ("/SSL_CERTIFICATE_KEY" if key else "")
+        raise ValueError(
+            f"{names}: cannot use certificate {certificate!r}"
+            + (f" with key {key!r}" if key else "")
+            + f" ({_reason(exc)}); both must be PEM files, the key unencrypted and matching"
+        ) from None
     dh_params = settings.get("SSL_DH_PARAMS")
     if dh_params:
-        context.load_dh_params(dh_params)
+        _readable("SSL_DH_PARAMS", dh_params)
+        try:
+            context.load_dh_params(dh_params)
+        except ssl.SSLError as exc:
+            raise ValueError(f"SSL_DH_PARAMS: cannot load {dh_params!r} ({_reason(exc)})") from None
     if settings.get("SSL_VERIFY_PEER"):
         context.verify_mode = ssl.CERT_REQUIRED
-        context.load_default_certs(ssl.Purpose.CLIENT_AUTH)
+    context.set_alpn_protocols(["http/1.1"])
     return context
+
+
+def _reason(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None)
+    return str(reason) if reason else str(exc)

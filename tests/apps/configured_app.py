@@ -1,0 +1,44 @@
+"""echo_app's handlers plus what a test configures through the environment:
+
+- HWEBSERVER_TEST_PORT_SETTINGS: {"port name": {settings}} passed to setSettingsForPort;
+- HWEBSERVER_TEST_STATIC: [[directory, url_prefix, port], ...] for registerStaticFilesDirectory
+  (port -1: every port).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import echo_app  # noqa: F401 - registers the echo handlers
+from harness import serve
+
+import hwebserver
+from hwebserver.worker.logs import reopen_log_files
+
+
+@hwebserver.urlHandler("/static/special", is_prefix=True)
+def special(request: hwebserver.Request) -> str:
+    """A longer path than the /static prefix: it wins over the static files."""
+    return "handler beats static files"
+
+
+@hwebserver.urlHandler("/reopen-logs")
+def reopen_logs(request: hwebserver.Request) -> str:
+    """What SIGUSR1 does in a worker, reachable from a test."""
+    reopen_log_files()
+    return "reopened"
+
+
+def configure() -> None:
+    for port_name, settings in json.loads(
+        os.environ.get("HWEBSERVER_TEST_PORT_SETTINGS", "{}")
+    ).items():
+        hwebserver.setSettingsForPort(settings, port_name)
+    for directory, prefix, port in json.loads(os.environ.get("HWEBSERVER_TEST_STATIC", "[]")):
+        hwebserver.registerStaticFilesDirectory(directory, prefix, port)
+
+
+if __name__ == "__main__":
+    configure()
+    serve()
