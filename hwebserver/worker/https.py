@@ -34,9 +34,9 @@ def compile_exemptions(patterns: Iterable[str]) -> tuple[re.Pattern[str], ...]:
 
 
 class SslRedirect(PortPolicy):
-    def __init__(self, host: str | None, exempt: Iterable[str]) -> None:
+    def __init__(self, host: str | None, exempt: tuple[re.Pattern[str], ...]) -> None:
         self.host = host or None
-        self.exempt = compile_exemptions(exempt)
+        self.exempt = exempt
 
     def before(self, request: Request) -> Response | None:
         if request.isSecure():

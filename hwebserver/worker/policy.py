@@ -13,7 +13,7 @@ from ..api.request import Request
 from ..api.response import Response
 from .cors import CorsPolicy
 from .hosts import AllowedHosts
-from .https import Hsts, SslRedirect
+from .https import Hsts, SslRedirect, compile_exemptions
 from .policybase import PortPolicy
 
 __all__ = ["PolicyChain", "PortPolicy", "build_policy"]
@@ -43,12 +43,9 @@ def build_policy(settings: dict[str, Any]) -> PortPolicy | None:
     hosts = settings.get("ALLOWED_HOSTS")
     if hosts is not None:
         policies.append(AllowedHosts(hosts))
+    exempt = compile_exemptions(settings.get("SSL_REDIRECT_EXEMPT") or ())  # checked always
     if settings.get("SSL_REDIRECT"):
-        policies.append(
-            SslRedirect(
-                settings.get("SSL_REDIRECT_HOST"), settings.get("SSL_REDIRECT_EXEMPT") or ()
-            )
-        )
+        policies.append(SslRedirect(settings.get("SSL_REDIRECT_HOST"), exempt))
     origins = settings.get("CORS_ORIGIN_WHITELIST")
     if origins:
         policies.append(CorsPolicy(origins))

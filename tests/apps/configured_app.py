@@ -2,7 +2,8 @@
 
 - HWEBSERVER_TEST_PORT_SETTINGS: {"port name": {settings}} passed to setSettingsForPort;
 - HWEBSERVER_TEST_STATIC: [[directory, url_prefix, port], ...] for registerStaticFilesDirectory
-  (port -1: every port).
+  (port -1: every port);
+- HWEBSERVER_TEST_ECHO_PORTS: ["port name", ...] where /echo, /hello and /boom also answer.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 
-import echo_app  # noqa: F401 - registers the echo handlers
+import echo_app  # registers the echo handlers on the main port
 from harness import serve
 
 import hwebserver
@@ -37,6 +38,11 @@ def configure() -> None:
         hwebserver.setSettingsForPort(settings, port_name)
     for directory, prefix, port in json.loads(os.environ.get("HWEBSERVER_TEST_STATIC", "[]")):
         hwebserver.registerStaticFilesDirectory(directory, prefix, port)
+    extra = json.loads(os.environ.get("HWEBSERVER_TEST_ECHO_PORTS", "[]"))
+    if extra:
+        hwebserver.urlHandler("/echo", is_prefix=True, ports=extra)(echo_app.echo)
+        hwebserver.urlHandler("/hello", ports=extra)(echo_app.hello)
+        hwebserver.urlHandler("/boom", ports=extra)(echo_app.boom)
 
 
 if __name__ == "__main__":
