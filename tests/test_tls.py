@@ -66,7 +66,7 @@ def srv(pki: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Itera
     process = ServerProcess(
         "configured_app.py",
         tmp_path_factory.mktemp("tls-server"),
-        {"ports": extra},
+        {"ports": extra, "settings": {"HEADER_TIMEOUT": 2}},
         env={
             "HWEBSERVER_TEST_PORT_SETTINGS": json.dumps(port_settings),
             "HWEBSERVER_TEST_ECHO_PORTS": json.dumps(extra),
@@ -182,3 +182,10 @@ def test_verify_peer_refuses_a_client_without_certificate(srv, pki):
 def test_the_verify_peer_port_still_serves_others_after_refusals(srv, client):
     # the refused handshakes above must not have hurt the worker
     assert client.get(https(srv, "/hello")).text == "Hello, world!"
+
+
+def test_a_silent_client_cannot_hold_a_tls_handshake_open(srv):
+    # HEADER_TIMEOUT (2 s here) also bounds the TLS handshake
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as raw:
+        raw.settimeout(30)
+        assert raw.recv(1024) == b""  # closed by the server, long before our 30 s

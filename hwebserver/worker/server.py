@@ -56,11 +56,16 @@ class WorkerServer:
                 listener.ssl_context = server_ssl_context(listener.settings)
             listener.policy = build_policy(listener.settings)
             state.log.open_port_log(listener.name, listener.settings)
+            # A TLS handshake gets no longer than a request head: slow clients cannot hold on.
+            handshake: dict[str, Any] = {}
+            if listener.ssl_context is not None:
+                handshake["ssl_handshake_timeout"] = float(self.config.option("HEADER_TIMEOUT"))
             server = await loop.create_server(
                 lambda listener=listener: HttpProtocol(state, listener),
                 sock=listener.sock,
                 ssl=listener.ssl_context,
                 backlog=2048,
+                **handshake,
             )
             self._servers.append(server)
         if state.log.port_loggers:  # a port's file gets access lines whatever the verbosity
