@@ -93,3 +93,29 @@ def test_async_detection():
     assert Route("/a", handler).is_async
     assert Route("/b", Callable()).is_async
     assert not Route("/c", endpoint).is_async
+
+
+def test_a_route_for_every_port_reaches_old_new_and_unknown_ports():
+    router = Router()
+    router.add(Route("/a", endpoint), ["api"])  # the "api" table exists before
+    mount = Route("/static", endpoint, is_prefix=True, kind="static", priority=PRIORITY_MOUNT)
+    router.add(mount, -1)
+    router.add(Route("/b", endpoint), ["admin"])  # the "admin" table is created after
+    for port in ("main", "api", "admin", "never-registered"):
+        assert router.match(port, "/static/x.css") is mount, port
+    assert matched(router, "/a", "api") == "/a"
+    assert matched(router, "/b", "admin") == "/b"
+    assert router.port_names() == {"api", "admin"}
+
+
+def test_a_handler_beats_a_mount_for_every_port_at_the_same_path():
+    router = Router()
+    mount = Route("/static", endpoint, is_prefix=True, kind="static", priority=PRIORITY_MOUNT)
+    router.add(mount, -1)
+    handler = Route("/static", endpoint, is_prefix=True)
+    router.add(handler, ["api"])
+    assert router.match("api", "/static/x") is handler
+    assert router.match("main", "/static/x") is mount
+    # a mount registered later for every port does not displace the handler
+    router.add(Route("/static", endpoint, is_prefix=True, priority=PRIORITY_MOUNT), -1)
+    assert router.match("api", "/static/x") is handler
