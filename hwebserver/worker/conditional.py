@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import os
 from datetime import datetime
+from functools import lru_cache
 
 UNSATISFIABLE = (-1, -1)
 
@@ -14,8 +15,14 @@ def file_etag(stat: os.stat_result) -> str:
     return f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
 
 
+@lru_cache(maxsize=1024)
+def _http_date_of_second(second: int) -> str:
+    return email.utils.formatdate(second, usegmt=True)
+
+
 def http_date(timestamp: float) -> str:
-    return email.utils.formatdate(timestamp, usegmt=True)
+    """An HTTP date (whole seconds); files share few distinct mtimes, so they are cached."""
+    return _http_date_of_second(int(timestamp))
 
 
 def parse_http_date(value: str) -> int | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import stat
+from functools import lru_cache
 from typing import Any
 
 from ..api.helpers import guess_content_type, notFoundResponse
@@ -98,11 +99,16 @@ def _file_answer(
             first, last = chosen
             offset, count, status = first, last - first + 1, 206
             validators["Content-Range"] = f"bytes {first}-{last}/{size}"
-    response = FileRangeResponse(path, file, offset, count, status, guess_content_type(name))
+    response = FileRangeResponse(path, file, offset, count, status, _content_type(name))
     for header, value in validators.items():
         response.setHeader(header, value)
     response.setHeader("Accept-Ranges", "bytes")
     return response
+
+
+@lru_cache(maxsize=1024)
+def _content_type(name: str) -> str:
+    return guess_content_type(name)
 
 
 def _not_modified(headers: Any, etag: str, mtime: float) -> bool:

@@ -10,6 +10,7 @@ path whose symlinks resolve outside the directory.
 from __future__ import annotations
 
 import os
+import stat
 from urllib.parse import unquote_to_bytes
 
 _FORBIDDEN_IN_SEGMENT = (b"/", b"\\", b"\0")
@@ -51,7 +52,23 @@ def prefix_segments(url_prefix: str) -> tuple[bytes, ...]:
 
 
 def resolve_inside(root: str, segments: list[str]) -> str | None:
-    """The real path of root/segments when it stays inside `root` (a real path), else None."""
-    real = os.path.realpath(os.path.join(root, *segments))
-    inside = root if root.endswith(os.sep) else root + os.sep
-    return real if real.startswith(inside) else None
+    """The real path of root/segments when it stays inside `root` (a real path), else None.
+
+    Only the segments below the root are examined (one lstat each); a symlink among them
+    sends the rest of the path through realpath(), and the result must still be inside.
+    """
+    path = root.rstrip(os.sep) or os.sep
+    for index, segment in enumerate(segments):
+        if segment in ("", ".", "..") or os.sep in segment:
+            return None  # relative_segments() refuses these already; never rely on one check
+        candidate = os.path.join(path, segment)
+        try:
+            mode = os.lstat(candidate).st_mode
+        except (OSError, ValueError):
+            return None
+        if stat.S_ISLNK(mode):
+            real = os.path.realpath(os.path.join(candidate, *segments[index + 1 :]))
+            inside = root if root.endswith(os.sep) else root + os.sep
+            return real if real.startswith(inside) else None
+        path = candidate
+    return path
