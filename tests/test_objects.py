@@ -167,3 +167,16 @@ def test_file_response_guesses_type_and_content_disposition(tmp_path):
 def test_headers_dict_copy_keeps_case_insensitivity():
     headers = Headers({"Content-Type": "a"})
     assert headers.copy()["content-type"] == "a"
+
+
+def test_a_response_whose_only_header_is_not_content_type_is_sent(tmp_path):
+    """The fast head path must not assume the one header is Content-Type."""
+    import httpx
+
+    from support import server
+
+    with server(tmp_path, script="echo_app.py") as srv:
+        response = httpx.get(srv.url("/only-header"))
+    assert response.status_code == 200
+    assert response.headers["x-only"] == "1"
+    assert "content-type" not in response.headers

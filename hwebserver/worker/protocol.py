@@ -498,6 +498,7 @@ class HttpProtocol(asyncio.Protocol):
             body = result._body
             if (
                 len(headers) == 1
+                and "content-type" in headers
                 and keep_alive
                 and not result._cookies
                 and request._version == "1.1"

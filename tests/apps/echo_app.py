@@ -199,6 +199,14 @@ def adaptive(request: hwebserver.Request) -> str:
     return "adaptive"
 
 
+@hwebserver.urlHandler("/only-header")
+def only_header(request: hwebserver.Request) -> hwebserver.Response:
+    response = hwebserver.Response(b"x")
+    response.removeHeader("Content-Type")
+    response.setHeader("X-Only", "1")
+    return response
+
+
 @hwebserver.urlHandler("/pid")
 def pid(request: hwebserver.Request) -> str:
     return str(os.getpid())
