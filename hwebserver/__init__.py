@@ -17,7 +17,9 @@ from .api.enums import (
     webServerVerbosity,
 )
 from .api.errors import APIError, OperationFailed
+from .api.handlers import AsyncURLHandler, URLHandler
 from .api.helpers import errorResponse, fileResponse, notFoundResponse, redirect
+from .api.mounts import registerASGIApp, registerOpdefPath, registerWSGIApp
 from .api.request import Request, WebServerRequest
 from .api.response import Response, WebServerResponse
 from .api.routing import urlHandler
@@ -29,6 +31,7 @@ from .worker.static import registerStaticFilesDirectory
 __all__ = [
     "APIError",
     "AbortSeverity",
+    "AsyncURLHandler",
     "FatalSeverity",
     "MessageSeverity",
     "OperationFailed",
@@ -36,6 +39,7 @@ __all__ = [
     "Request",
     "Response",
     "UploadedFile",
+    "URLHandler",
     "WarningSeverity",
     "WebServerRequest",
     "WebServerResponse",
@@ -48,6 +52,9 @@ __all__ = [
     "notFoundResponse",
     "redirect",
     "registerStaticFilesDirectory",
+    "registerASGIApp",
+    "registerOpdefPath",
+    "registerWSGIApp",
     "requestShutdown",
     "run",
     "setSettingsForPort",

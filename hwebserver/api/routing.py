@@ -20,6 +20,11 @@ ALL_PORTS = "*"
 PRIORITY_HANDLER = 2
 PRIORITY_MOUNT = 1
 
+# Route.dispatch_mode of routes whose endpoint is not a handler the protocol calls itself
+# (WSGI/ASGI apps, AsyncURLHandler instances): the worker hands the whole exchange to the
+# adapter for the route's `kind`. The other modes belong to worker/dispatch.py.
+DISPATCH_EXCHANGE = 3
+
 
 def route_key(path: str) -> str:
     return path if path.endswith("/") else path + "/"
@@ -61,6 +66,7 @@ class Route:
         "methods",
         "path",
         "priority",
+        "streams_body",
     )
 
     def __init__(
@@ -93,6 +99,8 @@ class Route:
         self.dispatch_mode = 0
         self.demotions = 0
         self.fast_calls = 0
+        # True for mounts: the request body streams to the app while it arrives.
+        self.streams_body = False
 
     def __repr__(self) -> str:
         return f"<Route {self.kind} {self.path!r}{' prefix' if self.is_prefix else ''}>"
@@ -116,6 +124,9 @@ class Router:
     def __init__(self) -> None:
         self._ports: dict[str, PortRoutes] = {}
         self._lock = threading.Lock()
+        # Set once any route streams its request body (a mount): the protocol looks the route
+        # up when a body starts only while this is true.
+        self.streaming = False
 
     def add(self, route: Route, ports: Iterable[str | int] | str | int | None = None) -> Route:
         with self._lock:
@@ -126,6 +137,8 @@ class Router:
                         _place(table, route)
                 else:
                     _place(self._table(name), route)
+            if route.streams_body:
+                self.streaming = True
         return route
 
     def _table(self, name: str) -> PortRoutes:
@@ -148,6 +161,7 @@ class Router:
     def clear(self) -> None:
         with self._lock:
             self._ports.clear()
+            self.streaming = False
 
     def port_names(self) -> set[str]:
         return set(self._ports) - {ALL_PORTS}

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..api.connection import DispatchLearner
+from ..api.routing import DISPATCH_EXCHANGE
 
 if TYPE_CHECKING:
     from .state import WorkerState
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 LEARNING = 0  # run in the pool and measure
 INLINE = 1  # run on the event loop
 POOL = 2  # always in the pool
+EXCHANGE = DISPATCH_EXCHANGE  # not a plain handler: worker/exchange.py runs it
 
 OVERRUN_FACTOR = 5
 MAX_DEMOTIONS = 3

@@ -25,10 +25,11 @@ from ..api.helpers import errorResponse, notFoundResponse
 from ..api.request import Request
 from ..api.response import Response
 from ..api.routing import Route
-from . import eager, sending
+from . import eager, exchange, sending, streaming_body
 from .bodies import BodySink, open_body_sink
 from .config import Listener
 from .dispatch import (
+    EXCHANGE,
     INLINE,
     LEARNING,
     OVERRUN_FACTOR,
@@ -101,6 +102,7 @@ class HttpProtocol(asyncio.Protocol):
         self.send_task: asyncio.Task[None] | None = None
         self.pumping = False
         self.reading_paused = False
+        self.hold_reading = False  # a streamed body's buffer is full (streaming_body.py)
         self.write_paused = False
         self.drain_waiter: asyncio.Future[None] | None = None
         self.closed = False
@@ -116,6 +118,7 @@ class HttpProtocol(asyncio.Protocol):
         self.feed_size = 0
         self.failure: HttpError | None = None
         self.upgraded: Any = None
+        self.exchange: Any = None  # an app adapter's exchange in progress, told of disconnects
         self.closing = False
         self.policy = listener.policy
         # Per-connection copies of what every request consults (one attribute hop, not two).
@@ -216,6 +219,8 @@ class HttpProtocol(asyncio.Protocol):
             waiter.set_exception(ConnectionResetError("client disconnected"))
         if self.upgraded is not None:
             self.upgraded.connection_lost(exc)
+        if self.exchange is not None:
+            self.exchange.connection_lost()
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -308,6 +313,9 @@ class HttpProtocol(asyncio.Protocol):
             self.raw_headers,
             version,
         )
+        if self.router.streaming and (self.content_length > 0 or self.has_transfer_encoding):
+            if streaming_body.begin(self, self.request):
+                return  # dispatched now; the body streams to the app
         if self.expect_continue and version == "1.1":
             if self.content_length > 0 or self.has_transfer_encoding:
                 self.transport.write(_CONTINUE)
@@ -352,6 +360,12 @@ class HttpProtocol(asyncio.Protocol):
             except HttpError as error:  # e.g. a malformed multipart body
                 self.failure = error
                 raise
+            if self.body.__class__ is streaming_body.StreamingBody:
+                self.messages += 1
+                self._reset_message()  # queued at headers-complete already
+                return
+        if self.wants_upgrade and self.parser.should_upgrade():
+            return  # feed_data raises HttpParserUpgrade next: _on_upgrade takes the request
         keep_alive = self.parser.should_keep_alive()
         self.messages += 1
         self._reset_message()
@@ -382,6 +396,7 @@ class HttpProtocol(asyncio.Protocol):
                 self.idle_tick = self.state.tick
             if (
                 self.reading_paused
+                and not self.hold_reading
                 and not self.write_paused
                 and len(queue) < self.state.max_pipelined
             ):
@@ -448,6 +463,9 @@ class HttpProtocol(asyncio.Protocol):
             self._respond(request, task.result())
 
     def _start_in_pool(self, route: Route, request: Request) -> None:
+        if route.dispatch_mode == EXCHANGE:  # an app mount or AsyncURLHandler runs it all
+            exchange.start(self, route, request)
+            return
         state = self.state
         state.pool_in_use += 1
         future = self.loop.run_in_executor(state.pool, timed_call, route.endpoint, request)

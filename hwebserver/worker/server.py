@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from . import asgi, asgi_websocket
 from .config import Listener, WorkerConfig
 from .policy import build_policy
 from .protocol import HttpProtocol
@@ -30,17 +31,23 @@ class WorkerServer:
         self._clock: asyncio.TimerHandle | None = None
         self._startup_hooks: list[Callable[[WorkerState], Any]] = []
         self._shutdown_hooks: list[Callable[[WorkerState], Any]] = []
+        self._stopped_hooks: list[Callable[[WorkerState], Any]] = []
+        asgi.install(self)  # lifespan of mounted ASGI apps
 
     def add_hooks(
         self,
         startup: Callable[[WorkerState], Any] | None = None,
         shutdown: Callable[[WorkerState], Any] | None = None,
+        stopped: Callable[[WorkerState], Any] | None = None,
     ) -> None:
-        """Extensions (WebSockets, ASGI lifespan) run code at start and at drain."""
+        """Extensions (WebSockets, ASGI lifespan) run code at start, when the drain begins
+        (`shutdown`), and once every connection is finished or cut (`stopped`)."""
         if startup is not None:
             self._startup_hooks.append(startup)
         if shutdown is not None:
             self._shutdown_hooks.append(shutdown)
+        if stopped is not None:
+            self._stopped_hooks.append(stopped)
 
     async def start(self) -> WorkerState:
         loop = asyncio.get_running_loop()
@@ -51,6 +58,7 @@ class WorkerServer:
             result = hook(state)
             if asyncio.iscoroutine(result):
                 await result
+        asgi_websocket.wrap_upgrade(state)  # after the hooks, which may install the WebSocket one
         for listener in self.listeners:
             if listener.ssl_context is None:
                 listener.ssl_context = server_ssl_context(listener.settings)
@@ -126,6 +134,10 @@ class WorkerServer:
             if connection.transport is not None:
                 connection.transport.abort()
         await asyncio.sleep(0)
+        for hook in self._stopped_hooks:
+            result = hook(state)
+            if asyncio.iscoroutine(result):
+                await result
 
     def close(self) -> None:
         if self._clock is not None:

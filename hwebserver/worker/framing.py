@@ -1,0 +1,125 @@
+"""Framing a response an application describes as a status and raw headers (WSGI and ASGI).
+
+Pure bytes, no I/O: the adapters decide when and from which thread to write. The framing
+follows what the app said when it can: its Content-Length is kept (and enforced), a body known
+in full gets one, no body is sent for HEAD, 1xx, 204 and 304, and otherwise HTTP/1.1 gets
+chunked encoding and HTTP/1.0 a body delimited by closing the connection.
+"""
+
+from __future__ import annotations
+
+from .head import CHUNKED, LAST_CHUNK, chunk, connection_header, status_line
+
+# Headers the server owns: an app's copy would contradict the framing we choose.
+_HOP_BY_HOP = frozenset(
+    (b"connection", b"keep-alive", b"transfer-encoding", b"te", b"trailer", b"upgrade")
+)
+
+NO_BODY, LENGTH, CHUNKS, UNTIL_CLOSE = range(4)
+
+
+class FramingError(Exception):
+    """The app broke its own framing (e.g. sent fewer bytes than its Content-Length)."""
+
+
+def _check(value: bytes, what: str) -> None:
+    if b"\r" in value or b"\n" in value or b"\0" in value:
+        raise ValueError(f"response header {what} contains CR, LF or NUL: {value!r}")
+
+
+def _without_line(date_server: bytes, name: bytes) -> bytes:
+    lines = date_server.split(b"\r\n")
+    return b"".join(line + b"\r\n" for line in lines if line and not line.startswith(name))
+
+
+class Framing:
+    """One response: head() once, then body() per block, then end()."""
+
+    __slots__ = ("keep_alive", "mode", "remaining", "sent", "status")
+
+    def __init__(self, keep_alive: bool) -> None:
+        self.keep_alive = keep_alive
+        self.mode = NO_BODY
+        self.remaining = 0
+        self.sent = 0
+        self.status = 0
+
+    def head(
+        self,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        method: str,
+        version: str,
+        date_server: bytes,
+        complete_body: bytes | None = None,
+    ) -> bytes:
+        """The head; `complete_body` is the whole body when it is already known."""
+        self.status = status
+        lines: list[bytes] = []
+        length: int | None = None
+        for name, value in headers:
+            lowered = name.lower()
+            _check(name, "name")
+            _check(value, "value")
+            if lowered in _HOP_BY_HOP:
+                if lowered == b"connection" and b"close" in value.lower():
+                    self.keep_alive = False
+                continue
+            if lowered == b"content-length":
+                try:
+                    length = int(value)
+                except ValueError:
+                    raise ValueError(f"invalid Content-Length {value!r}") from None
+                continue
+            if lowered == b"server":
+                date_server = _without_line(date_server, b"Server:")
+            elif lowered == b"date":
+                date_server = _without_line(date_server, b"Date:")
+            lines.append(name + b": " + value + b"\r\n")
+        framing = b""
+        if status < 200 or status in (204, 304) or method == "HEAD":
+            self.mode = NO_BODY
+            if length is not None and status >= 200 and status != 204:
+                framing = b"Content-Length: %d\r\n" % length
+        elif length is not None:
+            self.mode, self.remaining = LENGTH, length
+            framing = b"Content-Length: %d\r\n" % length
+        elif complete_body is not None:
+            self.mode, self.remaining = LENGTH, len(complete_body)
+            framing = b"Content-Length: %d\r\n" % len(complete_body)
+        elif version == "1.1":
+            self.mode = CHUNKS
+            framing = CHUNKED
+        else:
+            self.mode = UNTIL_CLOSE
+            self.keep_alive = False
+        return b"".join(
+            (
+                status_line(status),
+                *lines,
+                framing,
+                connection_header(self.keep_alive, version),
+                date_server,
+                b"\r\n",
+            )
+        )
+
+    def body(self, data: bytes) -> bytes:
+        """A body block as it goes on the wire (nothing for a bodiless response)."""
+        mode = self.mode
+        if not data or mode == NO_BODY:
+            return b""
+        if mode == LENGTH:
+            if len(data) > self.remaining:
+                data = data[: self.remaining]  # never write past the announced length
+            self.remaining -= len(data)
+        self.sent += len(data)
+        return chunk(data) if mode == CHUNKS else data
+
+    def end(self) -> bytes:
+        """The end of the body; FramingError when it fell short of its Content-Length."""
+        if self.mode == CHUNKS:
+            return LAST_CHUNK
+        if self.mode == LENGTH and self.remaining:
+            raise FramingError(f"response ended {self.remaining} bytes short of its Content-Length")
+        return b""

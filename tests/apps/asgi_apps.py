@@ -1,0 +1,198 @@
+"""ASGI apps mounted in hwebserver: Starlette, FastAPI and a raw ASGI 3 app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+
+from fastapi import FastAPI
+from fastapi import WebSocket as FastAPIWebSocket
+from harness import serve
+from pydantic import BaseModel
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+import hwebserver
+
+MARKER_DIR = os.environ.get("ASGI_MARKER_DIR", ".")
+
+
+def mark(name: str) -> None:
+    """Lifespan events leave files a test can look for."""
+    with open(os.path.join(MARKER_DIR, f"{name}-{os.getpid()}"), "a") as file:
+        file.write("x")
+
+
+# -- Starlette, under /star -------------------------------------------------------------------
+@contextlib.asynccontextmanager
+async def star_lifespan(app):
+    mark("star-startup")
+    yield {"greeting": "hello from lifespan", "started_pid": os.getpid()}
+    mark("star-shutdown")
+
+
+async def star_json(request: Request):
+    return JSONResponse(
+        {
+            "path": request.url.path,
+            "root_path": request.scope["root_path"],
+            "url_for": str(request.url_for("star_json")),
+            "greeting": request.state.greeting,
+            "query": dict(request.query_params),
+        }
+    )
+
+
+async def star_stream(request: Request):
+    count = int(request.query_params.get("n", "3"))
+
+    async def rows():
+        for index in range(count):
+            await asyncio.sleep(0)
+            yield f"row{index}\n"
+
+    return StreamingResponse(rows(), media_type="text/plain")
+
+
+async def star_echo_body(request: Request):
+    data = await request.body()
+    return PlainTextResponse(f"{len(data)}")
+
+
+async def star_ws(websocket: WebSocket):
+    await websocket.accept(subprotocol=None)
+    greeting = websocket.state.greeting
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        if message.get("text") == "close":
+            await websocket.close(code=4001)
+            return
+        if message.get("text") is not None:
+            await websocket.send_text(f"{greeting}: {message['text']}")
+        else:
+            await websocket.send_bytes(message["bytes"][::-1])
+
+
+async def star_ws_refuse(websocket: WebSocket):
+    await websocket.close()
+
+
+star = Starlette(
+    routes=[
+        Route("/json", star_json, name="star_json"),
+        Route("/stream", star_stream),
+        Route("/body", star_echo_body, methods=["POST"]),
+        WebSocketRoute("/ws", star_ws),
+        WebSocketRoute("/refuse", star_ws_refuse),
+    ],
+    lifespan=star_lifespan,
+)
+
+# -- FastAPI, under /fast -----------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def fast_lifespan(app):
+    mark("fast-startup")
+    yield {"model": "tiny-model"}
+    mark("fast-shutdown")
+
+
+fast = FastAPI(lifespan=fast_lifespan)
+
+
+class Item(BaseModel):
+    name: str
+    price: float
+
+
+@fast.post("/items")
+async def create_item(item: Item, request: Request):
+    return {"name": item.name, "total": item.price * 2, "model": request.state.model}
+
+
+@fast.get("/items/{item_id}")
+def read_item(item_id: int, request: Request):
+    return {"item_id": item_id, "url": str(request.url_for("read_item", item_id=item_id))}
+
+
+@fast.get("/stream")
+async def fast_stream():
+    async def chunks():
+        for index in range(4):
+            yield f"chunk{index};"
+
+    return StreamingResponse(chunks(), media_type="text/plain")
+
+
+@fast.websocket("/ws")
+async def fast_ws(websocket: FastAPIWebSocket):
+    await websocket.accept()
+    try:
+        while True:
+            data = await websocket.receive_json()
+            await websocket.send_json({"echo": data, "model": websocket.state.model})
+    except Exception:
+        return
+
+
+# -- a raw ASGI app, under /raw: what the scope and receive() say ---------------------------------
+async def raw_asgi(scope, receive, send):
+    if scope["type"] == "lifespan":
+        raise RuntimeError("this app does no lifespan")  # the server must carry on
+    if scope["type"] != "http":
+        return
+    if scope["path"].endswith("/chunks"):
+        sizes = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            sizes.append(len(message["body"]))
+            if not message.get("more_body"):
+                break
+        body = json.dumps({"messages": len(sizes), "total": sum(sizes)}).encode()
+    else:
+        keys = ("path", "root_path", "raw_path", "query_string", "http_version", "scheme")
+        body = json.dumps(
+            {
+                key: (scope[key].decode() if isinstance(scope[key], bytes) else scope[key])
+                for key in keys
+            }
+        ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def raw_fails(scope, receive, send):
+    if scope["type"] == "http":
+        raise RuntimeError("asgi app failed on purpose")
+
+
+hwebserver.registerASGIApp(star, "/star")
+hwebserver.registerASGIApp(fast, "/fast")
+hwebserver.registerASGIApp(raw_asgi, "/raw")
+hwebserver.registerASGIApp(raw_fails, "/fails", ports=["other"])
+hwebserver.registerASGIApp(star, "/", ports=["other"])
+
+
+@hwebserver.urlHandler("/star/handler")
+def star_handler(request):
+    return "a urlHandler inside the Starlette mount"
+
+
+if __name__ == "__main__":
+    serve(ports=["other"])
