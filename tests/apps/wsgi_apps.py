@@ -7,6 +7,8 @@ import json
 import os
 import sys
 import threading
+import time
+from urllib.parse import parse_qsl
 
 from flask import Flask, Response, request, stream_with_context, url_for
 from harness import serve
@@ -101,6 +103,7 @@ def raw_app(environ, start_response):
         # Reads the body in blocks and reports as it goes: the first line goes out before the
         # client has sent everything, which a test checks.
         stream = environ["wsgi.input"]
+        slow = "slow" in environ["QUERY_STRING"]
         start_response("200 OK", [("Content-Type", "text/plain")])
 
         def report():
@@ -113,6 +116,8 @@ def raw_app(environ, start_response):
                 block = stream.read(65536)
                 if not block:
                     break
+                if slow:
+                    time.sleep(0.001)  # a consumer slower than the network
                 digest.update(block)
                 total += len(block)
             yield f"total {total} {digest.hexdigest()}\n".encode()
@@ -137,7 +142,7 @@ def raw_app(environ, start_response):
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"logged"]
     if path == "/file":
-        params = dict(pair.split("=", 1) for pair in environ["QUERY_STRING"].split("&") if pair)
+        params = dict(parse_qsl(environ["QUERY_STRING"]))
         file = open(params["path"], "rb")
         file.seek(int(params.get("offset", "0")))
         start_response("200 OK", [("Content-Type", "application/octet-stream")])

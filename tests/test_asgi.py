@@ -1,0 +1,191 @@
+"""ASGI mounts (ASGI 3): Starlette, FastAPI and a raw app, HTTP, WebSocket and lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+
+import httpx
+import pytest
+from support import ServerProcess, can_connect, wait_for
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    process = ServerProcess(
+        "asgi_apps.py", tmp_path_factory.mktemp("asgi"), expect_ports=("main", "other")
+    )
+    try:
+        process.start()
+        yield process
+    finally:
+        process.stop()
+
+
+def ws_url(srv, path: str) -> str:
+    return f"ws://127.0.0.1:{srv.port}{path}"
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 30))
+
+
+# -- Starlette ------------------------------------------------------------------------------------
+def test_starlette_json_with_root_path_and_lifespan_state(srv):
+    data = httpx.get(srv.url("/star/json?a=1")).json()
+    assert data == {
+        "path": "/star/json",
+        "root_path": "/star",
+        "url_for": f"http://127.0.0.1:{srv.port}/star/json",
+        "greeting": "hello from lifespan",
+        "query": {"a": "1"},
+    }
+
+
+def test_starlette_streamed_response(srv):
+    with httpx.stream("GET", srv.url("/star/stream?n=50")) as response:
+        assert response.headers["transfer-encoding"] == "chunked"
+        text = "".join(response.iter_text())
+    assert text == "".join(f"row{i}\n" for i in range(50))
+
+
+def test_starlette_websocket(srv):
+    async def talk():
+        async with connect(ws_url(srv, "/star/ws")) as ws:
+            await ws.send("hi")
+            assert await ws.recv() == "hello from lifespan: hi"
+            await ws.send(b"abc")
+            assert await ws.recv() == b"cba"
+            await ws.send("x" * 200_000)  # compressed, and larger than one read
+            assert len(await ws.recv()) == len("hello from lifespan: ") + 200_000
+            await ws.send("close")
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.recv()
+            return closed.value.rcvd.code
+
+    assert run(talk()) == 4001
+
+
+def test_websocket_closed_before_accept_is_refused_with_403(srv):
+    async def talk():
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(ws_url(srv, "/star/refuse")):
+                pass
+        return refused.value.response.status_code
+
+    assert run(talk()) == 403
+
+
+def test_a_url_handler_inside_a_mount_wins(srv):
+    assert httpx.get(srv.url("/star/handler")).text == "a urlHandler inside the Starlette mount"
+
+
+def test_the_same_app_mounted_at_the_root_of_another_port(srv):
+    data = httpx.get(srv.url("/json", port_name="other")).json()
+    assert data["root_path"] == ""
+    assert data["greeting"] == "hello from lifespan"
+    assert httpx.get(srv.url("/star/json", port_name="other")).status_code == 404
+
+
+# -- FastAPI ----------------------------------------------------------------------------------------
+def test_fastapi_json_post_and_path_parameters(srv):
+    response = httpx.post(srv.url("/fast/items"), json={"name": "box", "price": 2.5})
+    assert response.json() == {"name": "box", "total": 5.0, "model": "tiny-model"}
+    item = httpx.get(srv.url("/fast/items/7")).json()
+    assert item == {"item_id": 7, "url": f"http://127.0.0.1:{srv.port}/fast/items/7"}
+    assert httpx.post(srv.url("/fast/items"), json={"name": "x"}).status_code == 422
+
+
+def test_fastapi_streamed_response(srv):
+    response = httpx.get(srv.url("/fast/stream"))
+    assert response.text == "chunk0;chunk1;chunk2;chunk3;"
+    assert response.headers["transfer-encoding"] == "chunked"
+
+
+def test_fastapi_websocket_with_lifespan_state(srv):
+    async def talk():
+        async with connect(ws_url(srv, "/fast/ws"), compression=None) as ws:
+            await ws.send(json.dumps({"n": 1}))
+            return json.loads(await ws.recv())
+
+    assert run(talk()) == {"echo": {"n": 1}, "model": "tiny-model"}
+
+
+# -- ASGI details with a raw app ----------------------------------------------------------------------
+def test_scope_paths_follow_the_asgi_spec(srv):
+    data = httpx.get(srv.url("/raw/x%20y?z=1")).json()
+    assert data["root_path"] == "/raw"
+    assert data["path"] == "/raw/x y"  # the full path; the app routes on what follows root_path
+    assert data["raw_path"] == "/raw/x%20y"
+    assert data["query_string"] == "z=1"
+
+
+def test_request_body_streams_in_several_messages(srv):
+    body = os.urandom(3 * 1024 * 1024)
+    data = httpx.post(srv.url("/raw/chunks"), content=body, timeout=60).json()
+    assert data["total"] == len(body)
+    assert data["messages"] > 1  # more_body=True messages as the body arrived
+
+
+def test_starlette_reads_a_streamed_chunked_body(srv):
+    def body():
+        for _ in range(8):
+            yield b"y" * 100_000
+
+    assert httpx.post(srv.url("/star/body"), content=body()).text == "800000"
+
+
+def test_a_failing_app_gets_500_and_a_log_line(srv):
+    response = httpx.get(srv.url("/fails/x", port_name="other"))
+    assert response.status_code == 500
+    assert "on purpose" not in response.text
+    wait_for(lambda: "asgi app failed on purpose" in srv.logs())
+
+
+def test_http_request_on_a_websocket_route_and_a_keep_alive_connection(srv):
+    with httpx.Client() as client:
+        for _ in range(3):
+            assert client.get(srv.url("/star/json")).status_code == 200
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+        sock.sendall(b"GET /fast/items/1 HTTP/1.1\r\nHost: x\r\n\r\n" * 2)
+        received = b""
+        while received.count(b'{"item_id":1') < 2:
+            chunk = sock.recv(65536)
+            assert chunk
+            received += chunk
+
+
+# -- lifespan ----------------------------------------------------------------------------------------
+def test_lifespan_runs_startup_once_and_shutdown_on_sigterm(tmp_path):
+    process = ServerProcess("asgi_apps.py", tmp_path, expect_ports=("main", "other"))
+    try:
+        process.start()
+        assert httpx.get(process.url("/star/json")).json()["greeting"] == "hello from lifespan"
+        pid = process.pid
+        assert (tmp_path / f"star-startup-{pid}").read_text() == "x"  # once, though mounted twice
+        assert (tmp_path / f"fast-startup-{pid}").read_text() == "x"
+        assert not (tmp_path / f"star-shutdown-{pid}").exists()
+        process.signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+        assert (tmp_path / f"star-shutdown-{pid}").read_text() == "x"
+        assert (tmp_path / f"fast-shutdown-{pid}").read_text() == "x"
+    finally:
+        process.stop()
+
+
+def test_a_failing_lifespan_startup_stops_the_worker_from_serving(tmp_path):
+    process = ServerProcess("asgi_lifespan_fails.py", tmp_path)
+    try:
+        process.start(wait=False)
+        returncode = process.wait(30)
+        assert returncode != 0
+        assert "the model failed to load" in process.logs()
+        ports = process.read_ports()
+        assert all(not can_connect(port) for port in ports.values())
+    finally:
+        process.stop()

@@ -1,0 +1,229 @@
+"""WSGI mounts (PEP 3333): Flask, a Django project and raw apps, through a real server."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import time
+
+import httpx
+import psutil
+import pytest
+from support import ServerProcess, parse_response, read_all, wait_for
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    process = ServerProcess(
+        "wsgi_apps.py", tmp_path_factory.mktemp("wsgi"), expect_ports=("main", "admin")
+    )
+    try:
+        process.start()
+        yield process
+    finally:
+        process.stop()
+
+
+# -- Flask ----------------------------------------------------------------------------------------
+def test_flask_view_sees_its_mount_prefix(srv):
+    data = httpx.get(srv.url("/flask/")).json()
+    assert data["path"] == "/"
+    assert data["script_root"] == "/flask"
+    assert data["url_for"] == "/flask/form"
+    assert data["external"] == f"http://127.0.0.1:{srv.port}/flask/"
+
+
+def test_flask_form_post_with_a_file(srv):
+    response = httpx.post(
+        srv.url("/flask/form"), data={"x": "1", "y": "two"}, files={"f": ("a.txt", b"data")}
+    )
+    assert response.json() == {"fields": {"x": "1", "y": "two"}, "files": ["f"]}
+
+
+def test_flask_streamed_response_is_chunked(srv):
+    response = httpx.get(srv.url("/flask/stream?n=5"))
+    assert response.text == "".join(f"row{i}\n" for i in range(5))
+    assert response.headers["transfer-encoding"] == "chunked"
+
+
+def test_a_longer_url_handler_wins_over_the_mount(srv):
+    assert httpx.get(srv.url("/flask/override")).text == "urlHandler override"
+    assert httpx.get(srv.url("/plain")).text == "plain handler"
+
+
+# -- Django -----------------------------------------------------------------------------------------
+def test_django_view_path_and_reverse_show_the_prefix(srv):
+    data = httpx.get(srv.url("/django/")).json()
+    assert data["path"] == "/django/"
+    assert data["path_info"] == "/"
+    assert data["script_name"] == "/django"
+    assert data["reverse"] == "/django/form/"
+    assert data["absolute"] == f"http://127.0.0.1:{srv.port}/django/"
+
+
+def test_django_form_post(srv):
+    response = httpx.post(srv.url("/django/form/"), data={"x": "1"}, files={"f": ("b", b"z")})
+    assert response.json() == {"fields": {"x": "1"}, "files": ["f"]}
+
+
+def test_django_streaming_response(srv):
+    response = httpx.get(srv.url("/django/stream/?n=4"))
+    assert response.text == "row0\nrow1\nrow2\nrow3\n"
+    assert response.headers["transfer-encoding"] == "chunked"
+
+
+# -- PEP 3333 details, with raw apps --------------------------------------------------------------
+def test_script_name_and_path_info(srv):
+    data = httpx.get(srv.url("/raw/environ?q=1"), headers={"X-Test": "yes"}).json()
+    assert data["SCRIPT_NAME"] == "/raw"
+    assert data["PATH_INFO"] == "/environ"
+    assert data["QUERY_STRING"] == "q=1"
+    assert data["HTTP_X_TEST"] == "yes"
+    assert data["SERVER_PROTOCOL"] == "HTTP/1.1"
+    root = httpx.get(srv.url("/x/y", port_name="admin")).text
+    assert root == "admin '' '/x/y'"  # a mount at / of another port: SCRIPT_NAME is empty
+
+
+def test_write_callable_and_exc_info(srv):
+    assert httpx.get(srv.url("/raw/write")).text == "written-then-returned"
+    response = httpx.get(srv.url("/raw/exc-info"))
+    assert response.status_code == 503  # start_response again with exc_info, before any body
+    assert response.text == "replaced by exc_info"
+
+
+def test_wsgi_errors_goes_to_the_server_log(srv):
+    assert httpx.get(srv.url("/raw/errors")).text == "logged"
+    wait_for(lambda: "wsgi.errors: custom-wsgi-error-line" in srv.logs())
+
+
+def test_file_wrapper_is_sent_whole_with_a_length(srv, tmp_path):
+    path = tmp_path / "payload.bin"
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    path.write_bytes(data)
+    response = httpx.get(srv.url("/raw/file"), params={"path": str(path)}, timeout=60)
+    assert response.content == data
+    # Iterating the wrapper would have been chunked: a length means it went out as a file.
+    assert response.headers["content-length"] == str(len(data))
+    tail = httpx.get(srv.url("/raw/file"), params={"path": str(path), "offset": "1000"})
+    assert tail.content == data[1000:]
+
+
+def _closed(srv) -> list[str]:
+    return httpx.get(srv.url("/raw/closed")).json()
+
+
+def test_close_is_called_after_success_failure_and_disconnect(srv):
+    assert httpx.get(srv.url("/raw/tracked/ok")).text == "one-two"
+    wait_for(lambda: "ok" in _closed(srv))
+    with pytest.raises(httpx.HTTPError):  # fails after the head: the connection is cut
+        httpx.get(srv.url("/raw/tracked/fails"))
+    wait_for(lambda: "fails" in _closed(srv))
+    with socket.create_connection(("127.0.0.1", srv.port)) as sock:
+        sock.sendall(b"GET /raw/tracked/endless HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert sock.recv(65536)  # the endless body has started
+    wait_for(lambda: "endless" in _closed(srv), timeout=30)
+
+
+def test_app_sees_the_first_bytes_before_the_upload_ends(srv):
+    """wsgi.input streams: the app answers about the first block while the client still holds
+    back the rest of the body."""
+    total = 8 * 1024 * 1024
+    digest = hashlib.sha256()
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as sock:
+        head = f"POST /raw/upload HTTP/1.1\r\nHost: x\r\nContent-Length: {total}\r\n\r\n"
+        sock.sendall(head.encode())
+        first = os.urandom(65536)
+        digest.update(first)
+        sock.sendall(first)
+        received = b""
+        while b"first 65536\n" not in received:
+            chunk = sock.recv(65536)
+            assert chunk, "connection closed early"
+            received += chunk
+        rest = os.urandom(total - len(first))
+        digest.update(rest)
+        sock.sendall(rest)
+        while b"0\r\n\r\n" not in received:
+            chunk = sock.recv(65536)
+            assert chunk, "connection closed early"
+            received += chunk
+    assert f"total {total} {digest.hexdigest()}".encode() in received
+
+
+def test_a_large_post_is_not_held_in_memory(srv):
+    """96 MiB into an app that reads slower than the client sends: reading from the socket
+    pauses while the app lags, so the server's memory grows by far less than the body."""
+    process = psutil.Process(srv.pid)
+    before = process.memory_info().rss
+    size = 96 * 1024 * 1024
+    block = os.urandom(1024 * 1024)
+    peak = 0
+
+    def body():
+        nonlocal peak
+        for _ in range(size // len(block)):
+            peak = max(peak, process.memory_info().rss)
+            yield block
+
+    response = httpx.post(srv.url("/raw/upload?slow=1"), content=body(), timeout=120)
+    lines = response.text.splitlines()
+    assert lines[0] == "first 65536"
+    assert lines[1].startswith(f"total {size} ")
+    assert peak - before < 32 * 1024 * 1024, (before, peak)
+
+
+def test_a_large_chunked_post_streams_too(srv):
+    block = os.urandom(1 << 20)
+
+    def body():
+        for _ in range(16):
+            yield block
+
+    expected = hashlib.sha256(block * 16).hexdigest()
+    response = httpx.post(srv.url("/raw/upload"), content=body(), timeout=60)
+    assert response.text.splitlines()[1] == f"total {16 << 20} {expected}"
+
+
+def test_pipelined_request_behind_a_streamed_upload_is_answered_in_order(srv):
+    body = b"z" * 300_000
+    data = (
+        b"POST /raw/upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
+        + body
+        + b"GET /raw/environ HTTP/1.1\r\nHost: x\r\n\r\n"
+        + b"GET /plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as sock:
+        sock.sendall(data)
+        raw = read_all(sock)
+    first = raw.index(b"total 300000")
+    second = raw.index(b'"PATH_INFO": "/environ"')
+    third = raw.index(b"plain handler")
+    assert first < second < third
+    assert raw.count(b"HTTP/1.1 200 OK") == 3
+
+
+def test_expect_continue_is_sent_when_the_app_reads(srv):
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as sock:
+        sock.sendall(
+            b"POST /raw/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+            b"Expect: 100-continue\r\n\r\n"
+        )
+        assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        sock.sendall(b"hello")
+        status, _, body = parse_response(read_all(sock, until_close=False))
+    assert status == 200
+    assert b"total 5 " in body
+
+
+def test_an_app_that_never_reads_does_not_stall_the_connection(srv):
+    """A mount that answers without reading the body: the rest is read and dropped, and the
+    next request on the connection is answered."""
+    body = b"q" * (2 * 1024 * 1024)
+    with httpx.Client(timeout=30) as client:
+        response = client.post(srv.url("/raw/environ"), content=body)
+        assert response.json()["CONTENT_LENGTH"] == str(len(body))
+        assert client.get(srv.url("/plain")).text == "plain handler"
+        started = time.monotonic()
+        assert client.get(srv.url("/raw/environ")).status_code == 200
+        assert time.monotonic() - started < 10
