@@ -192,7 +192,7 @@ class AsgiHttp:
                 raise RuntimeError("http.response.start sent twice")
             self.started = True
             self.status = int(message["status"])
-            self.headers = [(bytes(n), bytes(v)) for n, v in message.get("headers", ())]
+            self.headers = list(message.get("headers", ()))
         elif kind == "http.response.pathsend":
             await self._send_path(message["path"])
         else:
