@@ -172,7 +172,6 @@ def test_headers_dict_copy_keeps_case_insensitivity():
 def test_a_response_whose_only_header_is_not_content_type_is_sent(tmp_path):
     """The fast head path must not assume the one header is Content-Type."""
     import httpx
-
     from support import server
 
     with server(tmp_path, script="echo_app.py") as srv:
