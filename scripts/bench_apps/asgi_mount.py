@@ -1,6 +1,6 @@
 """The Starlette endpoint scripts/bench_asgi measures, under hwebserver and under uvicorn.
 
-`python scripts/bench_asgi_app.py PORT` serves it mounted in hwebserver (one process);
+`python asgi_mount.py PORT` serves it mounted in hwebserver (registerASGIApp, one process);
 uvicorn imports `app` from this file.
 """
 
