@@ -66,7 +66,8 @@ def base_scope(request: Request, route: Route, kind: str, scheme: str) -> dict[s
 
 
 def with_lifespan_state(scope: dict[str, Any], state: WorkerState, app: Any) -> dict[str, Any]:
-    lifespan = state.extras.get(LIFESPANS, {}).get(id(app))
+    lifespans = state.extras.get(LIFESPANS)
+    lifespan = lifespans.get(id(app)) if lifespans else None
     if lifespan is not None and lifespan.supported:
         scope["state"] = dict(lifespan.state)  # each request gets a shallow copy (spec)
     return scope

@@ -15,6 +15,9 @@ _HOP_BY_HOP = frozenset(
     (b"connection", b"keep-alive", b"transfer-encoding", b"te", b"trailer", b"upgrade")
 )
 
+# Every header name the loop below treats specially: the others cost one set lookup.
+_SPECIAL = _HOP_BY_HOP | {b"content-length", b"server", b"date"}
+
 NO_BODY, LENGTH, CHUNKS, UNTIL_CLOSE = range(4)
 
 
@@ -60,6 +63,9 @@ class Framing:
         length: int | None = None
         for name, value in headers:
             lowered = name.lower()
+            if lowered not in _SPECIAL:
+                lines.append(name + b": " + value + b"\r\n")
+                continue
             if lowered in _HOP_BY_HOP:
                 if lowered == b"connection" and b"close" in value.lower():
                     self.keep_alive = False
