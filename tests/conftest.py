@@ -1,6 +1,17 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent / "apps"))
+
+
+@pytest.fixture
+def client() -> Iterator[httpx.Client]:
+    """An httpx client with a generous timeout, closed after the test."""
+    with httpx.Client(timeout=10) as c:
+        yield c

@@ -164,7 +164,11 @@ class ServerProcess:
         self._log.close()
 
     def __enter__(self) -> ServerProcess:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()  # a server that failed to become ready is still stopped by PID
+            raise
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
@@ -268,9 +272,5 @@ def parse_response(data: bytes) -> tuple[int, dict[str, str], bytes]:
 def server(
     tmp_path: Path, script: str = "echo_app.py", **run_kwargs: Any
 ) -> Iterator[ServerProcess]:
-    process = ServerProcess(script, tmp_path, run_kwargs)
-    try:
-        process.start()
+    with ServerProcess(script, tmp_path, run_kwargs) as process:
         yield process
-    finally:
-        process.stop()

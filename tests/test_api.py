@@ -23,10 +23,8 @@ def srv(tmp_path_factory):
         {"max_in_memory_file_upload_size": THRESHOLD},
         expect_ports=("main", "admin", "other"),
     )
-    try:
-        yield process.start()
-    finally:
-        process.stop()
+    with process:
+        yield process
 
 
 def api(srv, port_name: str = "main") -> str:

@@ -33,17 +33,8 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         },
         expect_ports=("main", "open", "proxied", "local"),
     )
-    try:
-        process.start()
+    with process:
         yield process
-    finally:
-        process.stop()
-
-
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=10) as c:
-        yield c
 
 
 def preflight(client: httpx.Client, url: str, origin: str) -> httpx.Response:

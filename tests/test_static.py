@@ -56,17 +56,8 @@ def srv(tree: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iter
         env={"HWEBSERVER_TEST_STATIC": json.dumps(static)},
         expect_ports=("main", "assets"),
     )
-    try:
-        process.start()
+    with process:
         yield process
-    finally:
-        process.stop()
-
-
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=10) as c:
-        yield c
 
 
 def raw_get(srv: ServerProcess, target: bytes, method: bytes = b"GET") -> tuple[int, bytes]:

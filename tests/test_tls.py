@@ -74,11 +74,8 @@ def srv(pki: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Itera
         },
         expect_ports=("main", *extra),
     )
-    try:
-        process.start()
+    with process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture
