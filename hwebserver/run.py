@@ -1,36 +1,36 @@
-"""run(): decide what this process is (background thread, supervisor, or worker) and hand over."""
+"""run(): decide what this process is (background thread, supervisor, or worker) and hand over.
+
+- A process started by a supervisor for a reload (HWEBSERVER_WORKER in its environment)
+  becomes a worker on the inherited sockets when its script reaches run().
+- in_background=True: an in-process server on a daemon thread (worker/inprocess.py).
+- Otherwise the calling process becomes the supervisor (supervisor/main_loop.py), which
+  forks the first workers; only where that is impossible (not the main thread, no fork) does
+  the server run in the calling thread.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import signal
+import os
+import socket
 import threading
+import traceback
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from functools import partial
+from typing import Any, NoReturn
 
 from .api.errors import OperationFailed
-from .supervisor.listeners import bind_all, close_all
+from .supervisor import systemd
+from .supervisor.listeners import acquire_all, close_all
+from .supervisor.main_loop import Supervisor
 from .supervisor.options import RunOptions, build_options
+from .worker import current, inprocess, launch, process
 from .worker.config import Listener
 from .worker.logs import ServerLog, setup_console_logging
-from .worker.server import WorkerServer
 
-_state_lock = threading.Lock()
-_running: _RunningServer | None = None
+# A spawned worker reports a failure to import the application from here on.
+launch.take_from_environment()
+
 _debug_mode = False
-
-
-class _RunningServer:
-    """The server this process runs, so requestShutdown() and a second run() can find it."""
-
-    def __init__(self, server: WorkerServer) -> None:
-        self.server = server
-        self.thread: threading.Thread | None = None
-        self.stop_requested = threading.Event()
-
-    def request_stop(self) -> None:
-        self.stop_requested.set()
-        self.server.stop()
 
 
 def isInDebugMode() -> bool:
@@ -39,9 +39,9 @@ def isInDebugMode() -> bool:
 
 def requestShutdown() -> None:
     """Stop the whole server: from any handler, thread or worker process, or from the host."""
-    running = _running
-    if running is not None:
-        running.request_stop()
+    server = current.get()
+    if server is not None:
+        server.request_stop()
 
 
 def run(
@@ -63,10 +63,8 @@ def run(
 ) -> None:
     """Start serving; see API.md section 1 for every parameter."""
     global _debug_mode
-    with _state_lock:
-        if _running is not None:
-            raise OperationFailed("a server is already running in this process")
-    options = build_options(
+    build = partial(
+        build_options,
         port=port,
         debug=debug,
         max_num_threads=max_num_threads,
@@ -83,18 +81,27 @@ def run(
         workers=workers,
         address=address,
     )
+    claimed = launch.claim()
+    if claimed is not None:
+        _serve_as_spawned_worker(claimed, build)
+    if current.get() is not None:
+        raise OperationFailed("a server is already running in this process")
+    options = build()
     setup_console_logging()
     _debug_mode = options.config.debug
-    listeners = bind_all(options.specs)
+    listeners = acquire_all(options.specs, systemd.inherited_sockets())
+    close = partial(close_all, listeners)
     try:
         announce(options, listeners)
     except BaseException:
-        close_all(listeners)
+        close()
         raise
     if options.in_background:
-        _serve_in_background(options, listeners)
+        inprocess.serve_in_background(options.config, listeners, close)
+    elif hasattr(os, "fork") and threading.current_thread() is threading.main_thread():
+        _supervise(options, listeners)
     else:
-        _serve_blocking(options, listeners)
+        inprocess.serve_here(options.config, listeners, close)
 
 
 def announce(options: RunOptions, listeners: list[Listener]) -> None:
@@ -112,82 +119,41 @@ def announce(options: RunOptions, listeners: list[Listener]) -> None:
                 log.error("port_callback(%r, %d) raised", listener.name, bound_port, exc_info=True)
 
 
-def _register(server: WorkerServer) -> _RunningServer:
-    global _running
-    with _state_lock:
-        if _running is not None:
-            raise OperationFailed("a server is already running in this process")
-        _running = _RunningServer(server)
-        return _running
-
-
-def _unregister(running: _RunningServer) -> None:
-    global _running
-    with _state_lock:
-        if _running is running:
-            _running = None
-
-
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    import uvloop
-
-    return uvloop.new_event_loop()
-
-
-def _serve_in_background(options: RunOptions, listeners: list[Listener]) -> None:
-    server = WorkerServer(options.config, listeners)
+def _supervise(options: RunOptions, listeners: list[Listener]) -> None:
+    supervisor = Supervisor(options, listeners)
     try:
-        running = _register(server)
+        current.claim(supervisor)
     except BaseException:
         close_all(listeners)
         raise
-    ready = threading.Event()
-    failure: list[BaseException] = []
-
-    def thread_main() -> None:
-        loop = new_event_loop()
-        try:
-            loop.run_until_complete(server.serve(on_ready=ready.set))
-        except BaseException as exc:
-            failure.append(exc)
-        finally:
-            loop.close()
-            close_all(listeners)
-            _unregister(running)
-            ready.set()
-
-    running.thread = threading.Thread(target=thread_main, name="hwebserver", daemon=True)
-    running.thread.start()
-    ready.wait()
-    if failure:
-        raise OperationFailed(f"the server failed to start: {failure[0]}") from failure[0]
-
-
-def _serve_blocking(options: RunOptions, listeners: list[Listener]) -> None:
-    """Serve in this thread until SIGINT/SIGTERM or requestShutdown(); a second SIGINT cuts."""
-    server = WorkerServer(options.config, listeners)
     try:
-        running = _register(server)
-    except BaseException:
-        close_all(listeners)
-        raise
-    loop = new_event_loop()
-    interrupts = 0
-
-    def on_signal(signum: int) -> None:
-        nonlocal interrupts
-        interrupts += 1
-        if signum == signal.SIGINT and interrupts > 1:
-            loop.stop()
-        running.request_stop()
-
-    try:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, on_signal, signum)
-        loop.run_until_complete(server.serve())
+        supervisor.serve()
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
-        loop.close()
-        close_all(listeners)
-        _unregister(running)
+        current.release(supervisor)
+
+
+def _serve_as_spawned_worker(
+    claimed: launch.WorkerLaunch, build: Callable[[], RunOptions]
+) -> NoReturn:
+    """The new code's options, the supervisor's sockets; the process ends here."""
+    global _debug_mode
+    try:
+        process.prepare_worker_process(claimed.supervisor_pid)
+        options = build()
+        setup_console_logging()
+        _debug_mode = options.config.debug
+        by_name = {spec.name: spec.settings for spec in options.specs}
+        listeners = [
+            Listener.from_fd(name, fd, dict(by_name.get(name, {})))
+            for name, fd in claimed.listener_fds
+        ]
+        control_sock = socket.socket(fileno=claimed.control_fd)
+    except BaseException:
+        launch.report_failure(claimed, traceback.format_exc())
+        process.flush_and_exit(1)
+    code = 1
+    try:
+        code = process.run_worker(options.config, listeners, control_sock, claimed.generation)
+    except BaseException:
+        traceback.print_exc()
+    process.flush_and_exit(code)

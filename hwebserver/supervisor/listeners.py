@@ -82,18 +82,45 @@ def bind_all(specs: Iterable[ListenerSpec]) -> list[Listener]:
     return bound
 
 
+def acquire_all(
+    specs: list[ListenerSpec], inherited: list[tuple[str, socket.socket]]
+) -> list[Listener]:
+    """Listeners from sockets handed over by systemd where there are some, bound otherwise.
+
+    An inherited socket whose name is a port name serves that port; the unnamed (or otherwise
+    named) ones serve the remaining ports in order. Extra inherited sockets are closed.
+    """
+    by_name = {name: sock for name, sock in inherited if name}
+    spare = [sock for name, sock in inherited if name not in {spec.name for spec in specs}]
+    chosen: dict[str, socket.socket] = {}
+    for spec in specs:
+        if spec.name in by_name:
+            chosen[spec.name] = by_name[spec.name]
+        elif spare:
+            chosen[spec.name] = spare.pop(0)
+    for sock in spare:
+        sock.close()
+    acquired: list[Listener] = []
+    try:
+        for spec in specs:
+            if spec.name in chosen:
+                acquired.append(Listener(spec.name, chosen.pop(spec.name), dict(spec.settings)))
+            else:
+                acquired.append(bind_listener(spec))
+    except BaseException:
+        close_all(acquired)
+        for sock in chosen.values():
+            sock.close()
+        raise
+    return acquired
+
+
 def close_all(listeners: Iterable[Listener]) -> None:
     for listener in listeners:
         try:
             listener.sock.close()
         except OSError:
             pass
-
-
-def listener_from_fd(name: str, fd: int, settings: dict[str, Any]) -> Listener:
-    sock = socket.socket(fileno=fd)
-    sock.setblocking(False)
-    return Listener(name, sock, settings)
 
 
 def default_address(settings: dict[str, Any]) -> str:
@@ -103,4 +130,11 @@ def default_address(settings: dict[str, Any]) -> str:
     return "::1" if settings.get("IPV6") else "127.0.0.1"
 
 
-__all__ = ["ListenerSpec", "bind_all", "bind_listener", "close_all", "default_address"]
+__all__ = [
+    "ListenerSpec",
+    "acquire_all",
+    "bind_all",
+    "bind_listener",
+    "close_all",
+    "default_address",
+]

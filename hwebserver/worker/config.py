@@ -26,6 +26,13 @@ class Listener:
     def port(self) -> int:
         return int(self.sock.getsockname()[1])
 
+    @classmethod
+    def from_fd(cls, name: str, fd: int, settings: dict[str, Any]) -> Listener:
+        """A listening socket inherited by fd number (a spawned worker, socket activation)."""
+        sock = socket.socket(fileno=fd)
+        sock.setblocking(False)
+        return cls(name, sock, settings)
+
 
 @dataclass(frozen=True)
 class WorkerConfig:

@@ -159,8 +159,8 @@ class HttpProtocol(asyncio.Protocol):
             state.services,
         )
         transport.set_write_buffer_limits(high=state.write_high_water)
-        if state.draining:
-            self.close()
+        # Accepted just before a drain began: the client has sent, or is sending, a request;
+        # it is answered (with Connection: close) rather than cut.
 
     def data_received(self, data: bytes) -> None:
         if self.rejected:
@@ -670,12 +670,15 @@ class HttpProtocol(asyncio.Protocol):
         elif tick - self.idle_tick >= state.keepalive_timeout_ticks:
             self.close()
 
-    def shutdown(self) -> None:
-        """Server shutdown: close now if idle, else after the response in progress."""
+    def shutdown(self, close_idle: bool = True) -> None:
+        """Draining: close after the response in progress; an idle connection closes now only
+        when `close_idle` (a request arriving later is then answered with Connection: close).
+        A request still being received counts as in progress."""
         if self.upgraded is not None:
             self.upgraded.shutdown()
-        elif self.active is None and not self.queue:
-            self.close()
+        elif self.active is None and not self.queue and not self.parsing:
+            if close_idle:
+                self.close()
         else:
             self.active_keep_alive = False
 

@@ -29,6 +29,8 @@ class WorkerServer:
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._clock: asyncio.TimerHandle | None = None
+        self._drain_deadline = 0.0
+        self._drain_closes_idle = True
         self._startup_hooks: list[Callable[[WorkerState], Any]] = []
         self._shutdown_hooks: list[Callable[[WorkerState], Any]] = []
         self._stopped_hooks: list[Callable[[WorkerState], Any]] = []
@@ -115,20 +117,28 @@ class WorkerServer:
         for server in self._servers:
             server.close()
 
-    async def drain(self, timeout: float) -> None:
-        """Stop accepting, let in-flight requests finish, close idle connections, then cut."""
+    async def drain(self, timeout: float, close_idle: bool = True) -> None:
+        """Stop accepting, let in-flight requests finish (answered with Connection: close),
+        then cut what is left at the deadline.
+
+        close_idle=True (shutdown): idle keep-alive connections are closed at once.
+        close_idle=False (retiring while another generation serves the same sockets): an idle
+        connection is never closed under a client that may be sending on it; its next request
+        is answered with Connection: close, or it ends by the usual keep-alive timeout.
+        """
         state = self.state
         assert state is not None
         state.draining = True
         self.stop_accepting()
+        self._drain_closes_idle = close_idle
+        self._drain_deadline = time.monotonic() + timeout
         for hook in self._shutdown_hooks:
             result = hook(state)
             if asyncio.iscoroutine(result):
                 await result
-        deadline = time.monotonic() + timeout
-        while state.connections and time.monotonic() < deadline:
+        while state.connections and time.monotonic() < self._drain_deadline:
             for connection in list(state.connections):
-                connection.shutdown()
+                connection.shutdown(self._drain_closes_idle)
             await asyncio.sleep(DRAIN_POLL_INTERVAL)
         for connection in list(state.connections):
             if connection.transport is not None:
@@ -138,6 +148,12 @@ class WorkerServer:
             result = hook(state)
             if asyncio.iscoroutine(result):
                 await result
+
+    def hasten_drain(self, timeout: float | None = None) -> None:
+        """During drain(): close idle connections now, and cut at most `timeout` from now."""
+        self._drain_closes_idle = True
+        if timeout is not None:
+            self._drain_deadline = min(self._drain_deadline, time.monotonic() + timeout)
 
     def close(self) -> None:
         if self._clock is not None:

@@ -1,0 +1,543 @@
+"""The supervisor: one thread, one loop. It owns the listening sockets and keeps workers
+serving through reloads, crashes, recycling and shutdown.
+
+Every turn: wait on the signal pipe, the workers' control pipes and the file watcher (never
+longer than the next deadline); read what arrived, reap children that exited, enforce
+deadlines, then reconcile what runs with what should run. Signal handlers only record.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import socket
+import time
+from collections.abc import Callable
+from functools import partial
+
+from ..api.errors import OperationFailed
+from ..worker import control, process
+from ..worker.config import Listener
+from ..worker.control import Message
+from ..worker.logfiles import reopen_log_files
+from ..worker.logs import ServerLog
+from ..worker.sources import application_sources
+from . import spawn, tree
+from .handles import Generation, Phase, WorkerHandle, request_limit
+from .listeners import close_all
+from .options import RunOptions
+from .signals import SignalInbox
+from .systemd import Notifier
+from .watcher import SourceWatcher
+
+MAX_WAIT = 1.0
+KILL_MARGIN = 5.0  # past GRACEFUL_TIMEOUT, a draining worker's process tree is killed
+STOP_GRACE = 2.0  # after STOP
+DUMP_GRACE = 1.0  # between the stack dump of a silent worker and killing it
+BOOT_FAILED_GRACE = 5.0  # a worker that reported BOOT_FAILED has this long to exit
+WATCHER_RESTART_DELAY = 5.0
+MIB = 1024 * 1024
+
+
+class Supervisor:
+    """Blocking: serve() returns after a clean shutdown, or raises OperationFailed when the
+    first workers cannot start at all."""
+
+    def __init__(self, options: RunOptions, listeners: list[Listener]) -> None:
+        config = options.config
+        self.config = config
+        self.listeners = listeners
+        self.log = ServerLog(config.verbosity, config.debug)
+        self.inbox = SignalInbox()
+        self.selector = selectors.DefaultSelector()
+        self.notifier = Notifier.from_environment()
+        self.command = spawn.reload_command()
+        self.target = options.workers
+        self.watch_sources = options.reload_source_changes
+        self.graceful = float(config.option("GRACEFUL_TIMEOUT"))
+        self.worker_timeout = float(config.option("WORKER_TIMEOUT"))
+        self.boot_timeout = float(config.option("WORKER_BOOT_TIMEOUT"))
+        self.max_requests = int(config.option("MAX_REQUESTS"))
+        self.max_requests_jitter = int(config.option("MAX_REQUESTS_JITTER"))
+        self.max_memory = int(config.option("MAX_WORKER_MEMORY"))
+        self.next_generation = 0
+        self.active: Generation | None = None
+        self.pending: Generation | None = None
+        self.workers: dict[int, WorkerHandle] = {}
+        self.received: list[int] = []
+        self.stop_requested = False
+        self.stopping: str | None = None  # "graceful" or "immediate"
+        self.fatal: str | None = None
+        self.announced_ready = False
+        self.watcher: SourceWatcher | None = None
+        self.watcher_restart_at: float | None = None
+
+    # -- any thread ------------------------------------------------------------------------------
+    def request_stop(self) -> None:
+        """requestShutdown() in the supervisor process."""
+        self.stop_requested = True
+        self.inbox.wake()
+
+    # -- the loop ----------------------------------------------------------------------------------
+    def serve(self) -> None:
+        self.inbox.install()
+        self.selector.register(self.inbox.fileno(), selectors.EVENT_READ, self._on_signals)
+        try:
+            now = time.monotonic()
+            self.log.lifecycle("supervisor %d starts %d worker(s)", os.getpid(), self.target)
+            self.active = self._new_generation(forked=True, now=now)
+            self._fill(self.active, self.target, now)
+            if self.watch_sources:
+                self._start_watcher(now)
+            while self.stopping is None or self.workers:
+                self._turn()
+        finally:
+            self._cleanup()
+        if self.fatal is not None:
+            raise OperationFailed(self.fatal)
+        self.log.lifecycle("supervisor %d stopped", os.getpid())
+
+    def _turn(self) -> None:
+        for key, _events in self.selector.select(self._wait_time(time.monotonic())):
+            callback: Callable[[], None] = key.data
+            callback()
+        now = time.monotonic()
+        self._handle_signals(now)
+        self._reap(now)
+        self._enforce_deadlines(now)
+        self._reconcile(now)
+
+    def _wait_time(self, now: float) -> float:
+        soonest = now + MAX_WAIT
+        for worker in self.workers.values():
+            if worker.deadline is not None:
+                soonest = min(soonest, worker.deadline)
+            elif worker.phase is Phase.BOOTING:
+                soonest = min(soonest, worker.started + self.boot_timeout)
+            else:
+                soonest = min(soonest, worker.last_beat + self.worker_timeout)
+        if self.active is not None and self.active.next_start > now:
+            soonest = min(soonest, self.active.next_start)
+        return max(0.0, soonest - now)
+
+    # -- signals ---------------------------------------------------------------------------------
+    def _on_signals(self) -> None:
+        self.received.extend(self.inbox.read())
+
+    def _handle_signals(self, now: float) -> None:
+        received, self.received = self.received, []
+        if self.stop_requested:
+            self.stop_requested = False
+            self._shutdown("requestShutdown()", immediate=False, now=now)
+        for signum in received:
+            if signum == signal.SIGHUP:
+                self._reload("SIGHUP", now)
+            elif signum == signal.SIGTERM:
+                self._shutdown("SIGTERM", immediate=False, now=now)
+            elif signum == signal.SIGINT:
+                self._shutdown("SIGINT", immediate=self.stopping is not None, now=now)
+            elif signum == signal.SIGQUIT:
+                self._shutdown("SIGQUIT", immediate=True, now=now)
+            elif signum == signal.SIGTTIN:
+                self.target += 1
+                self.log.lifecycle("SIGTTIN: %d worker(s) wanted", self.target)
+            elif signum == signal.SIGTTOU:
+                self.target = max(1, self.target - 1)
+                self.log.lifecycle("SIGTTOU: %d worker(s) wanted", self.target)
+            elif signum == signal.SIGUSR1:
+                self._reopen_logs()
+
+    def _reopen_logs(self) -> None:
+        count = reopen_log_files()
+        for worker in self.workers.values():
+            if worker.signal_ready:
+                try:
+                    os.kill(worker.pid, signal.SIGUSR1)
+                except ProcessLookupError:
+                    pass
+        self.log.lifecycle("SIGUSR1: reopened %d log file(s), workers told", count)
+
+    # -- workers: starting, messages, exits -----------------------------------------------------
+    def _new_generation(self, forked: bool, now: float) -> Generation:
+        generation = Generation(self.next_generation, forked, self.target, now)
+        self.next_generation += 1
+        return generation
+
+    def _fill(self, generation: Generation, size: int, now: float) -> None:
+        while len(generation.staying()) < size:
+            if not self._start_worker(generation, now):
+                return
+
+    def _start_worker(self, generation: Generation, now: float) -> bool:
+        try:
+            if generation.forked:
+                started = spawn.fork_worker(
+                    partial(self._forked_worker_main, generation.number), self._private_fds()
+                )
+            else:
+                started = spawn.spawn_worker(self.command, self.listeners, generation.number)
+        except Exception as exc:
+            self.log.error(
+                "cannot start a worker of generation %d", generation.number, exc_info=exc
+            )
+            self._generation_failed(generation, f"cannot start a worker: {exc}", now)
+            return False
+        worker = WorkerHandle(
+            started.pid,
+            generation,
+            started.sock,
+            now,
+            request_limit(self.max_requests, self.max_requests_jitter),
+        )
+        worker.process = started.process
+        generation.workers.append(worker)
+        self.workers[worker.pid] = worker
+        self.selector.register(worker.sock, selectors.EVENT_READ, partial(self._on_control, worker))
+        how = "forked" if generation.forked else "spawned"
+        self.log.lifecycle("%s %s", how, worker)
+        return True
+
+    def _forked_worker_main(self, generation: int, sock: socket.socket) -> int:
+        """In the forked child."""
+        return process.run_worker(self.config, self.listeners, sock, generation)
+
+    def _private_fds(self) -> list[int]:
+        """What a forked worker must not keep: above all the other workers' pipe ends, or a
+        dead supervisor would go unnoticed by them."""
+        fds = [*self.inbox.private_fds(), self.selector.fileno()]
+        fds.extend(worker.sock.fileno() for worker in self.workers.values())
+        if self.watcher is not None:
+            fds.extend(self.watcher.private_fds())
+        return [fd for fd in fds if fd >= 0]
+
+    def _on_control(self, worker: WorkerHandle) -> None:
+        messages = worker.receive()
+        now = time.monotonic()
+        if messages is None:
+            self._unregister(worker)  # it is exiting; _reap() takes it from here
+            return
+        for message in messages:
+            self._on_message(worker, message, now)
+
+    def _on_message(self, worker: WorkerHandle, message: Message, now: float) -> None:
+        kind = message["kind"]
+        if kind == control.HEARTBEAT:
+            worker.beat(message, now)
+        elif kind == control.READY:
+            if worker.phase is not Phase.BOOTING or worker.killed:
+                return
+            worker.phase = Phase.READY
+            worker.ready_at = worker.last_beat = now
+            worker.generation.ever_ready = True
+            self.log.lifecycle("%s ready in %.2fs", worker, now - worker.started)
+            sources = message.get("sources")
+            if self.watcher is not None and isinstance(sources, list):
+                self.watcher.watch_more(str(path) for path in sources)
+        elif kind == control.SHUTDOWN:
+            self._shutdown(f"requestShutdown() in {worker}", immediate=False, now=now)
+        elif kind == control.BOOT_FAILED:
+            error = str(message.get("error", "")).rstrip()
+            worker.failure = "failed to start"
+            worker.deadline = now + BOOT_FAILED_GRACE
+            self.log.error("%s failed to start:\n%s", worker, error)
+            if worker.generation is self.pending:
+                self._abort_pending(f"{worker} failed to start", now)
+
+    def _reap(self, now: float) -> None:
+        for pid, worker in list(self.workers.items()):
+            code = tree.exit_status(pid)
+            if code is None:
+                continue
+            tree.kill_group(pid)  # what it started dies with it (it is a zombie: no reuse)
+            tree.reap(pid)
+            if worker.process is not None:
+                worker.process.returncode = code
+            self._forget(worker)
+            self._on_exit(worker, code, now)
+        if self.watcher is not None and self.watcher.process is not None:
+            if self.watcher.process.poll() is not None:
+                self._watcher_lost(now)
+
+    def _on_exit(self, worker: WorkerHandle, code: int, now: float) -> None:
+        generation = worker.generation
+        how = tree.describe_exit(code)
+        asked = worker.phase in (Phase.RETIRING, Phase.STOPPING)
+        if worker.failure is None and asked:
+            self.log.lifecycle("%s exited (%s)", worker, how)
+            return
+        reason = worker.failure or "exited unexpectedly"
+        if generation is self.pending:
+            self._abort_pending(f"{worker} {reason} ({how})", now)
+        elif generation is not self.active or self.stopping is not None:
+            self.log.warning("%s %s (%s)", worker, reason, how)
+        elif not generation.ever_ready and generation.number == 0:
+            self._generation_failed(generation, f"{worker} {reason} ({how})", now)
+        else:
+            delay = generation.record_death(worker, now)
+            self.log.warning(
+                "%s %s (%s); replacing it%s",
+                worker,
+                reason,
+                how,
+                f" in {delay:.1f}s" if delay else "",
+            )
+
+    def _generation_failed(self, generation: Generation, reason: str, now: float) -> None:
+        if generation is self.pending:
+            self._abort_pending(reason, now)
+        elif generation is self.active and not generation.ever_ready and generation.number == 0:
+            self.fatal = f"the workers failed to start: {reason}"
+            self._shutdown("the workers failed to start", immediate=True, now=now)
+        else:
+            generation.failures += 1
+            generation.next_start = now + min(30.0, 0.1 * 2**generation.failures)
+
+    def _forget(self, worker: WorkerHandle) -> None:
+        self._unregister(worker)
+        worker.sock.close()
+        self.workers.pop(worker.pid, None)
+        if worker in worker.generation.workers:
+            worker.generation.workers.remove(worker)
+
+    def _unregister(self, worker: WorkerHandle) -> None:
+        try:
+            self.selector.unregister(worker.sock)
+        except (KeyError, ValueError):
+            pass
+
+    def _kill(self, worker: WorkerHandle) -> None:
+        if not worker.killed:
+            worker.killed = True
+            tree.kill_tree(worker.pid)
+
+    # -- deadlines ---------------------------------------------------------------------------------
+    def _enforce_deadlines(self, now: float) -> None:
+        for worker in list(self.workers.values()):
+            if worker.killed:
+                continue
+            if worker.deadline is not None and now >= worker.deadline:
+                if worker.failure is None:
+                    self.log.warning("%s did not finish in time: killing it", worker)
+                self._kill(worker)
+            elif worker.failure is not None:
+                continue
+            elif worker.phase is Phase.BOOTING and now - worker.started > self.boot_timeout:
+                worker.failure = f"sent no READY within {self.boot_timeout:g}s"
+                self.log.error("%s %s: killing it", worker, worker.failure)
+                self._kill(worker)
+                if worker.generation is self.pending:
+                    self._abort_pending(f"{worker} {worker.failure}", now)
+            elif worker.phase is not Phase.BOOTING and now - worker.last_beat > self.worker_timeout:
+                self._silent(worker, now)
+
+    def _silent(self, worker: WorkerHandle, now: float) -> None:
+        """A worker whose event loop stopped turning: its threads' stacks go to the log
+        (faulthandler, to stderr), then its process tree is killed and it is replaced."""
+        worker.failure = f"sent no heartbeat for {now - worker.last_beat:.1f}s"
+        self.log.error(
+            "%s %s: dumping every thread's stack below, then replacing it", worker, worker.failure
+        )
+        try:
+            os.kill(worker.pid, process.STACK_DUMP_SIGNAL)
+        except ProcessLookupError:
+            pass
+        worker.deadline = now + DUMP_GRACE
+        if worker.generation is self.pending:
+            self._abort_pending(f"{worker} {worker.failure}", now)
+
+    # -- what should run ---------------------------------------------------------------------------
+    def _reconcile(self, now: float) -> None:
+        if self.stopping is not None or self.active is None:
+            return
+        pending = self.pending
+        if pending is not None and len(pending.ready()) >= pending.size:
+            self._promote(now)
+        generation = self.active
+        self._mark_for_recycling(generation)
+        staying = generation.staying()
+        missing = self.target - len(staying)
+        if missing > 0 and now >= generation.next_start:
+            self._fill(generation, self.target, now)
+        elif missing < 0:
+            # Fewer wanted (SIGTTOU): booting ones go first, then the newest.
+            order = sorted(staying, key=lambda w: (w.phase is Phase.READY, -w.started))
+            for worker in order[:-missing]:
+                self._retire(worker, now)
+        if len(generation.ready()) >= self.target:
+            for worker in generation.workers:
+                if worker.recycle_reason is not None and worker.phase is Phase.READY:
+                    self._retire(worker, now)
+            if not self.announced_ready:
+                self.announced_ready = True
+                self.notifier.ready(f"serving with {self.target} worker(s)")
+                self.log.lifecycle("all %d worker(s) ready", self.target)
+        if self.watcher_restart_at is not None and now >= self.watcher_restart_at:
+            self._start_watcher(now)
+
+    def _mark_for_recycling(self, generation: Generation) -> None:
+        """One at a time, and only at full strength: the replacement starts now, the old
+        worker drains once it is READY."""
+        if self.pending is not None or (self.max_requests <= 0 and self.max_memory <= 0):
+            return
+        if any(w.recycle_reason is not None for w in generation.workers):
+            return
+        ready = generation.ready()
+        if len(ready) < self.target:
+            return
+        for worker in ready:
+            if worker.request_limit is not None and worker.served >= worker.request_limit:
+                reason = f"served {worker.served} requests (limit {worker.request_limit})"
+            elif worker.over_memory(self.max_memory):
+                reason = (
+                    f"RSS {min(worker.rss) // MIB} MiB stayed above MAX_WORKER_MEMORY "
+                    f"({self.max_memory // MIB} MiB)"
+                )
+            else:
+                continue
+            worker.recycle_reason = reason
+            self.log.lifecycle("recycling %s: %s; its replacement starts first", worker, reason)
+            return
+
+    def _retire(self, worker: WorkerHandle, now: float) -> None:
+        """Drain it while others serve the same sockets."""
+        if worker.phase is Phase.BOOTING:
+            worker.phase = Phase.STOPPING
+            self._kill(worker)
+        elif worker.phase is Phase.READY:
+            worker.phase = Phase.RETIRING
+            worker.send(control.DRAIN, mode=control.RETIRE)
+            worker.deadline = now + self.graceful + KILL_MARGIN
+            self.log.lifecycle("%s drains", worker)
+
+    # -- reload ------------------------------------------------------------------------------------
+    def _reload(self, reason: str, now: float) -> None:
+        if self.stopping is not None:
+            return
+        if self.pending is not None:
+            self._abort_pending(f"superseded by a newer reload ({reason})", now, failed=False)
+        generation = self._new_generation(forked=False, now=now)
+        self.pending = generation
+        self.notifier.reloading(f"reloading ({reason})")
+        self.log.lifecycle(
+            "reloading (%s): generation %d starts %d worker(s)",
+            reason,
+            generation.number,
+            generation.size,
+        )
+        self._fill(generation, generation.size, now)
+
+    def _promote(self, now: float) -> None:
+        old, new = self.active, self.pending
+        assert old is not None and new is not None
+        self.active, self.pending = new, None
+        for worker in list(old.workers):
+            self._retire(worker, now)
+        self.log.lifecycle(
+            "generation %d serves (reload took %.2fs); generation %d drains",
+            new.number,
+            now - new.started,
+            old.number,
+        )
+        self.notifier.ready(f"serving generation {new.number}")
+
+    def _abort_pending(self, reason: str, now: float, failed: bool = True) -> None:
+        generation = self.pending
+        if generation is None:
+            return
+        self.pending = None
+        for worker in list(generation.workers):
+            worker.phase = Phase.STOPPING
+            self._kill(worker)
+        active = self.active.number if self.active is not None else -1
+        if failed:
+            self.log.error(
+                "reload to generation %d failed: %s; generation %d keeps serving",
+                generation.number,
+                reason,
+                active,
+            )
+            self.notifier.ready(f"reload failed; serving generation {active}")
+        else:
+            self.log.lifecycle("generation %d abandoned: %s", generation.number, reason)
+
+    # -- watching sources ----------------------------------------------------------------------------
+    def _start_watcher(self, now: float) -> None:
+        self.watcher_restart_at = None
+        watcher = SourceWatcher(application_sources())
+        try:
+            watcher.start()
+        except OSError as exc:
+            self.log.error("cannot start the source watcher: %s", exc)
+            self.watcher_restart_at = now + WATCHER_RESTART_DELAY
+            return
+        self.watcher = watcher
+        self.selector.register(watcher.fileno(), selectors.EVENT_READ, self._on_watcher)
+        self.log.lifecycle("watching %d source file(s) for changes", len(watcher.files))
+
+    def _on_watcher(self) -> None:
+        watcher = self.watcher
+        assert watcher is not None
+        changed = watcher.read_changes()
+        now = time.monotonic()
+        if changed is None:
+            self._watcher_lost(now)
+        elif changed:
+            names = ", ".join(os.path.basename(path) for path in changed[:3])
+            more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+            self._reload(f"{names}{more} changed", now)
+
+    def _watcher_lost(self, now: float) -> None:
+        self.log.warning("the source watcher exited; restarting it")
+        self._stop_watcher()
+        self.watcher_restart_at = now + WATCHER_RESTART_DELAY
+
+    def _stop_watcher(self) -> None:
+        watcher, self.watcher = self.watcher, None
+        self.watcher_restart_at = None
+        if watcher is None or watcher.process is None:
+            return
+        try:
+            self.selector.unregister(watcher.fileno())
+        except (KeyError, ValueError):
+            pass
+        watcher.stop()
+
+    # -- shutdown ----------------------------------------------------------------------------------
+    def _shutdown(self, reason: str, immediate: bool, now: float) -> None:
+        if self.stopping is None:
+            self.log.startup("shutting down (%s)", reason)
+            self.notifier.stopping(f"shutting down ({reason})")
+            # The workers keep their own copies until they stop accepting.
+            close_all(self.listeners)
+            self._stop_watcher()
+            self._abort_pending("shutting down", now, failed=False)
+        if self.stopping == "immediate" or (self.stopping == "graceful" and not immediate):
+            return
+        self.stopping = "immediate" if immediate else "graceful"
+        for worker in list(self.workers.values()):
+            if worker.killed:
+                continue
+            if worker.phase is Phase.BOOTING:
+                worker.phase = Phase.STOPPING
+                self._kill(worker)
+            elif immediate:
+                worker.phase = Phase.STOPPING
+                worker.send(control.STOP)
+                worker.deadline = min(worker.deadline or now + STOP_GRACE, now + STOP_GRACE)
+            else:
+                worker.phase = Phase.STOPPING
+                worker.send(control.DRAIN, mode=control.SHUTDOWN_MODE)
+                deadline = now + self.graceful + KILL_MARGIN
+                worker.deadline = min(worker.deadline or deadline, deadline)
+
+    def _cleanup(self) -> None:
+        for worker in list(self.workers.values()):
+            self._kill(worker)
+            tree.reap(worker.pid)
+            self._forget(worker)
+        self._stop_watcher()
+        close_all(self.listeners)
+        self.inbox.restore()
+        self.inbox.close()
+        self.selector.close()

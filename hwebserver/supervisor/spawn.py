@@ -1,0 +1,138 @@
+"""Starting worker processes: forked (generation 0, sharing the state the script built) or
+spawned from the original command line (reloads, which must load the code anew)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from ..worker import linux, process
+from ..worker.config import Listener
+from ..worker.launch import ENV_NAME, WorkerLaunch
+from ..worker.logs import logger
+from . import signals
+
+# Where the service was started from: a reload re-runs its command line from there, even if
+# the script changed directory before calling run().
+LAUNCH_CWD = os.getcwd()
+
+
+@dataclass
+class Started:
+    pid: int
+    sock: socket.socket  # the supervisor's end of the control pipe, non-blocking
+    process: subprocess.Popen[bytes] | None = None
+
+
+def _control_pair() -> tuple[socket.socket, socket.socket]:
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    ours.setblocking(False)
+    return ours, theirs
+
+
+def fork_worker(
+    child_main: Callable[[socket.socket], int], close_in_child: Iterable[int]
+) -> Started:
+    """fork(); the child closes the supervisor's private fds, resets signals, runs
+    child_main(control socket) and exits with its status, never returning here."""
+    others = threading.active_count() - 1
+    if others:
+        logger.warning(
+            "forking a worker while %d other thread(s) exist in the supervisor process; "
+            "start threads after run() or in handlers",
+            others,
+        )
+    ours, theirs = _control_pair()
+    supervisor_pid = os.getpid()
+    with signals.blocked():
+        pid = os.fork()
+        if pid == 0:
+            _forked_child(supervisor_pid, ours, theirs, child_main, close_in_child)
+    theirs.close()
+    try:
+        os.setpgid(pid, pid)  # also done by the child: whichever runs first
+    except OSError:
+        pass
+    return Started(pid, ours)
+
+
+def _forked_child(
+    supervisor_pid: int,
+    ours: socket.socket,
+    theirs: socket.socket,
+    child_main: Callable[[socket.socket], int],
+    close_in_child: Iterable[int],
+) -> None:
+    code = 1
+    try:
+        signals.reset_in_child()
+        ours.close()
+        for fd in close_in_child:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        _stdin_from_devnull()
+        process.prepare_worker_process(supervisor_pid)
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
+        code = child_main(theirs)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        process.flush_and_exit(code)
+
+
+def _stdin_from_devnull() -> None:
+    fd = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(fd, 0)
+    os.close(fd)
+
+
+def reload_command() -> list[str]:
+    """The command line this service was started with, on this interpreter."""
+    return [sys.executable, *sys.orig_argv[1:]]
+
+
+def spawn_worker(command: list[str], listeners: list[Listener], generation: int) -> Started:
+    """Run the service's command line again, as a worker: the listener fds and the control
+    pipe are inherited and named in the environment."""
+    ours, theirs = _control_pair()
+    supervisor_pid = os.getpid()
+    launch = WorkerLaunch(
+        supervisor_pid,
+        generation,
+        theirs.fileno(),
+        tuple((listener.name, listener.sock.fileno()) for listener in listeners),
+    )
+    env = dict(os.environ)
+    env[ENV_NAME] = launch.to_env()
+    pass_fds = [theirs.fileno(), *(listener.sock.fileno() for listener in listeners)]
+
+    def before_exec() -> None:
+        # Runs in the child between fork and exec; the supervisor has no other thread.
+        os.setpgid(0, 0)
+        linux.set_parent_death_signal(signal.SIGTERM)
+
+    try:
+        child = subprocess.Popen(
+            command,
+            env=env,
+            cwd=LAUNCH_CWD,
+            stdin=subprocess.DEVNULL,
+            pass_fds=pass_fds,
+            preexec_fn=before_exec,
+            restore_signals=True,
+        )
+    except BaseException:
+        ours.close()
+        raise
+    finally:
+        theirs.close()
+    return Started(child.pid, ours, child)

@@ -1,0 +1,163 @@
+"""Reload on source changes: watchfiles runs in a helper process, so the supervisor never has
+a watcher thread when it forks.
+
+The supervisor writes the files to watch to the helper's stdin (one JSON list per line, sent
+again when the set grows) and reads one JSON list of changed files per line from its stdout.
+The helper watches the files' directories, not the files, so editors that save by writing a
+new file and renaming it are seen too; it exits when its stdin closes or its parent dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from ..worker import linux
+
+# Changes are yielded once this many milliseconds pass without a new one (watchfiles' step);
+# an editor's save (write, rename, chmod) then triggers one reload, not three.
+QUIET_MS = 200
+STOP_TIMEOUT = 3.0
+
+
+class SourceWatcher:
+    """The supervisor's side: start the helper, tell it what to watch, read its reports."""
+
+    def __init__(self, files: Iterable[str]) -> None:
+        self.files: set[str] = set(files)
+        self.process: subprocess.Popen[bytes] | None = None
+        self._buffer = b""
+
+    def start(self) -> None:
+        package_root = str(Path(__file__).resolve().parent.parent.parent)
+        code = (
+            "import sys; sys.path.insert(0, sys.argv[1]); "
+            "from hwebserver.supervisor.watcher import main; main(int(sys.argv[2]))"
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", code, package_root, str(os.getpid())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            preexec_fn=_before_exec,
+        )
+        assert self.process.stdout is not None
+        os.set_blocking(self.process.stdout.fileno(), False)
+        self._send()
+
+    def _send(self) -> None:
+        process = self.process
+        if process is None or process.stdin is None:
+            return
+        try:
+            process.stdin.write(json.dumps(sorted(self.files)).encode() + b"\n")
+            process.stdin.flush()
+        except OSError:
+            pass  # it died; poll() reports it
+
+    def watch_more(self, files: Iterable[str]) -> None:
+        new = set(files) - self.files
+        if new:
+            self.files |= new
+            self._send()
+
+    def fileno(self) -> int:
+        assert self.process is not None and self.process.stdout is not None
+        return self.process.stdout.fileno()
+
+    def private_fds(self) -> list[int]:
+        process = self.process
+        if process is None:
+            return []
+        return [stream.fileno() for stream in (process.stdin, process.stdout) if stream]
+
+    def read_changes(self) -> list[str] | None:
+        """Changed files reported so far; None when the helper is gone."""
+        assert self.process is not None and self.process.stdout is not None
+        changed: list[str] = []
+        while True:
+            try:
+                data = os.read(self.process.stdout.fileno(), 65536)
+            except BlockingIOError:
+                break
+            if not data:
+                return None
+            self._buffer += data
+        *lines, self._buffer = self._buffer.split(b"\n")
+        for line in lines:
+            with contextlib.suppress(ValueError):
+                changed.extend(str(path) for path in json.loads(line))
+        return changed
+
+    def stop(self) -> None:
+        process = self.process
+        if process is None:
+            return
+        self.process = None
+        with contextlib.suppress(OSError):
+            if process.stdin is not None:
+                process.stdin.close()
+        try:
+            process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(STOP_TIMEOUT)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def _before_exec() -> None:
+    linux.set_parent_death_signal(signal.SIGTERM)
+
+
+# -- the helper process --------------------------------------------------------------------------
+def main(parent_pid: int) -> None:
+    linux.set_parent_death_signal(signal.SIGTERM)
+    if linux.orphaned(parent_pid):
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the supervisor's to handle
+    wanted: list[set[str]] = []
+    changed_set = threading.Event()
+    finished = threading.Event()
+
+    def read_requests() -> None:
+        for line in sys.stdin.buffer:
+            with contextlib.suppress(ValueError):
+                wanted.append({os.path.abspath(p) for p in json.loads(line)})
+                changed_set.set()
+        finished.set()
+        changed_set.set()
+
+    threading.Thread(target=read_requests, name="requests", daemon=True).start()
+    changed_set.wait()
+    while not finished.is_set():
+        changed_set.clear()
+        _watch(wanted[-1] if wanted else set(), changed_set)
+
+
+def _watch(files: set[str], stop: threading.Event) -> None:
+    import watchfiles
+
+    directories = sorted(
+        {os.path.dirname(path) for path in files if os.path.isdir(os.path.dirname(path))}
+    )
+    if not directories:
+        stop.wait()
+        return
+    for changes in watchfiles.watch(
+        *directories,
+        watch_filter=lambda _change, path: os.path.abspath(path) in files,
+        recursive=False,
+        step=QUIET_MS,
+        stop_event=stop,
+        raise_interrupt=False,
+    ):
+        paths = sorted({os.path.abspath(path) for _change, path in changes})
+        sys.stdout.write(json.dumps(paths) + "\n")
+        sys.stdout.flush()

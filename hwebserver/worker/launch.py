@@ -1,0 +1,112 @@
+"""How a spawned worker learns that it is one: the environment its supervisor sets.
+
+A reload re-runs the service's command line with HWEBSERVER_WORKER naming the inherited
+listener fds and the control pipe. Importing hwebserver in such a process takes the variable
+out of the environment (the application's own subprocesses must not see it) and, until run()
+claims the launch, reports a failure to boot (an exception while importing, an exit before
+run()) over the control pipe with its traceback, so the supervisor can log it and keep the
+old generation serving.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import socket
+import sys
+import traceback
+from dataclasses import dataclass
+from types import TracebackType
+
+from .control import BOOT_FAILED, encode
+
+ENV_NAME = "HWEBSERVER_WORKER"
+
+
+@dataclass(frozen=True)
+class WorkerLaunch:
+    supervisor_pid: int
+    generation: int
+    control_fd: int
+    listener_fds: tuple[tuple[str, int], ...]
+
+    def to_env(self) -> str:
+        return json.dumps(
+            {
+                "supervisor_pid": self.supervisor_pid,
+                "generation": self.generation,
+                "control_fd": self.control_fd,
+                "listeners": [list(pair) for pair in self.listener_fds],
+            }
+        )
+
+    @classmethod
+    def from_env(cls, text: str) -> WorkerLaunch:
+        data = json.loads(text)
+        return cls(
+            int(data["supervisor_pid"]),
+            int(data["generation"]),
+            int(data["control_fd"]),
+            tuple((str(name), int(fd)) for name, fd in data["listeners"]),
+        )
+
+
+class _PendingLaunch:
+    """The launch read from the environment, until run() claims it."""
+
+    def __init__(self, launch: WorkerLaunch) -> None:
+        self.launch = launch
+        self.claimed = False
+        self.reported = False
+
+    def report(self, error: str) -> None:
+        """Send BOOT_FAILED on a duplicate of the control fd (the loop does not run yet)."""
+        if self.claimed or self.reported:
+            return
+        self.reported = True
+        try:
+            with socket.socket(fileno=os.dup(self.launch.control_fd)) as sock:
+                sock.setblocking(True)
+                sock.settimeout(5.0)
+                sock.sendall(encode(BOOT_FAILED, error=error))
+        except OSError:
+            pass  # the supervisor still sees the exit before READY
+
+
+_pending: list[_PendingLaunch] = []
+
+
+def take_from_environment() -> None:
+    """Called once when hwebserver is imported."""
+    text = os.environ.pop(ENV_NAME, None)
+    if not text or _pending:
+        return
+    pending = _PendingLaunch(WorkerLaunch.from_env(text))
+    _pending.append(pending)
+    previous_hook = sys.excepthook
+
+    def report_exception(
+        kind: type[BaseException], value: BaseException, tb: TracebackType | None
+    ) -> None:
+        pending.report("".join(traceback.format_exception(kind, value, tb)))
+        previous_hook(kind, value, tb)
+
+    def report_early_exit() -> None:
+        pending.report("the application exited without calling hwebserver.run()")
+
+    sys.excepthook = report_exception
+    atexit.register(report_early_exit)
+
+
+def claim() -> WorkerLaunch | None:
+    """run() in a spawned worker: the launch, which run() now reports on itself."""
+    if not _pending or _pending[0].claimed:
+        return None
+    _pending[0].claimed = True
+    return _pending[0].launch
+
+
+def report_failure(launch: WorkerLaunch, error: str) -> None:
+    """A failure after run() claimed the launch but before the event loop runs."""
+    _PendingLaunch(launch).report(error)

@@ -1,0 +1,268 @@
+"""A worker process: serves the inherited listeners on uvloop and answers to its supervisor.
+
+It reports READY once it accepts, a heartbeat every second from its event loop (so a loop
+that stops turning falls silent), and SHUTDOWN when requestShutdown() is called. It drains
+when told (DRAIN), cuts when told (STOP), and drains on its own when the supervisor is gone
+(control-pipe EOF, or the parent-death signal SIGTERM).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import faulthandler
+import logging
+import os
+import signal
+import socket
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+import psutil
+
+from . import control, current, linux
+from .config import Listener, WorkerConfig
+from .control import FrameDecoder, Message
+from .logfiles import reopen_log_files
+from .logs import ServerLog
+from .server import WorkerServer
+from .sources import application_sources
+
+HEARTBEAT_INTERVAL = 1.0
+# Sent by the supervisor to a worker that fell silent: every thread's stack to stderr.
+STACK_DUMP_SIGNAL = signal.SIGUSR2
+IMMEDIATE = "immediate"
+
+
+class ControlChannel(asyncio.Protocol):
+    """The worker's end of the control pipe, on the event loop."""
+
+    def __init__(self, on_message: Callable[[Message], None], on_lost: Callable[[], None]) -> None:
+        self.on_message = on_message
+        self.on_lost = on_lost
+        self.decoder = FrameDecoder()
+        self.transport: Any = None  # uvloop's transports do not subclass asyncio.Transport
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            messages = self.decoder.feed(data)
+        except control.ControlProtocolError:
+            self.on_lost()
+            return
+        for message in messages:
+            self.on_message(message)
+
+    def eof_received(self) -> bool:
+        self.on_lost()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+        self.on_lost()
+
+    def send(self, kind: str, **fields: Any) -> None:
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(control.encode(kind, **fields))
+
+    async def close(self, timeout: float = 2.0) -> None:
+        """Flush what is buffered, then close."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+        try:
+            await asyncio.wait_for(asyncio.shield(self.closed), timeout)
+        except asyncio.TimeoutError:
+            pass
+
+
+class WorkerProcess:
+    """One worker's life: start, READY, heartbeats, then drain the way it is told."""
+
+    def __init__(
+        self,
+        config: WorkerConfig,
+        listeners: list[Listener],
+        control_sock: socket.socket,
+        generation: int,
+    ) -> None:
+        self.config = config
+        self.server = WorkerServer(config, listeners)
+        self.control_sock = control_sock
+        self.generation = generation
+        self.log = ServerLog(config.verbosity, config.debug)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.channel: ControlChannel | None = None
+        self.stop_mode: asyncio.Future[str] | None = None
+        self.draining = False
+        self.interrupts = 0
+        self._beat_due = 0.0
+        self._beat: asyncio.TimerHandle | None = None
+        self._me = psutil.Process()
+
+    # -- called from any thread ----------------------------------------------------------------
+    def request_stop(self) -> None:
+        """requestShutdown() in this worker: ask the supervisor to stop the whole server."""
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(self._ask_supervisor_to_stop)
+        except RuntimeError:
+            pass  # the loop closed meanwhile
+
+    def _ask_supervisor_to_stop(self) -> None:
+        if self.channel is not None:
+            self.channel.send(control.SHUTDOWN)
+
+    # -- the loop --------------------------------------------------------------------------------
+    def run(self) -> int:
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self.loop = loop
+        try:
+            return loop.run_until_complete(self._main())
+        finally:
+            loop.close()
+
+    async def _main(self) -> int:
+        loop = asyncio.get_running_loop()
+        self.stop_mode = loop.create_future()
+        _transport, self.channel = await loop.connect_accepted_socket(
+            lambda: ControlChannel(self._on_message, self._on_supervisor_lost),
+            sock=self.control_sock,
+        )
+        self._install_signals(loop)
+        try:
+            await self.server.start()
+        except Exception:
+            self.channel.send(control.BOOT_FAILED, error=traceback.format_exc())
+            await self.channel.close()
+            return 1
+        self.channel.send(
+            control.READY,
+            pid=os.getpid(),
+            generation=self.generation,
+            sources=application_sources(),
+        )
+        self.log.lifecycle("worker %d (generation %d) ready", os.getpid(), self.generation)
+        self._beat_due = loop.time() + HEARTBEAT_INTERVAL
+        self._beat = loop.call_at(self._beat_due, self._heartbeat)
+        mode = await self.stop_mode
+        self.draining = True
+        graceful = float(self.config.option("GRACEFUL_TIMEOUT"))
+        await self.server.drain(
+            0.0 if mode == IMMEDIATE else graceful, close_idle=mode != control.RETIRE
+        )
+        self.server.close()
+        if self._beat is not None:
+            self._beat.cancel()
+        self.log.lifecycle("worker %d (generation %d) drained", os.getpid(), self.generation)
+        await self.channel.close()
+        return 0
+
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
+        loop.add_signal_handler(signal.SIGTERM, self._stop, control.SHUTDOWN_MODE)
+        loop.add_signal_handler(signal.SIGINT, self._on_interrupt)
+        loop.add_signal_handler(signal.SIGQUIT, self._stop, IMMEDIATE)
+        loop.add_signal_handler(signal.SIGUSR1, reopen_log_files)
+        # The supervisor reloads on HUP; a worker is not reloaded by itself.
+        loop.add_signal_handler(signal.SIGHUP, lambda: None)
+        # A worker has its own process group; writing to a terminal must never stop it.
+        signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+        faulthandler.register(STACK_DUMP_SIGNAL, all_threads=True, chain=False)
+
+    def _heartbeat(self) -> None:
+        loop = self.loop
+        state = self.server.state
+        assert loop is not None and state is not None and self.channel is not None
+        now = loop.time()
+        try:
+            rss = self._me.memory_info().rss
+        except psutil.Error:
+            rss = 0
+        self.channel.send(
+            control.HEARTBEAT,
+            served=state.requests_served,
+            in_flight=state.in_flight,
+            lag=round(max(0.0, now - self._beat_due), 4),
+            rss=rss,
+        )
+        self._beat_due = now + HEARTBEAT_INTERVAL
+        self._beat = loop.call_at(self._beat_due, self._heartbeat)
+
+    # -- stopping ------------------------------------------------------------------------------
+    def _on_message(self, message: Message) -> None:
+        kind = message["kind"]
+        if kind == control.DRAIN:
+            mode = message.get("mode")
+            self._stop(control.RETIRE if mode == control.RETIRE else control.SHUTDOWN_MODE)
+        elif kind == control.STOP:
+            self._stop(IMMEDIATE)
+
+    def _on_supervisor_lost(self) -> None:
+        """No supervisor: nobody will take over these sockets, so drain as for a shutdown."""
+        self._stop(control.SHUTDOWN_MODE)
+
+    def _on_interrupt(self) -> None:
+        self.interrupts += 1
+        self._stop(IMMEDIATE if self.interrupts > 1 else control.SHUTDOWN_MODE)
+
+    def _stop(self, mode: str) -> None:
+        future = self.stop_mode
+        if future is None:
+            return
+        if not future.done():
+            future.set_result(mode)
+        elif self.draining and mode != control.RETIRE:
+            # Already retiring, now asked to shut down (or to stop now): hurry up.
+            self.server.hasten_drain(0.0 if mode == IMMEDIATE else None)
+
+
+def run_worker(
+    config: WorkerConfig,
+    listeners: list[Listener],
+    control_sock: socket.socket,
+    generation: int,
+) -> int:
+    """The worker's main; returns its exit status. The caller exits the process with it."""
+    worker = WorkerProcess(config, listeners, control_sock, generation)
+    current.replace(worker)
+    try:
+        return worker.run()
+    finally:
+        current.release(worker)
+
+
+def prepare_worker_process(supervisor_pid: int) -> None:
+    """In a new worker, before anything else: its own process group, and die with the parent."""
+    try:
+        os.setpgid(0, 0)
+    except OSError:
+        pass  # already a group leader (spawned workers set it before exec)
+    linux.set_parent_death_signal(signal.SIGTERM)
+    if linux.orphaned(supervisor_pid):
+        os._exit(0)
+
+
+def flush_and_exit(code: int) -> NoReturn:
+    """Leave without running the application's atexit handlers or code after run(): those
+    belong to the process that called run() first, not to its workers."""
+    for handler in logging.getLogger().handlers + logging.getLogger("hwebserver").handlers:
+        try:
+            handler.flush()
+        except Exception:
+            pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(code)
