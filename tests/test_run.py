@@ -33,8 +33,9 @@ def background():
 
 
 def wait_until_stopped():
-    run_module = sys.modules["hwebserver.run"]
-    wait_for(lambda: run_module._running is None, timeout=20)
+    from hwebserver.worker import current
+
+    wait_for(lambda: current.get() is None, timeout=20)
 
 
 @hwebserver.urlHandler("/in-process/state")

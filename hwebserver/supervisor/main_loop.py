@@ -473,16 +473,19 @@ class Supervisor:
             return
         self.watcher = watcher
         self.selector.register(watcher.fileno(), selectors.EVENT_READ, self._on_watcher)
-        self.log.lifecycle("watching %d source file(s) for changes", len(watcher.files))
 
     def _on_watcher(self) -> None:
         watcher = self.watcher
         assert watcher is not None
-        changed = watcher.read_changes()
+        report = watcher.read()
         now = time.monotonic()
-        if changed is None:
+        if report is None:
             self._watcher_lost(now)
-        elif changed:
+            return
+        changed, watching = report
+        if watching is not None:
+            self.log.lifecycle("watching %d source file(s) for changes", watching)
+        if changed:
             names = ", ".join(os.path.basename(path) for path in changed[:3])
             more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
             self._reload(f"{names}{more} changed", now)

@@ -2,7 +2,8 @@
 a watcher thread when it forks.
 
 The supervisor writes the files to watch to the helper's stdin (one JSON list per line, sent
-again when the set grows) and reads one JSON list of changed files per line from its stdout.
+again when the set grows) and reads lines from its stdout: a JSON list of changed files, or
+{"watching": N} once a watch is in place (edits made before that are not seen).
 The helper watches the files' directories, not the files, so editors that save by writing a
 new file and renaming it are seen too; it exits when its stdin closes or its parent dies.
 """
@@ -24,6 +25,9 @@ from ..worker import linux
 # Changes are yielded once this many milliseconds pass without a new one (watchfiles' step);
 # an editor's save (write, rename, chmod) then triggers one reload, not three.
 QUIET_MS = 200
+# The helper wakes this often (milliseconds) without changes; its first wake-up tells that
+# the watch is in place.
+IDLE_WAKE_MS = 500
 STOP_TIMEOUT = 3.0
 
 
@@ -77,10 +81,12 @@ class SourceWatcher:
             return []
         return [stream.fileno() for stream in (process.stdin, process.stdout) if stream]
 
-    def read_changes(self) -> list[str] | None:
-        """Changed files reported so far; None when the helper is gone."""
+    def read(self) -> tuple[list[str], int | None] | None:
+        """(changed files, the number of files now watched if the helper just said so);
+        None when the helper is gone."""
         assert self.process is not None and self.process.stdout is not None
         changed: list[str] = []
+        watching: int | None = None
         while True:
             try:
                 data = os.read(self.process.stdout.fileno(), 65536)
@@ -92,8 +98,12 @@ class SourceWatcher:
         *lines, self._buffer = self._buffer.split(b"\n")
         for line in lines:
             with contextlib.suppress(ValueError):
-                changed.extend(str(path) for path in json.loads(line))
-        return changed
+                report = json.loads(line)
+                if isinstance(report, dict):
+                    watching = int(report.get("watching", 0))
+                else:
+                    changed.extend(str(path) for path in report)
+        return changed, watching
 
     def stop(self) -> None:
         process = self.process
@@ -150,14 +160,24 @@ def _watch(files: set[str], stop: threading.Event) -> None:
     if not directories:
         stop.wait()
         return
+    announced = False
     for changes in watchfiles.watch(
         *directories,
         watch_filter=lambda _change, path: os.path.abspath(path) in files,
         recursive=False,
         step=QUIET_MS,
         stop_event=stop,
+        rust_timeout=IDLE_WAKE_MS,
+        yield_on_timeout=True,
         raise_interrupt=False,
     ):
-        paths = sorted({os.path.abspath(path) for _change, path in changes})
-        sys.stdout.write(json.dumps(paths) + "\n")
-        sys.stdout.flush()
+        if not announced:
+            announced = True
+            _report({"watching": len(files)})
+        if changes:
+            _report(sorted({os.path.abspath(path) for _change, path in changes}))
+
+
+def _report(report: object) -> None:
+    sys.stdout.write(json.dumps(report) + "\n")
+    sys.stdout.flush()

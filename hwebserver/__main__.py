@@ -1,0 +1,167 @@
+"""The command line: python -m hwebserver APP [options] (also installed as `hwebserver`)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import os
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
+
+EPILOG = """\
+APP is a Python file (path/to/service.py) or an importable module (package.service) that
+registers handlers with hwebserver.urlHandler, apiFunction, webSocket, ... It is imported
+under its own name, not as __main__, so a run() guarded by `if __name__ == "__main__"` in it
+does not run; this command calls run() with the options above.
+
+signals (sent to the supervisor, the process this command starts):
+  HUP          reload: start workers on the current code, then drain the old ones;
+               nothing is refused; a broken edit leaves the old workers serving
+  TERM, INT    graceful shutdown: stop accepting, finish requests in flight (at most
+               GRACEFUL_TIMEOUT, 30 s), close idle connections and WebSockets (1001)
+  INT again    stop at once
+  QUIT         stop at once
+  TTIN, TTOU   one worker more, one worker fewer
+  USR1         reopen log files (after logrotate)
+
+environment:
+  LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES   systemd socket activation: serve the sockets
+                                           passed instead of binding
+  NOTIFY_SOCKET                            systemd notification: READY=1, RELOADING=1,
+                                           STOPPING=1 (Type=notify or notify-reload)
+
+Server-wide settings (timeouts, limits, recycling: MAX_REQUESTS, MAX_WORKER_MEMORY, ...) go
+in a settings file given with --settings.
+"""
+
+
+def _extra_port(text: str) -> Any:
+    """NAME, NAME=PORT, or PORT."""
+    name, sep, number = text.partition("=")
+    if sep:
+        return (name, int(number))
+    return int(text) if text.isdigit() else text
+
+
+def _verbosity(text: str) -> int:
+    levels = {"low": 0, "medium": 1, "high": 2}
+    try:
+        return levels[text.lower()]
+    except KeyError:
+        raise argparse.ArgumentTypeError("choose low, medium or high") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hwebserver",
+        description="Serve the handlers an application registers, with a supervisor and "
+        "reloadable worker processes.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("app", metavar="APP", help="Python file or module registering handlers")
+    parser.add_argument("--port", type=int, default=8008, help="main port (default 8008)")
+    parser.add_argument("--max-port", type=int, help="if PORT is busy, try PORT+1..MAX_PORT")
+    parser.add_argument(
+        "--allow-system-port",
+        action="store_true",
+        help="if no port of the range binds, let the OS pick one",
+    )
+    parser.add_argument(
+        "--address",
+        help="bind address of the main port (default 127.0.0.1; 0.0.0.0 or :: for all)",
+    )
+    parser.add_argument(
+        "--ports",
+        dest="ports",
+        action="append",
+        type=_extra_port,
+        default=[],
+        metavar="NAME[=PORT]",
+        help="an extra named port (repeatable); without =PORT the OS picks it",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes (default 1; 0: one per CPU)"
+    )
+    parser.add_argument(
+        "--reload",
+        dest="reload",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="reload when a source file of the application changes (default: with --debug)",
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="log every request and traceback, tracebacks in 500 bodies, reload on changes",
+    )
+    parser.add_argument(
+        "--max-num-threads",
+        type=int,
+        default=4,
+        help="plain handlers running at once per worker (default 4)",
+    )
+    parser.add_argument("--settings", help="settings file (UPPER-CASE names)")
+    parser.add_argument(
+        "--verbosity", type=_verbosity, default=None, help="low (default), medium or high"
+    )
+    parser.add_argument(
+        "--max-request-size", type=int, help="largest request in bytes (default 3 GiB)"
+    )
+    parser.add_argument(
+        "--max-in-memory-file-upload-size",
+        type=int,
+        help="uploads up to this many bytes stay in memory (default 2.5 MiB)",
+    )
+    return parser
+
+
+def load_app(app: str) -> ModuleType:
+    """Import APP: a file path (its directory goes first on sys.path, as for a script) or a
+    module name. Loaded under its own name, so it is in sys.modules and its file is watched."""
+    if app.endswith(".py") or os.sep in app or os.path.isfile(app):
+        path = os.path.abspath(app)
+        if not os.path.isfile(path):
+            raise SystemExit(f"hwebserver: no such file: {app}")
+        sys.path.insert(0, os.path.dirname(path))
+        name = os.path.splitext(os.path.basename(path))[0]
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise SystemExit(f"hwebserver: cannot load {app}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+    sys.path.insert(0, os.getcwd())
+    return importlib.import_module(app)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    import hwebserver
+
+    load_app(args.app)
+    hwebserver.run(
+        port=args.port,
+        debug=args.debug,
+        max_num_threads=args.max_num_threads,
+        in_background=False,
+        reload_source_changes=args.reload,
+        max_in_memory_file_upload_size=args.max_in_memory_file_upload_size,
+        max_request_size=args.max_request_size,
+        settings=args.settings,
+        ports=args.ports,
+        verbosity=args.verbosity,
+        max_port=args.max_port,
+        allow_system_port=args.allow_system_port,
+        workers=args.workers,
+        address=args.address,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

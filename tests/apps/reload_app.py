@@ -1,0 +1,70 @@
+"""A service the supervisor tests copy and edit: VERSION says which code answers.
+
+Run as `python reload_app.py` (run() kwargs come from the test through the harness).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+
+from harness import serve
+
+import hwebserver
+
+VERSION = "v1"
+_hoard: list[bytes] = []
+
+
+@hwebserver.urlHandler("/version")
+def version(request: hwebserver.Request) -> hwebserver.Response:
+    return hwebserver.Response(f"{VERSION} {os.getpid()}", content_type="text/plain")
+
+
+@hwebserver.urlHandler("/slow")
+async def slow(request: hwebserver.Request) -> hwebserver.Response:
+    await asyncio.sleep(float(request.GET().get("s", "2")))
+    return hwebserver.Response(f"{VERSION} slept", content_type="text/plain")
+
+
+@hwebserver.urlHandler("/block")
+async def block(request: hwebserver.Request) -> str:
+    """Blocks the event loop itself: its heartbeats stop."""
+    time.sleep(float(request.GET().get("s", "60")))
+    return "unblocked"
+
+
+@hwebserver.urlHandler("/bloat")
+def bloat(request: hwebserver.Request) -> str:
+    _hoard.append(b"x" * (int(request.GET().get("mib", "100")) * 1024 * 1024))
+    return f"{os.getpid()} holds {len(_hoard)}"
+
+
+@hwebserver.urlHandler("/child")
+def child(request: hwebserver.Request) -> str:
+    """Starts a long-lived child process and answers its pid."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    return f"{os.getpid()} {process.pid}"
+
+
+@hwebserver.urlHandler("/crash")
+def crash(request: hwebserver.Request) -> str:
+    os._exit(int(request.GET().get("code", "3")))
+
+
+@hwebserver.urlHandler("/shutdown")
+def shutdown(request: hwebserver.Request) -> str:
+    hwebserver.requestShutdown()
+    return "shutting down"
+
+
+@hwebserver.urlHandler("/admin-only", ports=["admin"])
+def admin_only(request: hwebserver.Request) -> str:
+    return f"admin {request.port()}"
+
+
+if __name__ == "__main__":
+    serve()

@@ -1,0 +1,103 @@
+"""Reloads: SIGHUP and source edits bring new code in with no failed request; a broken
+edit leaves the old code serving."""
+
+from __future__ import annotations
+
+import signal
+import socket
+
+import pytest
+from clientloop import ClientLoop
+from supervision import copy_app, edit, worker_pids
+from support import ServerProcess, read_response, wait_for
+
+
+def is_v1(text: str) -> bool:
+    return text.startswith("v1 ")
+
+
+def is_v2(text: str) -> bool:
+    return text.startswith("v2 ")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sighup_serves_new_code_with_no_failed_request(tmp_path, workers):
+    script = copy_app(tmp_path)
+    with ServerProcess(script, tmp_path, {"workers": workers, "verbosity": 1}) as srv:
+        wait_for(lambda: len(worker_pids(srv)) == workers)
+        old = worker_pids(srv)
+        url = srv.url("/version")
+        with ClientLoop(url) as kept, ClientLoop(url, keep_alive=False) as fresh:
+            kept.wait_for_text(is_v1)
+            fresh.wait_for_text(is_v1)
+            edit(script, 'VERSION = "v1"', 'VERSION = "v2"')
+            srv.signal(signal.SIGHUP)
+            kept.wait_for_text(is_v2)
+            fresh.wait_for_text(is_v2)
+            wait_for(lambda: not old & worker_pids(srv), timeout=30)  # drained and gone
+            kept.wait_for_count(30)
+            fresh.wait_for_count(30)
+        assert kept.failures == [] and fresh.failures == []
+        assert all(is_v2(text) for text in kept.texts[-20:] + fresh.texts[-20:])
+        assert len(worker_pids(srv)) == workers
+        assert "generation 1 serves" in srv.logs()
+
+
+def test_idle_keep_alive_connection_survives_a_reload(tmp_path):
+    """A connection idle during the reload is not closed under the client: its next request
+    is still answered (by the old code, with Connection: close)."""
+    script = copy_app(tmp_path)
+    with ServerProcess(script, tmp_path, {"verbosity": 1}) as srv:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as idle:
+            request = b"GET /version HTTP/1.1\r\nHost: x\r\n\r\n"
+            idle.sendall(request)
+            status, headers, body = read_response(idle)
+            assert status == 200 and body.startswith(b"v1 ")
+            edit(script, 'VERSION = "v1"', 'VERSION = "v2"')
+            srv.signal(signal.SIGHUP)
+            with ClientLoop(srv.url("/version"), keep_alive=False) as fresh:
+                fresh.wait_for_text(is_v2)
+            idle.sendall(request)
+            status, headers, body = read_response(idle)
+            assert status == 200 and body.startswith(b"v1 ")
+            assert headers["connection"] == "close"
+            assert idle.recv(1) == b""
+        assert fresh.failures == []
+
+
+def test_source_edit_reloads_with_reload_source_changes(tmp_path):
+    script = copy_app(tmp_path)
+    kwargs = {"workers": 2, "reload_source_changes": True, "verbosity": 1}
+    with ServerProcess(script, tmp_path, kwargs) as srv:
+        wait_for(lambda: "watching" in srv.logs())
+        with ClientLoop(srv.url("/version")) as loop:
+            loop.wait_for_text(is_v1)
+            edit(script, 'VERSION = "v1"', 'VERSION = "v2"')
+            loop.wait_for_text(is_v2)
+            loop.wait_for_count(20)
+        assert loop.failures == []
+        assert "service.py changed" in srv.logs()
+
+
+def test_broken_edit_keeps_old_code_and_the_fix_loads(tmp_path):
+    script = copy_app(tmp_path)
+    kwargs = {"workers": 2, "reload_source_changes": True, "verbosity": 1}
+    with ServerProcess(script, tmp_path, kwargs) as srv:
+        wait_for(lambda: "watching" in srv.logs())
+        with ClientLoop(srv.url("/version")) as loop:
+            loop.wait_for_text(is_v1)
+            # An exception while importing: the traceback is logged, the old code serves on.
+            edit(script, 'VERSION = "v1"', 'VERSION = "v2"\nraise RuntimeError("half-typed")')
+            wait_for(lambda: "reload to generation 1 failed" in srv.logs(), timeout=60)
+            assert "RuntimeError: half-typed" in srv.logs()
+            loop.wait_for_count(20)
+            # A syntax error: the same.
+            edit(script, 'raise RuntimeError("half-typed")', "def broken(:")
+            wait_for(lambda: "reload to generation 2 failed" in srv.logs(), timeout=60)
+            assert "SyntaxError" in srv.logs()
+            loop.wait_for_count(20)
+            assert all(is_v1(text) for text in loop.texts)
+            edit(script, "def broken(:", "")
+            loop.wait_for_text(is_v2)
+            loop.wait_for_count(20)
+        assert loop.failures == []
