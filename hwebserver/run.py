@@ -153,7 +153,9 @@ def _serve_as_spawned_worker(
         process.flush_and_exit(1)
     code = 1
     try:
-        code = process.run_worker(options.config, listeners, control_sock, claimed.generation)
+        code = process.run_worker(
+            options.config, listeners, control_sock, claimed.generation, claimed.request_limit
+        )
     except BaseException:
         traceback.print_exc()
     process.flush_and_exit(code)

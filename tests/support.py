@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -57,6 +58,8 @@ class ServerProcess:
         env: dict[str, str] | None = None,
         expect_ports: tuple[str, ...] = ("main",),
         args: tuple[str, ...] = (),
+        command: list[str] | None = None,
+        pass_fds: tuple[int, ...] = (),
     ) -> None:
         self.script = Path(script) if Path(script).is_absolute() else APPS / script
         self.tmp_path = tmp_path
@@ -67,6 +70,8 @@ class ServerProcess:
         self.extra_env = env or {}
         self.expect_ports = expect_ports
         self.args = args
+        self.command = command  # instead of `python script args`
+        self.pass_fds = pass_fds
         self.proc: subprocess.Popen[bytes] | None = None
         self.ports: dict[str, int] = {}
         self._known_pids: set[int] = set()
@@ -82,11 +87,12 @@ class ServerProcess:
         )
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, str(self.script), *self.args],
+            self.command or [sys.executable, str(self.script), *self.args],
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             cwd=str(self.tmp_path),
+            pass_fds=self.pass_fds,
         )
         if wait:
             self.wait_ready()
@@ -105,8 +111,12 @@ class ServerProcess:
             wait_for(lambda port=port: can_connect(port), timeout)
 
     def read_ports(self) -> dict[str, int]:
+        """From the harness's port file; else from the start-up lines (the command line)."""
         if not self.port_file.exists():
-            return {}
+            return {
+                name: int(port)
+                for name, port in re.findall(r"serving '([^']+)' on \S+:(\d+)", self.logs())
+            }
         ports: dict[str, int] = {}
         for line in self.port_file.read_text().splitlines():
             if line.strip():

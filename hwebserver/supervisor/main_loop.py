@@ -170,26 +170,22 @@ class Supervisor:
                 return
 
     def _start_worker(self, generation: Generation, now: float) -> bool:
+        limit = request_limit(self.max_requests, self.max_requests_jitter)
         try:
             if generation.forked:
                 started = spawn.fork_worker(
-                    partial(self._forked_worker_main, generation.number), self._private_fds()
+                    partial(self._forked_worker_main, generation.number, limit),
+                    self._private_fds(),
                 )
             else:
-                started = spawn.spawn_worker(self.command, self.listeners, generation.number)
+                started = spawn.spawn_worker(self.command, self.listeners, generation.number, limit)
         except Exception as exc:
             self.log.error(
                 "cannot start a worker of generation %d", generation.number, exc_info=exc
             )
             self._generation_failed(generation, f"cannot start a worker: {exc}", now)
             return False
-        worker = WorkerHandle(
-            started.pid,
-            generation,
-            started.sock,
-            now,
-            request_limit(self.max_requests, self.max_requests_jitter),
-        )
+        worker = WorkerHandle(started.pid, generation, started.sock, now, limit)
         worker.process = started.process
         generation.workers.append(worker)
         self.workers[worker.pid] = worker
@@ -198,9 +194,9 @@ class Supervisor:
         self.log.lifecycle("%s %s", how, worker)
         return True
 
-    def _forked_worker_main(self, generation: int, sock: socket.socket) -> int:
+    def _forked_worker_main(self, generation: int, limit: int | None, sock: socket.socket) -> int:
         """In the forked child."""
-        return process.run_worker(self.config, self.listeners, sock, generation)
+        return process.run_worker(self.config, self.listeners, sock, generation, limit)
 
     def _private_fds(self) -> list[int]:
         """What a forked worker must not keep: above all the other workers' pipe ends, or a

@@ -100,7 +100,9 @@ def reload_command() -> list[str]:
     return [sys.executable, *sys.orig_argv[1:]]
 
 
-def spawn_worker(command: list[str], listeners: list[Listener], generation: int) -> Started:
+def spawn_worker(
+    command: list[str], listeners: list[Listener], generation: int, request_limit: int | None
+) -> Started:
     """Run the service's command line again, as a worker: the listener fds and the control
     pipe are inherited and named in the environment."""
     ours, theirs = _control_pair()
@@ -110,6 +112,7 @@ def spawn_worker(command: list[str], listeners: list[Listener], generation: int)
         generation,
         theirs.fileno(),
         tuple((listener.name, listener.sock.fileno()) for listener in listeners),
+        request_limit,
     )
     env = dict(os.environ)
     env[ENV_NAME] = launch.to_env()

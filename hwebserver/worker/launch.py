@@ -30,6 +30,7 @@ class WorkerLaunch:
     generation: int
     control_fd: int
     listener_fds: tuple[tuple[str, int], ...]
+    request_limit: int | None = None
 
     def to_env(self) -> str:
         return json.dumps(
@@ -38,6 +39,7 @@ class WorkerLaunch:
                 "generation": self.generation,
                 "control_fd": self.control_fd,
                 "listeners": [list(pair) for pair in self.listener_fds],
+                "request_limit": self.request_limit,
             }
         )
 
@@ -49,6 +51,7 @@ class WorkerLaunch:
             int(data["generation"]),
             int(data["control_fd"]),
             tuple((str(name), int(fd)) for name, fd in data["listeners"]),
+            data.get("request_limit"),
         )
 
 

@@ -30,6 +30,9 @@ from .server import WorkerServer
 from .sources import application_sources
 
 HEARTBEAT_INTERVAL = 1.0
+# With a request limit (MAX_REQUESTS), how often the count is compared with it, so the
+# supervisor hears at once, not at the next heartbeat, that the worker is due for recycling.
+LIMIT_CHECK_INTERVAL = 0.1
 # Sent by the supervisor to a worker that fell silent: every thread's stack to stderr.
 STACK_DUMP_SIGNAL = signal.SIGUSR2
 IMMEDIATE = "immediate"
@@ -90,8 +93,10 @@ class WorkerProcess:
         listeners: list[Listener],
         control_sock: socket.socket,
         generation: int,
+        request_limit: int | None = None,
     ) -> None:
         self.config = config
+        self.request_limit = request_limit
         self.server = WorkerServer(config, listeners)
         self.control_sock = control_sock
         self.generation = generation
@@ -155,6 +160,8 @@ class WorkerProcess:
         self.log.lifecycle("worker %d (generation %d) ready", os.getpid(), self.generation)
         self._beat_due = loop.time() + HEARTBEAT_INTERVAL
         self._beat = loop.call_at(self._beat_due, self._heartbeat)
+        if self.request_limit is not None:
+            loop.call_later(LIMIT_CHECK_INTERVAL, self._check_request_limit)
         mode = await self.stop_mode
         self.draining = True
         graceful = float(self.config.option("GRACEFUL_TIMEOUT"))
@@ -179,7 +186,23 @@ class WorkerProcess:
         signal.signal(signal.SIGTTOU, signal.SIG_IGN)
         faulthandler.register(STACK_DUMP_SIGNAL, all_threads=True, chain=False)
 
+    def _check_request_limit(self) -> None:
+        state = self.server.state
+        assert self.loop is not None and state is not None and self.request_limit is not None
+        if self.draining:
+            return
+        if state.requests_served >= self.request_limit:
+            self._send_heartbeat()  # its count tells the supervisor to recycle this worker
+        else:
+            self.loop.call_later(LIMIT_CHECK_INTERVAL, self._check_request_limit)
+
     def _heartbeat(self) -> None:
+        assert self.loop is not None
+        self._send_heartbeat()
+        self._beat_due = self.loop.time() + HEARTBEAT_INTERVAL
+        self._beat = self.loop.call_at(self._beat_due, self._heartbeat)
+
+    def _send_heartbeat(self) -> None:
         loop = self.loop
         state = self.server.state
         assert loop is not None and state is not None and self.channel is not None
@@ -195,8 +218,6 @@ class WorkerProcess:
             lag=round(max(0.0, now - self._beat_due), 4),
             rss=rss,
         )
-        self._beat_due = now + HEARTBEAT_INTERVAL
-        self._beat = loop.call_at(self._beat_due, self._heartbeat)
 
     # -- stopping ------------------------------------------------------------------------------
     def _on_message(self, message: Message) -> None:
@@ -231,9 +252,10 @@ def run_worker(
     listeners: list[Listener],
     control_sock: socket.socket,
     generation: int,
+    request_limit: int | None = None,
 ) -> int:
     """The worker's main; returns its exit status. The caller exits the process with it."""
-    worker = WorkerProcess(config, listeners, control_sock, generation)
+    worker = WorkerProcess(config, listeners, control_sock, generation, request_limit)
     current.replace(worker)
     try:
         return worker.run()

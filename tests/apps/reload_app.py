@@ -26,6 +26,7 @@ def version(request: hwebserver.Request) -> hwebserver.Response:
 
 @hwebserver.urlHandler("/slow")
 async def slow(request: hwebserver.Request) -> hwebserver.Response:
+    print(f"slow request started in {os.getpid()}", flush=True)  # tests wait for this line
     await asyncio.sleep(float(request.GET().get("s", "2")))
     return hwebserver.Response(f"{VERSION} slept", content_type="text/plain")
 

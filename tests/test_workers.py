@@ -1,0 +1,121 @@
+"""Workers that die, hang, grow or are added: replaced, dumped, recycled, counted."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import httpx
+from clientloop import ClientLoop
+from supervision import alive, copy_app, worker_pids
+from support import ServerProcess, wait_for
+
+
+def test_kill_9_of_a_worker_is_replaced_with_no_failed_request(tmp_path):
+    script = copy_app(tmp_path)
+    with ServerProcess(script, tmp_path, {"workers": 2, "verbosity": 1}) as srv:
+        wait_for(lambda: len(worker_pids(srv)) == 2)
+        victim = min(worker_pids(srv))
+        # A request in flight inside the killed process dies with it, whatever the server;
+        # the promise is that nothing is refused or fails afterwards. So the kill happens
+        # between two of the client's requests, each on a new connection.
+        with ClientLoop(srv.url("/version"), keep_alive=False) as loop:
+            loop.wait_for_count(10)
+            loop.between_requests(lambda: os.kill(victim, signal.SIGKILL))
+            wait_for(lambda: len(worker_pids(srv) - {victim}) == 2, timeout=30)
+            replacement = (worker_pids(srv) - {victim}).pop()
+            loop.wait_for_text(lambda text: text.endswith(f" {replacement}"))
+        assert loop.failures == []
+        assert f"worker {victim} (generation 0) exited unexpectedly (signal SIGKILL)" in srv.logs()
+
+
+def test_crashing_worker_exit_code_is_logged_and_backoff_grows(tmp_path):
+    script = copy_app(tmp_path)
+    with ServerProcess(script, tmp_path, {"verbosity": 1}) as srv:
+        for _attempt in range(3):
+            pids = worker_pids(srv)
+            wait_for(lambda: len(worker_pids(srv)) == 1, timeout=30)
+            try:
+                httpx.get(srv.url("/crash?code=7"), timeout=10)
+            except httpx.HTTPError:
+                pass  # the process answering it is gone
+            wait_for(lambda pids=pids: worker_pids(srv) and worker_pids(srv) != pids, timeout=30)
+        logs = srv.logs()
+        assert logs.count("exited unexpectedly (exit code 7)") == 3
+        assert "replacing it in " in logs  # the later crashes wait before the replacement
+        assert httpx.get(srv.url("/version"), timeout=30).status_code == 200
+
+
+def test_replacing_a_worker_kills_its_process_tree(tmp_path):
+    script = copy_app(tmp_path)
+    with ServerProcess(script, tmp_path, {"verbosity": 1}) as srv:
+        worker, child = map(int, httpx.get(srv.url("/child"), timeout=10).text.split())
+        assert alive(child)
+        os.kill(worker, signal.SIGKILL)
+        wait_for(lambda: not alive(child), timeout=10)
+        assert httpx.get(srv.url("/version"), timeout=30).status_code == 200
+
+
+def test_silent_worker_has_its_stacks_dumped_and_is_replaced(tmp_path):
+    script = copy_app(tmp_path)
+    kwargs = {"verbosity": 1, "settings": {"WORKER_TIMEOUT": 2}}
+    with ServerProcess(script, tmp_path, kwargs) as srv:
+        (stuck,) = wait_for(lambda: worker_pids(srv))
+        try:
+            httpx.get(srv.url("/block?s=120"), timeout=1)
+        except httpx.TimeoutException:
+            pass  # its event loop is blocked: no answer, no heartbeat
+        wait_for(lambda: "sent no heartbeat" in srv.logs(), timeout=30)
+        # faulthandler's dump of every thread, the blocked handler among them
+        wait_for(lambda: "Current thread" in srv.logs() and "in block" in srv.logs(), timeout=10)
+        wait_for(lambda: not alive(stuck), timeout=10)
+        assert httpx.get(srv.url("/version"), timeout=30).text.startswith("v1 ")
+
+
+def test_recycling_by_max_requests_with_no_failed_request(tmp_path):
+    script = copy_app(tmp_path)
+    kwargs = {
+        "workers": 2,
+        "verbosity": 1,
+        "settings": {"MAX_REQUESTS": 40, "MAX_REQUESTS_JITTER": 10},
+    }
+    with ServerProcess(script, tmp_path, kwargs) as srv:
+        first = wait_for(lambda: len(worker_pids(srv)) == 2 and worker_pids(srv))
+        url = srv.url("/version")
+        with ClientLoop(url) as kept, ClientLoop(url, keep_alive=False) as fresh:
+            # Both first workers reach their limit, are replaced and leave.
+            wait_for(lambda: not first & worker_pids(srv), timeout=90)
+            kept.wait_for_count(20)
+            fresh.wait_for_count(20)
+        assert kept.failures == [] and fresh.failures == []
+        logs = srv.logs()
+        assert logs.count("recycling worker") >= 2 and "limit" in logs
+        wait_for(lambda: len(worker_pids(srv)) == 2, timeout=30)  # a recycling may be under way
+
+
+def test_recycling_by_memory(tmp_path):
+    script = copy_app(tmp_path)
+    limit = 150 * 1024 * 1024
+    kwargs = {"verbosity": 1, "settings": {"MAX_WORKER_MEMORY": limit}}
+    with ServerProcess(script, tmp_path, kwargs) as srv:
+        (bloated,) = wait_for(lambda: worker_pids(srv))
+        assert httpx.get(srv.url("/bloat?mib=200"), timeout=30).status_code == 200
+        wait_for(lambda: "stayed above MAX_WORKER_MEMORY" in srv.logs(), timeout=30)
+        wait_for(lambda: not alive(bloated), timeout=30)
+        assert len(worker_pids(srv)) == 1
+
+
+def test_sigttin_and_sigttou_add_and_remove_a_worker(tmp_path):
+    script = copy_app(tmp_path)
+    with ServerProcess(script, tmp_path, {"workers": 2, "verbosity": 1}) as srv:
+        wait_for(lambda: len(worker_pids(srv)) == 2)
+        srv.signal(signal.SIGTTIN)
+        wait_for(lambda: len(worker_pids(srv)) == 3, timeout=30)
+        # Standard signals do not queue: each one is sent once the previous one took effect.
+        srv.signal(signal.SIGTTOU)
+        wait_for(lambda: len(worker_pids(srv)) == 2, timeout=30)
+        srv.signal(signal.SIGTTOU)
+        wait_for(lambda: len(worker_pids(srv)) == 1, timeout=30)
+        srv.signal(signal.SIGTTOU)  # never below one
+        assert httpx.get(srv.url("/version"), timeout=30).status_code == 200
+        assert len(worker_pids(srv)) == 1
