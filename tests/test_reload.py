@@ -101,3 +101,19 @@ def test_broken_edit_keeps_old_code_and_the_fix_loads(tmp_path):
             loop.wait_for_text(is_v2)
             loop.wait_for_count(20)
         assert loop.failures == []
+
+
+def test_new_generation_without_ready_in_time_is_abandoned(tmp_path):
+    script = copy_app(tmp_path)
+    kwargs = {"workers": 2, "verbosity": 1, "settings": {"WORKER_BOOT_TIMEOUT": 3}}
+    with ServerProcess(script, tmp_path, kwargs) as srv:
+        with ClientLoop(srv.url("/version")) as loop:
+            loop.wait_for_text(is_v1)
+            edit(script, 'VERSION = "v1"', 'VERSION = "v2"\nimport time\ntime.sleep(600)')
+            srv.signal(signal.SIGHUP)
+            wait_for(lambda: "sent no READY within 3s" in srv.logs(), timeout=60)
+            wait_for(lambda: "reload to generation 1 failed" in srv.logs(), timeout=30)
+            wait_for(lambda: len(worker_pids(srv)) == 2, timeout=30)  # the stuck ones are gone
+            loop.wait_for_count(20)
+        assert loop.failures == []
+        assert all(is_v1(text) for text in loop.texts)

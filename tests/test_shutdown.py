@@ -121,13 +121,10 @@ def test_sigusr1_reopens_log_files(tmp_path):
         log_file.rename(rotated)  # what logrotate does
         srv.signal(signal.SIGUSR1)
         # The application's handler replaced the console one: the server logs there too.
-        wait_for(lambda: log_file.exists() and "reopened" in log_file.read_text())
-
-        def logged_after() -> bool:
-            httpx.get(srv.url("/after-rotation"), timeout=30)
-            return log_file.exists() and "/after-rotation" in log_file.read_text()
-
-        wait_for(logged_after, timeout=30, interval=0.2)
+        wait_for(lambda: log_file.exists() and log_file.read_text().count("reopened") == 3)
+        for _ in range(10):
+            assert httpx.get(srv.url("/after-rotation"), timeout=30).status_code == 404
+        wait_for(lambda: log_file.read_text().count("/after-rotation") == 10)
         assert "/after-rotation" not in rotated.read_text()
 
 

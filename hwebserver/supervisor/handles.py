@@ -137,9 +137,16 @@ class Generation:
         return [w for w in self.workers if w.staying and w.phase is Phase.READY]
 
     def record_death(self, worker: WorkerHandle, now: float) -> float:
-        """A worker died unasked: back off exponentially while they keep dying early."""
+        """A worker died unasked: its replacement waits longer while they keep dying early.
+        Returns the wait."""
         lived = now - worker.ready_at if worker.ready_at is not None else 0.0
-        self.failures = 0 if lived >= STABLE_AFTER else self.failures + 1
+        if lived >= STABLE_AFTER:
+            self.failures = 0
+        return self.back_off(now)
+
+    def back_off(self, now: float) -> float:
+        """One more failure: the first is replaced at once, then 0.4 s, 0.8 s, ... 30 s."""
+        self.failures += 1
         delay = 0.0 if self.failures <= 1 else min(BACKOFF_MAX, BACKOFF_BASE * 2**self.failures)
         self.next_start = now + delay
         return delay

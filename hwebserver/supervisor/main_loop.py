@@ -22,22 +22,20 @@ from ..worker.config import Listener
 from ..worker.control import Message
 from ..worker.logfiles import reopen_log_files
 from ..worker.logs import ServerLog
-from ..worker.sources import application_sources
 from . import spawn, tree
 from .handles import Generation, Phase, WorkerHandle, request_limit
 from .listeners import close_all
 from .options import RunOptions
+from .recycling import due_for_recycling
 from .signals import SignalInbox
 from .systemd import Notifier
-from .watcher import SourceWatcher
+from .watcher import WatcherKeeper
 
 MAX_WAIT = 1.0
 KILL_MARGIN = 5.0  # past GRACEFUL_TIMEOUT, a draining worker's process tree is killed
 STOP_GRACE = 2.0  # after STOP
 DUMP_GRACE = 1.0  # between the stack dump of a silent worker and killing it
 BOOT_FAILED_GRACE = 5.0  # a worker that reported BOOT_FAILED has this long to exit
-WATCHER_RESTART_DELAY = 5.0
-MIB = 1024 * 1024
 
 
 class Supervisor:
@@ -70,8 +68,7 @@ class Supervisor:
         self.stopping: str | None = None  # "graceful" or "immediate"
         self.fatal: str | None = None
         self.announced_ready = False
-        self.watcher: SourceWatcher | None = None
-        self.watcher_restart_at: float | None = None
+        self.watcher = WatcherKeeper(self.selector, self.log, self._on_sources_changed)
 
     # -- any thread ------------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -89,7 +86,7 @@ class Supervisor:
             self.active = self._new_generation(forked=True, now=now)
             self._fill(self.active, self.target, now)
             if self.watch_sources:
-                self._start_watcher(now)
+                self.watcher.start(now)
             while self.stopping is None or self.workers:
                 self._turn()
         finally:
@@ -104,7 +101,7 @@ class Supervisor:
             callback()
         now = time.monotonic()
         self._handle_signals(now)
-        self._reap(now)
+        self._reap_exited(now)
         self._enforce_deadlines(now)
         self._reconcile(now)
 
@@ -203,8 +200,7 @@ class Supervisor:
         dead supervisor would go unnoticed by them."""
         fds = [*self.inbox.private_fds(), self.selector.fileno()]
         fds.extend(worker.sock.fileno() for worker in self.workers.values())
-        if self.watcher is not None:
-            fds.extend(self.watcher.private_fds())
+        fds.extend(self.watcher.private_fds())
         return [fd for fd in fds if fd >= 0]
 
     def _on_control(self, worker: WorkerHandle) -> None:
@@ -228,7 +224,7 @@ class Supervisor:
             worker.generation.ever_ready = True
             self.log.lifecycle("%s ready in %.2fs", worker, now - worker.started)
             sources = message.get("sources")
-            if self.watcher is not None and isinstance(sources, list):
+            if isinstance(sources, list):
                 self.watcher.watch_more(str(path) for path in sources)
         elif kind == control.SHUTDOWN:
             self._shutdown(f"requestShutdown() in {worker}", immediate=False, now=now)
@@ -240,20 +236,21 @@ class Supervisor:
             if worker.generation is self.pending:
                 self._abort_pending(f"{worker} failed to start", now)
 
-    def _reap(self, now: float) -> None:
+    def _reap_exited(self, now: float) -> None:
         for pid, worker in list(self.workers.items()):
             code = tree.exit_status(pid)
             if code is None:
                 continue
-            tree.kill_group(pid)  # what it started dies with it (it is a zombie: no reuse)
-            tree.reap(pid)
-            if worker.process is not None:
-                worker.process.returncode = code
-            self._forget(worker)
+            tree.kill_group(pid)  # what it started dies with it (a zombie: no pid reuse)
+            self._reap(worker, code)
             self._on_exit(worker, code, now)
-        if self.watcher is not None and self.watcher.process is not None:
-            if self.watcher.process.poll() is not None:
-                self._watcher_lost(now)
+        self.watcher.check(now)
+
+    def _reap(self, worker: WorkerHandle, code: int) -> None:
+        tree.reap(worker.pid)
+        if worker.process is not None:
+            worker.process.returncode = code  # reaped here, not by subprocess
+        self._forget(worker)
 
     def _on_exit(self, worker: WorkerHandle, code: int, now: float) -> None:
         generation = worker.generation
@@ -286,8 +283,7 @@ class Supervisor:
             self.fatal = f"the workers failed to start: {reason}"
             self._shutdown("the workers failed to start", immediate=True, now=now)
         else:
-            generation.failures += 1
-            generation.next_start = now + min(30.0, 0.1 * 2**generation.failures)
+            generation.back_off(now)
 
     def _forget(self, worker: WorkerHandle) -> None:
         self._unregister(worker)
@@ -368,32 +364,17 @@ class Supervisor:
                 self.announced_ready = True
                 self.notifier.ready(f"serving with {self.target} worker(s)")
                 self.log.lifecycle("all %d worker(s) ready", self.target)
-        if self.watcher_restart_at is not None and now >= self.watcher_restart_at:
-            self._start_watcher(now)
 
     def _mark_for_recycling(self, generation: Generation) -> None:
-        """One at a time, and only at full strength: the replacement starts now, the old
-        worker drains once it is READY."""
+        """The replacement starts now (the worker no longer counts as staying); the old
+        worker drains once the generation is back at full strength."""
         if self.pending is not None or (self.max_requests <= 0 and self.max_memory <= 0):
             return
-        if any(w.recycle_reason is not None for w in generation.workers):
-            return
-        ready = generation.ready()
-        if len(ready) < self.target:
-            return
-        for worker in ready:
-            if worker.request_limit is not None and worker.served >= worker.request_limit:
-                reason = f"served {worker.served} requests (limit {worker.request_limit})"
-            elif worker.over_memory(self.max_memory):
-                reason = (
-                    f"RSS {min(worker.rss) // MIB} MiB stayed above MAX_WORKER_MEMORY "
-                    f"({self.max_memory // MIB} MiB)"
-                )
-            else:
-                continue
+        due = due_for_recycling(generation, self.target, self.max_memory)
+        if due is not None:
+            worker, reason = due
             worker.recycle_reason = reason
             self.log.lifecycle("recycling %s: %s; its replacement starts first", worker, reason)
-            return
 
     def _retire(self, worker: WorkerHandle, now: float) -> None:
         """Drain it while others serve the same sockets."""
@@ -457,50 +438,8 @@ class Supervisor:
         else:
             self.log.lifecycle("generation %d abandoned: %s", generation.number, reason)
 
-    # -- watching sources ----------------------------------------------------------------------------
-    def _start_watcher(self, now: float) -> None:
-        self.watcher_restart_at = None
-        watcher = SourceWatcher(application_sources())
-        try:
-            watcher.start()
-        except OSError as exc:
-            self.log.error("cannot start the source watcher: %s", exc)
-            self.watcher_restart_at = now + WATCHER_RESTART_DELAY
-            return
-        self.watcher = watcher
-        self.selector.register(watcher.fileno(), selectors.EVENT_READ, self._on_watcher)
-
-    def _on_watcher(self) -> None:
-        watcher = self.watcher
-        assert watcher is not None
-        report = watcher.read()
-        now = time.monotonic()
-        if report is None:
-            self._watcher_lost(now)
-            return
-        changed, watching = report
-        if watching is not None:
-            self.log.lifecycle("watching %d source file(s) for changes", watching)
-        if changed:
-            names = ", ".join(os.path.basename(path) for path in changed[:3])
-            more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
-            self._reload(f"{names}{more} changed", now)
-
-    def _watcher_lost(self, now: float) -> None:
-        self.log.warning("the source watcher exited; restarting it")
-        self._stop_watcher()
-        self.watcher_restart_at = now + WATCHER_RESTART_DELAY
-
-    def _stop_watcher(self) -> None:
-        watcher, self.watcher = self.watcher, None
-        self.watcher_restart_at = None
-        if watcher is None or watcher.process is None:
-            return
-        try:
-            self.selector.unregister(watcher.fileno())
-        except (KeyError, ValueError):
-            pass
-        watcher.stop()
+    def _on_sources_changed(self, description: str) -> None:
+        self._reload(description, time.monotonic())
 
     # -- shutdown ----------------------------------------------------------------------------------
     def _shutdown(self, reason: str, immediate: bool, now: float) -> None:
@@ -509,7 +448,7 @@ class Supervisor:
             self.notifier.stopping(f"shutting down ({reason})")
             # The workers keep their own copies until they stop accepting.
             close_all(self.listeners)
-            self._stop_watcher()
+            self.watcher.stop()
             self._abort_pending("shutting down", now, failed=False)
         if self.stopping == "immediate" or (self.stopping == "graceful" and not immediate):
             return
@@ -533,9 +472,8 @@ class Supervisor:
     def _cleanup(self) -> None:
         for worker in list(self.workers.values()):
             self._kill(worker)
-            tree.reap(worker.pid)
-            self._forget(worker)
-        self._stop_watcher()
+            self._reap(worker, tree.reap(worker.pid))
+        self.watcher.stop()
         close_all(self.listeners)
         self.inbox.restore()
         self.inbox.close()

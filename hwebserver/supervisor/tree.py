@@ -50,9 +50,13 @@ def exit_status(pid: int) -> int | None:
     return -int(info.si_status)
 
 
-def reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
+def reap(pid: int) -> int:
+    """Wait for the child (it ended, or was just sent SIGKILL); its exit code as above."""
+    try:
+        _pid, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        return 0
+    return os.waitstatus_to_exitcode(status)
 
 
 def describe_exit(code: int) -> str:

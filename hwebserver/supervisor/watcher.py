@@ -13,14 +13,18 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import selectors
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..worker import linux
+from ..worker.logs import ServerLog
+from ..worker.sources import application_sources
 
 # Changes are yielded once this many milliseconds pass without a new one (watchfiles' step);
 # an editor's save (write, rename, chmod) then triggers one reload, not three.
@@ -29,6 +33,7 @@ QUIET_MS = 200
 # the watch is in place.
 IDLE_WAKE_MS = 500
 STOP_TIMEOUT = 3.0
+RESTART_DELAY = 5.0
 
 
 class SourceWatcher:
@@ -124,6 +129,79 @@ class SourceWatcher:
 
 def _before_exec() -> None:
     linux.set_parent_death_signal(signal.SIGTERM)
+
+
+class WatcherKeeper:
+    """The supervisor's use of a SourceWatcher: on its selector, restarted if it dies,
+    calling on_change(description) when watched files change."""
+
+    def __init__(
+        self,
+        selector: selectors.BaseSelector,
+        log: ServerLog,
+        on_change: Callable[[str], None],
+    ) -> None:
+        self.selector = selector
+        self.log = log
+        self.on_change = on_change
+        self.watcher: SourceWatcher | None = None
+        self.restart_at: float | None = None
+
+    def start(self, now: float) -> None:
+        self.restart_at = None
+        watcher = SourceWatcher(application_sources())
+        try:
+            watcher.start()
+        except OSError as exc:
+            self.log.error("cannot start the source watcher: %s", exc)
+            self.restart_at = now + RESTART_DELAY
+            return
+        self.watcher = watcher
+        self.selector.register(watcher.fileno(), selectors.EVENT_READ, self._on_readable)
+
+    def watch_more(self, files: Iterable[str]) -> None:
+        if self.watcher is not None:
+            self.watcher.watch_more(files)
+
+    def private_fds(self) -> list[int]:
+        return self.watcher.private_fds() if self.watcher is not None else []
+
+    def check(self, now: float) -> None:
+        """Each turn of the main loop: notice a dead helper, restart it when due."""
+        watcher = self.watcher
+        if watcher is not None and watcher.process is not None:
+            if watcher.process.poll() is not None:
+                self._lost(now)
+        elif self.restart_at is not None and now >= self.restart_at:
+            self.start(now)
+
+    def _on_readable(self) -> None:
+        assert self.watcher is not None
+        report = self.watcher.read()
+        if report is None:
+            self._lost(time.monotonic())
+            return
+        changed, watching = report
+        if watching is not None:
+            self.log.lifecycle("watching %d source file(s) for changes", watching)
+        if changed:
+            names = ", ".join(os.path.basename(path) for path in changed[:3])
+            more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+            self.on_change(f"{names}{more} changed")
+
+    def _lost(self, now: float) -> None:
+        self.log.warning("the source watcher exited; restarting it in %gs", RESTART_DELAY)
+        self.stop()
+        self.restart_at = now + RESTART_DELAY
+
+    def stop(self) -> None:
+        watcher, self.watcher = self.watcher, None
+        self.restart_at = None
+        if watcher is None or watcher.process is None:
+            return
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(watcher.fileno())
+        watcher.stop()
 
 
 # -- the helper process --------------------------------------------------------------------------

@@ -179,12 +179,16 @@ class WorkerProcess:
         loop.add_signal_handler(signal.SIGTERM, self._stop, control.SHUTDOWN_MODE)
         loop.add_signal_handler(signal.SIGINT, self._on_interrupt)
         loop.add_signal_handler(signal.SIGQUIT, self._stop, IMMEDIATE)
-        loop.add_signal_handler(signal.SIGUSR1, reopen_log_files)
+        loop.add_signal_handler(signal.SIGUSR1, self._reopen_log_files)
         # The supervisor reloads on HUP; a worker is not reloaded by itself.
         loop.add_signal_handler(signal.SIGHUP, lambda: None)
         # A worker has its own process group; writing to a terminal must never stop it.
         signal.signal(signal.SIGTTOU, signal.SIG_IGN)
         faulthandler.register(STACK_DUMP_SIGNAL, all_threads=True, chain=False)
+
+    def _reopen_log_files(self) -> None:
+        count = reopen_log_files()
+        self.log.lifecycle("worker %d reopened %d log file(s)", os.getpid(), count)
 
     def _check_request_limit(self) -> None:
         state = self.server.state
