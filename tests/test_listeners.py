@@ -91,6 +91,35 @@ def test_ipv6_address(tmp_path):
         srv.stop()
 
 
+def test_set_settings_for_port_keys(tmp_path):
+    """IPV6 for the main port; PORT, MAX_PORT and ADDRESS for a named one (which would
+    share the main port's address otherwise)."""
+    busy, port = busy_port_with_free_next()
+    with busy:
+        script = copy_app(tmp_path)
+        script.write_text(
+            script.read_text().replace(
+                'if __name__ == "__main__":\n',
+                'hwebserver.setSettingsForPort({"IPV6": True})\n'
+                f"hwebserver.setSettingsForPort({{'PORT': {port}, 'MAX_PORT': {port + 1}, "
+                "'ADDRESS': '127.0.0.1'}, 'admin')"
+                '\n\nif __name__ == "__main__":\n',
+            )
+        )
+        srv = ServerProcess(script, tmp_path, {"ports": ["admin"]}, expect_ports=("main", "admin"))
+        try:
+            srv.start(wait=False)
+            ports = wait_for(lambda: len(srv.read_ports()) == 2 and srv.read_ports(), timeout=30)
+            assert ports["admin"] == port + 1  # PORT was busy
+            wait_for(lambda: can_connect(ports["main"], host="::1"), timeout=30)
+            main = httpx.get(f"http://[::1]:{ports['main']}/version", timeout=30)
+            assert main.status_code == 200
+            admin = httpx.get(f"http://127.0.0.1:{port + 1}/admin-only", timeout=30)
+            assert admin.text == f"admin {port + 1}"
+        finally:
+            srv.stop()
+
+
 def test_a_failing_port_callback_is_logged_not_fatal(tmp_path):
     script = copy_app(tmp_path)
     script.write_text(

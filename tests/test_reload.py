@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import socket
 
+import httpx
 import pytest
 from clientloop import ClientLoop
 from supervision import copy_app, edit, worker_pids
@@ -77,6 +78,7 @@ def test_source_edit_reloads_with_reload_source_changes(tmp_path):
             loop.wait_for_count(20)
         assert loop.failures == []
         assert "service.py changed" in srv.logs()
+        assert srv.logs().count("reloading (") == 1  # one save, one reload (debounced)
 
 
 def test_broken_edit_keeps_old_code_and_the_fix_loads(tmp_path):
@@ -117,3 +119,16 @@ def test_new_generation_without_ready_in_time_is_abandoned(tmp_path):
             loop.wait_for_count(20)
         assert loop.failures == []
         assert all(is_v1(text) for text in loop.texts)
+
+
+def test_first_workers_are_forked_with_the_state_built_before_run(tmp_path):
+    """Generation 0 shares what the script built (copy-on-write); a reload builds it anew."""
+    script = copy_app(tmp_path)
+    with ServerProcess(script, tmp_path, {"workers": 2, "verbosity": 1}) as srv:
+        wait_for(lambda: len(worker_pids(srv)) == 2)
+        loaded_by, served_by = map(int, httpx.get(srv.url("/loaded-by")).text.split())
+        assert loaded_by == srv.pid and served_by in worker_pids(srv)
+        srv.signal(signal.SIGHUP)
+        wait_for(lambda: "generation 1 serves" in srv.logs(), timeout=60)
+        loaded_by, served_by = map(int, httpx.get(srv.url("/loaded-by")).text.split())
+        assert loaded_by == served_by != srv.pid

@@ -73,6 +73,19 @@ def test_sigkill_of_the_supervisor_leaves_no_worker_and_frees_the_port(tmp_path)
         wait_for(lambda: bindable(srv.port), timeout=2)
 
 
+def test_graceful_timeout_cuts_what_remains(tmp_path):
+    script = copy_app(tmp_path)
+    kwargs = {"verbosity": 1, "settings": {"GRACEFUL_TIMEOUT": 1}}
+    with ServerProcess(script, tmp_path, kwargs) as srv:
+        wait_for(lambda: worker_pids(srv))
+        thread, result = slow_request_in_thread(srv.url("/slow?s=120"))
+        wait_in_flight(srv)
+        srv.signal(signal.SIGTERM)
+        assert srv.wait(30) == 0
+        thread.join(timeout=30)
+        assert "error" in result
+
+
 def test_second_sigint_stops_at_once(tmp_path):
     script = copy_app(tmp_path)
     with ServerProcess(script, tmp_path, {"verbosity": 1}) as srv:

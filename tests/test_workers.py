@@ -90,6 +90,7 @@ def test_recycling_by_max_requests_with_no_failed_request(tmp_path):
         assert kept.failures == [] and fresh.failures == []
         logs = srv.logs()
         assert logs.count("recycling worker") >= 2 and "limit" in logs
+        assert_one_recycling_at_a_time(logs)
         wait_for(lambda: len(worker_pids(srv)) == 2, timeout=30)  # a recycling may be under way
 
 
@@ -119,3 +120,20 @@ def test_sigttin_and_sigttou_add_and_remove_a_worker(tmp_path):
         srv.signal(signal.SIGTTOU)  # never below one
         assert httpx.get(srv.url("/version"), timeout=30).status_code == 200
         assert len(worker_pids(srv)) == 1
+
+
+def assert_one_recycling_at_a_time(logs: str) -> None:
+    """Each recycled worker's replacement is READY before it drains, and the next recycling
+    starts only after that."""
+    recycling: str | None = None
+    replacement_ready = False
+    for line in logs.splitlines():
+        if "recycling worker" in line:
+            assert recycling is None, f"two recyclings at once: {line}"
+            recycling = line.split("recycling ")[1].split(":")[0]
+            replacement_ready = False
+        elif recycling and " ready in " in line:
+            replacement_ready = True
+        elif recycling and f"{recycling} drains" in line:
+            assert replacement_ready, f"{recycling} drained before its replacement was ready"
+            recycling = None

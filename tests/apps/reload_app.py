@@ -17,6 +17,13 @@ import hwebserver
 
 VERSION = "v1"
 _hoard: list[bytes] = []
+# State built before run(): generation 0, forked, shares it; a reload loads it anew.
+LOADED_BY = os.getpid()
+
+
+@hwebserver.urlHandler("/loaded-by")
+def loaded_by(request: hwebserver.Request) -> str:
+    return f"{LOADED_BY} {os.getpid()}"
 
 
 @hwebserver.urlHandler("/version")
