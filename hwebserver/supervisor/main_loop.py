@@ -108,6 +108,8 @@ class Supervisor:
     def _wait_time(self, now: float) -> float:
         soonest = now + MAX_WAIT
         for worker in self.workers.values():
+            if worker.killed:
+                continue  # only its SIGCHLD is awaited
             if worker.deadline is not None:
                 soonest = min(soonest, worker.deadline)
             elif worker.phase is Phase.BOOTING:
