@@ -9,6 +9,7 @@ import signal
 import socket
 
 import httpx
+import psutil
 import pytest
 from support import ServerProcess, can_connect, wait_for
 from websockets.asyncio.client import connect
@@ -166,7 +167,10 @@ def test_lifespan_runs_startup_once_and_shutdown_on_sigterm(tmp_path):
     try:
         process.start()
         assert httpx.get(process.url("/star/json")).json()["greeting"] == "hello from lifespan"
-        pid = process.pid
+        # The lifespan runs in the worker process (the supervisor's child), as with uvicorn.
+        (startup,) = tmp_path.glob("star-startup-*")
+        pid = int(startup.name.rsplit("-", 1)[1])
+        assert pid in [child.pid for child in psutil.Process(process.pid).children()]
         assert (tmp_path / f"star-startup-{pid}").read_text() == "x"  # once, though mounted twice
         assert (tmp_path / f"fast-startup-{pid}").read_text() == "x"
         assert not (tmp_path / f"star-shutdown-{pid}").exists()

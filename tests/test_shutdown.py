@@ -114,49 +114,41 @@ def test_sigquit_stops_at_once(tmp_path):
         assert not any(alive(pid) for pid in pids)
 
 
-def test_sigusr1_reopens_log_files(tmp_path):
+def test_sigusr1_reopens_log_files_in_every_worker(tmp_path):
     script = copy_app(tmp_path)
-    text = script.read_text()
     log_file = tmp_path / "access.log"
     script.write_text(
-        text.replace(
+        script.read_text().replace(
             'if __name__ == "__main__":\n',
-            'if __name__ == "__main__":\n'
-            "    import logging\n"
-            f"    handler = logging.FileHandler({str(log_file)!r})\n"
-            "    logging.getLogger('hwebserver').addHandler(handler)\n",
+            f"hwebserver.setSettingsForPort({{'LOG_FILE': {str(log_file)!r}}})\n\n"
+            'if __name__ == "__main__":\n',
         )
     )
-    with ServerProcess(script, tmp_path, {"workers": 2, "verbosity": 2}) as srv:
+    with ServerProcess(script, tmp_path, {"workers": 2, "verbosity": 1}) as srv:
+        wait_for(lambda: len(worker_pids(srv)) == 2)
         assert httpx.get(srv.url("/before-rotation"), timeout=30).status_code == 404
         wait_for(lambda: log_file.exists() and "/before-rotation" in log_file.read_text())
         rotated = tmp_path / "access.log.1"
         log_file.rename(rotated)  # what logrotate does
         srv.signal(signal.SIGUSR1)
-        # The application's handler replaced the console one: the server logs there too.
-        wait_for(lambda: log_file.exists() and log_file.read_text().count("reopened") == 3)
-        for _ in range(10):
+        wait_for(lambda: srv.logs().count("reopened its log files") == 2)
+        for _ in range(10):  # on new connections: both workers answer some
             assert httpx.get(srv.url("/after-rotation"), timeout=30).status_code == 404
-        wait_for(lambda: log_file.read_text().count("/after-rotation") == 10)
+        wait_for(lambda: log_file.exists() and log_file.read_text().count("/after-rotation") == 10)
         assert "/after-rotation" not in rotated.read_text()
 
 
 def test_workers_that_cannot_start_make_run_raise(tmp_path):
-    script = copy_app(tmp_path)
-    settings = {"SSL_CERTIFICATE": str(tmp_path / "missing.pem")}
-    script.write_text(
-        script.read_text().replace(
-            'if __name__ == "__main__":\n',
-            f'hwebserver.setSettingsForPort({settings!r})\n\nif __name__ == "__main__":\n',
-        )
-    )
-    srv = ServerProcess(script, tmp_path, {"verbosity": 1})
+    """A failure while the first workers start (here an ASGI lifespan startup) is not
+    retried forever: run() raises OperationFailed with the worker's traceback logged."""
+    srv = ServerProcess("asgi_lifespan_fails.py", tmp_path, {"workers": 2})
     try:
         srv.start(wait=False)
         assert srv.wait(60) == 1
         logs = srv.logs()
         assert "OperationFailed: the workers failed to start" in logs
-        assert "missing.pem" in logs or "No such file" in logs
+        assert "RuntimeError: the model failed to load" in logs
+        assert "failed to start:\nTraceback" in logs
     finally:
         srv.stop()
 

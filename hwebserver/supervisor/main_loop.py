@@ -20,7 +20,6 @@ from ..api.errors import OperationFailed
 from ..worker import control, process
 from ..worker.config import Listener
 from ..worker.control import Message
-from ..worker.logfiles import reopen_log_files
 from ..worker.logs import ServerLog
 from . import spawn, tree
 from .handles import Generation, Phase, WorkerHandle, request_limit
@@ -148,14 +147,14 @@ class Supervisor:
                 self._reopen_logs()
 
     def _reopen_logs(self) -> None:
-        count = reopen_log_files()
+        """The log files (LOG_FILE) are the workers'; each reopens its own."""
         for worker in self.workers.values():
             if worker.signal_ready:
                 try:
                     os.kill(worker.pid, signal.SIGUSR1)
                 except ProcessLookupError:
                     pass
-        self.log.lifecycle("SIGUSR1: reopened %d log file(s), workers told", count)
+        self.log.lifecycle("SIGUSR1: workers told to reopen their log files")
 
     # -- workers: starting, messages, exits -----------------------------------------------------
     def _new_generation(self, forked: bool, now: float) -> Generation:

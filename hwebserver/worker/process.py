@@ -24,8 +24,7 @@ import psutil
 from . import control, current, linux
 from .config import Listener, WorkerConfig
 from .control import FrameDecoder, Message
-from .logfiles import reopen_log_files
-from .logs import ServerLog
+from .logs import ServerLog, reopen_log_files
 from .server import WorkerServer
 from .sources import application_sources
 
@@ -187,8 +186,8 @@ class WorkerProcess:
         faulthandler.register(STACK_DUMP_SIGNAL, all_threads=True, chain=False)
 
     def _reopen_log_files(self) -> None:
-        count = reopen_log_files()
-        self.log.lifecycle("worker %d reopened %d log file(s)", os.getpid(), count)
+        reopen_log_files()
+        self.log.lifecycle("worker %d reopened its log files", os.getpid())
 
     def _check_request_limit(self) -> None:
         state = self.server.state
