@@ -25,6 +25,7 @@ from .api.response import Response, WebServerResponse
 from .api.routing import urlHandler
 from .api.settings import setSettingsForPort
 from .api.uploads import UploadedFile, WebServerUploadedFile
+from .api.websocket import WebSocket, webSocket
 from .run import isInDebugMode, requestShutdown, run
 from .worker.static import registerStaticFilesDirectory
 
@@ -44,6 +45,7 @@ __all__ = [
     "WebServerRequest",
     "WebServerResponse",
     "WebServerUploadedFile",
+    "WebSocket",
     "apiFunction",
     "apiclient",
     "errorResponse",
@@ -61,4 +63,5 @@ __all__ = [
     "urlHandler",
     "webServerSeverity",
     "webServerVerbosity",
+    "webSocket",
 ]

@@ -205,7 +205,10 @@ class HttpProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self.state.connections.discard(self)
+        if not getattr(self.upgraded, "holds_registration", False):
+            # An upgrade that says so unregisters the connection itself once its handler has
+            # finished (WebSocket.disconnect), so that a drain waits for that too.
+            self.state.connections.discard(self)
         if self.request is not None:  # cut off mid-upload
             self._discard(self.request, self.body)
         for entry, _ in self.queue:
@@ -223,10 +226,16 @@ class HttpProtocol(asyncio.Protocol):
             self.exchange.connection_lost()
 
     def pause_writing(self) -> None:
+        if self.upgraded is not None:
+            self.upgraded.pause_writing()
+            return
         self.write_paused = True
         self._pause_reading()
 
     def resume_writing(self) -> None:
+        if self.upgraded is not None:
+            self.upgraded.resume_writing()
+            return
         self.write_paused = False
         waiter = self.drain_waiter
         if waiter is not None:
@@ -640,6 +649,17 @@ class HttpProtocol(asyncio.Protocol):
     # -- upgrade ----------------------------------------------------------------------------
     def _on_upgrade(self, trailing: bytes) -> None:
         request = self.request
+        if request is None:
+            # Not a WebSocket (h2c, CONNECT): on_message_complete dispatched it as plain HTTP,
+            # which RFC 9110 allows; the parser stopped, so the connection closes after it.
+            self.rejected = True
+            if self.queue:
+                self.queue[-1] = (self.queue[-1][0], False)
+            elif self.active is not None:
+                self.active_keep_alive = False
+            else:  # already answered
+                self.close()
+            return
         upgrade = self.state.extras.get("websocket_upgrade")
         if request is None or not self.wants_upgrade or upgrade is None:
             self._reject(HttpError(400, "unsupported protocol upgrade"))

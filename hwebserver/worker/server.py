@@ -13,6 +13,7 @@ from .policy import build_policy
 from .protocol import HttpProtocol
 from .state import WorkerState
 from .tls import server_ssl_context
+from .upgrade import install as install_websocket_upgrade
 
 CLOCK_INTERVAL = 1.0
 DRAIN_POLL_INTERVAL = 0.05
@@ -35,6 +36,7 @@ class WorkerServer:
         self._shutdown_hooks: list[Callable[[WorkerState], Any]] = []
         self._stopped_hooks: list[Callable[[WorkerState], Any]] = []
         asgi.install(self)  # lifespan of mounted ASGI apps
+        self.add_hooks(startup=install_websocket_upgrade)
 
     def add_hooks(
         self,

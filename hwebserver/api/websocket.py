@@ -1,0 +1,190 @@
+"""The WebSocket base class that handler authors subclass, and the @webSocket decorator.
+
+A plain object: the worker creates one instance per connection and attaches a channel (the
+connection) to it; accept(), send() and close() go through that channel. Nothing here touches
+a socket, so the class can be unit-tested with a fake channel.
+
+Two shapes of subclass are understood, told apart by their methods' signatures:
+- Houdini 20: connect(self, request), receive(self, text_data=None, bytes_data=None),
+  disconnect(self, code);
+- Houdini 19: connect(self), receive(self, message), disconnect(self).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .errors import OperationFailed
+from .routing import Route, websocket_routes
+
+if TYPE_CHECKING:
+    from .request import Request
+
+
+class WebSocketClosed(OperationFailed):
+    """send() on a WebSocket whose connection is closing or closed."""
+
+
+class WebSocketChannel(Protocol):
+    """What the worker's connection offers a WebSocket instance."""
+
+    async def accept(self, subprotocol: str | None) -> None: ...
+
+    async def send_message(self, payload: bytes, is_text: bool) -> None: ...
+
+    async def close(self, code: int, reason: str) -> None: ...
+
+
+class WebSocket:
+    """One instance per connection. Override connect(), receive() and disconnect()."""
+
+    # Set by the server before connect() is called (see attach()).
+    request: Request | None = None
+    _channel: WebSocketChannel | None = None
+
+    def attach(self, channel: WebSocketChannel, request: Request) -> None:
+        """Called by the server: bind this instance to its connection and upgrade request."""
+        self._channel = channel
+        self.request = request
+
+    # -- to override ------------------------------------------------------------------
+    async def connect(self, request: Request) -> None:
+        """Decide whether to accept the connection. The default accepts it."""
+        await self.accept()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """One call per complete message: text in text_data, binary in bytes_data."""
+
+    async def disconnect(self, code: int) -> None:
+        """The connection is closed (code: the close code, 1006 when it was cut)."""
+
+    # -- to call ----------------------------------------------------------------------------
+    async def accept(self, subprotocol: str | None = None) -> None:
+        await self._connected().accept(subprotocol)
+
+    async def send(
+        self, data: str | bytes | bytearray | memoryview, is_binary: bool | None = None
+    ) -> None:
+        """A str goes as a text message, bytes as a binary one, unless is_binary says otherwise."""
+        if isinstance(data, str):
+            await self._connected().send_message(data.encode("utf-8"), not is_binary)
+        elif isinstance(data, (bytes, bytearray, memoryview)):
+            payload = bytes(data)
+            if is_binary is False:
+                try:
+                    payload.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise ValueError("send(..., is_binary=False) needs UTF-8 bytes") from exc
+                await self._connected().send_message(payload, True)
+            else:
+                await self._connected().send_message(payload, False)
+        else:
+            raise TypeError(f"WebSocket.send() takes str or bytes, not {type(data).__name__}")
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Start the closing handshake; before accept() this refuses the connection (403)."""
+        await self._connected().close(int(code), str(reason))
+
+    def _connected(self) -> WebSocketChannel:
+        channel = self._channel
+        if channel is None:
+            raise OperationFailed("this WebSocket is not attached to a connection")
+        return channel
+
+
+def _positional_capacity(function: Callable[..., Any]) -> tuple[int, set[str], bool]:
+    """(how many positional arguments after self it takes, its parameter names, **kwargs?)."""
+    try:
+        parameters = list(inspect.signature(function).parameters.values())[1:]  # drop self
+    except (TypeError, ValueError):
+        return 1, set(), False
+    count = 0
+    for parameter in parameters:
+        if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+            count = 1 << 16
+        elif parameter.kind in (
+            inspect.Parameter.POSITIONAL_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        ):
+            count += 1
+    names = {p.name for p in parameters}
+    var_keyword = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+    return count, names, var_keyword
+
+
+async def _settle(result: Any) -> None:
+    """The methods are meant to be async; a plain one is accepted too."""
+    if inspect.isawaitable(result):
+        await result
+
+
+class WebSocketEndpoint:
+    """A registered WebSocket class and how its methods are called (Houdini 20 or 19 shape)."""
+
+    __slots__ = (
+        "cls",
+        "connect_takes_request",
+        "disconnect_takes_code",
+        "receive_keywords",
+        "receive_positional",
+    )
+
+    def __init__(self, cls: type[WebSocket]) -> None:
+        self.cls = cls
+        count, _, _ = _positional_capacity(cls.connect)
+        self.connect_takes_request = count >= 1
+        count, names, var_keyword = _positional_capacity(cls.receive)
+        if var_keyword:
+            self.receive_keywords: frozenset[str] = frozenset(("text_data", "bytes_data"))
+        else:
+            self.receive_keywords = frozenset(names & {"text_data", "bytes_data"})
+        # Houdini 19: receive(self, message) gets the str or bytes itself.
+        self.receive_positional = not self.receive_keywords and count >= 1
+        count, _, _ = _positional_capacity(cls.disconnect)
+        self.disconnect_takes_code = count >= 1
+
+    def __repr__(self) -> str:
+        return f"<WebSocketEndpoint {self.cls.__qualname__}>"
+
+    def __call__(self) -> WebSocket:
+        """A new instance for one connection."""
+        return self.cls()
+
+    async def connect(self, socket: WebSocket, request: Request) -> None:
+        method: Any = socket.connect
+        await _settle(method(request) if self.connect_takes_request else method())
+
+    async def receive(self, socket: WebSocket, message: str | bytes) -> None:
+        method: Any = socket.receive
+        if self.receive_positional:
+            await _settle(method(message))
+            return
+        is_text = isinstance(message, str)
+        keywords: dict[str, Any] = {}
+        if "text_data" in self.receive_keywords:
+            keywords["text_data"] = message if is_text else None
+        if "bytes_data" in self.receive_keywords:
+            keywords["bytes_data"] = None if is_text else message
+        await _settle(method(**keywords))
+
+    async def disconnect(self, socket: WebSocket, code: int) -> None:
+        method: Any = socket.disconnect
+        await _settle(method(code) if self.disconnect_takes_code else method())
+
+
+def webSocket(
+    path: str, is_prefix: bool = False, ports: Iterable[str | int] = ()
+) -> Callable[[type[WebSocket]], type[WebSocket]]:
+    """Class decorator: serve `path` (same rules as urlHandler) with a WebSocket subclass."""
+
+    def register(cls: type[WebSocket]) -> type[WebSocket]:
+        if not (isinstance(cls, type) and issubclass(cls, WebSocket)):
+            raise TypeError("@webSocket decorates a subclass of hwebserver.WebSocket")
+        endpoint = WebSocketEndpoint(cls)
+        route = Route(path, endpoint, is_prefix=is_prefix, kind="websocket", is_async=True)
+        websocket_routes.add(route, ports)
+        return cls
+
+    return register
