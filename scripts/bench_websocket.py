@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
 import uvloop
 import websockets
 from websockets.asyncio.client import connect
@@ -64,11 +65,18 @@ async def load(port: int, clients: int, message: str, warmup: float, duration: f
     return sum(counts) / elapsed
 
 
-def measure(script: str, workdir: Path) -> float:
+def cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def measure(script: str, workdir: Path) -> tuple[float, float]:
+    """(round-trips per second, server CPU microseconds per round-trip, warm-up included)."""
     server = ServerProcess(script, workdir / script.replace(".py", ""))
     server.start()
     try:
-        return uvloop.run(
+        before = cpu_seconds(server.pid)
+        rate = uvloop.run(
             load(
                 server.port,
                 OPTIONS.clients,
@@ -77,6 +85,8 @@ def measure(script: str, workdir: Path) -> float:
                 OPTIONS.duration,
             )
         )
+        used = cpu_seconds(server.pid) - before
+        return rate, used / (rate * (OPTIONS.duration + OPTIONS.warmup)) * 1e6
     finally:
         server.stop()
 
@@ -98,6 +108,7 @@ OPTIONS = parse_args() if __name__ == "__main__" else argparse.Namespace()
 
 def main() -> int:
     runs: dict[str, list[float]] = {name: [] for name in SERVERS}
+    cpu: dict[str, list[float]] = {name: [] for name in SERVERS}
     print(
         f"WebSocket echo: {OPTIONS.clients} clients, {OPTIONS.size}-character text messages, "
         f"compression {OPTIONS.compression}, {OPTIONS.duration:g}s x {OPTIONS.rounds} rounds"
@@ -106,20 +117,26 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="hwebserver-bench-ws-") as tmp:
         for _ in range(OPTIONS.rounds):
             for name, script in SERVERS.items():
-                runs[name].append(measure(script, Path(tmp)))
+                rate, micros = measure(script, Path(tmp))
+                runs[name].append(rate)
+                cpu[name].append(micros)
     medians = {name: statistics.median(values) for name, values in runs.items()}
     for name, values in runs.items():
         shown = ", ".join(f"{v:,.0f}" for v in values)
-        print(f"  {name:<18} {medians[name]:>10,.0f} round-trips/s (median; runs: {shown})")
+        print(
+            f"  {name:<18} {medians[name]:>8,.0f} round-trips/s, "
+            f"{statistics.median(cpu[name]):5.1f} us server CPU each (median; runs: {shown})"
+        )
     ours, theirs = medians.values()
     print(f"  hwebserver / websockets: {ours / theirs:.2f}x   ({time.monotonic() - started:.0f}s)")
     if OPTIONS.json:
         OPTIONS.json.parent.mkdir(parents=True, exist_ok=True)
-        OPTIONS.json.write_text(
-            json.dumps(
-                {"options": vars(OPTIONS) | {"json": str(OPTIONS.json)}, "runs": runs}, indent=2
-            )
-        )
+        figures = {
+            "options": {k: str(v) for k, v in vars(OPTIONS).items()},
+            "runs": runs,
+            "cpu_us": cpu,
+        }
+        OPTIONS.json.write_text(json.dumps(figures, indent=2))
     return 0
 
 

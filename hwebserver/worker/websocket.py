@@ -36,6 +36,7 @@ from ..api.helpers import errorResponse
 from ..api.request import Request
 from ..api.response import Response
 from ..api.websocket import WebSocket, WebSocketClosed, WebSocketEndpoint
+from . import eager
 from .errors import error_response
 from .head import CLOSE, build_head, content_length_line
 from .websocket_keepalive import registry_for
@@ -109,8 +110,10 @@ class WebSocketConnection:
         self.inbox: deque[str | bytes] = deque()
         self.inbox_bytes = 0
         self.inbox_full = False
-        self.message_waiter: asyncio.Future[None] | None = None
-        self.lost_waiter: asyncio.Future[None] | None = None
+        self.connected = False  # connect() has returned
+        self.receiving: asyncio.Task[None] | None = None  # a receive() that waits
+        self.pumping = False
+        self.ending = False
         self.write_paused = http.write_paused
         self.drain_waiters: list[asyncio.Future[None]] = []
         self.close_timer: asyncio.TimerHandle | None = None
@@ -118,25 +121,13 @@ class WebSocketConnection:
         self.seen = True
         self.last_seen = 0.0
         self.ping_sent_at: float | None = None
-        self.task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self.http._pause_reading()  # nothing is read until connect() decided
-        self.task = self.loop.create_task(self._lifecycle())
+        self.loop.create_task(self._connect())
 
     # -- the handler's side --------------------------------------------------------------
-    async def _lifecycle(self) -> None:
-        try:
-            await self._open()
-            if self.accepted:
-                await self._deliver_messages()
-            await self._until_lost()
-            if self.accepted:
-                await self._call("disconnect", self.endpoint.disconnect, self._close_code())
-        finally:
-            self._finish()
-
-    async def _open(self) -> None:
+    async def _connect(self) -> None:
         request = self.request
         try:
             socket = self.socket = self.endpoint()
@@ -150,79 +141,84 @@ class WebSocketConnection:
                 self._close_for_error()
             elif not self.refused:
                 self._refuse(error_response(request, exc, self.state.debug))
-            return
         if not self.accepted and not self.refused:
             self._refuse(errorResponse(request, "WebSocket connection refused", 403))
+        self.connected = True
+        self._pump()
 
-    async def _deliver_messages(self) -> None:
-        socket = self.socket
-        assert socket is not None
-        while True:
-            message = await self._next_message()
-            if message is None:
-                return
-            try:
-                await self.endpoint.receive(socket, message)
-            except WebSocketClosed:
-                if self.ws.state is OPEN and not self.lost:
-                    self._log_handler_error("receive", None)
-                    self._close_for_error()
-                    return
-                # Sending on this connection, which is closing: the remaining messages still
-                # arrived before the close and are delivered.
-            except Exception as exc:
-                self._log_handler_error("receive", exc)
-                self._close_for_error()
-                return
+    def _pump(self) -> None:
+        """Deliver waiting messages to receive(), one call at a time, in order.
 
-    async def _next_message(self) -> str | bytes | None:
-        """The next received message; None once the connection is gone and the inbox empty."""
-        while True:
-            inbox = self.inbox
-            if inbox:
-                message = inbox.popleft()
-                self.inbox_bytes -= len(message)
-                if (
-                    self.inbox_full
-                    and len(inbox) <= INBOX_LOW_MESSAGES
-                    and self.inbox_bytes <= INBOX_LOW_BYTES
-                ):
-                    self.inbox_full = False
-                    self._update_reading()
-                return message
-            if self.lost or self.handler_failed:
-                return None
-            waiter = self.message_waiter = self.loop.create_future()
-            try:
-                await waiter
-            finally:
-                self.message_waiter = None
-
-    async def _until_lost(self) -> None:
-        if not self.lost:
-            waiter = self.lost_waiter = self.loop.create_future()
-            await waiter
-
-    async def _call(self, what: str, method: object, *args: object) -> None:
-        assert self.socket is not None
-        try:
-            await method(self.socket, *args)  # type: ignore[operator]
-        except Exception as exc:
-            self._log_handler_error(what, exc)
-
-    def _log_handler_error(self, what: str, exc: BaseException | None) -> None:
-        cls = self.endpoint.cls
-        if exc is None:
-            self.state.log.error(
-                "WebSocket %s.%s for %s sent on a closed connection and did not catch it",
-                cls.__qualname__,
-                what,
-                self.request._path,
-            )
+        Each call starts eagerly: one that does not really wait (an echo, a reply to a client
+        that reads) finishes inside data_received, with no task; one that waits continues
+        in a task, and the next message waits for it. Once the connection is gone and no call
+        runs, disconnect() follows.
+        """
+        if self.pumping or not self.connected:
             return
+        self.pumping = True
+        try:
+            socket = self.socket
+            while self.receiving is None and self.inbox and not self.handler_failed:
+                message = self._pop()
+                try:
+                    done, task = eager.start(self.loop, self.endpoint.receive(socket, message))  # type: ignore[arg-type]
+                except Exception as exc:
+                    self._receive_failed(exc)
+                    continue
+                if not done:
+                    self.receiving = task
+                    task.add_done_callback(self._on_receive_done)
+            if self.receiving is None and self.lost and not self.ending:
+                self.ending = True
+                self.loop.create_task(self._end())
+        finally:
+            self.pumping = False
+
+    def _on_receive_done(self, task: asyncio.Task[None]) -> None:
+        self.receiving = None
+        if not task.cancelled():
+            exc = task.exception()
+            if exc is not None:
+                self._receive_failed(exc)
+        self._pump()
+
+    def _receive_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, WebSocketClosed) and (self.lost or self.ws.state is not OPEN):
+            # It sent on this connection, which is closing: not the handler's fault. The
+            # messages still waiting arrived before the close and are delivered.
+            return
+        self._log_handler_error("receive", exc)
+        self._close_for_error()
+
+    def _pop(self) -> str | bytes:
+        inbox = self.inbox
+        message = inbox.popleft()
+        self.inbox_bytes -= len(message)
+        if (
+            self.inbox_full
+            and len(inbox) <= INBOX_LOW_MESSAGES
+            and self.inbox_bytes <= INBOX_LOW_BYTES
+        ):
+            self.inbox_full = False
+            self._update_reading()
+        return message
+
+    async def _end(self) -> None:
+        """The TCP connection is closed and no receive() runs: disconnect(), then unregister."""
+        try:
+            if self.accepted and self.socket is not None:
+                try:
+                    await self.endpoint.disconnect(self.socket, self._close_code())
+                except Exception as exc:
+                    self._log_handler_error("disconnect", exc)
+        finally:
+            self._finish()
+
+    def _log_handler_error(self, what: str, exc: BaseException) -> None:
         self.state.log.error(
             "WebSocket %s.%s for %s raised %s",
-            cls.__qualname__,
+            self.endpoint.cls.__qualname__,
             what,
             self.request._path,
             type(exc).__name__,
@@ -349,10 +345,11 @@ class WebSocketConnection:
         ws.receive_eof()  # an open connection becomes closed abnormally (1006)
         ws.data_to_send()
         self.registry.discard(self)
-        for waiter in (self.message_waiter, self.lost_waiter, *self.drain_waiters):
-            if waiter is not None and not waiter.done():
+        for waiter in self.drain_waiters:
+            if not waiter.done():
                 waiter.set_result(None)
         self.drain_waiters = []
+        self._pump()
 
     def shutdown(self) -> None:
         """Server shutdown (called repeatedly while draining): close with 1001, once."""
@@ -397,9 +394,7 @@ class WebSocketConnection:
         ):
             self.inbox_full = True
             self._update_reading()
-        waiter = self.message_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._pump()
 
     def _update_reading(self) -> None:
         """Read while accepted (or refused: to see the client go) and neither side is behind."""
@@ -411,18 +406,18 @@ class WebSocketConnection:
 
     def _flush(self) -> None:
         """Write what the protocol produced; an empty chunk means: end our side of the TCP."""
-        if self.lost:
-            self.ws.data_to_send()
-            return
-        transport = self.transport
-        for data in self.ws.data_to_send():
-            if data:
-                transport.write(data)
-            elif transport.can_write_eof():
-                transport.write_eof()
-            else:
-                transport.close()
-        if self.close_timer is None and self.ws.close_expected():
+        ws = self.ws
+        writes = ws.data_to_send()
+        if writes and not self.lost:
+            transport = self.transport
+            for data in writes:
+                if data:
+                    transport.write(data)
+                elif transport.can_write_eof():
+                    transport.write_eof()
+                else:
+                    transport.close()
+        if self.close_timer is None and ws.state is not OPEN and ws.close_expected():
             self.close_timer = self.loop.call_later(CLOSE_TIMEOUT, self._cut)
 
     def _cut(self) -> None:
