@@ -45,8 +45,10 @@ from .websocket_messages import MessageAssembler
 if TYPE_CHECKING:
     from .protocol import HttpProtocol
 
-# Seconds the peer has to finish a closing handshake (or read a refusal) before we cut.
+# Seconds the peer has to finish a closing handshake before we cut the connection.
 CLOSE_TIMEOUT = 10.0
+# Seconds a refused client has to read the answer and close.
+REFUSAL_LINGER = 2.0
 # Messages waiting for the handler: reading pauses at the high mark, resumes under the low.
 INBOX_HIGH_MESSAGES = 16
 INBOX_LOW_MESSAGES = 4
@@ -228,7 +230,7 @@ class WebSocketConnection:
     def _finish(self) -> None:
         self.registry.discard(self)
         self.state.connections.discard(self.http)
-        self.request.tempdir.cleanup()
+        self.request.cleanup()
         self.inbox.clear()
 
     # -- the channel (what WebSocket.accept/send/close call) --------------------------------
@@ -443,6 +445,9 @@ class WebSocketConnection:
         self._access_log(response._status)
         if not self.lost:
             write_refusal(self.http, response)
+            # The HTTP clock leaves upgraded connections alone: cut a client that lingers.
+            if self.close_timer is None:
+                self.close_timer = self.loop.call_later(REFUSAL_LINGER, self._cut)
 
     def _close_code(self) -> int:
         ws = self.ws

@@ -112,5 +112,5 @@ def refuse(http: HttpProtocol, request: Request, response: Any) -> None:
         state.log.access(
             f"{client[0]}:{client[1]}", request._method, request._path, response._status, 0, 0.0
         )
-    request.tempdir.cleanup()
+    request.cleanup()
     write_refusal(http, response)
