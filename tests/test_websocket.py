@@ -357,6 +357,10 @@ def test_origin_checked_against_cors_whitelist(tmp_path):
             async with client(server, "/ws/echo", origin="https://dashboard.example:8443") as ws:
                 await ws.send("allowed")
                 assert await ws.recv() == "allowed"
+            # Origins compare as the CORS policy compares them: case and default ports aside.
+            async with client(server, "/ws/echo", origin="HTTPS://Dashboard.example:8443") as ws:
+                await ws.send("same origin")
+                assert await ws.recv() == "same origin"
             async with client(server, "/ws/echo") as ws:  # no Origin: not a browser
                 await ws.send("no origin")
                 assert await ws.recv() == "no origin"
@@ -367,6 +371,17 @@ def test_origin_checked_against_cors_whitelist(tmp_path):
 
         run(scenario)
         assert not any(e.get("path") == "/ws/echo/evil" for e in events(server))
+
+
+def test_port_policy_applies_to_upgrades(tmp_path):
+    with websocket_server(tmp_path, {"ALLOWED_HOSTS": ["good.example"]}) as server:
+        request = HANDSHAKE.format(path="/ws/echo", version=13, extra="")
+        status, _, _ = parse_response(raw_exchange(server.port, request.encode()))
+        assert status == 400  # Host 127.0.0.1 is not allowed
+        allowed = request.replace("Host: 127.0.0.1", "Host: good.example")
+        with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as sock:
+            sock.sendall(allowed.encode())
+            assert sock.recv(65536).startswith(b"HTTP/1.1 101 ")
 
 
 def test_any_origin_without_whitelist(tmp_path):

@@ -2,16 +2,15 @@
 
 Answered in this order, each refusal an HTTP response followed by closing the connection:
 no WebSocket registered for the path (404), the server draining (503), the port's policy
-(e.g. a Host not in ALLOWED_HOSTS), then the websockets library's validation of the request
-(method, version, Connection/Upgrade, key, version 13: 4xx), including the Origin check
-against the port's CORS_ORIGIN_WHITELIST (403: cross-site WebSocket hijacking). A request
-without an Origin header is not from a browser, so it is not cross-site and passes. What
-remains is the handler's own decision in connect() (websocket.py).
+(e.g. a Host not in ALLOWED_HOSTS: 400), an Origin that the port's CORS_ORIGIN_WHITELIST
+does not list (403: cross-site WebSocket hijacking; a request without Origin is not from a
+browser, so not cross-site), then the websockets library's validation of the request
+(method, version, Connection/Upgrade, key, version 13: 4xx). What remains is the handler's
+own decision in connect() (websocket.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from websockets.datastructures import Headers
@@ -20,11 +19,11 @@ from websockets.frames import CLOSE, Frame
 from websockets.http11 import Request as HandshakeRequest
 from websockets.protocol import OPEN
 from websockets.server import ServerProtocol
-from websockets.typing import Origin
 
 from ..api.helpers import errorResponse
 from ..api.request import Request
 from ..api.websocket import WebSocketEndpoint
+from .cors import normalise_origin
 from .websocket import WebSocketConnection, write_refusal
 
 if TYPE_CHECKING:
@@ -47,12 +46,17 @@ class ServerWebSocketProtocol(ServerProtocol):
         super().recv_frame(frame)
 
 
-def allowed_origins(port_settings: dict[str, Any]) -> Sequence[Origin | None] | None:
-    """The Origin values a port accepts, or None when it checks none."""
-    whitelist = port_settings.get("CORS_ORIGIN_WHITELIST")
+def cross_site(request: Request) -> bool:
+    """An Origin header that the port's CORS allow-list does not list (compared as cors.py
+    compares them). No allow-list, "*", or no Origin at all (not a browser): not refused."""
+    whitelist = request.conn.port_settings.get("CORS_ORIGIN_WHITELIST")
     if not whitelist or "*" in whitelist:
-        return None
-    return [Origin(origin.strip().rstrip("/").lower()) for origin in whitelist] + [None]
+        return False
+    origin = request.headers().get("Origin")
+    if origin is None:
+        return False
+    normalised = normalise_origin(origin)
+    return normalised is None or normalised not in {normalise_origin(o) for o in whitelist}
 
 
 def handshake_request(request: Request) -> HandshakeRequest:
@@ -82,10 +86,14 @@ def upgrade(http: HttpProtocol, request: Request, trailing: bytes) -> None:
         if early is not None:
             refuse(http, request, early)
             return
+    if cross_site(request):
+        origin = request.headers().get("Origin")
+        state.log.lifecycle("refused WebSocket %s from origin %r", request._path, origin)
+        refuse(http, request, errorResponse(request, "Origin not allowed", 403))
+        return
     # state=OPEN: the library validates and negotiates (accept()) but the HTTP request was
     # parsed already, so its parser starts with frames.
     protocol = ServerWebSocketProtocol(
-        origins=allowed_origins(request.conn.port_settings),
         extensions=EXTENSIONS,
         max_size=int(state.config.option("WEBSOCKET_MAX_MESSAGE_SIZE")),
         state=OPEN,
