@@ -2,9 +2,12 @@
 
 Both servers run as separate processes on uvloop (hwebserver: tests/apps/websocket_echo.py,
 one worker; websockets: tests/apps/websockets_reference_echo.py), one after the other, in
-alternating rounds, against the same client: one process with uvloop and the websockets
-asyncio client, N connections each sending a message and waiting for its echo in a loop.
-The machine's cores are shared by client and server, as they would be for any server here.
+alternating rounds, against the same client: one process on uvloop with N connections, each
+sending a prebuilt masked text frame and waiting for the echo's bytes, in a loop, so that
+the client costs little and the servers are what is measured. With two cores or more the
+server is pinned to CPU 0 and the client to CPU 1, as in scripts/bench. Besides the rate,
+the server's CPU time per round-trip (user + system, from psutil) is printed: it depends
+less on what else the machine runs.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import functools
 import json
 import os
 import statistics
@@ -29,10 +33,18 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from support import ServerProcess  # noqa: E402
 
+# As scripts/bench does: the server on one core, the client on another.
+PIN = len(os.sched_getaffinity(0)) >= 2
+SERVER_CPU, CLIENT_CPU = 0, 1
 SERVERS = {
     "hwebserver": "websocket_echo.py",
     f"websockets {websockets.__version__}": "websockets_reference_echo.py",
 }
+
+
+def cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
 
 
 HANDSHAKE = (
@@ -93,8 +105,11 @@ class EchoClient(asyncio.Protocol):
         self.buffer = buffer
 
 
-async def load(port: int, clients: int, payload: bytes, warmup: float, duration: float) -> float:
-    """Round-trips per second over `duration`, after `warmup`, with `clients` connections."""
+async def load(
+    port: int, server_pid: int, clients: int, payload: bytes, warmup: float, duration: float
+) -> tuple[float, float]:
+    """(round-trips per second, server CPU microseconds per round-trip) over `duration`,
+    after `warmup`, with `clients` connections."""
     loop = asyncio.get_running_loop()
     frame = masked_text_frame(payload)
     reply = bytes([0x81, len(payload)]) + payload
@@ -103,7 +118,7 @@ async def load(port: int, clients: int, payload: bytes, warmup: float, duration:
         opened: asyncio.Future[None] = loop.create_future()
         key = base64.b64encode(os.urandom(16)).decode()
         transport, protocol = await loop.create_connection(
-            lambda opened=opened: EchoClient(frame, reply, opened), "127.0.0.1", port
+            functools.partial(EchoClient, frame, reply, opened), "127.0.0.1", port
         )
         transport.write(HANDSHAKE.format(port=port, key=key).encode())
         await asyncio.wait_for(opened, 10)
@@ -115,9 +130,11 @@ async def load(port: int, clients: int, payload: bytes, warmup: float, duration:
     for protocol in protocols:
         protocol.counting = True
     started = loop.time()
+    cpu_before = cpu_seconds(server_pid)
     await asyncio.sleep(duration)
     total = sum(protocol.count for protocol in protocols)
     elapsed = loop.time() - started
+    cpu_used = cpu_seconds(server_pid) - cpu_before
     for protocol in protocols:
         protocol.running = False
         protocol.counting = False
@@ -125,31 +142,26 @@ async def load(port: int, clients: int, payload: bytes, warmup: float, duration:
     for protocol in protocols:
         assert protocol.transport is not None
         protocol.transport.close()
-    return total / elapsed
-
-
-def cpu_seconds(pid: int) -> float:
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
+    return total / elapsed, cpu_used / max(total, 1) * 1e6
 
 
 def measure(script: str, workdir: Path) -> tuple[float, float]:
-    """(round-trips per second, server CPU microseconds per round-trip, warm-up included)."""
+    """(round-trips per second, server CPU microseconds per round-trip)."""
     server = ServerProcess(script, workdir / script.replace(".py", ""))
     server.start()
     try:
-        before = cpu_seconds(server.pid)
-        rate = uvloop.run(
+        if PIN:
+            psutil.Process(server.pid).cpu_affinity([SERVER_CPU])
+        return uvloop.run(
             load(
                 server.port,
+                server.pid,
                 OPTIONS.clients,
                 b"x" * OPTIONS.size,
                 OPTIONS.warmup,
                 OPTIONS.duration,
             )
         )
-        used = cpu_seconds(server.pid) - before
-        return rate, used / (rate * (OPTIONS.duration + OPTIONS.warmup)) * 1e6
     finally:
         server.stop()
 
@@ -175,6 +187,8 @@ def main() -> int:
         f"WebSocket echo: {OPTIONS.clients} clients, {OPTIONS.size}-byte text messages, "
         f"no compression, {OPTIONS.duration:g}s x {OPTIONS.rounds} rounds"
     )
+    if PIN:
+        os.sched_setaffinity(0, {CLIENT_CPU})
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="hwebserver-bench-ws-") as tmp:
         for _ in range(OPTIONS.rounds):

@@ -133,34 +133,22 @@ def ensure_environment(python27: str, log: Path) -> Path:
     if VENV.exists():
         shutil.rmtree(VENV)
     bootstrap = WORK / "bootstrap"
-    quiet = {"stdout": log.open("ab"), "stderr": subprocess.STDOUT}
-    if not (bootstrap / "virtualenv.py").exists():
-        subprocess.run(
-            [python27, "-m", "pip", "install", "-q", "--target", str(bootstrap), VIRTUALENV],
-            check=True,
-            **quiet,  # type: ignore[arg-type]
-        )
-    env = dict(os.environ, PYTHONPATH=str(bootstrap))
-    subprocess.run(
-        [python27, "-m", "virtualenv", "-q", str(VENV)],
-        check=True,
-        env=env,
-        **quiet,  # type: ignore[arg-type]
-    )
     constraints = WORK / "constraints.txt"
     constraints.write_text("\n".join(PINS) + "\n")
-    subprocess.run(
-        [
-            str(VENV / "bin" / "pip"),
-            "install",
-            "-q",
-            "-c",
-            str(constraints),
-            "autobahntestsuite==0.8.2",
-        ],
-        check=True,
-        **quiet,  # type: ignore[arg-type]
-    )
+    with_virtualenv = dict(os.environ, PYTHONPATH=str(bootstrap))
+    steps: list[tuple[list[str], dict[str, str] | None]] = []
+    if not (bootstrap / "virtualenv.py").exists():
+        steps.append(
+            ([python27, "-m", "pip", "install", "-q", "--target", str(bootstrap), VIRTUALENV], None)
+        )
+    steps.append(([python27, "-m", "virtualenv", "-q", str(VENV)], with_virtualenv))
+    pip = str(VENV / "bin" / "pip")
+    steps.append(([pip, "install", "-q", "-c", str(constraints), PINS[0]], None))
+    with log.open("ab") as output:
+        for command, env in steps:
+            subprocess.run(
+                command, check=True, env=env, stdout=output, stderr=subprocess.STDOUT, timeout=1800
+            )
     stamp.write_text(wanted)
     return wstest
 
