@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 import socket
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -513,3 +514,27 @@ def test_idle_client_is_pinged_and_closed_when_it_never_answers(tmp_path):
                 protocol.receive_data(sock.recv(65536))
                 answers += protocol.events_received()
             assert [f.data for f in answers if f.opcode == TEXT] == [b"alive"]
+
+
+def test_websocket_over_tls(tmp_path):
+    from test_tls import make_certificate
+
+    cert, key = make_certificate(tmp_path)
+    settings = {"SSL_CERTIFICATE": str(cert), "SSL_CERTIFICATE_KEY": str(key)}
+    context = ssl.create_default_context(cafile=str(cert))
+    with websocket_server(tmp_path, settings) as server:
+
+        async def scenario() -> None:
+            url = f"wss://127.0.0.1:{server.port}/ws/echo/tls"
+            async with connect(url, ssl=context, proxy=None, max_size=None) as ws:
+                await ws.send("secure")
+                assert await ws.recv() == "secure"
+                await ws.send(b"s" * (1 << 20))
+                assert await ws.recv() == b"s" * (1 << 20)
+                await ws.send("close:4003:tls bye")
+                assert await closed_code(ws) == (4003, "tls bye")
+
+        run(scenario)
+        wait_for(
+            lambda: {"event": "disconnect", "path": "/ws/echo/tls", "code": 4003} in events(server)
+        )
