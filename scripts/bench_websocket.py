@@ -42,9 +42,10 @@ SERVERS = {
 }
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds the process used so far."""
     times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
+    return float(times.user), float(times.system)
 
 
 HANDSHAKE = (
@@ -107,9 +108,9 @@ class EchoClient(asyncio.Protocol):
 
 async def load(
     port: int, server_pid: int, clients: int, payload: bytes, warmup: float, duration: float
-) -> tuple[float, float]:
-    """(round-trips per second, server CPU microseconds per round-trip) over `duration`,
-    after `warmup`, with `clients` connections."""
+) -> tuple[float, float, float]:
+    """(round-trips per second, server user and system CPU microseconds per round-trip) over
+    `duration`, after `warmup`, with `clients` connections."""
     loop = asyncio.get_running_loop()
     frame = masked_text_frame(payload)
     reply = bytes([0x81, len(payload)]) + payload
@@ -134,7 +135,7 @@ async def load(
     await asyncio.sleep(duration)
     total = sum(protocol.count for protocol in protocols)
     elapsed = loop.time() - started
-    cpu_used = cpu_seconds(server_pid) - cpu_before
+    cpu_after = cpu_seconds(server_pid)
     for protocol in protocols:
         protocol.running = False
         protocol.counting = False
@@ -142,11 +143,12 @@ async def load(
     for protocol in protocols:
         assert protocol.transport is not None
         protocol.transport.close()
-    return total / elapsed, cpu_used / max(total, 1) * 1e6
+    user, system = (after - before for after, before in zip(cpu_after, cpu_before, strict=True))
+    return total / elapsed, user / max(total, 1) * 1e6, system / max(total, 1) * 1e6
 
 
-def measure(script: str, workdir: Path) -> tuple[float, float]:
-    """(round-trips per second, server CPU microseconds per round-trip)."""
+def measure(script: str, workdir: Path) -> tuple[float, float, float]:
+    """(round-trips per second, server user and system CPU microseconds per round-trip)."""
     server = ServerProcess(script, workdir / script.replace(".py", ""))
     server.start()
     try:
@@ -182,7 +184,8 @@ OPTIONS = parse_args() if __name__ == "__main__" else argparse.Namespace()
 
 def main() -> int:
     runs: dict[str, list[float]] = {name: [] for name in SERVERS}
-    cpu: dict[str, list[float]] = {name: [] for name in SERVERS}
+    user: dict[str, list[float]] = {name: [] for name in SERVERS}
+    system: dict[str, list[float]] = {name: [] for name in SERVERS}
     print(
         f"WebSocket echo: {OPTIONS.clients} clients, {OPTIONS.size}-byte text messages, "
         f"no compression, {OPTIONS.duration:g}s x {OPTIONS.rounds} rounds"
@@ -193,15 +196,17 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="hwebserver-bench-ws-") as tmp:
         for _ in range(OPTIONS.rounds):
             for name, script in SERVERS.items():
-                rate, micros = measure(script, Path(tmp))
+                rate, user_us, system_us = measure(script, Path(tmp))
                 runs[name].append(rate)
-                cpu[name].append(micros)
+                user[name].append(user_us)
+                system[name].append(system_us)
     medians = {name: statistics.median(values) for name, values in runs.items()}
     for name, values in runs.items():
         shown = ", ".join(f"{v:,.0f}" for v in values)
         print(
             f"  {name:<18} {medians[name]:>8,.0f} round-trips/s, "
-            f"{statistics.median(cpu[name]):5.1f} us server CPU each (median; runs: {shown})"
+            f"server CPU per round-trip {statistics.median(user[name]):4.1f} us user + "
+            f"{statistics.median(system[name]):4.1f} us system (medians; runs: {shown})"
         )
     ours, theirs = medians.values()
     print(f"  hwebserver / websockets: {ours / theirs:.2f}x   ({time.monotonic() - started:.0f}s)")
@@ -210,7 +215,8 @@ def main() -> int:
         figures = {
             "options": {k: str(v) for k, v in vars(OPTIONS).items()},
             "runs": runs,
-            "cpu_us": cpu,
+            "user_us": user,
+            "system_us": system,
         }
         OPTIONS.json.write_text(json.dumps(figures, indent=2))
     return 0

@@ -160,22 +160,23 @@ class WebSocketConnection:
             return
         self.pumping = True
         try:
-            socket = self.socket
             while self.receiving is None and self.inbox and not self.handler_failed:
-                message = self._pop()
-                try:
-                    done, task = eager.start(self.loop, self.endpoint.receive(socket, message))  # type: ignore[arg-type]
-                except Exception as exc:
-                    self._receive_failed(exc)
-                    continue
-                if not done:
-                    self.receiving = task
-                    task.add_done_callback(self._on_receive_done)
+                self._start_receive(self._pop())
             if self.receiving is None and self.lost and not self.ending:
                 self.ending = True
                 self.loop.create_task(self._end())
         finally:
             self.pumping = False
+
+    def _start_receive(self, message: str | bytes) -> None:
+        try:
+            done, task = eager.start(self.loop, self.endpoint.receive(self.socket, message))  # type: ignore[arg-type]
+        except Exception as exc:
+            self._receive_failed(exc)
+            return
+        if not done:
+            self.receiving = task
+            task.add_done_callback(self._on_receive_done)
 
     def _on_receive_done(self, task: asyncio.Task[None]) -> None:
         self.receiving = None
@@ -389,6 +390,9 @@ class WebSocketConnection:
         if self.handler_failed:
             return
         inbox = self.inbox
+        if not inbox and self.receiving is None and self.connected and not self.pumping:
+            self._start_receive(message)  # the common case: nothing to wait behind
+            return
         inbox.append(message)
         self.inbox_bytes += len(message)
         if not self.inbox_full and (
