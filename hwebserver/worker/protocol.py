@@ -661,7 +661,7 @@ class HttpProtocol(asyncio.Protocol):
                 self.close()
             return
         upgrade = self.state.extras.get("websocket_upgrade")
-        if request is None or not self.wants_upgrade or upgrade is None:
+        if not self.wants_upgrade or upgrade is None:
             self._reject(HttpError(400, "unsupported protocol upgrade"))
             return
         if self.active is not None or self.queue:
