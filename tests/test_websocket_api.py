@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import hwebserver
-from hwebserver.api.websocket import WebSocketEndpoint
+from hwebserver.api.websocket import WebSocketEndpoint, settle
 
 
 class RecordingChannel:
@@ -22,8 +22,12 @@ class RecordingChannel:
     async def accept(self, subprotocol: str | None) -> None:
         self.calls.append(("accept", subprotocol))
 
-    async def send_message(self, payload: bytes, is_text: bool) -> None:
+    def send_message(self, payload: bytes, is_text: bool) -> bool:
         self.calls.append(("send", payload, is_text))
+        return False
+
+    async def drain(self) -> None:
+        raise AssertionError("not behind: drain() is not awaited")
 
     async def close(self, code: int, reason: str) -> None:
         self.calls.append(("close", code, reason))
@@ -106,8 +110,8 @@ def test_shapes_are_told_apart_by_signature():
         endpoint = WebSocketEndpoint(cls)
         socket = endpoint()
         await endpoint.connect(socket, "REQUEST")  # type: ignore[arg-type]
-        await endpoint.receive(socket, "text")
-        await endpoint.receive(socket, b"bytes")
+        await settle(endpoint.receive(socket, "text"))
+        await settle(endpoint.receive(socket, b"bytes"))
         await endpoint.disconnect(socket, 1001)
 
     asyncio.run(drive(Houdini20))
@@ -115,7 +119,7 @@ def test_shapes_are_told_apart_by_signature():
     seen_before = len(seen)
     socket, _ = attached(Keywords)
     endpoint = WebSocketEndpoint(Keywords)
-    asyncio.run(endpoint.receive(socket, "k"))
+    assert endpoint.receive(socket, "k") is None  # a plain method, called at once
     assert seen[:seen_before] == [
         ("connect", "REQUEST"),
         ("receive", "text", None),

@@ -32,7 +32,11 @@ class WebSocketChannel(Protocol):
 
     async def accept(self, subprotocol: str | None) -> None: ...
 
-    async def send_message(self, payload: bytes, is_text: bool) -> None: ...
+    def send_message(self, payload: bytes, is_text: bool) -> bool:
+        """Hand one message to the connection; True when the client is behind (await drain())."""
+        ...
+
+    async def drain(self) -> None: ...
 
     async def close(self, code: int, reason: str) -> None: ...
 
@@ -69,19 +73,19 @@ class WebSocket:
     ) -> None:
         """A str goes as a text message, bytes as a binary one, unless is_binary says otherwise."""
         if isinstance(data, str):
-            await self._connected().send_message(data.encode("utf-8"), not is_binary)
+            payload, is_text = data.encode("utf-8"), not is_binary
         elif isinstance(data, (bytes, bytearray, memoryview)):
-            payload = bytes(data)
-            if is_binary is False:
+            payload, is_text = bytes(data), is_binary is False
+            if is_text:
                 try:
                     payload.decode("utf-8")
                 except UnicodeDecodeError as exc:
                     raise ValueError("send(..., is_binary=False) needs UTF-8 bytes") from exc
-                await self._connected().send_message(payload, True)
-            else:
-                await self._connected().send_message(payload, False)
         else:
             raise TypeError(f"WebSocket.send() takes str or bytes, not {type(data).__name__}")
+        channel = self._connected()
+        if channel.send_message(payload, is_text):
+            await channel.drain()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Start the closing handshake; before accept() this refuses the connection (403)."""
@@ -114,7 +118,7 @@ def _positional_capacity(function: Callable[..., Any]) -> tuple[int, set[str], b
     return count, names, var_keyword
 
 
-async def _settle(result: Any) -> None:
+async def settle(result: Any) -> None:
     """The methods are meant to be async; a plain one is accepted too."""
     if inspect.isawaitable(result):
         await result
@@ -154,24 +158,24 @@ class WebSocketEndpoint:
 
     async def connect(self, socket: WebSocket, request: Request) -> None:
         method: Any = socket.connect
-        await _settle(method(request) if self.connect_takes_request else method())
+        await settle(method(request) if self.connect_takes_request else method())
 
-    async def receive(self, socket: WebSocket, message: str | bytes) -> None:
+    def receive(self, socket: WebSocket, message: str | bytes) -> Any:
+        """Call receive(); what it returned (a coroutine, for the usual async method)."""
         method: Any = socket.receive
         if self.receive_positional:
-            await _settle(method(message))
-            return
+            return method(message)
         is_text = isinstance(message, str)
         keywords: dict[str, Any] = {}
         if "text_data" in self.receive_keywords:
             keywords["text_data"] = message if is_text else None
         if "bytes_data" in self.receive_keywords:
             keywords["bytes_data"] = None if is_text else message
-        await _settle(method(**keywords))
+        return method(**keywords)
 
     async def disconnect(self, socket: WebSocket, code: int) -> None:
         method: Any = socket.disconnect
-        await _settle(method(code) if self.disconnect_takes_code else method())
+        await settle(method(code) if self.disconnect_takes_code else method())
 
 
 def webSocket(

@@ -19,8 +19,10 @@ state.connections until disconnect() has returned, so a drain waits for it.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 from collections import deque
+from types import CoroutineType
 from typing import TYPE_CHECKING, cast
 
 from websockets.exceptions import ProtocolError
@@ -35,7 +37,7 @@ from ..api.errors import OperationFailed
 from ..api.helpers import errorResponse
 from ..api.request import Request
 from ..api.response import Response
-from ..api.websocket import WebSocket, WebSocketClosed, WebSocketEndpoint
+from ..api.websocket import WebSocket, WebSocketClosed, WebSocketEndpoint, settle
 from . import eager
 from .errors import error_response
 from .head import CLOSE, build_head, content_length_line
@@ -170,7 +172,12 @@ class WebSocketConnection:
 
     def _start_receive(self, message: str | bytes) -> None:
         try:
-            done, task = eager.start(self.loop, self.endpoint.receive(self.socket, message))  # type: ignore[arg-type]
+            result = self.endpoint.receive(self.socket, message)  # type: ignore[arg-type]
+            if result.__class__ is not CoroutineType:  # a plain method
+                if not inspect.isawaitable(result):
+                    return
+                result = settle(result)
+            done, task = eager.start(self.loop, result)
         except Exception as exc:
             self._receive_failed(exc)
             return
@@ -265,7 +272,7 @@ class WebSocketConnection:
         for data in held:
             self.data_received(data)
 
-    async def send_message(self, payload: bytes, is_text: bool) -> None:
+    def send_message(self, payload: bytes, is_text: bool) -> bool:
         if not self.accepted:
             raise OperationFailed("accept() the WebSocket before sending on it")
         ws = self.ws
@@ -276,8 +283,7 @@ class WebSocketConnection:
         else:
             ws.send_binary(payload)
         self._flush()
-        if self.write_paused:
-            await self._drain()
+        return self.write_paused or self.lost
 
     async def close(self, code: int, reason: str) -> None:
         if not self.accepted:
@@ -295,7 +301,7 @@ class WebSocketConnection:
             ) from None
         self._flush()
 
-    async def _drain(self) -> None:
+    async def drain(self) -> None:
         while self.write_paused and not self.lost:
             waiter = self.loop.create_future()
             self.drain_waiters.append(waiter)
