@@ -4,8 +4,9 @@ WebSocket instance (api/websocket.py).
 RFC 6455 itself (framing, masking, fragmentation rules, ping/pong, the close handshake,
 close codes, size limits, permessage-deflate) is the websockets library's ServerProtocol;
 this module moves bytes between it and the transport and runs the handler:
-- one task per connection calls connect(), then receive() once per message, strictly in
-  order, then disconnect(code) once the TCP connection is closed;
+- a task calls connect(); then receive() once per message, strictly in order, each started
+  eagerly inside data_received (a task only for one that really waits); then, once the TCP
+  connection is closed, disconnect(code);
 - flow control both ways: reading pauses while messages wait for the handler beyond a small
   backlog, and while the client does not read what we write (then send() waits too), so a
   connection's memory stays bounded whatever the client does;
