@@ -381,6 +381,44 @@ def run_workload(
             contender.server.stop()
 
 
+def run_websocket_bench(args: argparse.Namespace) -> list[dict[str, object]]:
+    """WebSocket echo with 50 clients: scripts/bench_websocket.py measures both servers."""
+    print("\n== WebSocket echo, 50 clients", flush=True)
+    command = [
+        str(PROJECT_PYTHON),
+        str(ROOT / "scripts" / "bench_websocket.py"),
+        "--rounds",
+        str(args.rounds),
+        "--json",
+        str(Path(tempfile.mkdtemp()) / "ws.json"),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    print(result.stdout.strip())
+    try:
+        runs: dict[str, list[float]] = json.loads(Path(command[-1]).read_text())["runs"]
+    except (OSError, ValueError, KeyError):
+        print(result.stderr[-2000:])
+        return []
+    names = list(runs)
+    baseline = statistics.median(runs[names[-1]])  # the websockets library's own server
+    return [
+        {
+            "workload": "WebSocket echo (50 clients)",
+            "server": name,
+            "median": statistics.median(values),
+            "min": min(values),
+            "max": max(values),
+            "p50_ms": float("nan"),
+            "p99_ms": float("nan"),
+            "errors": 0,
+            "rss_mib": float("nan"),
+            "ratio": statistics.median(values) / baseline,
+            "baseline": names[-1],
+        }
+        for name, values in runs.items()
+    ]
+
+
 def url(contender: Contender) -> str:
     return f"http://127.0.0.1:{contender.server.port}{contender.path}"
 
@@ -410,10 +448,15 @@ def main() -> int:
     static_dir = work / "static"
     static_dir.mkdir()
     (static_dir / "1mib.bin").write_bytes(os.urandom(1 << 20))
+    # nginx's worker runs as an unprivileged user: it must be able to read the files.
+    for path in (work, static_dir, static_dir / "1mib.bin"):
+        path.chmod(0o755)
     rows: list[dict[str, object]] = []
     try:
         for workload in workloads(static_dir, work, set(args.only) if args.only else None):
             rows.extend(run_workload(workload, args, work))
+        if not args.only or any("websocket" in name.lower() for name in args.only):
+            rows.extend(run_websocket_bench(args))
     finally:
         print_table(rows)
         args.json.parent.mkdir(parents=True, exist_ok=True)
