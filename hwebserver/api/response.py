@@ -81,7 +81,7 @@ class Response:
         self._stream: Iterable[Any] | AsyncIterable[Any] | None = None
         if data.__class__ is str and not is_file_name:
             self._body = data.encode("utf-8")
-            content_type = with_charset(content_type)
+            content_type = _WITH_CHARSET.get(content_type) or with_charset(content_type)
         elif data.__class__ is bytes and not is_file_name:
             self._body = data
         elif is_file_name:

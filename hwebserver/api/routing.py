@@ -106,12 +106,35 @@ class Route:
         return f"<Route {self.kind} {self.path!r}{' prefix' if self.is_prefix else ''}>"
 
 
+MEMO_SIZE = 4096
+_MISS = object()
+
+
 class PortRoutes:
-    __slots__ = ("exact", "prefix")
+    """One port's routes, and a memo of recent lookups (cleared whenever the routes change)."""
+
+    __slots__ = ("exact", "memo", "prefix")
 
     def __init__(self) -> None:
         self.exact: dict[str, Route] = {}
         self.prefix: dict[str, Route] = {}
+        self.memo: dict[str, Route | None] = {}
+
+    def lookup(self, path: str) -> Route | None:
+        key = path if path.endswith("/") else path + "/"
+        route = self.exact.get(key)
+        if route is not None:
+            return route
+        prefix = self.prefix
+        if not prefix:
+            return None
+        while True:
+            route = prefix.get(key)
+            if route is not None:
+                return route
+            if len(key) <= 1:
+                return None
+            key = key[: key.rindex("/", 0, len(key) - 1) + 1]
 
 
 class Router:
@@ -147,6 +170,7 @@ class Router:
             table = self._ports[name] = PortRoutes()
             every = self._ports.get(ALL_PORTS)
             if every is not None and name != ALL_PORTS:
+                table.memo.clear()
                 table.exact.update(every.exact)
                 table.prefix.update(every.prefix)
         return table
@@ -154,6 +178,7 @@ class Router:
     def remove_kind(self, kind: str) -> None:
         with self._lock:
             for table in self._ports.values():
+                table.memo.clear()
                 for bucket in (table.exact, table.prefix):
                     for key in [k for k, r in bucket.items() if r.kind == kind]:
                         del bucket[key]
@@ -180,23 +205,19 @@ class Router:
             table = self._ports.get(ALL_PORTS)
             if table is None:
                 return None
-        key = path if path.endswith("/") else path + "/"
-        route = table.exact.get(key)
-        if route is not None:
-            return route
-        prefix = table.prefix
-        if not prefix:
-            return None
-        while True:
-            route = prefix.get(key)
-            if route is not None:
-                return route
-            if len(key) <= 1:
-                return None
-            key = key[: key.rindex("/", 0, len(key) - 1) + 1]
+        # Services see the same few paths again and again: remember what they resolved to.
+        memo = table.memo
+        route = memo.get(path, _MISS)
+        if route is _MISS:
+            route = table.lookup(path)
+            if len(memo) >= MEMO_SIZE:
+                memo.clear()
+            memo[path] = route
+        return route  # type: ignore[return-value]
 
 
 def _place(table: PortRoutes, route: Route) -> None:
+    table.memo.clear()
     bucket = table.prefix if route.is_prefix else table.exact
     existing = bucket.get(route.key)
     if existing is None or existing.priority <= route.priority:

@@ -74,6 +74,7 @@ def connection_header(keep_alive: bool, version: str) -> bytes:
 
 
 _PREFIXES: dict[tuple[int, str], bytes] = {}
+_OK_PREFIXES: dict[str, bytes] = {}  # status 200 by content type: no tuple key to build
 _LENGTH_LINES = [b"Content-Length: %d\r\n" % length for length in range(4096)]
 
 
@@ -82,11 +83,13 @@ def simple_head(status: int, content_type: str, length: int, date_server_end: by
 
     The status line and Content-Type are cached together, so this is a few concatenations.
     """
-    prefix = _PREFIXES.get((status, content_type))
+    prefix = _OK_PREFIXES.get(content_type) if status == 200 else _PREFIXES.get((status, content_type))
     if prefix is None:
         prefix = status_line(status) + _encode(f"Content-Type: {content_type}\r\n")
         if len(_PREFIXES) < 1024:
             _PREFIXES[(status, content_type)] = prefix
+            if status == 200:
+                _OK_PREFIXES[content_type] = prefix
     if length < 4096:
         return prefix + _LENGTH_LINES[length] + date_server_end
     return prefix + (b"Content-Length: %d\r\n" % length) + date_server_end

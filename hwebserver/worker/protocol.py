@@ -123,6 +123,7 @@ class HttpProtocol(asyncio.Protocol):
         self.policy = listener.policy
         # Per-connection copies of what every request consults (one attribute hop, not two).
         self.router = state.router
+        self.port_name = listener.name
         self.max_request_line = state.max_request_line
         self.max_header_size = state.max_header_size
         self.max_header_count = state.max_header_count
@@ -424,7 +425,7 @@ class HttpProtocol(asyncio.Protocol):
             if early is not None:
                 self._respond(request, early)
                 return
-        route = self.router.match(request.conn.port_name, request._path)
+        route = self.router.match(self.port_name, request._path)
         if route is None:
             self._respond(request, notFoundResponse(request))
             return
@@ -601,8 +602,6 @@ class HttpProtocol(asyncio.Protocol):
         if not keep_alive:
             self.close()
             return
-        if state.on_request_done is not None:
-            state.on_request_done()
         if self.queue or self.reading_paused:
             if not self.pumping:
                 self._pump()

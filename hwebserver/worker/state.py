@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -49,8 +48,7 @@ class WorkerState:
         self.spool_size = int(config.option("BODY_SPOOL_SIZE"))
         self.write_high_water = int(config.option("WRITE_BUFFER_SIZE"))
         self.inline_budget = float(config.option("INLINE_HANDLER_BUDGET"))
-        # Hooks that later layers (WebSocket upgrade, request observers) plug in.
-        self.on_request_done: Callable[[], None] | None = None
+        # Plug-ins (the WebSocket upgrade) keep what they need here.
         self.extras: dict[str, Any] = {}
         # Given to every connection (ConnectionInfo.services): async endpoints call plain
         # functions through it with the dispatch policy of plain handlers.
