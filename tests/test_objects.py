@@ -179,3 +179,26 @@ def test_a_response_whose_only_header_is_not_content_type_is_sent(tmp_path):
     assert response.status_code == 200
     assert response.headers["x-only"] == "1"
     assert "content-type" not in response.headers
+
+
+def test_the_simple_flag_follows_every_change_that_leaves_the_plain_shape():
+    """The server's fast head path relies on _simple; each mutator must clear it."""
+    assert hwebserver.Response("x")._simple
+    assert hwebserver.Response(b"x", content_type="text/plain")._simple
+    assert not hwebserver.Response("x", status=204)._simple
+    assert not hwebserver.Response(iter([b"x"]))._simple
+    changes = [
+        lambda r: r.setHeader("X-A", "1"),
+        lambda r: r.setCookie("a", "1"),
+        lambda r: r.setHeader("Set-Cookie", "a=1"),
+        lambda r: r.removeHeader("Content-Type"),
+        lambda r: r.setStatus(304),
+        lambda r: r.setBody(b"y"),
+    ]
+    for change in changes:
+        response = hwebserver.Response("x")
+        change(response)
+        assert not response._simple
+    kept = hwebserver.Response("x")
+    kept.setHeader("Content-Type", "text/plain")
+    assert kept._simple

@@ -10,6 +10,8 @@ from typing import Any
 from .cookies import format_set_cookie
 
 _BODY_PREVIEW_SIZE = 65536
+# Statuses whose responses have neither a body nor a Content-Length (RFC 9110 6.4.1, 8.6).
+BODILESS_STATUSES = frozenset((204, 304))
 
 
 def status_label(status: int) -> str:
@@ -61,6 +63,7 @@ class Response:
         "_delete_file",
         "_file_path",
         "_headers",
+        "_simple",
         "_status",
         "_stream",
     )
@@ -79,16 +82,22 @@ class Response:
         self._file_path: str | None = None
         self._delete_file = False
         self._stream: Iterable[Any] | AsyncIterable[Any] | None = None
+        # _simple: a body in memory, Content-Type its only header, no cookies, a status with a
+        # body. Any change that could break that clears it; the server then takes the long way.
         if data.__class__ is str and not is_file_name:
             self._body = data.encode("utf-8")
             content_type = _WITH_CHARSET.get(content_type) or with_charset(content_type)
+            self._simple = self._status not in BODILESS_STATUSES
         elif data.__class__ is bytes and not is_file_name:
             self._body = data
+            self._simple = self._status not in BODILESS_STATUSES
         elif is_file_name:
+            self._simple = False
             self._body = b""
             self._file_path = os.fspath(data)
             self._delete_file = bool(delete_file)
         else:
+            self._simple = False
             self._set_data(data)
             if isinstance(data, str):
                 content_type = with_charset(content_type)
@@ -121,6 +130,8 @@ class Response:
         if lowered == "set-cookie":
             self._add_cookie(value)
         else:
+            if lowered != "content-type":
+                self._simple = False
             self._headers[lowered] = (name, value)
 
     def headers(self) -> dict[str, str]:
@@ -136,6 +147,7 @@ class Response:
 
     def removeHeader(self, name: str) -> None:
         """(extension)"""
+        self._simple = False
         self._headers.pop(name.lower(), None)
 
     def setCookie(
@@ -157,6 +169,7 @@ class Response:
         )
 
     def _add_cookie(self, value: str) -> None:
+        self._simple = False
         cookies = self._cookies
         if not isinstance(cookies, list):  # () until the first cookie: one less list per response
             cookies = self._cookies = []
@@ -169,6 +182,8 @@ class Response:
     def setStatus(self, status: int) -> None:
         """(extension)"""
         self._status = int(status)
+        if self._status in BODILESS_STATUSES:
+            self._simple = False
 
     def statusLabel(self) -> str:
         return status_label(self._status)
@@ -196,6 +211,7 @@ class Response:
     def setBody(self, body: Any, content_type: str | None = None) -> None:
         self._file_path = None
         self._delete_file = False
+        self._simple = False
         self._set_data(body)
         if content_type is not None:
             if isinstance(body, str):

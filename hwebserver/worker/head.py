@@ -46,7 +46,6 @@ def build_head(response: Response, framing: bytes, connection: bytes, date_serve
 
 
 # Statuses that never carry a body, nor a Content-Length to announce one (RFC 9110 8.6).
-BODILESS_STATUSES = frozenset((204, 304))
 
 
 def content_length_line(length: int) -> bytes:
@@ -83,7 +82,9 @@ def simple_head(status: int, content_type: str, length: int, date_server_end: by
 
     The status line and Content-Type are cached together, so this is a few concatenations.
     """
-    prefix = _OK_PREFIXES.get(content_type) if status == 200 else _PREFIXES.get((status, content_type))
+    prefix = (
+        _OK_PREFIXES.get(content_type) if status == 200 else _PREFIXES.get((status, content_type))
+    )
     if prefix is None:
         prefix = status_line(status) + _encode(f"Content-Type: {content_type}\r\n")
         if len(_PREFIXES) < 1024:

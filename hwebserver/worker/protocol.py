@@ -23,7 +23,7 @@ from ..api.body import BodySource
 from ..api.connection import ConnectionInfo
 from ..api.helpers import errorResponse, notFoundResponse
 from ..api.request import Request
-from ..api.response import Response
+from ..api.response import BODILESS_STATUSES, Response
 from ..api.routing import Route
 from . import eager, exchange, sending, streaming_body
 from .bodies import BodySink, open_body_sink
@@ -38,7 +38,7 @@ from .dispatch import (
     timed_call,
 )
 from .errors import HttpError, error_response, rejection_response
-from .head import BODILESS_STATUSES, CLOSE, build_head, connection_header, simple_head
+from .head import CLOSE, build_head, connection_header, simple_head
 from .state import WorkerState
 
 LINGER_TICKS = 2
@@ -121,6 +121,7 @@ class HttpProtocol(asyncio.Protocol):
         self.exchange: Any = None  # an app adapter's exchange in progress, told of disconnects
         self.closing = False
         self.policy = listener.policy
+        self.observed = state.access_log or self.policy is not None
         # Per-connection copies of what every request consults (one attribute hop, not two).
         self.router = state.router
         self.port_name = listener.name
@@ -323,11 +324,10 @@ class HttpProtocol(asyncio.Protocol):
             self.raw_headers,
             version,
         )
-        if self.router.streaming and (self.content_length > 0 or self.has_transfer_encoding):
-            if streaming_body.begin(self, self.request):
+        if self.content_length > 0 or self.has_transfer_encoding:
+            if self.router.streaming and streaming_body.begin(self, self.request):
                 return  # dispatched now; the body streams to the app
-        if self.expect_continue and version == "1.1":
-            if self.content_length > 0 or self.has_transfer_encoding:
+            if self.expect_continue and version == "1.1":
                 self.transport.write(_CONTINUE)
 
     def _check_unusual_head(self, version: str) -> None:
@@ -418,13 +418,14 @@ class HttpProtocol(asyncio.Protocol):
         state = self.state
         self.active = request
         self.active_keep_alive = keep_alive and not state.draining
-        if state.access_log:
-            self.active_started = time.perf_counter()
-        if self.policy is not None:
-            early = self.policy.before(request)
-            if early is not None:
-                self._respond(request, early)
-                return
+        if self.observed:  # an access log or a port policy: most services have neither
+            if state.access_log:
+                self.active_started = time.perf_counter()
+            if self.policy is not None:
+                early = self.policy.before(request)
+                if early is not None:
+                    self._respond(request, early)
+                    return
         route = self.router.match(self.port_name, request._path)
         if route is None:
             self._respond(request, notFoundResponse(request))
@@ -521,50 +522,45 @@ class HttpProtocol(asyncio.Protocol):
         if self.policy is not None:
             self.policy.after(request, result)
         keep_alive = self.active_keep_alive
-        headers = result._headers
-        if result._stream is None and result._file_path is None:
+        if result._simple and keep_alive and request._version == "1.1":
             body = result._body
-            if (
-                len(headers) == 1
-                and "content-type" in headers
-                and keep_alive
-                and not result._cookies
-                and request._version == "1.1"
-                and result._status not in BODILESS_STATUSES
-            ):
-                head = simple_head(
-                    result._status,
-                    headers["content-type"][1],
-                    len(body),
-                    self.state.date_server_end,
-                )
+            head = simple_head(
+                result._status,
+                result._headers["content-type"][1],
+                len(body),
+                self.state.date_server_end,
+            )
+        elif result._stream is None and result._file_path is None:
+            body = result._body
+            headers = result._headers
+            if keep_alive and "connection" in headers:
+                keep_alive = "close" not in headers["connection"][1].lower()
+            if result._status in BODILESS_STATUSES:  # neither a body nor a length
+                body = b""
+                framing = b""
             else:
-                if keep_alive and "connection" in headers:
-                    keep_alive = "close" not in headers["connection"][1].lower()
-                if result._status in BODILESS_STATUSES:  # neither a body nor a length
-                    body = b""
-                    framing = b""
-                else:
-                    framing = b"Content-Length: %d\r\n" % len(body)
-                head = build_head(
-                    result,
-                    framing,
-                    connection_header(keep_alive, request._version),
-                    self.state.date_server,
-                )
-            if request._method == "HEAD" or not body:
-                self.transport.write(head)
-            elif len(body) < 65536:
-                self.transport.write(head + body)
-            else:
-                self.transport.writelines((head, body))
-            self._finish(request, result._status, len(body), keep_alive)
+                framing = b"Content-Length: %d\r\n" % len(body)
+            head = build_head(
+                result,
+                framing,
+                connection_header(keep_alive, request._version),
+                self.state.date_server,
+            )
         else:
+            headers = result._headers
             if keep_alive and "connection" in headers:
                 keep_alive = "close" not in headers["connection"][1].lower()
             self.send_task = self.loop.create_task(
                 sending.send_streamed(self, request, result, keep_alive)
             )
+            return
+        if request._method == "HEAD" or not body:
+            self.transport.write(head)
+        elif len(body) < 65536:
+            self.transport.write(head + body)
+        else:
+            self.transport.writelines((head, body))
+        self._finish(request, result._status, len(body), keep_alive)
 
     def _coerce(self, request: Request, result: Any) -> Response:
         if isinstance(result, Response):
