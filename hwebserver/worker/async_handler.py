@@ -100,13 +100,7 @@ def _failed(
     exc: BaseException,
 ) -> None:
     state = protocol.state
-    state.log.error(
-        "handler for %s %s raised %s",
-        request._method,
-        request._path,
-        type(exc).__name__,
-        exc_info=exc,
-    )
+    state.log.request_failed("handler", request, exc)
     if answer.sent:
         return
     answer.sent = True  # a late send() raises OperationFailed

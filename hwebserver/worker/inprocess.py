@@ -31,17 +31,23 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-def serve_in_background(
-    config: WorkerConfig, listeners: list[Listener], close: Callable[[], None]
-) -> None:
-    """Start a daemon thread serving `listeners`; return once it accepts (or failed to)."""
-    server = WorkerServer(config, listeners)
+def _claim(server: WorkerServer, close: Callable[[], None]) -> InProcessServer:
+    """Become this process's server, or release the listeners and say why not."""
     running = InProcessServer(server)
     try:
         current.claim(running)
     except BaseException:
         close()
         raise
+    return running
+
+
+def serve_in_background(
+    config: WorkerConfig, listeners: list[Listener], close: Callable[[], None]
+) -> None:
+    """Start a daemon thread serving `listeners`; return once it accepts (or failed to)."""
+    server = WorkerServer(config, listeners)
+    running = _claim(server, close)
     ready = threading.Event()
     failure: list[BaseException] = []
 
@@ -67,12 +73,7 @@ def serve_in_background(
 def serve_here(config: WorkerConfig, listeners: list[Listener], close: Callable[[], None]) -> None:
     """Serve in this thread until requestShutdown() (or SIGINT/SIGTERM in the main thread)."""
     server = WorkerServer(config, listeners)
-    running = InProcessServer(server)
-    try:
-        current.claim(running)
-    except BaseException:
-        close()
-        raise
+    running = _claim(server, close)
     loop = new_event_loop()
     in_main_thread = threading.current_thread() is threading.main_thread()
     handled = (signal.SIGINT, signal.SIGTERM) if in_main_thread else ()

@@ -60,6 +60,18 @@ class ServerLog:
             if port_logger is not None:
                 port_logger.error(message, *args, exc_info=exc_info)  # type: ignore[arg-type]
 
+    def request_failed(self, what: str, request: Any, exc: BaseException) -> None:
+        """One line, with the traceback, for a handler or app that raised; also in the port's log."""
+        self.error(
+            "%s for %s %s raised %s",
+            what,
+            request._method,
+            request._path,
+            type(exc).__name__,
+            exc_info=exc,
+            port_name=request.conn.port_name,
+        )
+
     def access(
         self,
         client: str,

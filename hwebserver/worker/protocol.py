@@ -503,14 +503,7 @@ class HttpProtocol(asyncio.Protocol):
 
     # -- responding -------------------------------------------------------------------------
     def _respond_exception(self, request: Request, exc: BaseException) -> None:
-        self.state.log.error(
-            "handler for %s %s raised %s",
-            request._method,
-            request._path,
-            type(exc).__name__,
-            exc_info=exc,
-            port_name=request.conn.port_name,
-        )
+        self.state.log.request_failed("handler", request, exc)
         self._respond(request, error_response(request, exc, self.state.debug))
 
     def _respond(self, request: Request, result: Any) -> None:

@@ -392,13 +392,7 @@ class WsgiExchange:
             protocol._handler_finished_on_closed(request)
             return
         if error is not None:
-            state.log.error(
-                "WSGI app for %s %s raised %s",
-                request._method,
-                request._path,
-                type(error).__name__,
-                exc_info=error,
-            )
+            state.log.request_failed("WSGI app", request, error)
             if self.head_sent:
                 protocol.transport.abort()  # the head is out: a cut connection says it failed
                 protocol._handler_finished_on_closed(request)
