@@ -49,6 +49,8 @@ class WorkerHandle:
         self.recycle_reason: str | None = None
         self.failure: str | None = None  # why it is considered failed, with any traceback
         self.killed = False
+        # SIGUSR1 came while it booted (before its handler existed): sent when it is READY.
+        self.reopen_pending = False
         self.process: subprocess.Popen[bytes] | None = None  # spawned workers only
 
     def __str__(self) -> str:

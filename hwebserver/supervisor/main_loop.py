@@ -150,11 +150,20 @@ class Supervisor:
         """The log files (LOG_FILE) are the workers'; each reopens its own."""
         for worker in self.workers.values():
             if worker.signal_ready:
-                try:
-                    os.kill(worker.pid, signal.SIGUSR1)
-                except ProcessLookupError:
-                    pass
+                self._send_reopen(worker)
+            elif worker.phase is Phase.BOOTING and not worker.killed:
+                # It may have opened the files before they were rotated: tell it once READY
+                # (until then SIGUSR1 would kill it).
+                worker.reopen_pending = True
         self.log.lifecycle("SIGUSR1: workers told to reopen their log files")
+
+    @staticmethod
+    def _send_reopen(worker: WorkerHandle) -> None:
+        worker.reopen_pending = False
+        try:
+            os.kill(worker.pid, signal.SIGUSR1)
+        except ProcessLookupError:
+            pass
 
     # -- workers: starting, messages, exits -----------------------------------------------------
     def _new_generation(self, forked: bool, now: float) -> Generation:
@@ -224,6 +233,8 @@ class Supervisor:
             worker.ready_at = worker.last_beat = now
             worker.generation.ever_ready = True
             self.log.lifecycle("%s ready in %.2fs", worker, now - worker.started)
+            if worker.reopen_pending:
+                self._send_reopen(worker)
             sources = message.get("sources")
             if isinstance(sources, list):
                 self.watcher.watch_more(str(path) for path in sources)
