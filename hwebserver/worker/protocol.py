@@ -436,7 +436,15 @@ class HttpProtocol(asyncio.Protocol):
             self._respond(request, response)
             return
         if route.is_async:
-            self._start_async(route, request)
+            try:
+                done, value = eager.start(self.loop, route.endpoint(request))
+            except Exception as exc:
+                self._respond_exception(request, exc)
+                return
+            if done:
+                self._respond(request, value)
+            else:
+                value.add_done_callback(lambda task: self._on_task_done(request, task))
         elif route.dispatch_mode == INLINE and state.pool_in_use < self.max_num_threads:
             started = perf_counter()
             try:
@@ -451,17 +459,6 @@ class HttpProtocol(asyncio.Protocol):
             self._respond(request, result)
         else:
             self._start_in_pool(route, request)
-
-    def _start_async(self, route: Route, request: Request) -> None:
-        try:
-            done, value = eager.start(self.loop, route.endpoint(request))
-        except Exception as exc:
-            self._respond_exception(request, exc)
-            return
-        if done:
-            self._respond(request, value)
-        else:
-            value.add_done_callback(lambda task: self._on_task_done(request, task))
 
     def _on_task_done(self, request: Request, task: asyncio.Task[Any]) -> None:
         if task.cancelled():
