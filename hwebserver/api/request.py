@@ -116,6 +116,14 @@ class Request:
         value: str | None = self.headers().get(name, default)
         return value
 
+    def raw_header(self, lower_name: bytes) -> bytes | None:
+        """(extension) the first value of a header as received, by its lower-case name."""
+        size = len(lower_name)
+        for name, value in self._raw_headers:
+            if len(name) == size and name.lower() == lower_name:
+                return value
+        return None
+
     def cookies(self) -> dict[str, str]:
         """Cookie name -> value (percent-decoded); for a repeated name the first one wins."""
         if self._cookies is None:
@@ -129,7 +137,10 @@ class Request:
         return self._cookies
 
     def contentType(self) -> str:
-        value: str = self.headers().get("Content-Type", "")
+        if self._headers is None:  # cheaper than building every header for one lookup
+            raw = self.raw_header(b"content-type")
+            return "" if raw is None else raw.decode("latin-1")
+        value: str = self._headers.get("Content-Type", "")
         return value
 
     def contentLength(self) -> int:

@@ -39,7 +39,7 @@ class BodySink(Protocol):
 
 def open_body_sink(state: WorkerState, request: Request) -> BodySink:
     """Called at the first body byte of a request; the sink decides what to keep."""
-    content_type = _raw_content_type(request)
+    content_type = request.raw_header(b"content-type")
     if content_type is not None and _is_form(content_type):
         route = state.router.match(request.conn.port_name, request._path)
         # Forms are parsed for handlers and API functions; a mounted app reads the raw body.
@@ -49,13 +49,6 @@ def open_body_sink(state: WorkerState, request: Request) -> BodySink:
     body = RequestBody(state.spool_size, request.tempdir)
     request._body = body
     return body
-
-
-def _raw_content_type(request: Request) -> bytes | None:
-    for name, value in request._raw_headers:
-        if len(name) == 12 and name.lower() == b"content-type":
-            return value
-    return None
 
 
 def _is_form(content_type: bytes) -> bool:
