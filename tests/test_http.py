@@ -361,3 +361,36 @@ def test_a_head_trickled_in_pieces_is_still_limited(srv):
             pass
         answer = read_all(sock)
     assert answer.startswith(b"HTTP/1.1 431 ")
+
+
+def test_head_of_a_streamed_response_keeps_the_connection_in_step(srv):
+    with socket.create_connection(("127.0.0.1", srv.port)) as sock:
+        sock.sendall(b"HEAD /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.settimeout(10)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(65536)
+        assert head.startswith(b"HTTP/1.1 200 OK") and head.endswith(b"\r\n\r\n")
+        sock.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, _, body = read_response(sock)
+        assert (status, body) == (200, b"Hello, world!")
+
+
+def test_a_streamed_204_has_neither_framing_nor_body(srv):
+    with socket.create_connection(("127.0.0.1", srv.port)) as sock:
+        sock.sendall(
+            b"GET /stream-204 HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        status, headers, body = read_response(sock)
+        assert status == 204 and body == b""
+        assert "transfer-encoding" not in headers and "content-length" not in headers
+        assert read_response(sock)[2] == b"Hello, world!"
+
+
+def test_an_async_handler_ending_cancelled_is_answered_and_the_pipeline_goes_on(srv):
+    with socket.create_connection(("127.0.0.1", srv.port)) as sock:
+        sock.sendall(
+            b"GET /cancelled HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        assert read_response(sock)[0] == 500
+        assert read_response(sock)[2] == b"Hello, world!"

@@ -170,18 +170,18 @@ class Router:
             table = self._ports[name] = PortRoutes()
             every = self._ports.get(ALL_PORTS)
             if every is not None and name != ALL_PORTS:
-                table.memo.clear()
                 table.exact.update(every.exact)
                 table.prefix.update(every.prefix)
+                table.memo = {}
         return table
 
     def remove_kind(self, kind: str) -> None:
         with self._lock:
             for table in self._ports.values():
-                table.memo.clear()
                 for bucket in (table.exact, table.prefix):
                     for key in [k for k, r in bucket.items() if r.kind == kind]:
                         del bucket[key]
+                table.memo = {}
 
     def clear(self) -> None:
         with self._lock:
@@ -217,11 +217,12 @@ class Router:
 
 
 def _place(table: PortRoutes, route: Route) -> None:
-    table.memo.clear()
     bucket = table.prefix if route.is_prefix else table.exact
     existing = bucket.get(route.key)
     if existing is None or existing.priority <= route.priority:
         bucket[route.key] = route
+    # A new memo only after the change: a lookup racing with it writes into the old one.
+    table.memo = {}
 
 
 # The process-wide registries that decorators fill at import time.

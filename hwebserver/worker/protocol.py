@@ -327,7 +327,9 @@ class HttpProtocol(asyncio.Protocol):
         if self.content_length > 0 or self.has_transfer_encoding:
             if self.router.streaming and streaming_body.begin(self, self.request):
                 return  # dispatched now; the body streams to the app
-            if self.expect_continue and version == "1.1":
+            # Only on an idle connection: mid-pipeline it would land inside another response
+            # (the client sends the body anyway after its own short wait).
+            if self.expect_continue and version == "1.1" and self.active is None and not self.queue:
                 self.transport.write(_CONTINUE)
 
     def _check_unusual_head(self, version: str) -> None:
@@ -438,7 +440,7 @@ class HttpProtocol(asyncio.Protocol):
         if route.is_async:
             try:
                 done, value = eager.start(self.loop, route.endpoint(request))
-            except Exception as exc:
+            except (Exception, asyncio.CancelledError) as exc:
                 self._respond_exception(request, exc)
                 return
             if done:
@@ -462,7 +464,10 @@ class HttpProtocol(asyncio.Protocol):
 
     def _on_task_done(self, request: Request, task: asyncio.Task[Any]) -> None:
         if task.cancelled():
-            self._handler_finished_on_closed(request)
+            if self.closed:
+                self._handler_finished_on_closed(request)
+            else:  # something the handler awaited was cancelled: answer, don't stall the queue
+                self._respond_exception(request, asyncio.CancelledError())
             return
         exc = task.exception()
         if exc is not None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..api.helpers import notFoundResponse
 from ..api.request import Request
-from ..api.response import Response
+from ..api.response import BODILESS_STATUSES, Response
 from .head import CHUNKED, LAST_CHUNK, build_head, chunk, connection_header
 
 if TYPE_CHECKING:
@@ -92,17 +92,18 @@ async def _send_file(
         protocol._respond(request, notFoundResponse(request))
         return None
     file, offset, count = opened
+    bodiless = response._status in BODILESS_STATUSES  # 204/304: neither a length nor a body
     with file:
         head = build_head(
             response,
-            b"Content-Length: %d\r\n" % count,
+            b"" if bodiless else b"Content-Length: %d\r\n" % count,
             connection_header(keep_alive, request._version),
             protocol.state.date_server,
         )
         protocol.transport.write(head)
-        if request._method != "HEAD" and count:
+        if request._method != "HEAD" and count and not bodiless:
             await send_file_range(protocol, file, offset, count)
-    return response._status, count, keep_alive
+    return response._status, 0 if bodiless else count, keep_alive
 
 
 def _open_file(response: Response) -> tuple[Any, int, int] | None:
@@ -183,9 +184,13 @@ async def _copy_file(protocol: HttpProtocol, file: Any, offset: int, count: int)
 async def _send_stream(
     protocol: HttpProtocol, request: Request, response: Response, keep_alive: bool
 ) -> tuple[int, int, bool]:
-    """Chunked encoding for HTTP/1.1; for HTTP/1.0 the body ends when the connection closes."""
-    chunked = request._version == "1.1"
-    if not chunked:
+    """Chunked encoding for HTTP/1.1; for HTTP/1.0 the body ends when the connection closes.
+
+    HEAD gets the head a GET would get and no body; 204/304 get neither framing nor a body.
+    """
+    bodiless = response._status in BODILESS_STATUSES
+    chunked = request._version == "1.1" and not bodiless
+    if not chunked and not bodiless:
         keep_alive = False
     head = build_head(
         response,
@@ -197,7 +202,7 @@ async def _send_stream(
     transport.write(head)
     size = 0
     try:
-        if request._method != "HEAD":
+        if request._method != "HEAD" and not bodiless:
             async for data in _chunks(protocol, response._stream):
                 if data:
                     size += len(data)
@@ -205,7 +210,7 @@ async def _send_stream(
                     await protocol.drain()
     finally:
         await _close_stream(response._stream)
-    if chunked:
+    if chunked and request._method != "HEAD":
         transport.write(LAST_CHUNK)
     return response._status, size, keep_alive
 

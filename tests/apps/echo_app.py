@@ -207,6 +207,20 @@ def only_header(request: hwebserver.Request) -> hwebserver.Response:
     return response
 
 
+@hwebserver.urlHandler("/stream-204")
+def stream_204(request: hwebserver.Request) -> hwebserver.Response:
+    return hwebserver.Response(iter([b"abc"]), status=204)
+
+
+@hwebserver.urlHandler("/cancelled")
+async def cancelled(request: hwebserver.Request) -> str:
+    """Awaits something another task cancels: the handler ends in CancelledError."""
+    waiting = asyncio.get_running_loop().create_future()
+    asyncio.get_running_loop().call_later(0.01, waiting.cancel)
+    await waiting
+    return "never"
+
+
 @hwebserver.urlHandler("/pid")
 def pid(request: hwebserver.Request) -> str:
     return str(os.getpid())
