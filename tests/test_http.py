@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import struct
 import time
 
 import httpx
@@ -394,3 +395,15 @@ def test_an_async_handler_ending_cancelled_is_answered_and_the_pipeline_goes_on(
         )
         assert read_response(sock)[0] == 500
         assert read_response(sock)[2] == b"Hello, world!"
+
+
+def test_a_delete_file_response_is_deleted_even_when_the_client_left_first(srv, tmp_path):
+    path = tmp_path / "report.bin"
+    path.write_bytes(b"r" * 1000)
+    with socket.create_connection(("127.0.0.1", srv.port)) as sock:
+        # Linger 0: closing resets the connection, so the server sees it gone at once.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.sendall(b"GET /slow-file?s=1&path=%s HTTP/1.1\r\nHost: x\r\n\r\n" % str(path).encode())
+    # The client closed before the handler returned its response: nothing is sent, and the
+    # file the response owned is removed all the same.
+    wait_for(lambda: not path.exists(), timeout=20)

@@ -510,6 +510,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def _respond(self, request: Request, result: Any) -> None:
         if self.closed:
+            sending.release(request, result)  # e.g. a delete_file response never sent
             self._handler_finished_on_closed(request)
             return
         if result.__class__ is not Response:
@@ -545,9 +546,10 @@ class HttpProtocol(asyncio.Protocol):
             headers = result._headers
             if keep_alive and "connection" in headers:
                 keep_alive = "close" not in headers["connection"][1].lower()
-            self.send_task = self.loop.create_task(
-                sending.send_streamed(self, request, result, keep_alive)
-            )
+            task = self.loop.create_task(sending.send_streamed(self, request, result, keep_alive))
+            # A task cancelled before its first step never runs its own cleanup: this does.
+            task.add_done_callback(lambda _: sending.release(request, result))
+            self.send_task = task
             return
         if request._method == "HEAD" or not body:
             self.transport.write(head)

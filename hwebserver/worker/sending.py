@@ -55,6 +55,17 @@ async def send_streamed(
             protocol._handler_finished_on_closed(request)
 
 
+def release(request: Request, response: Any) -> None:
+    """Free what a response holds if it will never be sent (the client left first), or after
+    it was: idempotent, so it also runs when send_streamed's own cleanup already did."""
+    if isinstance(response, Response):
+        if response._delete_file and response._file_path is not None:
+            _unlink(response._file_path)
+        if isinstance(response, FileRangeResponse):
+            response.file.close()
+    request.cleanup()
+
+
 def _unlink(path: str) -> None:
     try:
         os.unlink(path)

@@ -221,6 +221,13 @@ async def cancelled(request: hwebserver.Request) -> str:
     return "never"
 
 
+@hwebserver.urlHandler("/slow-file")
+def slow_file(request: hwebserver.Request) -> hwebserver.Response:
+    """Answers a delete_file response after a while: the client may be gone by then."""
+    time.sleep(float(request.GET().get("s", "1")))
+    return hwebserver.fileResponse(request.GET()["path"], delete_file=True)
+
+
 @hwebserver.urlHandler("/pid")
 def pid(request: hwebserver.Request) -> str:
     return str(os.getpid())
