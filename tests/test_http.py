@@ -407,3 +407,16 @@ def test_a_delete_file_response_is_deleted_even_when_the_client_left_first(srv, 
     # The client closed before the handler returned its response: nothing is sent, and the
     # file the response owned is removed all the same.
     wait_for(lambda: not path.exists(), timeout=20)
+
+
+def test_a_generator_is_closed_cleanly_when_the_client_leaves_mid_stream(srv):
+    before = int(httpx.get(srv.url("/slow-stream-closed")).text)
+    with socket.create_connection(("127.0.0.1", srv.port)) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.sendall(b"GET /slow-stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.settimeout(10)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK")
+    # The generator's own cleanup runs (close() is called once its next() has returned),
+    # and leaving is not logged as a failure of the server.
+    wait_for(lambda: int(httpx.get(srv.url("/slow-stream-closed")).text) == before + 1, timeout=20)
+    assert "generator already executing" not in srv.logs()

@@ -239,7 +239,14 @@ async def _chunks(protocol: HttpProtocol, stream: Any) -> Any:
     iterator: Iterator[Any] = iter(stream)
     loop = protocol.loop
     while True:
-        item = await loop.run_in_executor(protocol.state.pool, next, iterator, _END)
+        pending = loop.run_in_executor(protocol.state.pool, next, iterator, _END)
+        try:
+            item = await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            # The client left while next() runs in a thread: let it return before the
+            # generator is closed, or close() fails with "generator already executing".
+            await asyncio.wait([pending])
+            raise
         if item is _END:
             return
         yield _as_bytes(item)

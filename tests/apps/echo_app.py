@@ -228,6 +228,27 @@ def slow_file(request: hwebserver.Request) -> hwebserver.Response:
     return hwebserver.fileResponse(request.GET()["path"], delete_file=True)
 
 
+_slow_stream = {"closed": 0}
+
+
+@hwebserver.urlHandler("/slow-stream")
+def slow_stream(request: hwebserver.Request) -> hwebserver.Response:
+    def chunks():
+        try:
+            for index in range(20):
+                time.sleep(0.3)
+                yield b"chunk %d\n" % index
+        finally:
+            _slow_stream["closed"] += 1
+
+    return hwebserver.Response(chunks(), content_type="text/plain")
+
+
+@hwebserver.urlHandler("/slow-stream-closed")
+def slow_stream_closed(request: hwebserver.Request) -> str:
+    return str(_slow_stream["closed"])
+
+
 @hwebserver.urlHandler("/pid")
 def pid(request: hwebserver.Request) -> str:
     return str(os.getpid())
