@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import sys
 import types
 from collections.abc import Coroutine, Generator
 from typing import Any
@@ -58,4 +59,14 @@ def start(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> tu
     yielded = context.run(next, gen, _DONE)
     if yielded is _DONE:
         return True, box[0]
-    return False, loop.create_task(_drive(gen, yielded, box), context=context)
+    return False, _task_in(loop, _drive(gen, yielded, box), context)
+
+
+def _task_in(
+    loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], context: contextvars.Context
+) -> asyncio.Task[Any]:
+    """A task continuing in `context`: create_task(context=) exists from Python 3.11; before,
+    a task made inside context.run() starts from a copy of it, which holds the same values."""
+    if sys.version_info >= (3, 11):
+        return loop.create_task(coro, context=context)
+    return context.run(loop.create_task, coro)
