@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -182,6 +183,36 @@ class ServerProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class PeakRss:
+    """While the block runs, samples a process's RSS every 5 ms: `baseline` (on entry), `peak`."""
+
+    def __init__(self, process: psutil.Process, interval: float = 0.005) -> None:
+        self.process = process
+        self.interval = interval
+        self.baseline = 0
+        self.peak = 0
+        self._done = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.baseline
+
+    def _sample(self) -> None:
+        while not self._done.is_set():
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            time.sleep(self.interval)
+
+    def __enter__(self) -> PeakRss:
+        self.baseline = self.peak = self.process.memory_info().rss
+        self._sampler.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._sampler.join(timeout=10)
 
 
 def kill_pids(pids: set[int], timeout: float = 5.0) -> None:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
-import time
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 from multipart_bodies import CONTENT_TYPE, LargeUpload, body, field_part, file_head, file_part
-from support import ServerProcess, read_all, wait_for
+from support import PeakRss, ServerProcess, read_all, wait_for
 
 THRESHOLD = 1024
 MAX_REQUEST = 4 * 1024 * 1024
@@ -164,35 +162,19 @@ def check_streaming(srv) -> None:
             content=warm.chunks(),
             headers={"Content-Type": CONTENT_TYPE, "Content-Length": str(warm.content_length)},
         )
-    baseline = worker.memory_info().rss
-    peak = baseline
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, worker.memory_info().rss)
-            time.sleep(0.005)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
     upload = LargeUpload(256 * 1024 * 1024)
-    try:
-        with httpx.Client(timeout=120) as client:
-            response = client.post(
-                srv.url("/form"),
-                content=upload.chunks(),
-                headers={
-                    "Content-Type": CONTENT_TYPE,
-                    "Content-Length": str(upload.content_length),
-                },
-            )
-    finally:
-        done.set()
-        sampler.join(timeout=10)
+    with PeakRss(worker) as rss, httpx.Client(timeout=120) as client:
+        response = client.post(
+            srv.url("/form"),
+            content=upload.chunks(),
+            headers={
+                "Content-Type": CONTENT_TYPE,
+                "Content-Length": str(upload.content_length),
+            },
+        )
     info = response.json()["files"]["file"]
     assert info["size"] == upload.size
     assert info["sha256"] == upload.sha256.hexdigest()
-    growth = peak - baseline
+    growth = rss.growth
     assert growth < 32 * 1024 * 1024, f"worker RSS grew by {growth / 2**20:.1f} MiB"
     assert_emptied(srv)

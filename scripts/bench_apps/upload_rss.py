@@ -13,11 +13,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
+from support import PeakRss
 
 HERE = Path(__file__).resolve().parent
 BOUNDARY = b"bench-boundary-0123456789"
@@ -91,23 +93,9 @@ def main() -> None:
         try:
             worker = psutil.Process(int(get(port, "/pid")))
             upload(port, 16 << 20)  # warm-up: allocations that stay
-            baseline = worker.memory_info().rss
-            peak = baseline
-            done = threading.Event()
-
-            def sample() -> None:
-                nonlocal peak
-                while not done.is_set():
-                    peak = max(peak, worker.memory_info().rss)
-                    time.sleep(0.005)
-
-            sampler = threading.Thread(target=sample)
-            sampler.start()
-            try:
+            with PeakRss(worker) as rss:
                 answer, seconds = upload(port, args.size)
-            finally:
-                done.set()
-                sampler.join(timeout=10)
+            baseline, peak = rss.baseline, rss.peak
             status = answer.split(b"\r\n", 1)[0].decode()
             body = answer.partition(b"\r\n\r\n")[2].decode()
             left = [p.name for p in workdir.iterdir() if p.name.startswith("hwebserver-req-")]
