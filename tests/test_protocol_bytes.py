@@ -76,6 +76,7 @@ def harness():
     router = Router()
     router.add(Route("/hello", hello, is_prefix=True))
     router.add(Route("/later", later, is_prefix=True))
+    router.add(Route("/version", lambda request: request.protocol()))
     state.router = router
     sock = socket.socket()
 
@@ -180,6 +181,44 @@ def test_keep_alive_is_off_for_http10_without_the_header(harness):
     feed(protocol, b"GET /hello HTTP/1.0\r\n\r\n")
     run_until(lambda: transport.closed)
     assert b"Connection: close\r\n" in transport.data
+
+
+def test_each_pipelined_message_is_answered_for_its_own_http_version(harness):
+    # The version is inferred from keep-alive when no Connection header is sent: this pins
+    # every combination a client may mix on one connection.
+    connect, run_until, feed = harness
+    protocol, transport = connect()
+    feed(
+        protocol,
+        b"GET /version HTTP/1.1\r\nHost: h\r\n\r\n"
+        b"GET /version HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+        b"GET /version HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\n"
+        b"GET /version HTTP/1.0\r\nProxy-Connection: keep-alive\r\n\r\n",
+    )
+    run_until(lambda: len(bodies(transport.data)) == 4)
+    feed(protocol, b"GET /version HTTP/1.1\r\nhost: h\r\n\r\nGET /version HTTP/1.0\r\n\r\n")
+    run_until(lambda: transport.closed)
+    assert bodies(transport.data) == [b"HTTP/1.1", b"HTTP/1.0"] * 3
+    assert transport.data.count(b"Connection: keep-alive\r\n") == 2  # the kept HTTP/1.0 ones
+
+
+def test_proxy_connection_close_closes_like_connection_close(harness):
+    connect, run_until, feed = harness
+    protocol, transport = connect()
+    feed(protocol, b"GET /version HTTP/1.1\r\nHost: h\r\nProxy-Connection: close\r\n\r\n")
+    run_until(lambda: transport.closed)
+    assert b"Connection: close\r\n" in transport.data
+    assert bodies(transport.data) == [b"HTTP/1.1"]
+
+
+@pytest.mark.parametrize("second", [b"Host", b"host", b"HOST", b"hOsT"])
+def test_a_second_host_header_is_refused_however_it_is_spelled(harness, second):
+    connect, run_until, feed = harness
+    protocol, transport = connect()
+    feed(protocol, b"GET /version HTTP/1.1\r\nHost: a\r\n" + second + b": b\r\n\r\n")
+    run_until(lambda: transport.eof_written)
+    assert transport.data.startswith(b"HTTP/1.1 400 ")
+    assert b"more than one Host header" in transport.data
 
 
 def test_request_after_connection_close_is_not_answered(harness):

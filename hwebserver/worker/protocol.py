@@ -43,14 +43,35 @@ from .state import WorkerState
 
 LINGER_TICKS = 2
 
+# Headers the server itself must act on, by lower-case name. Every kind but Host marks the
+# message unusual: it takes the full checks and the full reset (see _reset_message).
+_HOST = 1
+_CONTENT_LENGTH = 2
+_TRANSFER_ENCODING = 3
+_EXPECT = 4
+_UPGRADE = 5
+_CONNECTION = 6
 _SPECIAL_HEADERS = {
-    b"content-length": 1,
-    b"transfer-encoding": 2,
-    b"host": 3,
-    b"expect": 4,
-    b"upgrade": 5,
-    b"connection": 6,
+    b"host": _HOST,
+    b"content-length": _CONTENT_LENGTH,
+    b"transfer-encoding": _TRANSFER_ENCODING,
+    b"expect": _EXPECT,
+    b"upgrade": _UPGRADE,
+    b"connection": _CONNECTION,
+    b"proxy-connection": _CONNECTION,  # llhttp honours it as Connection
 }
+# The kind of each header name as clients spell it, so no name is lower-cased twice.
+_HEADER_KINDS: dict[bytes, int] = {}
+_HEADER_KINDS_SIZE = 512
+
+
+def header_kind(name: bytes) -> int:
+    kind = _SPECIAL_HEADERS.get(name.lower(), 0)
+    if len(_HEADER_KINDS) < _HEADER_KINDS_SIZE:  # a few dozen spellings in practice
+        _HEADER_KINDS[name] = kind
+    return kind
+
+
 _METHODS: dict[bytes, str] = {}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
@@ -131,18 +152,25 @@ class HttpProtocol(asyncio.Protocol):
         self.max_request_size = state.max_request_size
         self.max_num_threads = state.config.max_num_threads
         self.inline_overrun = state.inline_budget * OVERRUN_FACTOR
+        self.url = b""
+        self._reset_unusual()
         self._reset_message()
 
     def _reset_message(self) -> None:
         self.parsing = False
-        self.url = b""
         self.raw_headers: list[tuple[bytes, bytes]] = []
+        self.host_count = 0
+        self.request: Request | None = None
+        if self.unusual:
+            self._reset_unusual()
+
+    def _reset_unusual(self) -> None:
+        """What only a message with a body, an Expect, an Upgrade or a Connection header sets."""
+        self.unusual = False
         self.content_length = -1
         self.has_transfer_encoding = False
-        self.host_count = 0
         self.expect_continue = False
         self.wants_upgrade = False
-        self.request: Request | None = None
         self.body: BodySink | None = None
 
     # -- transport events -----------------------------------------------------------------
@@ -282,28 +310,36 @@ class HttpProtocol(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         # Size limits are enforced on raw bytes in data_received; here only what we must know.
         self.raw_headers.append((name, value))
-        kind = _SPECIAL_HEADERS.get(name.lower())
+        kind = _HEADER_KINDS.get(name)
         if kind is None:
+            kind = header_kind(name)
+        if kind == 0:
             return
-        if kind == 1:
-            self.content_length = int(value)  # llhttp already rejected non-digits
-        elif kind == 2:
-            self.has_transfer_encoding = True
-        elif kind == 3:
+        if kind == _HOST:
             self.host_count += 1
-        elif kind == 4:
+            return
+        self.unusual = True
+        if kind == _CONTENT_LENGTH:
+            self.content_length = int(value)  # llhttp already rejected non-digits
+        elif kind == _TRANSFER_ENCODING:
+            self.has_transfer_encoding = True
+        elif kind == _EXPECT:
             self.expect_continue = value.strip().lower() == b"100-continue"
-        elif kind == 5:
+        elif kind == _UPGRADE:
             self.wants_upgrade = b"websocket" in value.lower()
 
     def on_headers_complete(self) -> None:
         parser = self.parser
-        version = parser.get_http_version()
+        # Without a Connection header, llhttp keeps alive exactly the HTTP/1.1 messages; asking
+        # that is ten times cheaper than get_http_version(), which formats a new string.
+        if not self.unusual and parser.should_keep_alive():
+            version = "1.1"
+        else:
+            version = parser.get_http_version()
         if (
             version != "1.1"
+            or self.unusual
             or self.host_count != 1
-            or self.has_transfer_encoding
-            or self.content_length > self.max_request_size
             or len(self.raw_headers) > self.max_header_count
             or self.head_bytes + self.feed_size > self.max_header_size
         ):
