@@ -68,6 +68,23 @@ def test_urlencoded_fields(srv):
     assert result["body_length"] == result["content_length"]
 
 
+def test_urlencoded_without_escapes_splits_the_same(srv):
+    # No '%' and no '+': the body is decoded once, then split (raw UTF-8, a byte that is not
+    # UTF-8, empty pairs, '=' inside a value, a name alone).
+    payload = "a=1&&b=x=y&flag&c=été&=nameless&d=".encode() + b"\xff&a=again"
+    answer = post_raw(srv.port, "/form", payload, "application/x-www-form-urlencoded")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert json.loads(body)["fields"] == {
+        "a": "again",
+        "b": "x=y",
+        "flag": "",
+        "c": "été",
+        "": "nameless",
+        "d": "\ufffd",
+    }
+
+
 def test_urlencoded_from_httpx_and_async_handler(srv):
     data = {"x": "1", "ünïcode": "välue & more=stuff"}
     for path in ("/form", "/async-form"):

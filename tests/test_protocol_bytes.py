@@ -211,6 +211,23 @@ def test_proxy_connection_close_closes_like_connection_close(harness):
     assert bodies(transport.data) == [b"HTTP/1.1"]
 
 
+def test_a_pipelined_head_cut_short_still_counts_toward_the_head_limit(harness):
+    # The first segment ends one request and holds 40 KB of the next head; the second brings
+    # 30 KB more: the whole head is past the 64 KiB limit though neither segment is.
+    connect, run_until, feed = harness
+    protocol, transport = connect()
+    feed(
+        protocol,
+        b"GET /hello/1 HTTP/1.1\r\nHost: h\r\n\r\n"
+        b"GET /hello/2 HTTP/1.1\r\nHost: h\r\nX-A: " + b"a" * 40000,
+    )
+    feed(protocol, b"a" * 30000 + b"\r\n\r\n")
+    run_until(lambda: transport.eof_written)
+    assert bodies(transport.data)[0] == b"hi /hello/1"
+    assert b"HTTP/1.1 431 " in transport.data
+    assert b"hi /hello/2" not in transport.data
+
+
 @pytest.mark.parametrize("second", [b"Host", b"host", b"HOST", b"hOsT"])
 def test_a_second_host_header_is_refused_however_it_is_spelled(harness, second):
     connect, run_until, feed = harness

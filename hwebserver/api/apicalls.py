@@ -20,6 +20,7 @@ from typing import Any
 from .apiregistry import ApiFunction, CallError, api_functions
 from .errors import APIError
 from .forms import MULTIPART, URLENCODED, media_type
+from .jsonencode import dumps_bytes
 from .request import Request
 from .response import Response
 
@@ -65,17 +66,22 @@ async def api_endpoint(request: Request) -> Response:
 
 
 def decode_call(request: Request) -> tuple[str, list[Any], dict[str, Any]]:
-    kind = media_type(request.contentType())
-    if kind == JSON_TYPE:
-        return call_triple(load_json(request.body(), "the request body"))
-    if kind not in (URLENCODED, MULTIPART):
-        raise CallError(
-            400,
-            "an API call is a POST of form fields or of JSON, "
-            f"not of {kind or 'a body without a Content-Type'}",
-        )
-    fields = request.POST()
-    files = request.files()
+    form = request._form  # a form body the server parsed while it arrived
+    if form is not None:
+        fields = form.fields
+        files = form.files
+    else:
+        kind = media_type(request.contentType())
+        if kind == JSON_TYPE:
+            return call_triple(load_json(request.body(), "the request body"))
+        if kind not in (URLENCODED, MULTIPART):
+            raise CallError(
+                400,
+                "an API call is a POST of form fields or of JSON, "
+                f"not of {kind or 'a body without a Content-Type'}",
+            )
+        fields = request.POST()
+        files = request.files()
     if "cmd_function" in fields:
         kwargs: dict[str, Any] = {k: v for k, v in fields.items() if k != "cmd_function"}
         return fields["cmd_function"], [], merge_files(kwargs, files)
@@ -126,8 +132,8 @@ def encode_result(request: Request, function: ApiFunction, result: Any) -> Respo
             return cannot_encode(request, function, result, "binary data")
         return Response(data, content_type=BINARY_TYPE)
     try:
-        body = json.dumps(result).encode()
-    except (TypeError, ValueError):
+        body = dumps_bytes(result)
+    except (TypeError, ValueError, RecursionError):
         return cannot_encode(request, function, result, "JSON")
     return Response(body, content_type=JSON_UTF8)
 

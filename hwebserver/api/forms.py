@@ -54,6 +54,23 @@ def media_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
+_FORM_KINDS: dict[bytes, str | None] = {}
+
+
+def form_kind(content_type: bytes) -> str | None:
+    """URLENCODED or MULTIPART for a raw Content-Type of a form body, else None. Memoised by
+    the raw value: a service sees the same few (multipart ones differ by boundary, so the
+    memo is bounded)."""
+    kind = _FORM_KINDS.get(content_type, "")
+    if kind == "":
+        kind = media_type(content_type.decode("latin-1"))
+        if kind != URLENCODED and kind != MULTIPART:
+            kind = None
+        if len(_FORM_KINDS) < 256:
+            _FORM_KINDS[content_type] = kind
+    return kind
+
+
 _PERCENT = ord("%")
 _PLUS = ord("+")
 
@@ -72,13 +89,13 @@ class UrlencodedFormParser:
     split in one go when it is complete; past SMALL_BODY bytes python-multipart takes over and
     each field is decoded as it completes, so the parser never buffers more than that."""
 
+    __slots__ = ("_name", "_parser", "_pending", "_pending_size", "_value", "form")
+
     def __init__(self) -> None:
         self.form = FormData()
         self._pending: list[bytes] = []
         self._pending_size = 0
         self._parser: QuerystringParser | None = None
-        self._name: list[bytes] = []
-        self._value: list[bytes] = []
 
     def write(self, data: bytes) -> None:
         if self._parser is None:
@@ -86,6 +103,8 @@ class UrlencodedFormParser:
             self._pending_size += len(data)
             if self._pending_size <= SMALL_BODY:
                 return
+            self._name: list[bytes] = []
+            self._value: list[bytes] = []
             self._parser = QuerystringParser(
                 callbacks={
                     "on_field_name": self._on_name,
@@ -102,17 +121,27 @@ class UrlencodedFormParser:
             self._parser.finalize()
             return self.form
         fields = self.form.fields
-        for pair in b"".join(self._pending).split(b"&"):
-            if pair:  # python-multipart skips empty pairs too
+        body = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+        self._pending = []
+        if _PERCENT not in body and _PLUS not in body:
+            # Nothing to unquote: decode once and split the text ('&' and '=' are ASCII, so
+            # they split the same before and after decoding).
+            for text_pair in body.decode("utf-8", "replace").split("&"):
+                if text_pair:  # python-multipart skips empty pairs too
+                    text_name, _, text_value = text_pair.partition("=")
+                    fields[text_name] = text_value
+            return self.form
+        for pair in body.split(b"&"):
+            if pair:
                 name, _, value = pair.partition(b"=")
                 fields[form_decode(name)] = form_decode(value)
-        self._pending = []
         return self.form
 
     def close(self) -> None:
         self._pending = []
-        self._name.clear()
-        self._value.clear()
+        if self._parser is not None:
+            self._name.clear()
+            self._value.clear()
 
     def _on_name(self, data: bytes, start: int, end: int) -> None:
         self._name.append(data[start:end])
@@ -128,10 +157,12 @@ class UrlencodedFormParser:
 
 
 def open_form_parser(
-    content_type: str, tempdir: RequestTempDir, max_in_memory: int
+    content_type: str, tempdir: RequestTempDir, max_in_memory: int, kind: str | None = None
 ) -> FormParser | None:
-    """A streaming parser for a form body, or None when the body is not a form."""
-    kind = media_type(content_type)
+    """A streaming parser for a form body, or None when the body is not a form. `kind` is
+    the media type when the caller already knows it."""
+    if kind is None:
+        kind = media_type(content_type)
     if kind == URLENCODED:
         return UrlencodedFormParser()
     if kind == MULTIPART:

@@ -13,7 +13,7 @@ import logging
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from ..api.body import BoundedBodyCopy, RequestBody
-from ..api.forms import MULTIPART, FormError, FormParser, media_type, open_form_parser
+from ..api.forms import MULTIPART, FormError, FormParser, form_kind, open_form_parser
 from ..api.helpers import wants_json
 from ..api.request import Request
 from ..api.routing import PRIORITY_HANDLER
@@ -23,8 +23,6 @@ if TYPE_CHECKING:
     from .state import WorkerState
 
 log = logging.getLogger("hwebserver")
-
-_FORM_TYPES = (b"application/x-www-form-urlencoded", b"multipart/form-data")
 
 
 class BodySink(Protocol):
@@ -37,23 +35,19 @@ class BodySink(Protocol):
     def close(self) -> None: ...
 
 
-def open_body_sink(state: WorkerState, request: Request) -> BodySink:
-    """Called at the first body byte of a request; the sink decides what to keep."""
-    content_type = request.raw_header(b"content-type")
-    if content_type is not None and _is_form(content_type):
+def open_body_sink(state: WorkerState, request: Request, content_type: bytes | None) -> BodySink:
+    """Called at the first body byte of a request (with its raw Content-Type, which the
+    protocol noted while parsing the head); the sink decides what to keep."""
+    kind = form_kind(content_type) if content_type is not None else None
+    if kind is not None:
         route = state.router.match(request.conn.port_name, request._path)
         # Forms are parsed for handlers and API functions; a mounted app reads the raw body.
         if route is not None and (route.priority >= PRIORITY_HANDLER or route.kind == "api"):
-            answer_json = route.kind == "api" or wants_json(request)
-            return FormBody(state, request, content_type.decode("latin-1"), answer_json)
+            for_api = route.kind == "api"
+            return FormBody(state, request, content_type.decode("latin-1"), kind, for_api)  # type: ignore[union-attr]
     body = RequestBody(state.spool_size, request.tempdir)
     request._body = body
     return body
-
-
-def _is_form(content_type: bytes) -> bool:
-    lowered = content_type.lstrip().lower()
-    return lowered.startswith(_FORM_TYPES)
 
 
 class FormBody:
@@ -61,23 +55,23 @@ class FormBody:
     (always for urlencoded, only while small for multipart: see Request.body()), and leaves
     the parsed form on the request when the body is complete."""
 
-    __slots__ = ("_as_json", "_parser", "_raw", "_request", "size")
+    __slots__ = ("_for_api", "_parser", "_raw", "_request", "size")
 
     def __init__(
-        self, state: WorkerState, request: Request, content_type: str, as_json: bool
+        self, state: WorkerState, request: Request, content_type: str, kind: str, for_api: bool
     ) -> None:
         self.size = 0
-        self._as_json = as_json
+        self._for_api = for_api  # the API answers errors in JSON; a handler's client chooses
         self._request = request
         self._raw: RequestBody | BoundedBodyCopy
-        if media_type(content_type) == MULTIPART:
+        if kind == MULTIPART:
             self._raw = BoundedBodyCopy(state.spool_size)
         else:
             self._raw = RequestBody(state.spool_size, request.tempdir)
         request._body = self
         try:
             parser = open_form_parser(
-                content_type, request.tempdir, state.config.max_in_memory_file_upload_size
+                content_type, request.tempdir, state.config.max_in_memory_file_upload_size, kind
             )
         except FormError as exc:
             raise self._bad_form(exc) from None
@@ -109,7 +103,8 @@ class FormBody:
         self._raw.close()
 
     def _bad_form(self, error: FormError) -> HttpError:
-        return HttpError(400, f"malformed form body: {error}", self._as_json)
+        as_json = self._for_api or wants_json(self._request)
+        return HttpError(400, f"malformed form body: {error}", as_json)
 
     # -- what Request reads (BodySource) --------------------------------------------------
     def getvalue(self) -> bytes:

@@ -51,6 +51,7 @@ _TRANSFER_ENCODING = 3
 _EXPECT = 4
 _UPGRADE = 5
 _CONNECTION = 6
+_CONTENT_TYPE = 7
 _SPECIAL_HEADERS = {
     b"host": _HOST,
     b"content-length": _CONTENT_LENGTH,
@@ -59,6 +60,7 @@ _SPECIAL_HEADERS = {
     b"upgrade": _UPGRADE,
     b"connection": _CONNECTION,
     b"proxy-connection": _CONNECTION,  # llhttp honours it as Connection
+    b"content-type": _CONTENT_TYPE,  # decides where a body goes (worker/bodies.py)
 }
 # The kind of each header name as clients spell it, so no name is lower-cased twice.
 _HEADER_KINDS: dict[bytes, int] = {}
@@ -167,10 +169,12 @@ class HttpProtocol(asyncio.Protocol):
     def _reset_unusual(self) -> None:
         """What only a message with a body, an Expect, an Upgrade or a Connection header sets."""
         self.unusual = False
+        self.head_uncounted = False
         self.content_length = -1
         self.has_transfer_encoding = False
         self.expect_continue = False
         self.wants_upgrade = False
+        self.content_type: bytes | None = None
         self.body: BodySink | None = None
 
     # -- transport events -----------------------------------------------------------------
@@ -208,8 +212,11 @@ class HttpProtocol(asyncio.Protocol):
                 # completed earlier messages says nothing of the new head's size.
                 if self.messages == messages_before:
                     self.head_bytes += len(data)
-                else:
-                    self.head_bytes = len(self.url)
+                else:  # rare: a pipelined head cut short, partly in this segment
+                    # Its bytes here are not known (a header still incomplete is held by the
+                    # parser): count what is parsed, and count exactly when the head is whole.
+                    self.head_bytes = self._head_size()
+                    self.unusual = self.head_uncounted = True
                 if self.head_bytes > self.max_header_size:
                     self._fail(431, "request header fields too large")
             else:
@@ -325,6 +332,9 @@ class HttpProtocol(asyncio.Protocol):
             self.has_transfer_encoding = True
         elif kind == _EXPECT:
             self.expect_continue = value.strip().lower() == b"100-continue"
+        elif kind == _CONTENT_TYPE:
+            if self.content_type is None:  # the first one counts, as in Request.contentType()
+                self.content_type = value
         elif kind == _UPGRADE:
             self.wants_upgrade = b"websocket" in value.lower()
 
@@ -374,9 +384,10 @@ class HttpProtocol(asyncio.Protocol):
             self._fail(505, f"HTTP version {version} is not supported")
         if len(self.raw_headers) > self.max_header_count:
             self._fail(431, "too many request header fields")
-        head_size = len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.raw_headers)
-        if head_size > self.max_header_size:
-            self._fail(431, "request header fields too large")
+        # The bytes received so far bound the head's size: count exactly only past the limit.
+        if self.head_uncounted or self.head_bytes + self.feed_size > self.max_header_size:
+            if self._head_size() > self.max_header_size:
+                self._fail(431, "request header fields too large")
         if self.has_transfer_encoding and version == "1.0":
             self._fail(400, "Transfer-Encoding is not allowed in HTTP/1.0")
         if self.host_count > 1:
@@ -386,12 +397,16 @@ class HttpProtocol(asyncio.Protocol):
         if self.content_length > self.max_request_size:
             self._fail(413, "request body larger than the server accepts")
 
+    def _head_size(self) -> int:
+        """The parsed head's size, give or take its line ends and version."""
+        return len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.raw_headers)
+
     def on_body(self, data: bytes) -> None:
         body = self.body
         try:
             if body is None:
                 assert self.request is not None
-                body = self.body = open_body_sink(self.state, self.request)
+                body = self.body = open_body_sink(self.state, self.request, self.content_type)
             body.append(data)
         except HttpError as error:  # e.g. a malformed multipart body: answered, not a 500
             self.failure = error
