@@ -111,6 +111,63 @@ def _decode_target(target: bytes) -> tuple[str, bytes]:
 class HttpProtocol(asyncio.Protocol):
     """One client connection; requests are answered strictly in the order they arrived."""
 
+    # Slots: a connection has more attributes than CPython shares keys for (30), and slot
+    # access stays fast where a full instance dict would not.
+    __slots__ = (
+        "active",
+        "active_keep_alive",
+        "active_started",
+        "body",
+        "closed",
+        "closing",
+        "conn",
+        "content_length",
+        "content_type",
+        "data_tick",
+        "drain_waiter",
+        "exchange",
+        "expect_continue",
+        "failure",
+        "feed_size",
+        "has_transfer_encoding",
+        "head_bytes",
+        "head_uncounted",
+        "hold_reading",
+        "host_count",
+        "idle_tick",
+        "inline_overrun",
+        "lingering",
+        "listener",
+        "loop",
+        "max_header_count",
+        "max_header_size",
+        "max_num_threads",
+        "max_request_line",
+        "max_request_size",
+        "messages",
+        "observed",
+        "parse_tick",
+        "parser",
+        "parsing",
+        "policy",
+        "port_name",
+        "pumping",
+        "queue",
+        "raw_headers",
+        "reading_paused",
+        "rejected",
+        "request",
+        "router",
+        "send_task",
+        "state",
+        "transport",
+        "unusual",
+        "upgraded",
+        "url",
+        "wants_upgrade",
+        "write_paused",
+    )
+
     def __init__(self, state: WorkerState, listener: Listener) -> None:
         self.state = state
         self.listener = listener
