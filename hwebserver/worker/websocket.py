@@ -84,6 +84,39 @@ class WebSocketConnection:
     # HttpProtocol.connection_lost leaves the connection in state.connections: _finish()
     # removes it once disconnect() has returned.
     holds_registration = True
+    # Slots: thirty attributes is CPython's limit for shared-key instance dicts (fast access).
+    __slots__ = (
+        "accepted",
+        "assembler",
+        "close_timer",
+        "connected",
+        "drain_waiters",
+        "ending",
+        "endpoint",
+        "handler_failed",
+        "handshake",
+        "held",
+        "http",
+        "inbox",
+        "inbox_bytes",
+        "inbox_full",
+        "last_seen",
+        "loop",
+        "lost",
+        "ping_sent_at",
+        "pumping",
+        "receiving",
+        "refused",
+        "registry",
+        "request",
+        "seen",
+        "shutting_down",
+        "socket",
+        "state",
+        "transport",
+        "write_paused",
+        "ws",
+    )
 
     def __init__(
         self,
