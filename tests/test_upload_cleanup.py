@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 from pathlib import Path
 
@@ -178,3 +179,42 @@ def check_streaming(srv) -> None:
     growth = rss.growth
     assert growth < 32 * 1024 * 1024, f"worker RSS grew by {growth / 2**20:.1f} MiB"
     assert_emptied(srv)
+
+
+def test_temp_dirs_of_killed_processes_are_removed(tmp_path):
+    """kill -9 gives a worker no chance to clean up: the supervisor removes what it left, and
+    at start what a service killed whole (supervisor included) left."""
+    server_tmp = tmp_path / "server-tmp"
+    server_tmp.mkdir()
+    stale = server_tmp / "hwebserver-req-999999999-x1"  # past any pid_max: long dead
+    stale.mkdir()
+    (stale / "body-1").write_bytes(b"left by a killed service")
+    unrelated = server_tmp / "hwebserver-req-notapid-x2"
+    unrelated.mkdir()
+    process = ServerProcess(
+        "forms_app.py",
+        tmp_path,
+        {"max_in_memory_file_upload_size": THRESHOLD, "max_request_size": MAX_REQUEST},
+        env={"TMPDIR": str(server_tmp)},
+    )
+    try:
+        process.start()
+        wait_for(lambda: not stale.exists())
+        assert unrelated.exists()
+        unrelated.rmdir()
+        worker = int(httpx.get(process.url("/pid")).text)
+        assert worker != process.pid
+        declared = 3 * 1024 * 1024
+        head = (
+            f"POST /form HTTP/1.1\r\nHost: t\r\nContent-Type: {CONTENT_TYPE}\r\n"
+            f"Content-Length: {declared}\r\n\r\n"
+        ).encode()
+        with socket.create_connection(("127.0.0.1", process.port), timeout=10) as sock:
+            sock.sendall(head + field_part("a", "1") + file_head("f", "f.bin"))
+            sock.sendall(os.urandom(declared // 3))
+            wait_for(lambda: entries(server_tmp))  # the part is in a temporary file
+            os.kill(worker, signal.SIGKILL)
+            wait_for(lambda: not entries(server_tmp), timeout=15)
+        wait_for(lambda: httpx.get(process.url("/pid")).text != str(worker), timeout=30)
+    finally:
+        process.stop()

@@ -24,7 +24,7 @@ class RequestTempDir:
     @property
     def path(self) -> str:
         if self._path is None:
-            self._path = tempfile.mkdtemp(prefix="hwebserver-req-")
+            self._path = tempfile.mkdtemp(prefix=dir_prefix(os.getpid()))
         return self._path
 
     def new_file_path(self, stem: str) -> str:
@@ -47,3 +47,53 @@ class RequestTempDir:
         path, self._path = self._path, None
         if path is not None:
             shutil.rmtree(path, ignore_errors=True)
+
+
+# The creator's pid is in the name, so what a process killed outright (kill -9, OOM killer)
+# left behind can be told apart and removed by the supervisor.
+_PREFIX = "hwebserver-req-"
+
+
+def dir_prefix(pid: int) -> str:
+    return f"{_PREFIX}{pid}-"
+
+
+def sweep_dirs_of(pid: int) -> int:
+    """Remove the request directories process `pid` left; call it only once `pid` is dead
+    and not yet reaped (a zombie's pid cannot be reused). Returns how many there were."""
+    prefix = dir_prefix(pid)
+    return _sweep(lambda name: name.startswith(prefix))
+
+
+def sweep_dirs_of_dead_processes() -> int:
+    """Remove the request directories of processes that no longer exist (e.g. a whole
+    service killed with -9 before this start). A live pid's are left alone, whoever owns it."""
+    return _sweep(_owner_is_dead)
+
+
+def _owner_is_dead(name: str) -> bool:
+    if not name.startswith(_PREFIX):
+        return False
+    pid_text = name[len(_PREFIX) :].partition("-")[0]
+    if not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # e.g. EPERM: it exists, under another user
+        return False
+    return False
+
+
+def _sweep(matches: Callable[[str], bool]) -> int:
+    removed = 0
+    try:
+        with os.scandir(tempfile.gettempdir()) as entries:
+            for entry in entries:
+                if matches(entry.name) and entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                    removed += 1
+    except OSError:
+        pass  # an unreadable temp dir: nothing to sweep that we could reach
+    return removed

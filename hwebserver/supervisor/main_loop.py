@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 
+from ..api import tempdir
 from ..api.errors import OperationFailed
 from ..worker import control, process
 from ..worker.config import Listener
@@ -82,6 +83,9 @@ class Supervisor:
         try:
             now = time.monotonic()
             self.log.lifecycle("supervisor %d starts %d worker(s)", os.getpid(), self.target)
+            swept = tempdir.sweep_dirs_of_dead_processes()
+            if swept:
+                self.log.lifecycle("removed %d request temp dir(s) of dead processes", swept)
             self.active = self._new_generation(forked=True, now=now)
             self._fill(self.active, self.target, now)
             if self.watch_sources:
@@ -259,6 +263,10 @@ class Supervisor:
         self.watcher.check(now)
 
     def _reap(self, worker: WorkerHandle, code: int) -> None:
+        # Before reaping: until then the dead worker's pid cannot belong to anyone else.
+        swept = tempdir.sweep_dirs_of(worker.pid)
+        if swept:
+            self.log.warning("%s left %d request temp dir(s): removed", worker, swept)
         tree.reap(worker.pid)
         if worker.process is not None:
             worker.process.returncode = code  # reaped here, not by subprocess
@@ -484,7 +492,7 @@ class Supervisor:
     def _cleanup(self) -> None:
         for worker in list(self.workers.values()):
             self._kill(worker)
-            self._reap(worker, tree.reap(worker.pid))
+            self._reap(worker, tree.wait_exit(worker.pid))
         self.watcher.stop()
         close_all(self.listeners)
         self.inbox.restore()

@@ -45,6 +45,19 @@ def exit_status(pid: int) -> int | None:
         return 0
     if info is None or info.si_pid == 0:
         return None
+    return _exit_code(info)
+
+
+def wait_exit(pid: int) -> int:
+    """Wait for the child to end (it was just sent SIGKILL), leaving it unreaped; its code."""
+    try:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+    except ChildProcessError:
+        return 0
+    return 0 if info is None else _exit_code(info)
+
+
+def _exit_code(info: os.waitid_result) -> int:
     if info.si_code == os.CLD_EXITED:
         return int(info.si_status)
     return -int(info.si_status)
