@@ -23,10 +23,20 @@ MULTIPART = "multipart/form-data"
 READ_CHUNK = 256 * 1024
 SMALL_BODY = 64 * 1024  # an urlencoded body up to this size is split when complete
 DEFAULT_MAX_IN_MEMORY = 2_621_440
+DEFAULT_FORM_MEMORY = 32 * 1024 * 1024  # FORM_MEMORY_SIZE
 
 
 class FormError(ValueError):
     """A form body that cannot be parsed; the server answers it with 400."""
+
+
+class FormTooLarge(FormError):
+    """A form whose text would take more memory than FORM_MEMORY_SIZE; answered with 413.
+    (Files never do: past the budget they go to disk.)"""
+
+
+def too_much_text(memory_limit: int) -> FormTooLarge:
+    return FormTooLarge(f"the form's text fields need more than {memory_limit} bytes")
 
 
 class FormData:
@@ -89,10 +99,20 @@ class UrlencodedFormParser:
     split in one go when it is complete; past SMALL_BODY bytes python-multipart takes over and
     each field is decoded as it completes, so the parser never buffers more than that."""
 
-    __slots__ = ("_name", "_parser", "_pending", "_pending_size", "_value", "form")
+    __slots__ = (
+        "_held",
+        "_memory_limit",
+        "_name",
+        "_parser",
+        "_pending",
+        "_pending_size",
+        "_value",
+        "form",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, memory_limit: int = DEFAULT_FORM_MEMORY) -> None:
         self.form = FormData()
+        self._memory_limit = memory_limit
         self._pending: list[bytes] = []
         self._pending_size = 0
         self._parser: QuerystringParser | None = None
@@ -105,6 +125,7 @@ class UrlencodedFormParser:
                 return
             self._name: list[bytes] = []
             self._value: list[bytes] = []
+            self._held = 0  # bytes of names and values kept, the fields' memory
             self._parser = QuerystringParser(
                 callbacks={
                     "on_field_name": self._on_name,
@@ -123,6 +144,8 @@ class UrlencodedFormParser:
         fields = self.form.fields
         body = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
         self._pending = []
+        if len(body) > self._memory_limit:
+            raise too_much_text(self._memory_limit)
         if _PERCENT not in body and _PLUS not in body:
             # Nothing to unquote: decode once and split the text ('&' and '=' are ASCII, so
             # they split the same before and after decoding).
@@ -144,10 +167,17 @@ class UrlencodedFormParser:
             self._value.clear()
 
     def _on_name(self, data: bytes, start: int, end: int) -> None:
+        self._hold(end - start)
         self._name.append(data[start:end])
 
     def _on_value(self, data: bytes, start: int, end: int) -> None:
+        self._hold(end - start)
         self._value.append(data[start:end])
+
+    def _hold(self, size: int) -> None:
+        self._held += size
+        if self._held > self._memory_limit:
+            raise too_much_text(self._memory_limit)
 
     def _on_field_end(self) -> None:
         name = form_decode(b"".join(self._name))
@@ -157,18 +187,23 @@ class UrlencodedFormParser:
 
 
 def open_form_parser(
-    content_type: str, tempdir: RequestTempDir, max_in_memory: int, kind: str | None = None
+    content_type: str,
+    tempdir: RequestTempDir,
+    max_in_memory: int,
+    kind: str | None = None,
+    memory_limit: int = DEFAULT_FORM_MEMORY,
 ) -> FormParser | None:
     """A streaming parser for a form body, or None when the body is not a form. `kind` is
-    the media type when the caller already knows it."""
+    the media type when the caller already knows it; `memory_limit` bounds what the whole
+    form keeps in memory (a file of at most `max_in_memory` bytes stays there while it fits)."""
     if kind is None:
         kind = media_type(content_type)
     if kind == URLENCODED:
-        return UrlencodedFormParser()
+        return UrlencodedFormParser(memory_limit)
     if kind == MULTIPART:
         from .multipart import MultipartFormParser
 
-        return MultipartFormParser(content_type, tempdir, max_in_memory)
+        return MultipartFormParser(content_type, tempdir, max_in_memory, memory_limit)
     return None
 
 

@@ -1,8 +1,9 @@
 """multipart/form-data parsed while it streams in (python-multipart does the byte work).
 
 Text parts become form fields; parts with a `filename` become UploadedFiles, held in memory
-up to the in-memory limit and streamed into the request's temp dir beyond it. Nothing here
-holds more than one part's in-memory share of the body at a time.
+up to the in-memory limit and streamed into the request's temp dir beyond it. The whole form
+keeps at most `memory_limit` bytes in memory: a file that would pass it goes to disk however
+small, and text that would pass it is refused (FormTooLarge, 413).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from python_multipart import MultipartParser
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
 
-from .forms import FormData, FormError
+from .forms import DEFAULT_FORM_MEMORY, FormData, FormError, too_much_text
 from .tempdir import RequestTempDir
 from .uploads import DEFAULT_CONTENT_TYPE, UploadWriter
 
@@ -27,7 +28,13 @@ def header_text(raw: bytes) -> str:
 class MultipartFormParser:
     """Feed it the body with write(); finish() returns the form or raises FormError."""
 
-    def __init__(self, content_type: str, tempdir: RequestTempDir, max_in_memory: int) -> None:
+    def __init__(
+        self,
+        content_type: str,
+        tempdir: RequestTempDir,
+        max_in_memory: int,
+        memory_limit: int = DEFAULT_FORM_MEMORY,
+    ) -> None:
         _, options = parse_options_header(content_type)
         boundary = options.get(b"boundary")
         if not boundary:
@@ -35,6 +42,9 @@ class MultipartFormParser:
         self.form = FormData()
         self._tempdir = tempdir
         self._max_in_memory = max_in_memory
+        self._memory_limit = memory_limit
+        self._memory_left = memory_limit  # what parts kept in memory have not used yet
+        self._text_size = 0
         self._header_name: list[bytes] = []
         self._header_value: list[bytes] = []
         self._part_headers: dict[bytes, bytes] = {}
@@ -109,25 +119,32 @@ class MultipartFormParser:
                 self._file_name,
                 content_type.decode("latin-1") if content_type else DEFAULT_CONTENT_TYPE,
                 self._tempdir,
-                self._max_in_memory,
+                min(self._max_in_memory, self._memory_left),
             )
 
     def _on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self._upload is not None:
             self._upload.write(data[start:end])
         else:
+            self._text_size += end - start
+            if self._text_size > self._memory_left:
+                raise too_much_text(self._memory_limit)
             self._text.append(data[start:end])
 
     def _on_part_end(self) -> None:
         upload, self._upload = self._upload, None
         if upload is not None:
             uploaded = upload.finish()
+            if uploaded.isInMemory():
+                self._memory_left -= uploaded.size()
             # A browser's file input with no file chosen sends filename="" and no data.
             if uploaded.name() or uploaded.size():
                 self.form.files[self._field_name] = uploaded
             return
         value = b"".join(self._text).decode("utf-8", "replace")
         self._text.clear()
+        self._memory_left -= self._text_size
+        self._text_size = 0
         self.form.fields[self._field_name] = value
 
     def _on_end(self) -> None:

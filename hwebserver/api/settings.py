@@ -60,6 +60,13 @@ OPTIONS: dict[str, Option] = _opts(
     Option("KEEPALIVE_TIMEOUT", "float", 5.0, "server", "idle keep-alive connection lifetime"),
     Option("MAX_PIPELINED", "int", 32, "server", "parsed requests queued per connection"),
     Option("BODY_SPOOL_SIZE", "int", 1048576, "server", "a body larger than this goes to disk"),
+    Option(
+        "FORM_MEMORY_SIZE",
+        "int",
+        33554432,
+        "server",
+        "most bytes one form keeps in memory: later files go to disk, more text is 413",
+    ),
     Option("WRITE_BUFFER_SIZE", "int", 262144, "server", "per-connection write high-water mark"),
     Option(
         "INLINE_HANDLER_BUDGET",

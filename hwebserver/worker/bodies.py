@@ -13,7 +13,14 @@ import logging
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from ..api.body import BoundedBodyCopy, RequestBody
-from ..api.forms import MULTIPART, FormError, FormParser, form_kind, open_form_parser
+from ..api.forms import (
+    MULTIPART,
+    FormError,
+    FormParser,
+    FormTooLarge,
+    form_kind,
+    open_form_parser,
+)
 from ..api.helpers import wants_json
 from ..api.request import Request
 from ..api.routing import PRIORITY_HANDLER
@@ -71,7 +78,11 @@ class FormBody:
         request._body = self
         try:
             parser = open_form_parser(
-                content_type, request.tempdir, state.config.max_in_memory_file_upload_size, kind
+                content_type,
+                request.tempdir,
+                state.config.max_in_memory_file_upload_size,
+                kind,
+                state.form_memory_size,
             )
         except FormError as exc:
             raise self._bad_form(exc) from None
@@ -104,6 +115,8 @@ class FormBody:
 
     def _bad_form(self, error: FormError) -> HttpError:
         as_json = self._for_api or wants_json(self._request)
+        if isinstance(error, FormTooLarge):
+            return HttpError(413, f"form too large: {error}", as_json)
         return HttpError(400, f"malformed form body: {error}", as_json)
 
     # -- what Request reads (BodySource) --------------------------------------------------

@@ -46,6 +46,7 @@ class WorkerState:
         self.keepalive_timeout_ticks = max(1, round(config.option("KEEPALIVE_TIMEOUT")))
         self.max_pipelined = int(config.option("MAX_PIPELINED"))
         self.spool_size = int(config.option("BODY_SPOOL_SIZE"))
+        self.form_memory_size = int(config.option("FORM_MEMORY_SIZE"))
         self.write_high_water = int(config.option("WRITE_BUFFER_SIZE"))
         self.inline_budget = float(config.option("INLINE_HANDLER_BUDGET"))
         # Plug-ins (the WebSocket upgrade) keep what they need here.
