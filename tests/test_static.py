@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
 from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -226,6 +227,17 @@ def test_ranges_on_one_keep_alive_connection(srv, tree):
                 srv.url("/static/big.bin"), headers={"Range": f"bytes={start}-{start + 99}"}
             )
             assert response.content == data[start : start + 100]
+
+
+def test_file_responses_are_not_held_back(srv, tree):
+    # Files go out corked (head and data in full segments); a cork left on would hold each
+    # small response's only segment back for the kernel's 200 ms.
+    with httpx.Client(timeout=10, limits=httpx.Limits(max_connections=1)) as client:
+        started = time.monotonic()
+        for _ in range(20):
+            assert client.get(srv.url("/static/index.txt")).content == b"hello static\n"
+        elapsed = time.monotonic() - started
+    assert elapsed < 2.0, f"20 small files took {elapsed:.1f} s on one connection"
 
 
 TRAVERSALS = [

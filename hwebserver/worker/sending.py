@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from collections.abc import AsyncIterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -111,9 +112,10 @@ async def _send_file(
             connection_header(keep_alive, request._version),
             protocol.state.date_server,
         )
-        protocol.transport.write(head)
         if request._method != "HEAD" and count and not bodiless:
-            await send_file_range(protocol, file, offset, count)
+            await send_file_range(protocol, file, offset, count, head)
+        else:
+            protocol.transport.write(head)
     return response._status, 0 if bodiless else count, keep_alive
 
 
@@ -123,7 +125,7 @@ def _open_file(response: Response) -> tuple[Any, int, int] | None:
         return response.file, response.offset, response.count
     assert response._file_path is not None
     try:
-        file = open(response._file_path, "rb")
+        file = open(response._file_path, "rb", buffering=0)  # sendfile reads the fd itself
     except OSError:
         return None
     try:
@@ -134,29 +136,70 @@ def _open_file(response: Response) -> tuple[Any, int, int] | None:
     return file, 0, size
 
 
-async def send_file_range(protocol: HttpProtocol, file: Any, offset: int, count: int) -> None:
-    """Zero-copy on plain TCP; read-and-write over TLS, where the kernel cannot encrypt."""
+async def send_file_range(
+    protocol: HttpProtocol, file: Any, offset: int, count: int, head: bytes = b""
+) -> None:
+    """`head`, then the file's bytes: zero-copy on plain TCP; read-and-write over TLS, where
+    the kernel cannot encrypt."""
     transport = protocol.transport
     sock = transport.get_extra_info("socket")
     if transport.get_extra_info("sslcontext") is not None or sock is None:
+        if head:
+            transport.write(head)
         await _copy_file(protocol, file, offset, count)
         return
-    # The transport owns the socket's fd in the loop; a duplicate can be watched separately.
-    fd = os.dup(sock.fileno())
+    # Until the first await the transport's fd is ours to write (nothing can close it in
+    # between); across an await only a duplicate is safe: the transport may close its fd and
+    # the number be reused. A duplicate is also what the loop can watch beside the transport.
+    out = sock.fileno()
+    watched = -1
+    corked = _cork(sock, True)
     try:
-        await _wait_transport_flushed(protocol, fd)
+        head = _write_head_now(transport, out, head)
+        if head or transport.get_write_buffer_size():
+            if head:
+                transport.write(head)
+            out = watched = os.dup(out)
+            await _wait_transport_flushed(protocol, watched)
         end = offset + count
         while offset < end:
             try:
-                sent = os.sendfile(fd, file.fileno(), offset, min(end - offset, 1 << 30))
+                sent = os.sendfile(out, file.fileno(), offset, min(end - offset, 1 << 30))
             except BlockingIOError:
-                await _writable(protocol.loop, fd)
+                if watched < 0:
+                    out = watched = os.dup(out)
+                await _writable(protocol.loop, watched)
                 continue
             if sent == 0:
                 raise ConnectionError("file shrank or connection closed during sendfile")
             offset += sent
     finally:
-        os.close(fd)
+        if corked and not protocol.closed:
+            _cork(sock, False)
+        if watched >= 0:
+            os.close(watched)
+
+
+def _cork(sock: Any, on: bool) -> bool:
+    """TCP_CORK: the head and the file's first bytes leave in full segments, not a small
+    packet ahead of the rest (what nginx's tcp_nopush does)."""
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1 if on else 0)
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
+def _write_head_now(transport: Any, fd: int, head: bytes) -> bytes:
+    """Write the head straight to the socket when the transport holds nothing to send before
+    it (so no flush has to be awaited); what did not fit is returned."""
+    if not head or transport.get_write_buffer_size():
+        return head
+    try:
+        sent = os.write(fd, head)
+    except (BlockingIOError, InterruptedError):
+        return head
+    return head[sent:]
 
 
 async def _wait_transport_flushed(protocol: HttpProtocol, fd: int) -> None:
