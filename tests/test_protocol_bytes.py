@@ -228,6 +228,19 @@ def test_a_pipelined_head_cut_short_still_counts_toward_the_head_limit(harness):
     assert b"hi /hello/2" not in transport.data
 
 
+def test_a_head_at_the_limit_is_served_wherever_the_segments_cut_it(harness):
+    connect, run_until, feed = harness
+    first = b"GET /hello/1 HTTP/1.1\r\nHost: h\r\n\r\n"
+    second = b"GET /hello/2 HTTP/1.1\r\nHost:h\r\n" + b"a:\r\n" * 20 + b"\r\n"
+    for cut in range(1, len(second)):
+        protocol, transport = connect()
+        protocol.max_header_size = len(second)  # exactly at the limit: allowed
+        feed(protocol, first + second[:cut])
+        feed(protocol, second[cut:])
+        run_until(lambda transport=transport: len(bodies(transport.data)) == 2)
+        assert bodies(transport.data) == [b"hi /hello/1", b"hi /hello/2"], cut
+
+
 @pytest.mark.parametrize("second", [b"Host", b"host", b"HOST", b"hOsT"])
 def test_a_second_host_header_is_refused_however_it_is_spelled(harness, second):
     connect, run_until, feed = harness

@@ -455,8 +455,9 @@ class HttpProtocol(asyncio.Protocol):
             self._fail(413, "request body larger than the server accepts")
 
     def _head_size(self) -> int:
-        """The parsed head's size, give or take its line ends and version."""
-        return len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.raw_headers)
+        """The parsed head's size, never more than it took on the wire: each header line
+        counts its shortest form, `name:value` and CR LF."""
+        return len(self.url) + sum(len(n) + len(v) + 3 for n, v in self.raw_headers)
 
     def on_body(self, data: bytes) -> None:
         body = self.body
