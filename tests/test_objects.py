@@ -19,6 +19,17 @@ def make_request(headers=(), target=b"/p?a=1&a=2&b=", method="GET", settings=Non
     return hwebserver.Request(conn, method, target, path, query, raw, "1.1")
 
 
+def test_content_type_is_the_first_one_whether_or_not_headers_were_read():
+    def request() -> hwebserver.Request:
+        return make_request([("Content-Type", "text/plain"), ("content-type", "text/html")])
+
+    assert request().contentType() == "text/plain"
+    read_first = request()
+    assert read_first.headers()["Content-Type"] == "text/plain, text/html"
+    assert read_first.contentType() == "text/plain"
+    assert make_request().contentType() == ""
+
+
 def test_headers_are_case_insensitive_and_repeated_joined():
     request = make_request([("X-Thing", "1"), ("x-thing", "2"), ("Host", "h:1")])
     headers = request.headers()

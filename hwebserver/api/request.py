@@ -137,11 +137,10 @@ class Request:
         return self._cookies
 
     def contentType(self) -> str:
-        if self._headers is None:  # cheaper than building every header for one lookup
-            raw = self.raw_header(b"content-type")
-            return "" if raw is None else raw.decode("latin-1")
-        value: str = self._headers.get("Content-Type", "")
-        return value
+        # The first Content-Type, as the server itself reads it (the form parser): the same
+        # answer whether or not headers() has been built (which joins repeated values).
+        raw = self.raw_header(b"content-type")
+        return "" if raw is None else raw.decode("latin-1")
 
     def contentLength(self) -> int:
         if self._body is not None:
