@@ -61,14 +61,20 @@ class ServerProcess:
         args: tuple[str, ...] = (),
         command: list[str] | None = None,
         pass_fds: tuple[int, ...] = (),
+        server_tmp: Path | None = None,
     ) -> None:
+        """`server_tmp`: the server's TMPDIR (made here), so a test sees all it leaves there."""
         self.script = Path(script) if Path(script).is_absolute() else APPS / script
         self.tmp_path = tmp_path
         tmp_path.mkdir(parents=True, exist_ok=True)
         self.port_file = tmp_path / f"ports-{time.monotonic_ns()}.jsonl"
         self.log_path = tmp_path / f"server-{time.monotonic_ns()}.log"
         self.run_kwargs = run_kwargs or {}
-        self.extra_env = env or {}
+        self.extra_env = dict(env or {})
+        self.server_tmp = server_tmp
+        if server_tmp is not None:
+            server_tmp.mkdir(parents=True, exist_ok=True)
+            self.extra_env["TMPDIR"] = str(server_tmp)
         self.expect_ports = expect_ports
         self.args = args
         self.command = command  # instead of `python script args`

@@ -18,23 +18,12 @@ FORM_MEMORY = 50 * KiB
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
     root = tmp_path_factory.mktemp("form-memory")
-    server_tmp = root / "server-tmp"
-    server_tmp.mkdir()
-    process = ServerProcess(
-        "forms_app.py",
-        root,
-        {
-            "max_in_memory_file_upload_size": PER_FILE,
-            "settings": {"FORM_MEMORY_SIZE": FORM_MEMORY},
-        },
-        env={"TMPDIR": str(server_tmp)},
-    )
-    try:
-        process.start()
-        process.server_tmp = server_tmp  # type: ignore[attr-defined]
+    run_kwargs = {
+        "max_in_memory_file_upload_size": PER_FILE,
+        "settings": {"FORM_MEMORY_SIZE": FORM_MEMORY},
+    }
+    with ServerProcess("forms_app.py", root, run_kwargs, server_tmp=root / "server-tmp") as process:
         yield process
-    finally:
-        process.stop()
 
 
 def leftovers(srv) -> list[Path]:

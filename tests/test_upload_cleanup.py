@@ -20,20 +20,17 @@ MAX_REQUEST = 4 * 1024 * 1024
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
     root = tmp_path_factory.mktemp("cleanup")
-    server_tmp = root / "server-tmp"
-    server_tmp.mkdir()
-    process = ServerProcess(
+    with forms_server(root) as process:
+        yield process
+
+
+def forms_server(root: Path) -> ServerProcess:
+    return ServerProcess(
         "forms_app.py",
         root,
         {"max_in_memory_file_upload_size": THRESHOLD, "max_request_size": MAX_REQUEST},
-        env={"TMPDIR": str(server_tmp)},
+        server_tmp=root / "server-tmp",
     )
-    try:
-        process.start()
-        process.server_tmp = server_tmp  # type: ignore[attr-defined]
-        yield process
-    finally:
-        process.stop()
 
 
 def entries(directory: Path) -> list[str]:
@@ -65,15 +62,20 @@ def test_handler_that_raises_leaves_nothing(srv, path):
     wait_for(lambda: worker.num_fds() <= fds)
 
 
-def test_client_cut_off_mid_upload_leaves_nothing(srv):
+def send_a_third_of_an_upload(sock: socket.socket) -> None:
+    """A 3 MiB multipart upload cut off a third of the way through its file part."""
     declared = 3 * 1024 * 1024
     head = (
         f"POST /form HTTP/1.1\r\nHost: t\r\nContent-Type: {CONTENT_TYPE}\r\n"
         f"Content-Length: {declared}\r\n\r\n"
     ).encode()
+    sock.sendall(head + field_part("a", "1") + file_head("f", "f.bin"))
+    sock.sendall(os.urandom(declared // 3))
+
+
+def test_client_cut_off_mid_upload_leaves_nothing(srv):
     with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
-        sock.sendall(head + field_part("a", "1") + file_head("f", "f.bin"))
-        sock.sendall(os.urandom(declared // 3))
+        send_a_third_of_an_upload(sock)
         wait_for(lambda: entries(srv.server_tmp))  # the part went to a temporary file
     assert_emptied(srv)
 
@@ -191,30 +193,15 @@ def test_temp_dirs_of_killed_processes_are_removed(tmp_path):
     (stale / "body-1").write_bytes(b"left by a killed service")
     unrelated = server_tmp / "hwebserver-req-notapid-x2"
     unrelated.mkdir()
-    process = ServerProcess(
-        "forms_app.py",
-        tmp_path,
-        {"max_in_memory_file_upload_size": THRESHOLD, "max_request_size": MAX_REQUEST},
-        env={"TMPDIR": str(server_tmp)},
-    )
-    try:
-        process.start()
+    with forms_server(tmp_path) as process:
         wait_for(lambda: not stale.exists())
         assert unrelated.exists()
         unrelated.rmdir()
         worker = int(httpx.get(process.url("/pid")).text)
         assert worker != process.pid
-        declared = 3 * 1024 * 1024
-        head = (
-            f"POST /form HTTP/1.1\r\nHost: t\r\nContent-Type: {CONTENT_TYPE}\r\n"
-            f"Content-Length: {declared}\r\n\r\n"
-        ).encode()
         with socket.create_connection(("127.0.0.1", process.port), timeout=10) as sock:
-            sock.sendall(head + field_part("a", "1") + file_head("f", "f.bin"))
-            sock.sendall(os.urandom(declared // 3))
+            send_a_third_of_an_upload(sock)
             wait_for(lambda: entries(server_tmp))  # the part is in a temporary file
             os.kill(worker, signal.SIGKILL)
             wait_for(lambda: not entries(server_tmp), timeout=15)
         wait_for(lambda: httpx.get(process.url("/pid")).text != str(worker), timeout=30)
-    finally:
-        process.stop()
