@@ -129,6 +129,12 @@ class AsgiHttp:
         self.disconnected = True
         self._wake()
 
+    @property
+    def on_wire(self) -> bool:
+        """A byte of the answer reached the transport (the head goes out with its first
+        body bytes, on the loop)."""
+        return self.head_sent
+
     def _wake(self) -> None:
         waiter = self.waiter
         if waiter is not None:

@@ -715,11 +715,35 @@ class HttpProtocol(asyncio.Protocol):
         """Queue an error answer behind the requests already parsed, and stop reading."""
         self.rejected = True
         self.failure = None
-        if self.request is not None:
-            self._discard(self.request, self.body)
+        request, body = self.request, self.body
         self._reset_message()
+        if request is not None:
+            self._discard(request, body)
+            if body.__class__ is streaming_body.StreamingBody and self._withdraw(request, error):
+                return
         self.queue.append((error, False))
         self._pause_reading()
+
+    def _withdraw(self, request: Request, error: HttpError) -> bool:
+        """A request whose body was streaming to an app is refused mid-body (e.g. past
+        max_request_size): the refusal, not the app's answer, is what the client reads.
+        True when that is settled here; False: queue the refusal as usual."""
+        for index, (entry, _) in enumerate(self.queue):
+            if entry is request:  # not started yet: the refusal takes its place
+                del self.queue[index]
+                return False
+        exchange = self.exchange
+        if self.active is not request or exchange is None:
+            return False
+        exchange.connection_lost()  # from now on the app's answer goes nowhere
+        if exchange.on_wire:
+            # Its answer is partly out and cannot become a 413: it stops short, and our side
+            # of the connection ends (a half-close, so the client reads what was sent).
+            self.state.log.lifecycle("request cut mid-answer: %d %s", error.status, error.message)
+            self._linger()
+        else:
+            self._send_rejection(error)
+        return True
 
     def _send_rejection(self, error: HttpError) -> None:
         self.state.log.lifecycle("rejected request: %d %s", error.status, error.message)

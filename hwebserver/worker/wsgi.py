@@ -231,6 +231,7 @@ class WsgiExchange:
         self.framing = Framing(protocol.active_keep_alive)
         self.pending: tuple[int, list[tuple[bytes, bytes]]] | None = None
         self.head_sent = False
+        self.on_wire = False  # a byte of the answer reached the transport (set on the loop)
         self.unsynced = 0
         self.disconnected = False
 
@@ -324,7 +325,9 @@ class WsgiExchange:
             self.unsynced = 0
 
     def _write_on_loop(self, payload: bytes) -> None:
-        if not self.protocol.closed:
+        # Disconnected: the client is gone, or the server answered in the app's place.
+        if not self.protocol.closed and not self.disconnected:
+            self.on_wire = True
             self.protocol.transport.write(payload)
 
     def _wait_on_loop(self, coro: Any) -> Any:

@@ -149,6 +149,17 @@ async def raw_asgi(scope, receive, send):
         raise RuntimeError("this app does no lifespan")  # the server must carry on
     if scope["type"] != "http":
         return
+    if scope["path"].endswith("/early"):  # answers before it has read the body
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"started\n", "more_body": True})
+        total = 0
+        while True:
+            message = await receive()
+            total += len(message.get("body", b""))
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
+        await send({"type": "http.response.body", "body": b"read %d\n" % total})
+        return
     if scope["path"].endswith("/chunks"):
         sizes = []
         while True:
