@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 
@@ -52,6 +54,18 @@ def test_background_mode_returns_and_sees_live_state(background):
     assert httpx.get(f"http://127.0.0.1:{port}/in-process/state").text == "41"
     LIVE_STATE["value"] = 42
     assert httpx.get(f"http://127.0.0.1:{port}/in-process/state").text == "42"
+
+
+def test_background_start_removes_temp_dirs_of_dead_processes(background, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    stale = tmp_path / "hwebserver-req-999999999-x1"  # past any pid_max: long dead
+    stale.mkdir()
+    (stale / "body-1").write_bytes(b"left by a killed process")
+    ours = tmp_path / f"hwebserver-req-{os.getpid()}-x2"  # alive: left alone
+    ours.mkdir()
+    background()
+    assert not stale.exists()
+    assert ours.exists()
 
 
 def test_second_run_while_running_raises(background):

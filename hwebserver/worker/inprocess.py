@@ -8,6 +8,7 @@ import signal
 import threading
 from collections.abc import Callable
 
+from ..api import tempdir
 from ..api.errors import OperationFailed
 from . import current
 from .config import Listener, WorkerConfig
@@ -39,6 +40,8 @@ def _claim(server: WorkerServer, close: Callable[[], None]) -> InProcessServer:
     except BaseException:
         close()
         raise
+    # No supervisor here to remove what a killed predecessor left: a start does it.
+    tempdir.sweep_dirs_of_dead_processes()
     return running
 
 
