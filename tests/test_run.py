@@ -15,6 +15,8 @@ import pytest
 from support import ServerProcess, server, wait_for
 
 import hwebserver
+from hwebserver.api.mounts import ASGI
+from hwebserver.api.routing import http_routes
 
 
 @pytest.fixture
@@ -66,6 +68,52 @@ def test_background_start_removes_temp_dirs_of_dead_processes(background, tmp_pa
     background()
     assert not stale.exists()
     assert ours.exists()
+
+
+def lifespan_app(events: list[str], fail: bool = False):
+    """A raw ASGI app whose startup puts a greeting in the lifespan state."""
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    events.append("startup")
+                    if fail:
+                        await send({"type": "lifespan.startup.failed", "message": "no db"})
+                        return
+                    scope["state"]["greeting"] = "started"
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    events.append("shutdown")
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        body = scope.get("state", {}).get("greeting", "no lifespan").encode()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+def test_asgi_app_mounted_after_start_gets_its_lifespan(background):
+    port = background()
+    events: list[str] = []
+    failing: list[str] = []
+    hwebserver.registerASGIApp(lifespan_app(events), "/late")
+    hwebserver.registerASGIApp(lifespan_app(failing, fail=True), "/late-fails")
+    try:
+        with httpx.Client(timeout=10) as client:
+            for _ in range(3):
+                assert client.get(f"http://127.0.0.1:{port}/late/x").text == "started"
+            assert events == ["startup"]  # once, on the first request
+            for _ in range(2):
+                assert client.get(f"http://127.0.0.1:{port}/late-fails/x").status_code == 500
+            assert failing == ["startup"]
+        hwebserver.requestShutdown()
+        wait_until_stopped()
+        assert events == ["startup", "shutdown"]
+    finally:  # the next run() in this process must not start these apps
+        http_routes.remove_kind(ASGI)
 
 
 def test_second_run_while_running_raises(background):

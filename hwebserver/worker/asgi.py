@@ -65,12 +65,34 @@ def base_scope(request: Request, route: Route, kind: str, scheme: str) -> dict[s
     }
 
 
-def with_lifespan_state(scope: dict[str, Any], state: WorkerState, app: Any) -> dict[str, Any]:
+def with_lifespan_state(scope: dict[str, Any], lifespan: Lifespan) -> None:
+    if lifespan.supported:
+        scope["state"] = dict(lifespan.state)  # each request gets a shallow copy (spec)
+
+
+def ready_lifespan(state: WorkerState, app: Any) -> Lifespan | None:
+    """The app's lifespan, started (the usual case: with the worker); None when it has yet to
+    start or failed to (see late_lifespan)."""
     lifespans = state.extras.get(LIFESPANS)
     lifespan = lifespans.get(id(app)) if lifespans else None
-    if lifespan is not None and lifespan.supported:
-        scope["state"] = dict(lifespan.state)  # each request gets a shallow copy (spec)
-    return scope
+    if lifespan is None or lifespan.starting is not None:
+        return None
+    return lifespan
+
+
+async def late_lifespan(state: WorkerState, app: Any) -> Lifespan:
+    """The lifespan of an app mounted after the worker started (e.g. beside run(in_background=
+    True)): started once, on the app's first request, which waits for it; LifespanFailed
+    for this and every later request when its startup failed."""
+    lifespans: dict[int, Lifespan] = state.extras.setdefault(LIFESPANS, {})
+    lifespan = lifespans.get(id(app))
+    if lifespan is None:
+        lifespan = lifespans[id(app)] = Lifespan(app, state)
+        lifespan.starting = state.loop.create_task(lifespan.startup())
+    if lifespan.starting is not None:
+        await asyncio.shield(lifespan.starting)
+        lifespan.starting = None
+    return lifespan
 
 
 class AsgiHttp:
@@ -122,8 +144,12 @@ class AsgiHttp:
         scope = base_scope(request, self.route, "http", request.scheme())
         scope["method"] = request._method
         scope["extensions"] = {"http.response.pathsend": {}}
-        with_lifespan_state(scope, protocol.state, self.app)
-        eager.start(self.loop, self.run(scope))
+        lifespan = ready_lifespan(protocol.state, self.app)
+        if lifespan is None:
+            eager.start(self.loop, self.run_after_startup(scope))
+        else:
+            with_lifespan_state(scope, lifespan)
+            eager.start(self.loop, self.run(scope))
 
     def connection_lost(self) -> None:
         self.disconnected = True
@@ -141,6 +167,15 @@ class AsgiHttp:
             self.waiter = None
             if not waiter.done():
                 waiter.set_result(None)
+
+    async def run_after_startup(self, scope: dict[str, Any]) -> None:
+        try:
+            lifespan = await late_lifespan(self.protocol.state, self.app)
+        except LifespanFailed as exc:
+            self._end(exc)
+            return
+        with_lifespan_state(scope, lifespan)
+        await self.run(scope)
 
     async def run(self, scope: dict[str, Any]) -> None:
         try:
@@ -310,6 +345,7 @@ class Lifespan:
         self.startup_result: asyncio.Future[dict[str, Any]] = self.loop.create_future()
         self.shutdown_result: asyncio.Future[dict[str, Any]] = self.loop.create_future()
         self.task: asyncio.Task[None] | None = None
+        self.starting: asyncio.Task[None] | None = None  # a late startup (late_lifespan)
 
     async def startup(self) -> None:
         self.task = self.loop.create_task(self._main())

@@ -27,7 +27,7 @@ from websockets.server import ServerProtocol
 from ..api.mounts import ASGI
 from ..api.request import Request
 from ..api.routing import Route
-from .asgi import base_scope, with_lifespan_state
+from .asgi import base_scope, late_lifespan, ready_lifespan, with_lifespan_state
 from .errors import HttpError
 from .head import status_line
 from .streaming_body import ClientDisconnected
@@ -145,7 +145,6 @@ class AsgiWebSocket:
             for value in header.decode("latin-1").split(",")
             if value.strip()
         ]
-        with_lifespan_state(scope, http.state, self.app)
         self.task = self.loop.create_task(self._run(scope))
 
     def _scheme(self) -> str:
@@ -157,6 +156,9 @@ class AsgiWebSocket:
     async def _run(self, scope: dict[str, Any]) -> None:
         error: BaseException | None = None
         try:
+            state = self.http.state
+            lifespan = ready_lifespan(state, self.app) or await late_lifespan(state, self.app)
+            with_lifespan_state(scope, lifespan)
             await self.app(scope, self.receive, self.send)
         except Exception as exc:
             error = exc
