@@ -149,6 +149,25 @@ def test_key_that_does_not_match_fails_at_start_up(tmp_path):
     assert "ValueError" in output and "SSL_DH_PARAMS" in output
 
 
+@pytest.mark.parametrize(
+    ("client_ca", "verify", "named"),
+    [
+        ("not.pem", True, "SSL_CLIENT_CA: cannot load CA certificates"),
+        ("missing.pem", True, "SSL_CLIENT_CA: cannot read"),
+        ("cert.pem", False, "SSL_CLIENT_CA is set but SSL_VERIFY_PEER is not"),
+    ],
+)
+def test_bad_client_ca_fails_at_start_up(tmp_path, client_ca, verify, named):
+    from test_tls import make_certificate
+
+    cert, key = make_certificate(tmp_path)
+    (tmp_path / "not.pem").write_text("not a certificate\n")
+    tls = {"SSL_CERTIFICATE": str(cert), "SSL_CERTIFICATE_KEY": str(key)}
+    settings = {**tls, "SSL_VERIFY_PEER": verify, "SSL_CLIENT_CA": str(tmp_path / client_ca)}
+    output = failed_start(tmp_path, port_settings={"main": settings})
+    assert "ValueError" in output and named in output
+
+
 def test_unwritable_log_file_fails_at_start_up(tmp_path):
     target = tmp_path / "no-such-dir" / "port.log"
     output = failed_start(tmp_path, port_settings={"main": {"LOG_FILE": str(target)}})

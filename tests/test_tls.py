@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import ServerProcess, parse_response, raw_exchange
+from support import ServerProcess, parse_response, raw_exchange, read_all
 
 HSTS = "max-age=3600; includeSubDomains; preload"
 
@@ -33,6 +33,26 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
     return cert, key
 
 
+def openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+
+def make_client_pki(directory: Path) -> dict[str, Path]:
+    """A private CA and a client certificate it signed."""
+    ca, ca_key = directory / "ca.pem", directory / "ca-key.pem"
+    client, client_key = directory / "client.pem", directory / "client-key.pem"
+    request, extensions = directory / "client.csr", directory / "client.ext"
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key),
+            "-out", str(ca), "-days", "2", "-subj", "/CN=test private CA")  # fmt: skip
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(client_key),
+            "-out", str(request), "-subj", "/CN=render-node-7")  # fmt: skip
+    extensions.write_text("extendedKeyUsage=clientAuth\n")
+    openssl("x509", "-req", "-in", str(request), "-CA", str(ca), "-CAkey", str(ca_key),
+            "-CAcreateserial", "-out", str(client), "-days", "2",
+            "-extfile", str(extensions))  # fmt: skip
+    return {"ca": ca, "client": client, "client_key": client_key}
+
+
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     directory = tmp_path_factory.mktemp("pki")
@@ -40,7 +60,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     static = directory / "public"
     static.mkdir()
     (static / "big.bin").write_bytes(random.Random(7).randbytes(700_001))
-    return {"cert": cert, "key": key, "static": static}
+    return {"cert": cert, "key": key, "static": static, **make_client_pki(directory)}
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +81,9 @@ def srv(pki: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Itera
         "elsewhere": {"SSL_REDIRECT": True, "SSL_REDIRECT_HOST": "secure.example:8443"},
         "proxy": {"SSL_REDIRECT": True, "USE_X_FORWARDED_HOST": True, "SECURE_HSTS_SECONDS": 60},
         "mutual": {**tls, "SSL_VERIFY_PEER": True},
+        "private": {**tls, "SSL_VERIFY_PEER": True, "SSL_CLIENT_CA": str(pki["ca"])},
     }
-    extra = ["plain", "elsewhere", "proxy", "mutual"]
+    extra = ["plain", "elsewhere", "proxy", "mutual", "private"]
     process = ServerProcess(
         "configured_app.py",
         tmp_path_factory.mktemp("tls-server"),
@@ -173,6 +194,33 @@ def test_verify_peer_refuses_a_client_without_certificate(srv, pki):
                 answer = tls.recv(65536)
         except (ssl.SSLError, ConnectionError):
             answer = b""
+    assert not answer.startswith(b"HTTP/1.1")
+
+
+def private_port_answer(srv, pki, certificate: Path | None, key: Path | None) -> bytes:
+    context = ssl.create_default_context(cafile=str(pki["cert"]))
+    if certificate is not None:
+        context.load_cert_chain(str(certificate), str(key))
+    with socket.create_connection(("127.0.0.1", srv.ports["private"]), timeout=10) as raw:
+        try:
+            with context.wrap_socket(raw, server_hostname="localhost") as tls:
+                tls.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                return read_all(tls)
+        except (ssl.SSLError, ConnectionError):
+            return b""
+
+
+def test_client_ca_admits_the_certificates_it_signed(srv, pki):
+    answer = private_port_answer(srv, pki, pki["client"], pki["client_key"])
+    assert answer.startswith(b"HTTP/1.1 200 ")
+
+
+@pytest.mark.parametrize("who", ["no certificate", "a certificate the CA did not sign"])
+def test_client_ca_refuses_everyone_else(srv, pki, who):
+    if who == "no certificate":
+        answer = private_port_answer(srv, pki, None, None)
+    else:  # self-signed: a CA of its own, not the port's
+        answer = private_port_answer(srv, pki, pki["cert"], pki["key"])
     assert not answer.startswith(b"HTTP/1.1")
 
 

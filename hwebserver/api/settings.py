@@ -45,6 +45,13 @@ OPTIONS: dict[str, Option] = _opts(
     Option("SSL_CERTIFICATE_KEY", "str", None, "port", "PEM private key"),
     Option("SSL_DH_PARAMS", "str", None, "port", "PEM Diffie-Hellman parameters"),
     Option("SSL_VERIFY_PEER", "bool", False, "port", "require a client certificate"),
+    Option(
+        "SSL_CLIENT_CA",
+        "str",
+        None,
+        "port",
+        "PEM CA certificates a client certificate must chain to (default: the system's)",
+    ),
     Option("SSL_REDIRECT", "bool", False, "port", "redirect plain HTTP to HTTPS"),
     Option("SSL_REDIRECT_HOST", "str", None, "port", "host to redirect to"),
     Option("SSL_REDIRECT_EXEMPT", "list", None, "port", "path regexes not redirected"),

@@ -8,7 +8,9 @@ at start-up, never a failure inside a worker.
 - SSL_CERTIFICATE_KEY: PEM private key, unencrypted (a daemon has nobody to ask for a
   passphrase); omitted when the key is in the certificate file.
 - SSL_DH_PARAMS: PEM Diffie-Hellman parameters for DHE cipher suites (TLS 1.2).
-- SSL_VERIFY_PEER: require a client certificate signed by a CA the system trusts.
+- SSL_VERIFY_PEER: require a client certificate signed by a CA the system trusts, or with
+- SSL_CLIENT_CA (PEM CA certificates) by one of those only: a private PKI for mutual TLS
+  should not also let in every holder of a public certificate.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import ssl
 from typing import Any, NoReturn
 
-_NEEDS_CERTIFICATE = ("SSL_CERTIFICATE_KEY", "SSL_DH_PARAMS", "SSL_VERIFY_PEER")
+_NEEDS_CERTIFICATE = ("SSL_CERTIFICATE_KEY", "SSL_DH_PARAMS", "SSL_VERIFY_PEER", "SSL_CLIENT_CA")
 
 
 def _readable(setting: str, path: str) -> None:
@@ -43,7 +45,17 @@ def server_ssl_context(settings: dict[str, Any]) -> ssl.SSLContext | None:
     _readable("SSL_CERTIFICATE", certificate)
     if key is not None:
         _readable("SSL_CERTIFICATE_KEY", key)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    client_ca = settings.get("SSL_CLIENT_CA") or None
+    if client_ca is not None:
+        if not settings.get("SSL_VERIFY_PEER"):
+            raise ValueError("SSL_CLIENT_CA is set but SSL_VERIFY_PEER is not")
+        _readable("SSL_CLIENT_CA", client_ca)
+    try:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=client_ca)
+    except ssl.SSLError as exc:
+        raise ValueError(
+            f"SSL_CLIENT_CA: cannot load CA certificates from {client_ca!r} ({_reason(exc)})"
+        ) from None
     try:
         context.load_cert_chain(certificate, key, password=_refuse_passphrase)
     except (ssl.SSLError, ValueError) as exc:
