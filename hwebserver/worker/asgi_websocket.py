@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import os
 from collections import deque
 from typing import TYPE_CHECKING, Any, cast
 
@@ -31,6 +32,8 @@ from .asgi import base_scope, late_lifespan, ready_lifespan, with_lifespan_state
 from .errors import HttpError
 from .head import status_line
 from .streaming_body import ClientDisconnected
+from .websocket import INBOX_HIGH_BYTES, INBOX_HIGH_MESSAGES, INBOX_LOW_BYTES, INBOX_LOW_MESSAGES
+from .websocket_keepalive import registry_for
 
 if TYPE_CHECKING:
     from .protocol import HttpProtocol
@@ -124,6 +127,14 @@ class AsgiWebSocket:
         self.fragments: list[bytes] = []
         self.fragments_text = False
         self.task: asyncio.Task[None] | None = None
+        # Messages the app has not received yet: past the high marks reading stops, so a
+        # client cannot make an app that is slow to receive() buffer without bound.
+        self.inbox_bytes = 0
+        self.reading_paused = False
+        # Keep-alive (WEBSOCKET_PING_INTERVAL), as for hwebserver's own WebSockets.
+        self.seen = False
+        self.last_seen = 0.0
+        self.ping_sent_at: float | None = None
 
     # -- start ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -190,7 +201,17 @@ class AsgiWebSocket:
                 break
             waiter = self.waiter = self.loop.create_future()
             await waiter
-        return self.inbox.popleft()
+        message = self.inbox.popleft()
+        self.inbox_bytes -= _size(message)
+        if (
+            self.reading_paused
+            and len(self.inbox) <= INBOX_LOW_MESSAGES
+            and self.inbox_bytes <= INBOX_LOW_BYTES
+        ):
+            self.reading_paused = False
+            if not self.gone:
+                self.transport.resume_reading()
+        return message
 
     async def send(self, message: dict[str, Any]) -> None:
         kind = message["type"]
@@ -229,6 +250,8 @@ class AsgiWebSocket:
         next(self.ws.parser)
         self.accepted = True
         self._flush()
+        self.last_seen = self.loop.time()
+        registry_for(self.http.state).add(self)
         if self.pending:
             data, self.pending = bytes(self.pending), bytearray()
             self.feed(data)
@@ -273,6 +296,7 @@ class AsgiWebSocket:
         if not self.accepted:
             self.pending += data  # the client spoke before the handshake answer: keep it
             return
+        self.seen = True
         self.ws.receive_data(data)
         self._process()
 
@@ -324,6 +348,13 @@ class AsgiWebSocket:
 
     def _push(self, message: dict[str, Any]) -> None:
         self.inbox.append(message)
+        self.inbox_bytes += _size(message)
+        if not self.reading_paused and (
+            len(self.inbox) >= INBOX_HIGH_MESSAGES or self.inbox_bytes >= INBOX_HIGH_BYTES
+        ):
+            self.reading_paused = True
+            if not self.gone:
+                self.transport.pause_reading()
         waiter = self.waiter
         if waiter is not None:
             self.waiter = None
@@ -357,8 +388,32 @@ class AsgiWebSocket:
             return
         self.gone = True
         self.http.state.connections.discard(self.http)
+        registry_for(self.http.state).discard(self)
         self._wake_drain()
         self._queue_disconnect()
+
+    def check_keepalive(self, now: float, interval: float, timeout: float) -> None:
+        """Called by the worker's WebSocket clock (websocket_keepalive.py)."""
+        ws = self.ws
+        if self.gone or ws.state is not OPEN:
+            return
+        if self.seen or self.reading_paused:
+            # Something arrived, or we are not reading: the client is not the one idle.
+            self.seen = False
+            self.last_seen = now
+            self.ping_sent_at = None
+        elif self.ping_sent_at is None:
+            if now - self.last_seen >= interval:
+                ws.send_ping(os.urandom(4))
+                self.ping_sent_at = now
+                self._flush()
+        elif now - self.ping_sent_at >= timeout:
+            self.http.state.log.lifecycle(
+                "WebSocket %s: no pong in %.1fs, closing", self.request._path, timeout
+            )
+            self.close_sent = True
+            ws.fail(1011, "keepalive ping timeout")
+            self._flush()
 
     def shutdown(self) -> None:
         """Server drain: close with 1001 (going away)."""
@@ -366,3 +421,9 @@ class AsgiWebSocket:
             self._http_answer(503)
         else:
             self._close(1001, "server shutting down")
+
+
+def _size(message: dict[str, Any]) -> int:
+    """What a message in the inbox weighs (text counted in characters: close enough)."""
+    data = message.get("bytes") or message.get("text")
+    return len(data) if data else 0

@@ -147,6 +147,9 @@ async def fast_ws(websocket: FastAPIWebSocket):
 async def raw_asgi(scope, receive, send):
     if scope["type"] == "lifespan":
         raise RuntimeError("this app does no lifespan")  # the server must carry on
+    if scope["type"] == "websocket":
+        await lazy_websocket(receive, send)
+        return
     if scope["type"] != "http":
         return
     if scope["path"].endswith("/early"):  # answers before it has read the body
@@ -186,6 +189,16 @@ async def raw_asgi(scope, receive, send):
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def lazy_websocket(receive, send):
+    """Accepts, then does not receive for two seconds (a busy app), then drains until the
+    client leaves."""
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    await asyncio.sleep(2.0)
+    while (await receive())["type"] != "websocket.disconnect":
+        pass
 
 
 async def raw_fails(scope, receive, send):

@@ -1,0 +1,79 @@
+"""ASGI WebSockets are held to what hwebserver's own are: a client cannot make a slow app
+buffer without bound, and an idle client that stopped answering is pinged, then closed."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from support import ServerProcess
+from test_websocket import raw_websocket
+from websockets.frames import CLOSE, PING, Close
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    root = tmp_path_factory.mktemp("asgi-ws-limits")
+    settings = {"WEBSOCKET_PING_INTERVAL": 0.5, "WEBSOCKET_PING_TIMEOUT": 1.0}
+    with ServerProcess(
+        "asgi_apps.py", root, {"settings": settings}, expect_ports=("main", "other")
+    ) as process:
+        yield process
+
+
+def masked_binary_frame(size: int) -> bytes:
+    mask = os.urandom(4)
+    payload = bytes(b ^ mask[i % 4] for i, b in enumerate(bytes(size)))
+    return bytes([0x82, 0x80 | 127]) + size.to_bytes(8, "big") + mask + payload
+
+
+def test_a_client_flooding_an_app_that_does_not_receive_is_held_back(srv):
+    # The app does not receive() for two seconds: the server must stop reading, and the
+    # client's sends block once the kernel's buffers are full, long before 64 MiB.
+    sock, _ = raw_websocket(srv.port, "/raw/ws-lazy")
+    frame = masked_binary_frame(64 * 1024)
+    sent = 0
+    with sock:
+        sock.settimeout(1.0)
+        try:
+            while sent < 64 * MiB:
+                sock.sendall(frame)
+                sent += len(frame)
+        except TimeoutError:
+            pass
+    assert sent < 32 * MiB, f"{sent // MiB} MiB went in while the app received nothing"
+
+
+def test_a_silent_client_is_pinged_then_closed(srv):
+    sock, protocol = raw_websocket(srv.port, "/raw/ws-lazy")
+    started = time.monotonic()
+    frames = []
+    with sock:
+        sock.settimeout(10)
+        while not any(frame.opcode == CLOSE for frame in frames):
+            data = sock.recv(65536)  # the client never writes: pongs are not sent
+            assert data, "closed without a close frame"
+            protocol.receive_data(data)
+            frames += protocol.events_received()
+    assert frames[0].opcode == PING
+    assert Close.parse(frames[-1].data).code == 1011
+    assert time.monotonic() - started >= 1.0
+
+
+def test_a_client_that_answers_pings_stays_connected(srv):
+    sock, protocol = raw_websocket(srv.port, "/raw/ws-lazy")
+    with sock:
+        sock.settimeout(10)
+        pings = 0
+        while pings < 3:
+            data = sock.recv(65536)
+            assert data, "closed although every ping was answered"
+            protocol.receive_data(data)
+            for frame in protocol.events_received():
+                assert frame.opcode == PING
+                pings += 1
+            for data in protocol.data_to_send():  # the pongs
+                sock.sendall(data)
