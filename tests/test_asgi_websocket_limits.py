@@ -4,6 +4,7 @@ buffer without bound, and an idle client that stopped answering is pinged, then 
 from __future__ import annotations
 
 import os
+import socket
 import time
 
 import pytest
@@ -45,6 +46,27 @@ def test_a_client_flooding_an_app_that_does_not_receive_is_held_back(srv):
         except TimeoutError:
             pass
     assert sent < 32 * MiB, f"{sent // MiB} MiB went in while the app received nothing"
+
+
+def test_a_client_cannot_pour_data_in_before_the_app_accepts(srv):
+    # The app takes a second to accept: what the client sends meanwhile waits in the kernel.
+    handshake = (
+        f"GET /raw/ws-slow-accept HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
+    frame = masked_binary_frame(64 * 1024)
+    sent = 0
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+        sock.sendall(handshake)
+        sock.settimeout(0.5)
+        try:
+            while sent < 64 * MiB:
+                sock.sendall(frame)
+                sent += len(frame)
+        except TimeoutError:
+            pass
+    assert sent < 32 * MiB, f"{sent // MiB} MiB went in before the app accepted"
 
 
 def test_a_silent_client_is_pinged_then_closed(srv):
