@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qsl
 
 import pytest
 
@@ -44,6 +45,16 @@ def test_query_last_value_wins_and_blank_values_kept():
     assert request.GET() == {"a": "2", "b": ""}
     assert request.queryString() == "a=1&a=2&b="
     assert request.pathWithQueryString() == "/p?a=1&a=2&b="
+
+
+@pytest.mark.parametrize(
+    "query",
+    [b"a=1&&flag&k=v=w&a=3", b"x=%C3%A9&y=a+b&x=2", b"plain=\xc3\xa9&=v&;", b"", b"&&"],
+)
+def test_query_parsing_matches_parse_qsl_with_or_without_escapes(query):
+    request = make_request(target=b"/p?" + query)
+    expected = dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True))
+    assert request.GET() == expected
 
 
 def test_absolute_uri_and_forwarded_host_only_when_trusted():

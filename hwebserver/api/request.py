@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from .uploads import UploadedFile
 
 
+_PERCENT = ord("%")  # ints: `b"%" in data` would first try the bytes as an integer
+_PLUS = ord("+")
+
+
 class Request:
     """One HTTP request. Built by the server; everything is parsed lazily, on first access."""
 
@@ -101,8 +105,17 @@ class Request:
 
     def GET(self) -> dict[str, str]:
         if self._get is None:
-            # dict() of the pairs keeps the last value of a repeated key (decided).
-            self._get = dict(parse_qsl(self.queryString(), keep_blank_values=True))
+            query = self._query
+            if _PERCENT in query or _PLUS in query:
+                # dict() of the pairs keeps the last value of a repeated key (decided).
+                self._get = dict(parse_qsl(self.queryString(), keep_blank_values=True))
+            else:  # nothing to unquote: what parse_qsl gives, for a fifth of its cost
+                fields: dict[str, str] = {}
+                for pair in query.decode("latin-1").split("&"):
+                    if pair:
+                        name, _, value = pair.partition("=")
+                        fields[name] = value
+                self._get = fields
         return self._get
 
     # -- headers ------------------------------------------------------------------------

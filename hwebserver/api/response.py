@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import AsyncIterable, Iterable
 from http import HTTPStatus
 from typing import Any
@@ -21,9 +22,16 @@ def status_label(status: int) -> str:
         return f"{status} Unknown"
 
 
+_BAD_NAME_CHARACTER = re.compile("[\r\n:\0 \t]")
+_GOOD_NAMES: set[str] = set()  # names already checked (a service sets the same few)
+
+
 def _check_header(name: str, value: str) -> None:
-    if not name or any(ch in name for ch in "\r\n:\0 \t"):
-        raise ValueError(f"invalid header name {name!r}")
+    if name not in _GOOD_NAMES:
+        if not name or _BAD_NAME_CHARACTER.search(name):
+            raise ValueError(f"invalid header name {name!r}")
+        if len(_GOOD_NAMES) < 1024:
+            _GOOD_NAMES.add(name)
     if "\r" in value or "\n" in value or "\0" in value:
         raise ValueError(f"header {name!r}: a value may not contain CR, LF or NUL")
 
