@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import re
 from urllib.parse import quote, unquote
 
 _SAMESITE_VALUES = {"strict": "Strict", "lax": "Lax", "none": "None"}
-# Characters a cookie name may not hold (RFC 6265 token): separators, controls, spaces.
-_NAME_FORBIDDEN = set('()<>@,;:\\"/[]?={} \t\r\n')
+# A cookie name is an RFC 6265 token: visible ASCII but the separators.
+_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_ATTRIBUTE_FORBIDDEN = re.compile("[\r\n\0;]")
 
 
 # What format_set_cookie leaves unencoded in a value: RFC 6265 cookie-octets, less '%' so
@@ -63,11 +65,11 @@ def format_set_cookie(
     samesite: str | None = None,
 ) -> str:
     """One Set-Cookie header value; the value is percent-encoded where RFC 6265 forbids a byte."""
-    if not name or any(ch in _NAME_FORBIDDEN or not 32 < ord(ch) < 127 for ch in name):
+    if not _NAME.fullmatch(name):
         raise ValueError(f"invalid cookie name {name!r}")
     expires_text = None if expires is None else _format_expires(expires)
     for attribute in (path, domain, expires_text):
-        if attribute and any(ch in attribute for ch in "\r\n\0;"):
+        if attribute and _ATTRIBUTE_FORBIDDEN.search(attribute):
             raise ValueError(f"cookie attribute {attribute!r} may not contain CR, LF, NUL or ';'")
     parts = [f"{name}={quote(str(value), safe=_VALUE_SAFE)}"]
     if max_age is not None:
