@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import socket
+from pathlib import Path
 
 import httpx
 import psutil
@@ -193,3 +194,16 @@ def test_a_failing_lifespan_startup_stops_the_worker_from_serving(tmp_path):
         assert all(not can_connect(port) for port in ports.values())
     finally:
         process.stop()
+
+
+def test_pathsend_sends_the_file_whole_on_a_kept_alive_connection(srv):
+    expected = (Path(__file__).parent / "apps" / "asgi_apps.py").read_bytes()
+    with httpx.Client(timeout=10, limits=httpx.Limits(max_connections=1)) as client:
+        for _ in range(3):
+            response = client.get(srv.url("/raw/pathsend"))
+            assert response.status_code == 200
+            assert response.headers["content-length"] == str(len(expected))
+            assert response.content == expected
+        head = client.head(srv.url("/raw/pathsend"))
+        assert head.headers["content-length"] == str(len(expected)) and head.content == b""
+        assert client.get(srv.url("/raw/after")).status_code == 200

@@ -265,14 +265,15 @@ class AsgiHttp:
                 self.headers.append((b"content-length", b"%d" % size))
             head = self._head(None)
             protocol = self.protocol
-            protocol.transport.write(head)
             if self.framing.mode == LENGTH:
                 count = min(size, self.framing.remaining)
-                await send_file_range(protocol, file, 0, count)
+                await send_file_range(protocol, file, 0, count, head)  # corked together
                 self.framing.remaining -= count
                 self.framing.sent += count
-            elif self.framing.mode != NO_BODY:
-                raise FramingError("pathsend needs a Content-Length")
+            else:
+                protocol.transport.write(head)
+                if self.framing.mode != NO_BODY:
+                    raise FramingError("pathsend needs a Content-Length")
         self.framing.end()
         self._complete()
 

@@ -375,11 +375,13 @@ class WsgiExchange:
 
     async def _sendfile_on_loop(self, head: bytes, file: Any, offset: int, count: int) -> None:
         protocol = self.protocol
-        if protocol.closed:
+        if protocol.closed or self.disconnected:
             raise ClientDisconnected("the client disconnected")
-        protocol.transport.write(head)
+        self.on_wire = True
         if count:
-            await send_file_range(protocol, file, offset, count)
+            await send_file_range(protocol, file, offset, count, head)  # corked together
+        else:
+            protocol.transport.write(head)
 
     # -- back on the loop -----------------------------------------------------------------------
     def _done(self, future: asyncio.Future[None]) -> None:

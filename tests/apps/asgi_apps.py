@@ -154,6 +154,10 @@ async def raw_asgi(scope, receive, send):
         return
     if scope["type"] != "http":
         return
+    if scope["path"].endswith("/pathsend"):  # this very file, by http.response.pathsend
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.pathsend", "path": os.path.abspath(__file__)})
+        return
     if scope["path"].endswith("/early"):  # answers before it has read the body
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"started\n", "more_body": True})
