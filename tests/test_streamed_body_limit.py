@@ -100,3 +100,14 @@ def test_wsgi_body_within_the_limit_still_streams(wsgi_srv):
     assert response.status_code == 200
     assert response.text.startswith("first 65536\n") or response.text.startswith("first ")
     assert f"total {len(payload)} " in response.text
+
+
+def test_wsgi_app_that_answers_after_its_body_was_refused_writes_nothing(wsgi_srv):
+    with socket.create_connection(("127.0.0.1", wsgi_srv.port), timeout=10) as sock:
+        sock.sendall(chunked_head("/raw/swallow"))
+        send_too_much(sock)
+        answer = read_all(sock)
+    assert statuses(answer) == [b"HTTP/1.1 413 Request Entity Too Large"]
+    assert httpx.get(wsgi_srv.url("/raw/environ")).status_code == 200
+    logs = wsgi_srv.logs()
+    assert "Exception in callback" not in logs and "after write_eof" not in logs, logs[-2000:]

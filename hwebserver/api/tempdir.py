@@ -75,13 +75,14 @@ def _owner_is_dead(name: str) -> bool:
     if not name.startswith(_PREFIX):
         return False
     pid_text = name[len(_PREFIX) :].partition("-")[0]
-    if not pid_text.isdigit():
+    # Anyone may name a directory in /tmp: only a plain decimal pid in range is considered.
+    if not (pid_text.isascii() and pid_text.isdigit() and len(pid_text) <= 10):
         return False
     try:
         os.kill(int(pid_text), 0)
     except ProcessLookupError:
         return True
-    except OSError:  # e.g. EPERM: it exists, under another user
+    except (OSError, OverflowError, ValueError):  # e.g. EPERM: it exists, another user's
         return False
     return False
 

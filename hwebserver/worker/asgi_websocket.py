@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 UPGRADE_HOOK = "websocket_upgrade"
 CLOSE_TIMEOUT = 5.0
+EARLY_BYTES = 64 * 1024  # what a client may send before the app accepts
 
 
 def wrap_upgrade(state: WorkerState) -> None:
@@ -255,6 +256,9 @@ class AsgiWebSocket:
         if self.pending:
             data, self.pending = bytes(self.pending), bytearray()
             self.feed(data)
+        if self.reading_paused and not self.inbox and not self.gone:
+            self.reading_paused = False  # paused before the accept: read again
+            self.transport.resume_reading()
 
     def _http_answer(self, status: int) -> None:
         """Refuse the handshake with a plain HTTP answer (the app closed before accepting)."""
@@ -295,6 +299,9 @@ class AsgiWebSocket:
     def feed(self, data: bytes) -> None:
         if not self.accepted:
             self.pending += data  # the client spoke before the handshake answer: keep it
+            if len(self.pending) > EARLY_BYTES and not self.reading_paused:
+                self.reading_paused = True  # until the app accepts: it has not said yes yet
+                self.transport.pause_reading()
             return
         self.seen = True
         self.ws.receive_data(data)
@@ -414,6 +421,8 @@ class AsgiWebSocket:
             self.close_sent = True
             ws.fail(1011, "keepalive ping timeout")
             self._flush()
+            # A peer that stopped reading never lets the close frame out: cut it in time.
+            self.loop.call_later(CLOSE_TIMEOUT, self._abort_if_open)
 
     def shutdown(self) -> None:
         """Server drain: close with 1001 (going away)."""

@@ -34,14 +34,14 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
 def _claim(server: WorkerServer, close: Callable[[], None]) -> InProcessServer:
     """Become this process's server, or release the listeners and say why not."""
+    # No supervisor here to remove what a killed predecessor left: a start does it.
+    tempdir.sweep_dirs_of_dead_processes()
     running = InProcessServer(server)
     try:
         current.claim(running)
     except BaseException:
         close()
         raise
-    # No supervisor here to remove what a killed predecessor left: a start does it.
-    tempdir.sweep_dirs_of_dead_processes()
     return running
 
 

@@ -424,6 +424,8 @@ class WebSocketConnection:
             )
             ws.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
             self._flush()
+            if self.close_timer is None:  # a peer that stopped reading never takes the close
+                self.close_timer = self.loop.call_later(CLOSE_TIMEOUT, self._cut)
 
     # -- internals -----------------------------------------------------------------------------
     def _enqueue(self, message: str | bytes) -> None:

@@ -393,7 +393,14 @@ class WsgiExchange:
         if self.body is not None:
             self.body.abandon()
         error = None if future.cancelled() else future.exception()
-        if protocol.closed or future.cancelled() or isinstance(error, ClientDisconnected):
+        # Disconnected with the connection still open: the server answered in the app's
+        # place (e.g. a 413 mid-body), so nothing of the app's may be written any more.
+        if (
+            protocol.closed
+            or self.disconnected
+            or future.cancelled()
+            or isinstance(error, ClientDisconnected)
+        ):
             protocol._handler_finished_on_closed(request)
             return
         if error is not None:

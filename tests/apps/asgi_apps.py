@@ -148,7 +148,7 @@ async def raw_asgi(scope, receive, send):
     if scope["type"] == "lifespan":
         raise RuntimeError("this app does no lifespan")  # the server must carry on
     if scope["type"] == "websocket":
-        if scope["path"].endswith("/slow-accept"):
+        if scope["path"].endswith("slow-accept"):
             await asyncio.sleep(1.0)  # e.g. checking credentials
         await lazy_websocket(receive, send)
         return

@@ -99,6 +99,14 @@ def raw_app(environ, start_response):
         body = json.dumps(data).encode()
         start_response("200 OK", [("Content-Type", "application/json")])
         return [body]
+    if path == "/swallow":  # reads its body whatever happens, then answers 400
+        try:
+            while environ["wsgi.input"].read(65536):
+                pass
+        except OSError:
+            pass  # the body was cut short: this app answers anyway
+        start_response("400 Bad Request", [("Content-Length", "0")])
+        return []
     if path == "/upload":
         # Reads the body in blocks and reports as it goes: the first line goes out before the
         # client has sent everything, which a test checks.
