@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from multipart_bodies import CONTENT_TYPE, body, field_part, file_part
+from multipart_bodies import BOUNDARY, CONTENT_TYPE, body, field_part, file_part
 from support import ServerProcess, wait_for
 
 KiB = 1024
@@ -78,3 +78,37 @@ def test_forms_within_the_budget_are_unchanged(srv):
     assert result["files"]["f"]["in_memory"] is True
     urlencoded = post(srv, b"a=1&b=" + b"w" * (40 * KiB), "application/x-www-form-urlencoded")
     assert urlencoded.json()["fields"]["b"] == "w" * (40 * KiB)
+
+
+@pytest.mark.parametrize("kind", ["multipart", "urlencoded"])
+def test_many_small_fields_count_too(srv, kind):
+    # 2,000 fields with long names and empty values: each costs memory beyond its bytes.
+    names = [f"{i:04d}" + "n" * 60 for i in range(2000)]
+    if kind == "multipart":
+        response = post(srv, body(*(field_part(name, "") for name in names)))
+    else:
+        payload = "&".join(f"{name}=" for name in names).encode()
+        response = post(srv, payload, "application/x-www-form-urlencoded")
+    assert response.status_code == 413
+    wait_for(lambda: not leftovers(srv))
+
+
+def test_a_repeated_name_costs_only_its_last_value(srv):
+    payload = body(*(field_part("a", str(i) * (20 * KiB)) for i in range(3)))
+    response = post(srv, payload)
+    assert response.status_code == 200
+    assert response.json()["fields"] == {"a": "2" * (20 * KiB)}
+    files = body(*(file_part("f", "f.bin", bytes([i]) * (20 * KiB)) for i in range(3)))
+    response = post(srv, files)
+    assert response.status_code == 200
+    assert response.json()["files"]["f"]["in_memory"] is True
+
+
+def test_huge_part_headers_are_refused(srv):
+    part = (
+        b"--" + BOUNDARY.encode() + b'\r\nContent-Disposition: form-data; name="a"\r\n'
+        b"X-Padding: " + b"p" * (64 * KiB) + b"\r\n\r\nvalue\r\n"
+    )
+    response = post(srv, part + b"--" + BOUNDARY.encode() + b"--\r\n")
+    assert response.status_code == 400
+    assert "header" in response.text.lower()

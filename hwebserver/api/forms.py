@@ -36,7 +36,36 @@ class FormTooLarge(FormError):
 
 
 def too_much_text(memory_limit: int) -> FormTooLarge:
-    return FormTooLarge(f"the form's text fields need more than {memory_limit} bytes")
+    return FormTooLarge(f"the form's fields need more than {memory_limit} bytes of memory")
+
+
+# What a kept field or file costs beside its bytes (dict entry, str or UploadedFile objects),
+# charged against FORM_MEMORY_SIZE so that many tiny fields count too.
+FIELD_OVERHEAD = 100
+FILE_OVERHEAD = 600
+
+
+class FormMemory:
+    """What one form keeps in memory, by field: a repeated name replaces its earlier value,
+    so its earlier cost is given back."""
+
+    __slots__ = ("_costs", "limit", "used")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._costs: dict[tuple[bool, str], int] = {}  # (is a file, name) -> cost
+
+    def left(self) -> int:
+        return self.limit - self.used
+
+    def keep(self, name: str, cost: int, is_file: bool = False) -> None:
+        """Charge a field kept under `name`; FormTooLarge past the limit."""
+        key = (is_file, name)
+        self.used += cost - self._costs.get(key, 0)
+        self._costs[key] = cost
+        if self.used > self.limit:
+            raise too_much_text(self.limit)
 
 
 class FormData:
@@ -101,7 +130,7 @@ class UrlencodedFormParser:
 
     __slots__ = (
         "_held",
-        "_memory_limit",
+        "_memory",
         "_name",
         "_parser",
         "_pending",
@@ -112,7 +141,7 @@ class UrlencodedFormParser:
 
     def __init__(self, memory_limit: int = DEFAULT_FORM_MEMORY) -> None:
         self.form = FormData()
-        self._memory_limit = memory_limit
+        self._memory = FormMemory(memory_limit)
         self._pending: list[bytes] = []
         self._pending_size = 0
         self._parser: QuerystringParser | None = None
@@ -125,7 +154,7 @@ class UrlencodedFormParser:
                 return
             self._name: list[bytes] = []
             self._value: list[bytes] = []
-            self._held = 0  # bytes of names and values kept, the fields' memory
+            self._held = 0  # bytes of the field being received
             self._parser = QuerystringParser(
                 callbacks={
                     "on_field_name": self._on_name,
@@ -144,8 +173,8 @@ class UrlencodedFormParser:
         fields = self.form.fields
         body = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
         self._pending = []
-        if len(body) > self._memory_limit:
-            raise too_much_text(self._memory_limit)
+        # Each field needs at least its '&': this bounds the form's cost without counting it.
+        may_exceed = len(body) * (FIELD_OVERHEAD + 1) > self._memory.limit
         if _PERCENT not in body and _PLUS not in body:
             # Nothing to unquote: decode once and split the text ('&' and '=' are ASCII, so
             # they split the same before and after decoding).
@@ -153,11 +182,14 @@ class UrlencodedFormParser:
                 if text_pair:  # python-multipart skips empty pairs too
                     text_name, _, text_value = text_pair.partition("=")
                     fields[text_name] = text_value
-            return self.form
-        for pair in body.split(b"&"):
-            if pair:
-                name, _, value = pair.partition(b"=")
-                fields[form_decode(name)] = form_decode(value)
+        else:
+            for pair in body.split(b"&"):
+                if pair:
+                    name, _, value = pair.partition(b"=")
+                    fields[form_decode(name)] = form_decode(value)
+        if may_exceed:
+            for field_name, field_value in fields.items():
+                self._memory.keep(field_name, FIELD_OVERHEAD + len(field_name) + len(field_value))
         return self.form
 
     def close(self) -> None:
@@ -176,12 +208,15 @@ class UrlencodedFormParser:
 
     def _hold(self, size: int) -> None:
         self._held += size
-        if self._held > self._memory_limit:
-            raise too_much_text(self._memory_limit)
+        if self._held > self._memory.left():
+            raise too_much_text(self._memory.limit)
 
     def _on_field_end(self) -> None:
         name = form_decode(b"".join(self._name))
-        self.form.fields[name] = form_decode(b"".join(self._value))
+        value = form_decode(b"".join(self._value))
+        self._memory.keep(name, FIELD_OVERHEAD + len(name) + len(value))
+        self.form.fields[name] = value
+        self._held = 0
         self._name.clear()
         self._value.clear()
 

@@ -12,9 +12,19 @@ from python_multipart import MultipartParser
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
 
-from .forms import DEFAULT_FORM_MEMORY, FormData, FormError, too_much_text
+from .forms import (
+    DEFAULT_FORM_MEMORY,
+    FIELD_OVERHEAD,
+    FILE_OVERHEAD,
+    FormData,
+    FormError,
+    FormMemory,
+    too_much_text,
+)
 from .tempdir import RequestTempDir
 from .uploads import DEFAULT_CONTENT_TYPE, UploadWriter
+
+MAX_PART_HEADERS = 16 * 1024  # bytes of one part's header lines
 
 
 def header_text(raw: bytes) -> str:
@@ -42,9 +52,9 @@ class MultipartFormParser:
         self.form = FormData()
         self._tempdir = tempdir
         self._max_in_memory = max_in_memory
-        self._memory_limit = memory_limit
-        self._memory_left = memory_limit  # what parts kept in memory have not used yet
+        self._memory = FormMemory(memory_limit)
         self._text_size = 0
+        self._header_size = 0
         self._header_name: list[bytes] = []
         self._header_value: list[bytes] = []
         self._part_headers: dict[bytes, bytes] = {}
@@ -91,12 +101,20 @@ class MultipartFormParser:
     # -- python-multipart callbacks ------------------------------------------------------
     def _on_part_begin(self) -> None:
         self._part_headers = {}
+        self._header_size = 0
 
     def _on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
         self._header_name.append(data[start:end])
 
     def _on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
         self._header_value.append(data[start:end])
+
+    def _count_header(self, size: int) -> None:
+        self._header_size += size
+        if self._header_size > MAX_PART_HEADERS:
+            raise FormError(f"a multipart part has more than {MAX_PART_HEADERS} bytes of headers")
 
     def _on_header_end(self) -> None:
         name = b"".join(self._header_name).strip().lower()
@@ -119,7 +137,8 @@ class MultipartFormParser:
                 self._file_name,
                 content_type.decode("latin-1") if content_type else DEFAULT_CONTENT_TYPE,
                 self._tempdir,
-                min(self._max_in_memory, self._memory_left),
+                # Past the form's budget a file goes to disk, however small.
+                min(self._max_in_memory, self._memory.left() - FILE_OVERHEAD),
             )
 
     def _on_part_data(self, data: bytes, start: int, end: int) -> None:
@@ -127,23 +146,25 @@ class MultipartFormParser:
             self._upload.write(data[start:end])
         else:
             self._text_size += end - start
-            if self._text_size > self._memory_left:
-                raise too_much_text(self._memory_limit)
+            if self._text_size > self._memory.left():
+                raise too_much_text(self._memory.limit)
             self._text.append(data[start:end])
 
     def _on_part_end(self) -> None:
         upload, self._upload = self._upload, None
         if upload is not None:
             uploaded = upload.finish()
-            if uploaded.isInMemory():
-                self._memory_left -= uploaded.size()
             # A browser's file input with no file chosen sends filename="" and no data.
             if uploaded.name() or uploaded.size():
+                cost = FILE_OVERHEAD + len(self._field_name) + len(uploaded.name())
+                if uploaded.isInMemory():
+                    cost += uploaded.size()
+                self._memory.keep(self._field_name, cost, is_file=True)
                 self.form.files[self._field_name] = uploaded
             return
         value = b"".join(self._text).decode("utf-8", "replace")
         self._text.clear()
-        self._memory_left -= self._text_size
+        self._memory.keep(self._field_name, FIELD_OVERHEAD + len(self._field_name) + len(value))
         self._text_size = 0
         self.form.fields[self._field_name] = value
 
