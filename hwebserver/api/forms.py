@@ -131,6 +131,7 @@ class UrlencodedFormParser:
     __slots__ = (
         "_held",
         "_memory",
+        "_memory_limit",
         "_name",
         "_parser",
         "_pending",
@@ -141,7 +142,7 @@ class UrlencodedFormParser:
 
     def __init__(self, memory_limit: int = DEFAULT_FORM_MEMORY) -> None:
         self.form = FormData()
-        self._memory = FormMemory(memory_limit)
+        self._memory_limit = memory_limit  # a FormMemory only when a form could pass it
         self._pending: list[bytes] = []
         self._pending_size = 0
         self._parser: QuerystringParser | None = None
@@ -155,6 +156,7 @@ class UrlencodedFormParser:
             self._name: list[bytes] = []
             self._value: list[bytes] = []
             self._held = 0  # bytes of the field being received
+            self._memory = FormMemory(self._memory_limit)
             self._parser = QuerystringParser(
                 callbacks={
                     "on_field_name": self._on_name,
@@ -174,7 +176,7 @@ class UrlencodedFormParser:
         body = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
         self._pending = []
         # Each field needs at least its '&': this bounds the form's cost without counting it.
-        may_exceed = len(body) * (FIELD_OVERHEAD + 1) > self._memory.limit
+        may_exceed = len(body) * (FIELD_OVERHEAD + 1) > self._memory_limit
         if _PERCENT not in body and _PLUS not in body:
             # Nothing to unquote: decode once and split the text ('&' and '=' are ASCII, so
             # they split the same before and after decoding).
@@ -188,6 +190,7 @@ class UrlencodedFormParser:
                     name, _, value = pair.partition(b"=")
                     fields[form_decode(name)] = form_decode(value)
         if may_exceed:
+            self._memory = FormMemory(self._memory_limit)
             for field_name, field_value in fields.items():
                 self._memory.keep(field_name, FIELD_OVERHEAD + len(field_name) + len(field_value))
         return self.form
