@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ import time
 import httpx
 import pytest
 from support import ServerProcess, server, wait_for
+from websockets.asyncio.client import connect
 
 import hwebserver
 from hwebserver.api.mounts import ASGI
@@ -113,6 +115,35 @@ def test_asgi_app_mounted_after_start_gets_its_lifespan(background):
         wait_until_stopped()
         assert events == ["startup", "shutdown"]
     finally:  # the next run() in this process must not start these apps
+        http_routes.remove_kind(ASGI)
+
+
+def test_asgi_websocket_receive_after_disconnect_repeats_the_disconnect(background):
+    port = background()
+    received: list[str] = []
+
+    async def app(scope, receive, send):
+        if scope["type"] != "websocket":
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+        received.append("disconnect")
+        again = await asyncio.wait_for(receive(), 5)  # used to wait forever
+        received.append(again["type"])
+
+    hwebserver.registerASGIApp(app, "/ws-after")
+    try:
+
+        async def client() -> None:
+            async with connect(f"ws://127.0.0.1:{port}/ws-after/x", proxy=None) as ws:
+                await ws.send("bye")
+
+        asyncio.run(client())
+        wait_for(lambda: len(received) == 2)
+        assert received == ["disconnect", "websocket.disconnect"]
+    finally:
         http_routes.remove_kind(ASGI)
 
 

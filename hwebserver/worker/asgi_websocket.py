@@ -132,6 +132,7 @@ class AsgiWebSocket:
         # client cannot make an app that is slow to receive() buffer without bound.
         self.inbox_bytes = 0
         self.reading_paused = False
+        self.disconnected: dict[str, Any] | None = None  # the disconnect the app received
         # Keep-alive (WEBSOCKET_PING_INTERVAL), as for hwebserver's own WebSockets.
         self.seen = False
         self.last_seen = 0.0
@@ -197,12 +198,16 @@ class AsgiWebSocket:
             self.connected_sent = True
             return {"type": "websocket.connect"}
         while not self.inbox:
+            if self.disconnected is not None:  # asked again after the end: the end again
+                return dict(self.disconnected)
             if self.gone and not self.disconnect_queued:
                 self._queue_disconnect()
                 break
             waiter = self.waiter = self.loop.create_future()
             await waiter
         message = self.inbox.popleft()
+        if message["type"] == "websocket.disconnect":
+            self.disconnected = message
         self.inbox_bytes -= _size(message)
         if (
             self.reading_paused
