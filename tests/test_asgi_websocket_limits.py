@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import os
 import socket
-import time
 
 import pytest
 from support import ServerProcess
-from test_websocket import raw_websocket
-from websockets.frames import CLOSE, PING, Close
+from test_websocket import answer_pings, assert_pinged_then_closed, raw_websocket
 
 MiB = 1024 * 1024
 
@@ -31,20 +29,27 @@ def masked_binary_frame(size: int) -> bytes:
     return bytes([0x82, 0x80 | 127]) + size.to_bytes(8, "big") + mask + payload
 
 
+def send_until_blocked(sock: socket.socket, frame: bytes, limit: int = 64 * MiB) -> int:
+    """Send `frame` again and again until a send stays blocked half a second (the server
+    stopped reading) or `limit` bytes went in; how many did."""
+    sent = 0
+    sock.settimeout(0.5)
+    try:
+        while sent < limit:
+            sock.sendall(frame)
+            sent += len(frame)
+    except TimeoutError:
+        pass
+    return sent
+
+
 def test_a_client_flooding_an_app_that_does_not_receive_is_held_back(srv):
     # The app does not receive() for two seconds: the server must stop reading, and the
     # client's sends block once the kernel's buffers are full, long before 64 MiB.
     sock, _ = raw_websocket(srv.port, "/raw/ws-lazy")
     frame = masked_binary_frame(64 * 1024)
-    sent = 0
     with sock:
-        sock.settimeout(1.0)
-        try:
-            while sent < 64 * MiB:
-                sock.sendall(frame)
-                sent += len(frame)
-        except TimeoutError:
-            pass
+        sent = send_until_blocked(sock, frame)
     assert sent < 32 * MiB, f"{sent // MiB} MiB went in while the app received nothing"
 
 
@@ -56,46 +61,18 @@ def test_a_client_cannot_pour_data_in_before_the_app_accepts(srv):
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
     ).encode()
     frame = masked_binary_frame(64 * 1024)
-    sent = 0
     with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
         sock.sendall(handshake)
-        sock.settimeout(0.5)
-        try:
-            while sent < 64 * MiB:
-                sock.sendall(frame)
-                sent += len(frame)
-        except TimeoutError:
-            pass
+        sent = send_until_blocked(sock, frame)
     assert sent < 32 * MiB, f"{sent // MiB} MiB went in before the app accepted"
 
 
 def test_a_silent_client_is_pinged_then_closed(srv):
-    sock, protocol = raw_websocket(srv.port, "/raw/ws-lazy")
-    started = time.monotonic()
-    frames = []
-    with sock:
-        sock.settimeout(10)
-        while not any(frame.opcode == CLOSE for frame in frames):
-            data = sock.recv(65536)  # the client never writes: pongs are not sent
-            assert data, "closed without a close frame"
-            protocol.receive_data(data)
-            frames += protocol.events_received()
-    assert frames[0].opcode == PING
-    assert Close.parse(frames[-1].data).code == 1011
-    assert time.monotonic() - started >= 1.0
+    assert_pinged_then_closed(srv.port, "/raw/ws-lazy")
 
 
 def test_a_client_that_answers_pings_stays_connected(srv):
     sock, protocol = raw_websocket(srv.port, "/raw/ws-lazy")
     with sock:
         sock.settimeout(10)
-        pings = 0
-        while pings < 3:
-            data = sock.recv(65536)
-            assert data, "closed although every ping was answered"
-            protocol.receive_data(data)
-            for frame in protocol.events_received():
-                assert frame.opcode == PING
-                pings += 1
-            for data in protocol.data_to_send():  # the pongs
-                sock.sendall(data)
+        answer_pings(sock, protocol, 3)

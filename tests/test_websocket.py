@@ -477,35 +477,46 @@ def raw_websocket(port: int, path: str) -> tuple[socket.socket, ClientProtocol]:
     return sock, protocol
 
 
+def assert_pinged_then_closed(port: int, path: str) -> None:
+    """A client that never writes (so never answers a ping) is pinged, then closed with 1011
+    once the 1 s ping timeout has passed."""
+    sock, protocol = raw_websocket(port, path)
+    started = time.monotonic()
+    frames: list[Any] = []
+    with sock:
+        while not any(frame.opcode == CLOSE for frame in frames):
+            data = sock.recv(65536)
+            assert data, "closed without a close frame"
+            protocol.receive_data(data)
+            frames += protocol.events_received()
+    assert frames[0].opcode == PING
+    assert Close.parse(frames[-1].data).code == 1011
+    assert time.monotonic() - started >= 1.0
+
+
+def answer_pings(sock: socket.socket, protocol: ClientProtocol, count: int) -> None:
+    """Read until `count` pings came (nothing else may), answering each: never closed."""
+    pings = 0
+    while pings < count:
+        data = sock.recv(65536)
+        assert data, "closed although every ping was answered"
+        protocol.receive_data(data)
+        for frame in protocol.events_received():
+            assert frame.opcode == PING
+            pings += 1
+        for data in protocol.data_to_send():  # the pongs
+            sock.sendall(data)
+
+
 def test_idle_client_is_pinged_and_closed_when_it_never_answers(tmp_path):
     settings = {"WEBSOCKET_PING_INTERVAL": 0.5, "WEBSOCKET_PING_TIMEOUT": 1.0}
     with websocket_server(tmp_path, settings) as server:
-        sock, protocol = raw_websocket(server.port, "/ws/echo/mute")
-        started = time.monotonic()
-        frames = []
-        with sock:
-            while not any(frame.opcode == CLOSE for frame in frames):
-                data = sock.recv(65536)  # the client never writes: pongs are not sent
-                assert data, "closed without a close frame"
-                protocol.receive_data(data)
-                frames += protocol.events_received()
-        assert frames[0].opcode == PING
-        assert Close.parse(frames[-1].data).code == 1011
-        assert time.monotonic() - started >= 1.0
+        assert_pinged_then_closed(server.port, "/ws/echo/mute")
 
         # A client that answers: pinged again and again, never closed.
         sock, protocol = raw_websocket(server.port, "/ws/echo/answering")
         with sock:
-            pings = 0
-            while pings < 3:
-                data = sock.recv(65536)
-                assert data, "closed although every ping was answered"
-                protocol.receive_data(data)
-                for frame in protocol.events_received():
-                    assert frame.opcode == PING
-                    pings += 1
-                for data in protocol.data_to_send():  # the pongs
-                    sock.sendall(data)
+            answer_pings(sock, protocol, 3)
             protocol.send_text(b"alive")
             for data in protocol.data_to_send():
                 sock.sendall(data)

@@ -33,7 +33,7 @@ from .errors import HttpError
 from .head import status_line
 from .streaming_body import ClientDisconnected
 from .websocket import INBOX_HIGH_BYTES, INBOX_HIGH_MESSAGES, INBOX_LOW_BYTES, INBOX_LOW_MESSAGES
-from .websocket_keepalive import registry_for
+from .websocket_keepalive import GIVE_UP, PING, keepalive_due, registry_for
 
 if TYPE_CHECKING:
     from .protocol import HttpProtocol
@@ -409,17 +409,11 @@ class AsgiWebSocket:
         ws = self.ws
         if self.gone or ws.state is not OPEN:
             return
-        if self.seen or self.reading_paused:
-            # Something arrived, or we are not reading: the client is not the one idle.
-            self.seen = False
-            self.last_seen = now
-            self.ping_sent_at = None
-        elif self.ping_sent_at is None:
-            if now - self.last_seen >= interval:
-                ws.send_ping(os.urandom(4))
-                self.ping_sent_at = now
-                self._flush()
-        elif now - self.ping_sent_at >= timeout:
+        due = keepalive_due(self, now, interval, timeout, self.reading_paused)
+        if due == PING:
+            ws.send_ping(os.urandom(4))
+            self._flush()
+        elif due == GIVE_UP:
             self.http.state.log.lifecycle(
                 "WebSocket %s: no pong in %.1fs, closing", self.request._path, timeout
             )

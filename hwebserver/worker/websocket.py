@@ -42,7 +42,7 @@ from ..api.websocket import WebSocket, WebSocketClosed, WebSocketEndpoint, settl
 from . import eager
 from .errors import error_response
 from .head import CLOSE, build_head, content_length_line
-from .websocket_keepalive import registry_for
+from .websocket_keepalive import GIVE_UP, PING, keepalive_due, registry_for
 from .websocket_messages import MessageAssembler
 
 if TYPE_CHECKING:
@@ -407,18 +407,11 @@ class WebSocketConnection:
         ws = self.ws
         if self.lost or ws.state is not OPEN:
             return
-        if self.seen or self.http.reading_paused:
-            # Something arrived, or we are not reading: the client is not the one idle.
-            self.seen = False
-            self.last_seen = now
-            self.ping_sent_at = None
-            return
-        if self.ping_sent_at is None:
-            if now - self.last_seen >= interval:
-                ws.send_ping(os.urandom(4))
-                self.ping_sent_at = now
-                self._flush()
-        elif now - self.ping_sent_at >= timeout:
+        due = keepalive_due(self, now, interval, timeout, self.http.reading_paused)
+        if due == PING:
+            ws.send_ping(os.urandom(4))
+            self._flush()
+        elif due == GIVE_UP:
             self.state.log.lifecycle(
                 "WebSocket %s: no pong in %.1fs, closing", self.request._path, timeout
             )

@@ -20,6 +20,35 @@ class KeptAlive(Protocol):
     def check_keepalive(self, now: float, interval: float, timeout: float) -> None: ...
 
 
+class Watched(Protocol):
+    """The keep-alive state a connection holds; `seen` is set whenever bytes arrive."""
+
+    seen: bool
+    last_seen: float
+    ping_sent_at: float | None
+
+
+NOTHING, PING, GIVE_UP = range(3)
+
+
+def keepalive_due(
+    connection: Watched, now: float, interval: float, timeout: float, reading_paused: bool
+) -> int:
+    """What the keep-alive asks of a connection now: NOTHING, PING (sent now, say so) or
+    GIVE_UP (no pong in time). While we do not read, the client is not the idle one."""
+    if connection.seen or reading_paused:
+        connection.seen = False
+        connection.last_seen = now
+        connection.ping_sent_at = None
+        return NOTHING
+    if connection.ping_sent_at is None:
+        if now - connection.last_seen < interval:
+            return NOTHING
+        connection.ping_sent_at = now
+        return PING
+    return GIVE_UP if now - connection.ping_sent_at >= timeout else NOTHING
+
+
 class WebSocketRegistry:
     """One per worker (in state.extras); connections add themselves once accepted."""
 
