@@ -72,7 +72,7 @@ OPTIONS: dict[str, Option] = _opts(
         "int",
         33554432,
         "server",
-        "most bytes one form keeps in memory: later files go to disk, more text is 413",
+        "most bytes one form keeps in memory: later files go to disk, more fields are 413",
     ),
     Option("WRITE_BUFFER_SIZE", "int", 262144, "server", "per-connection write high-water mark"),
     Option(
