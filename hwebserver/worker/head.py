@@ -29,19 +29,39 @@ def _encode(text: str) -> bytes:
         return text.encode("utf-8")
 
 
+# Encoded header blocks by the headers' (name, value) pairs: a service answers with the same
+# few sets (a Cache-Control, a CORS header) again and again. Cleared when full.
+_BLOCKS: dict[tuple[tuple[str, str], ...], bytes] = {}
+_BLOCKS_SIZE = 512
+
+
+def header_block(headers: dict[str, tuple[str, str]]) -> bytes:
+    """The header lines of a response, those the server owns left out."""
+    pairs = tuple(headers.values())
+    block = _BLOCKS.get(pairs)
+    if block is None:
+        block = _encode(
+            "".join(
+                [
+                    f"{name}: {value}\r\n"
+                    for name, value in pairs
+                    if name.lower() not in SERVER_OWNED_HEADERS
+                ]
+            )
+        )
+        if len(_BLOCKS) >= _BLOCKS_SIZE:
+            _BLOCKS.clear()
+        _BLOCKS[pairs] = block
+    return block
+
+
 def build_head(response: Response, framing: bytes, connection: bytes, date_server: bytes) -> bytes:
     """Status line, the response's headers, framing (Content-Length or chunked), Date, Server."""
-    lines = "".join(
-        [
-            f"{name}: {value}\r\n"
-            for key, (name, value) in response._headers.items()
-            if key not in SERVER_OWNED_HEADERS
-        ]
-    )
+    block = header_block(response._headers)
     if response._cookies:
-        lines += "".join([f"Set-Cookie: {cookie}\r\n" for cookie in response._cookies])
+        block += _encode("".join([f"Set-Cookie: {cookie}\r\n" for cookie in response._cookies]))
     return b"".join(
-        (status_line(response._status), _encode(lines), framing, connection, date_server, b"\r\n")
+        (status_line(response._status), block, framing, connection, date_server, b"\r\n")
     )
 
 
@@ -49,7 +69,7 @@ def build_head(response: Response, framing: bytes, connection: bytes, date_serve
 
 
 def content_length_line(length: int) -> bytes:
-    return b"Content-Length: %d\r\n" % length
+    return _LENGTH_LINES[length] if length < 4096 else b"Content-Length: %d\r\n" % length
 
 
 CHUNKED = b"Transfer-Encoding: chunked\r\n"

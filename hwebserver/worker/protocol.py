@@ -38,7 +38,7 @@ from .dispatch import (
     timed_call,
 )
 from .errors import HttpError, error_response, rejection_response
-from .head import CLOSE, build_head, connection_header, simple_head
+from .head import CLOSE, build_head, connection_header, content_length_line, simple_head
 from .state import WorkerState
 
 LINGER_TICKS = 2
@@ -644,7 +644,7 @@ class HttpProtocol(asyncio.Protocol):
                 body = b""
                 framing = b""
             else:
-                framing = b"Content-Length: %d\r\n" % len(body)
+                framing = content_length_line(len(body))
             head = build_head(
                 result,
                 framing,
