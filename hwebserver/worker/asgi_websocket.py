@@ -34,6 +34,7 @@ from .head import status_line
 from .streaming_body import ClientDisconnected
 from .websocket import INBOX_HIGH_BYTES, INBOX_HIGH_MESSAGES, INBOX_LOW_BYTES, INBOX_LOW_MESSAGES
 from .websocket_keepalive import GIVE_UP, PING, keepalive_due, registry_for
+from .wsframe import write_data_frame
 
 if TYPE_CHECKING:
     from .protocol import HttpProtocol
@@ -225,11 +226,18 @@ class AsgiWebSocket:
             raise ClientDisconnected("the WebSocket is closed")
         if kind == "websocket.send":
             text = message.get("text")
-            if text is not None:
-                self.ws.send_text(text.encode("utf-8"))
+            payload = (
+                text.encode("utf-8") if text is not None else bytes(message.get("bytes") or b"")
+            )
+            if self.ws.extensions:  # permessage-deflate: the protocol compresses the frame
+                if text is not None:
+                    self.ws.send_text(payload)
+                else:
+                    self.ws.send_binary(payload)
+                self._flush()
             else:
-                self.ws.send_binary(bytes(message.get("bytes") or b""))
-            self._flush()
+                self._flush()  # what the protocol queued (a pong) goes first
+                write_data_frame(self.transport, payload, text is not None)
             if self.write_paused:
                 await self._drain()
         elif kind == "websocket.accept":
