@@ -114,11 +114,27 @@ _PERCENT = ord("%")
 _PLUS = ord("+")
 
 
-def form_decode(raw: bytes) -> str:
-    """One urlencoded name or value: '+' is a space, %XX a byte, the bytes UTF-8."""
+def has_escapes(raw: bytes) -> bool:
+    """Whether urlencoded bytes hold a '%XX' or a '+' to unquote."""
     # Membership of an int: `b"%" in raw` first tries the bytes as an integer and formats a
     # TypeError it then discards, which costs ten times more.
-    if _PERCENT not in raw and _PLUS not in raw:
+    return _PERCENT in raw or _PLUS in raw
+
+
+def plain_pairs(text: str, into: dict[str, str]) -> dict[str, str]:
+    """Urlencoded text with nothing to unquote, split as parse_qsl and python-multipart
+    split it: pairs on '&', empty ones skipped, a name alone has an empty value, the last of
+    a repeated name wins. ('&' and '=' are ASCII: splitting after decoding is the same.)"""
+    for pair in text.split("&"):
+        if pair:
+            name, _, value = pair.partition("=")
+            into[name] = value
+    return into
+
+
+def form_decode(raw: bytes) -> str:
+    """One urlencoded name or value: '+' is a space, %XX a byte, the bytes UTF-8."""
+    if not has_escapes(raw):
         return raw.decode("utf-8", "replace")
     return unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8", "replace")
 
@@ -177,13 +193,8 @@ class UrlencodedFormParser:
         self._pending = []
         # Each field needs at least its '&': this bounds the form's cost without counting it.
         may_exceed = len(body) * (FIELD_OVERHEAD + 1) > self._memory_limit
-        if _PERCENT not in body and _PLUS not in body:
-            # Nothing to unquote: decode once and split the text ('&' and '=' are ASCII, so
-            # they split the same before and after decoding).
-            for text_pair in body.decode("utf-8", "replace").split("&"):
-                if text_pair:  # python-multipart skips empty pairs too
-                    text_name, _, text_value = text_pair.partition("=")
-                    fields[text_name] = text_value
+        if not has_escapes(body):  # decoded once, then split
+            plain_pairs(body.decode("utf-8", "replace"), fields)
         else:
             for pair in body.split(b"&"):
                 if pair:

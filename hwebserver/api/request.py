@@ -10,16 +10,13 @@ from .body import BodySource
 from .connection import ConnectionInfo
 from .cookies import parse_cookie_header
 from .errors import OperationFailed
+from .forms import has_escapes, plain_pairs
 from .headers import Headers, headers_from_raw
 from .tempdir import RequestTempDir
 
 if TYPE_CHECKING:
     from .forms import FormData
     from .uploads import UploadedFile
-
-
-_PERCENT = ord("%")  # ints: `b"%" in data` would first try the bytes as an integer
-_PLUS = ord("+")
 
 
 class Request:
@@ -105,17 +102,11 @@ class Request:
 
     def GET(self) -> dict[str, str]:
         if self._get is None:
-            query = self._query
-            if _PERCENT in query or _PLUS in query:
+            if has_escapes(self._query):
                 # dict() of the pairs keeps the last value of a repeated key (decided).
                 self._get = dict(parse_qsl(self.queryString(), keep_blank_values=True))
             else:  # nothing to unquote: what parse_qsl gives, for a fifth of its cost
-                fields: dict[str, str] = {}
-                for pair in query.decode("latin-1").split("&"):
-                    if pair:
-                        name, _, value = pair.partition("=")
-                        fields[name] = value
-                self._get = fields
+                self._get = plain_pairs(self.queryString(), {})
         return self._get
 
     # -- headers ------------------------------------------------------------------------
