@@ -8,7 +8,7 @@ chunked encoding and HTTP/1.0 a body delimited by closing the connection.
 
 from __future__ import annotations
 
-from .head import CHUNKED, LAST_CHUNK, chunk, connection_header, status_line
+from .head import CHUNKED, LAST_CHUNK, chunk, connection_header, content_length_line, status_line
 
 # Headers the server owns: an app's copy would contradict the framing we choose.
 _HOP_BY_HOP = frozenset(
@@ -89,13 +89,13 @@ class Framing:
         if status < 200 or status in (204, 304) or method == "HEAD":
             self.mode = NO_BODY
             if length is not None and status >= 200 and status != 204:
-                framing = b"Content-Length: %d\r\n" % length
+                framing = content_length_line(length)
         elif length is not None:
             self.mode, self.remaining = LENGTH, length
-            framing = b"Content-Length: %d\r\n" % length
+            framing = content_length_line(length)
         elif complete_body is not None:
             self.mode, self.remaining = LENGTH, len(complete_body)
-            framing = b"Content-Length: %d\r\n" % len(complete_body)
+            framing = content_length_line(len(complete_body))
         elif version == "1.1":
             self.mode = CHUNKS
             framing = CHUNKED

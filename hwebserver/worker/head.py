@@ -111,6 +111,6 @@ def simple_head(status: int, content_type: str, length: int, date_server_end: by
             _PREFIXES[(status, content_type)] = prefix
             if status == 200:
                 _OK_PREFIXES[content_type] = prefix
-    if length < 4096:
+    if length < 4096:  # the table inline: this runs for most responses
         return prefix + _LENGTH_LINES[length] + date_server_end
-    return prefix + (b"Content-Length: %d\r\n" % length) + date_server_end
+    return prefix + content_length_line(length) + date_server_end

@@ -749,7 +749,7 @@ class HttpProtocol(asyncio.Protocol):
         self.state.log.lifecycle("rejected request: %d %s", error.status, error.message)
         response = rejection_response(error)
         head = build_head(
-            response, b"Content-Length: %d\r\n" % len(response._body), CLOSE, self.state.date_server
+            response, content_length_line(len(response._body)), CLOSE, self.state.date_server
         )
         self.transport.write(head + response._body)
         self._linger()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ..api.helpers import notFoundResponse
 from ..api.request import Request
 from ..api.response import BODILESS_STATUSES, Response
-from .head import CHUNKED, LAST_CHUNK, build_head, chunk, connection_header
+from .head import CHUNKED, LAST_CHUNK, build_head, chunk, connection_header, content_length_line
 
 if TYPE_CHECKING:
     from .protocol import HttpProtocol
@@ -108,7 +108,7 @@ async def _send_file(
     with file:
         head = build_head(
             response,
-            b"" if bodiless else b"Content-Length: %d\r\n" % count,
+            b"" if bodiless else content_length_line(count),
             connection_header(keep_alive, request._version),
             protocol.state.date_server,
         )
