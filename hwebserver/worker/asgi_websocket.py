@@ -34,7 +34,7 @@ from .head import status_line
 from .streaming_body import ClientDisconnected
 from .websocket import INBOX_HIGH_BYTES, INBOX_HIGH_MESSAGES, INBOX_LOW_BYTES, INBOX_LOW_MESSAGES
 from .websocket_keepalive import GIVE_UP, PING, keepalive_due, registry_for
-from .wsframe import write_data_frame
+from .wsframe import send_data
 
 if TYPE_CHECKING:
     from .protocol import HttpProtocol
@@ -229,15 +229,7 @@ class AsgiWebSocket:
             payload = (
                 text.encode("utf-8") if text is not None else bytes(message.get("bytes") or b"")
             )
-            if self.ws.extensions:  # permessage-deflate: the protocol compresses the frame
-                if text is not None:
-                    self.ws.send_text(payload)
-                else:
-                    self.ws.send_binary(payload)
-                self._flush()
-            else:
-                self._flush()  # what the protocol queued (a pong) goes first
-                write_data_frame(self.transport, payload, text is not None)
+            send_data(self.ws, self.transport, payload, text is not None, self._flush)
             if self.write_paused:
                 await self._drain()
         elif kind == "websocket.accept":

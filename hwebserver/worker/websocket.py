@@ -44,7 +44,7 @@ from .errors import error_response
 from .head import CLOSE, build_head, content_length_line
 from .websocket_keepalive import GIVE_UP, PING, keepalive_due, registry_for
 from .websocket_messages import MessageAssembler
-from .wsframe import write_data_frame
+from .wsframe import send_data
 
 if TYPE_CHECKING:
     from .protocol import HttpProtocol
@@ -313,15 +313,7 @@ class WebSocketConnection:
         ws = self.ws
         if self.lost or ws.state is not OPEN:
             raise WebSocketClosed("the WebSocket connection is closed")
-        if ws.extensions:  # permessage-deflate: the protocol compresses the frame
-            if is_text:
-                ws.send_text(payload)
-            else:
-                ws.send_binary(payload)
-            self._flush()
-        else:
-            self._flush()  # what the protocol queued (a pong) goes first
-            write_data_frame(self.transport, payload, is_text)
+        send_data(ws, self.transport, payload, is_text, self._flush)
         return self.write_paused or self.lost
 
     async def close(self, code: int, reason: str) -> None:

@@ -8,7 +8,10 @@ frame is (RFC 6455 section 5.2). With permessage-deflate negotiated, the protoco
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import Any
+
+from websockets.protocol import Protocol
 
 TEXT = 0x81  # FIN and opcode 1
 BINARY = 0x82  # FIN and opcode 2
@@ -32,3 +35,18 @@ def write_data_frame(transport: Any, payload: bytes, is_text: bool) -> None:
         transport.write(head + payload)
     else:
         transport.writelines((head, payload))
+
+
+def send_data(
+    ws: Protocol, transport: Any, payload: bytes, is_text: bool, flush: Callable[[], None]
+) -> None:
+    """Send one whole message on an open connection. `flush` writes what `ws` has queued."""
+    if ws.extensions:  # permessage-deflate: the protocol compresses the frame
+        if is_text:
+            ws.send_text(payload)
+        else:
+            ws.send_binary(payload)
+        flush()
+    else:
+        flush()  # what the protocol queued (a pong) goes first
+        write_data_frame(transport, payload, is_text)
