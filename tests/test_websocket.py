@@ -54,6 +54,11 @@ def events(server: ServerProcess) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def wait_for_disconnect(server: ServerProcess, path: str, code: int) -> None:
+    """Until the app's disconnect() for `path` has run, with `code`."""
+    wait_for(lambda: {"event": "disconnect", "path": path, "code": code} in events(server))
+
+
 def ws_url(server: ServerProcess, path: str) -> str:
     return f"ws://127.0.0.1:{server.port}{path}"
 
@@ -156,12 +161,7 @@ def test_client_close_code_reaches_disconnect(tmp_path):
             )  # echoed
 
         run(scenario)
-        wait_for(
-            lambda: (
-                {"event": "disconnect", "path": "/ws/echo/client-close", "code": 4000}
-                in events(server)
-            )
-        )
+        wait_for_disconnect(server, "/ws/echo/client-close", 4000)
 
 
 def test_server_close_code_and_reason_reach_client(tmp_path):
@@ -173,12 +173,7 @@ def test_server_close_code_and_reason_reach_client(tmp_path):
                 assert await closed_code(ws) == (4002, "see you")
 
         run(scenario)
-        wait_for(
-            lambda: (
-                {"event": "disconnect", "path": "/ws/echo/server-close", "code": 4002}
-                in events(server)
-            )
-        )
+        wait_for_disconnect(server, "/ws/echo/server-close", 4002)
 
 
 def test_connection_not_accepted_gets_403(tmp_path):
@@ -262,11 +257,7 @@ def test_message_over_the_size_limit_closes_with_1009(tmp_path):
                 assert (await closed_code(ws))[0] == 1009
 
         run(scenario)
-        wait_for(
-            lambda: (
-                {"event": "disconnect", "path": "/ws/echo/limit", "code": 1009} in events(server)
-            )
-        )
+        wait_for_disconnect(server, "/ws/echo/limit", 1009)
 
 
 def test_default_size_limit_is_16_mebibytes(tmp_path):
@@ -331,12 +322,7 @@ def test_raising_handler_closes_with_1011_and_is_logged(tmp_path):
         run(scenario)
         wait_for(lambda: "secret-receive-failure" in server.logs())
         assert "ReceiveRaises.receive" in server.logs()
-        wait_for(
-            lambda: (
-                {"event": "disconnect", "path": "/ws/receive-raises", "code": 1011}
-                in events(server)
-            )
-        )
+        wait_for_disconnect(server, "/ws/receive-raises", 1011)
 
 
 def test_connect_that_raises_gets_500_without_details(tmp_path):
@@ -546,6 +532,4 @@ def test_websocket_over_tls(tmp_path):
                 assert await closed_code(ws) == (4003, "tls bye")
 
         run(scenario)
-        wait_for(
-            lambda: {"event": "disconnect", "path": "/ws/echo/tls", "code": 4003} in events(server)
-        )
+        wait_for_disconnect(server, "/ws/echo/tls", 4003)
