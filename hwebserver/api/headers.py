@@ -61,11 +61,17 @@ class Headers(dict[str, str]):
 def headers_from_raw(raw: list[tuple[bytes, bytes]]) -> Headers:
     """Build Headers from the parser's byte pairs; repeated names are joined with ', '."""
     fields: dict[str, str] = {}
+    repeated: dict[str, list[str]] | None = None
     for raw_name, raw_value in raw:
         name = _CANONICAL_RAW.get(raw_name) or _canonical_raw(raw_name)
         value = raw_value.decode("latin-1")
-        if name in fields:
-            fields[name] += ", " + value
-        else:
+        if name not in fields:
             fields[name] = value
+        else:  # joined once at the end: appending to the string each time is quadratic
+            if repeated is None:
+                repeated = {}
+            repeated.setdefault(name, [fields[name]]).append(value)
+    if repeated is not None:
+        for name, values in repeated.items():
+            fields[name] = ", ".join(values)
     return Headers(fields)  # a plain copy: the keys are canonical already
