@@ -35,6 +35,7 @@ class Request:
         "_responder",
         "_target",
         "_tempdir",
+        "_trailers",
         "_version",
         "conn",
     )
@@ -63,6 +64,8 @@ class Request:
         self._body: BodySource | None = None
         self._responder: Callable[[Any], None] | None = None
         self._tempdir: RequestTempDir | None = None
+        # A chunked body's trailer fields (set by the server when the body ends).
+        self._trailers: list[tuple[bytes, bytes]] | None = None
 
     def __repr__(self) -> str:
         return f"<Request {self._method} {self._path!r}>"
@@ -114,6 +117,13 @@ class Request:
         if self._headers is None:
             self._headers = headers_from_raw(self._raw_headers)
         return self._headers
+
+    def trailers(self) -> Headers:
+        """(extension) the trailer fields of a chunked body, once it has been received.
+
+        Never merged into headers() (RFC 9110 §6.5.1); fields that must not be trailers
+        (Host, Cookie, Authorization, Content-Length, ...) are dropped by the server."""
+        return headers_from_raw(self._trailers or [])
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """(extension) one header value, case-insensitively."""

@@ -121,6 +121,8 @@ class PortRoutes:
         self.memo: dict[str, Route | None] = {}
 
     def lookup(self, path: str) -> Route | None:
+        if not path.startswith("/"):
+            return None  # `*` (OPTIONS *): no route's path
         key = path if path.endswith("/") else path + "/"
         route = self.exact.get(key)
         if route is not None:

@@ -65,6 +65,13 @@ OPTIONS: dict[str, Option] = _opts(
     Option("MAX_HEADER_COUNT", "int", 100, "server", "most header fields (else 431)"),
     Option("HEADER_TIMEOUT", "float", 10.0, "server", "seconds to receive a head (else 408)"),
     Option("KEEPALIVE_TIMEOUT", "float", 5.0, "server", "idle keep-alive connection lifetime"),
+    Option(
+        "SEND_TIMEOUT",
+        "float",
+        60.0,
+        "server",
+        "seconds a response may wait on a client that reads none of it (then closed)",
+    ),
     Option("MAX_PIPELINED", "int", 32, "server", "parsed requests queued per connection"),
     Option("BODY_SPOOL_SIZE", "int", 1048576, "server", "a body larger than this goes to disk"),
     Option(

@@ -11,6 +11,7 @@ Timeouts come from the worker's one-second clock (see server.py), not per-reques
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import deque
 from time import perf_counter
@@ -93,6 +94,68 @@ def decode_target(target: bytes) -> tuple[str, bytes]:
     return decoded
 
 
+# RFC 9112 §3.2 and RFC 3986 §3.2.2: a Host is a host name, an IPv4 address or a bracketed IPv6
+# literal, then an optional port. Stricter than reg-name on one point: a comma (two Hosts joined
+# into one line by a proxy) is refused too. No userinfo, space, slash or '@'.
+_HOST_SYNTAX = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+;=]*)(?::[0-9]*)?")
+_VALID_HOSTS: dict[bytes, bool] = {}
+_VALID_HOSTS_SIZE = 256
+
+
+def is_valid_host(value: bytes) -> bool:
+    """Memoised: a service sees the same few Host values."""
+    if value in _VALID_HOSTS:
+        return True
+    if _HOST_SYNTAX.fullmatch(value) is None:
+        return False
+    if len(_VALID_HOSTS) < _VALID_HOSTS_SIZE:
+        _VALID_HOSTS[value] = True
+    return True
+
+
+# Trailer fields that must never be taken from a trailer section (RFC 9110 §6.5.1): framing,
+# routing, authentication, request modifiers and what the server itself acts on. The others are
+# kept apart from the headers (request.trailers()); these are dropped.
+_FORBIDDEN_TRAILERS = frozenset(
+    (
+        b"authorization",
+        b"cache-control",
+        b"connection",
+        b"content-encoding",
+        b"content-length",
+        b"content-range",
+        b"content-type",
+        b"cookie",
+        b"expect",
+        b"host",
+        b"if-match",
+        b"if-modified-since",
+        b"if-none-match",
+        b"if-range",
+        b"if-unmodified-since",
+        b"keep-alive",
+        b"max-forwards",
+        b"pragma",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"range",
+        b"set-cookie",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"www-authenticate",
+        b"x-forwarded-for",
+        b"x-forwarded-host",
+        b"x-forwarded-proto",
+    )
+)
+
+# Methods a service may answer; what `OPTIONS *` advertises (a handler may restrict its own).
+_SERVER_ALLOW = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+
+
 def _decode_target(target: bytes) -> tuple[str, bytes]:
     """(percent-decoded path, raw query) of a request target (origin or absolute form)."""
     raw_path, _, query = target.partition(b"?")
@@ -158,7 +221,9 @@ class HttpProtocol(asyncio.Protocol):
         "rejected",
         "request",
         "router",
+        "send_backlog",
         "send_task",
+        "send_tick",
         "state",
         "transport",
         "unusual",
@@ -194,10 +259,15 @@ class HttpProtocol(asyncio.Protocol):
         self.idle_tick = state.tick
         self.parse_tick = 0
         self.data_tick = 0
-        self.head_bytes = 0  # bytes received while the current head is incomplete
+        # Bytes received while the current head is incomplete; while a chunked body streams,
+        # its framing bytes (size lines, extensions, trailers) since the body last grew.
+        self.head_bytes = 0
         self.feed_size = 0
         self.failure: HttpError | None = None
         self.upgraded: Any = None
+        # The write backlog when last looked at, and the tick it last shrank (SEND_TIMEOUT).
+        self.send_backlog = 0
+        self.send_tick = 0
         self.exchange: Any = None  # an app adapter's exchange in progress, told of disconnects
         self.closing = False
         self.policy = listener.policy
@@ -259,37 +329,75 @@ class HttpProtocol(asyncio.Protocol):
         if self.upgraded is not None:
             self.upgraded.data_received(data)
             return
-        self.data_tick = self.state.tick
         self.feed_size = len(data)
+        streaming_request = self.request
+        chunked = streaming_request is not None and self.has_transfer_encoding
+        if chunked:  # only body growth counts as progress (see _count_framing)
+            body_before = self._body_size()
+        else:
+            self.data_tick = self.state.tick
         messages_before = self.messages
         try:
             self.parser.feed_data(data)
-            if self.parsing and self.request is None:  # a head still incomplete
-                # Count whole segments only while one head spans them: a segment that also
-                # completed earlier messages says nothing of the new head's size.
-                if self.messages == messages_before:
-                    self.head_bytes += len(data)
-                else:  # rare: a pipelined head cut short, partly in this segment
-                    # Its bytes here are not known (a header still incomplete is held by the
-                    # parser): count what is parsed, and count exactly when the head is whole.
-                    self.head_bytes = self._head_size()
-                    self.unusual = self.head_uncounted = True
-                if self.head_bytes > self.max_header_size:
-                    self._fail(431, "request header fields too large")
-            else:
-                self.head_bytes = 0
         except httptools.HttpParserUpgrade as upgrade:
             self._on_upgrade(data[int(upgrade.args[0]) :] if upgrade.args else b"")
-        except httptools.HttpParserCallbackError:
-            self._reject(self.failure or HttpError(500, "internal parser callback error"))
-        except HttpError as error:
-            self._reject(error)
-        except httptools.HttpParserError as exc:
-            message = str(exc) or "malformed request"
-            status = 505 if "HTTP version" in message else 400
-            self._reject(HttpError(status, message))
+        except (httptools.HttpParserError, HttpError) as error:
+            self._parse_failed(error)
+        if self.parsing and self.request is None:  # a head still incomplete
+            # Count whole segments only while one head spans them: a segment that also
+            # completed earlier messages says nothing of the new head's size.
+            if self.messages == messages_before:
+                self.head_bytes += len(data)
+            else:  # rare: a pipelined head cut short, partly in this segment
+                # Its bytes here are not known (a header still incomplete is held by the
+                # parser): count what is parsed, and count exactly when the head is whole.
+                self.head_bytes = self._head_size()
+                self.unusual = self.head_uncounted = True
+            if self.head_bytes > self.max_header_size:
+                self._reject(HttpError(431, "request header fields too large"))
+        elif chunked:
+            self._count_framing(streaming_request, body_before, len(data))
+        elif self.parsing or self.messages != messages_before or self.rejected:
+            self.head_bytes = 0
+        else:  # nothing but bytes before a request line (empty lines)
+            self._count_preamble(len(data))
         if self.queue:
             self._pump()
+
+    def _parse_failed(self, error: Exception) -> None:
+        if isinstance(error, HttpError):
+            self._reject(error)
+        elif isinstance(error, httptools.HttpParserCallbackError):
+            # One of our callbacks raised: what it meant to say, or a bug (answered, not hung).
+            self._reject(self.failure or HttpError(500, "internal parser callback error"))
+        else:
+            message = str(error) or "malformed request"
+            status = 505 if "HTTP version" in message else 400
+            self._reject(HttpError(status, message))
+
+    def _body_size(self) -> int:
+        body = self.body
+        return 0 if body is None else body.size
+
+    def _count_framing(self, request: Request | None, body_before: int, size: int) -> None:
+        """A chunked body: its framing (size lines with their extensions, the trailer section)
+        between two pieces of body data is bounded by MAX_HEADER_SIZE, and a body that stops
+        growing times out like any other, however many framing bytes keep coming."""
+        if self.request is not request or not self.parsing:
+            self.head_bytes = 0  # the message ended in this segment
+        elif self._body_size() > body_before:
+            self.data_tick = self.state.tick
+            self.head_bytes = 0  # the trailer section is also counted exactly, at its end
+        else:
+            self.head_bytes += size
+            if self.head_bytes > self.max_header_size:
+                self._reject(HttpError(431, "chunk framing or trailer fields too large"))
+
+    def _count_preamble(self, size: int) -> None:
+        """Empty lines before a request line are allowed (RFC 9112 §2.2), but not endlessly."""
+        self.head_bytes += size
+        if self.head_bytes > self.max_request_line:
+            self._reject(HttpError(400, "no request line"))
 
     def eof_received(self) -> bool | None:
         if self.active is None and not self.queue:
@@ -324,6 +432,7 @@ class HttpProtocol(asyncio.Protocol):
             self.upgraded.pause_writing()
             return
         self.write_paused = True
+        self.send_tick = self.state.tick  # SEND_TIMEOUT counts from here (check_timeout)
         self._pause_reading()
 
     def resume_writing(self) -> None:
@@ -381,19 +490,25 @@ class HttpProtocol(asyncio.Protocol):
             return
         if kind == _HOST:
             self.host_count += 1
+            if value not in _VALID_HOSTS and not is_valid_host(value):
+                self._fail(400, "malformed Host header")
             return
+        if self.request is not None:
+            return  # a trailer field (kept apart, see _keep_trailers): nothing to act on
         self.unusual = True
         if kind == _CONTENT_LENGTH:
             self.content_length = int(value)  # llhttp already rejected non-digits
         elif kind == _TRANSFER_ENCODING:
             self.has_transfer_encoding = True
+            if value.strip().lower() != b"chunked":
+                self._check_transfer_coding(value)
         elif kind == _EXPECT:
             self.expect_continue = value.strip().lower() == b"100-continue"
         elif kind == _CONTENT_TYPE:
             if self.content_type is None:  # the first one counts, as in Request.contentType()
                 self.content_type = value
         elif kind == _UPGRADE:
-            self.wants_upgrade = b"websocket" in value.lower()
+            self.wants_upgrade = True  # a WebSocket, or declined (see _on_upgrade)
 
     def on_headers_complete(self) -> None:
         parser = self.parser
@@ -414,10 +529,10 @@ class HttpProtocol(asyncio.Protocol):
         raw_method = parser.get_method()
         method = _METHODS.get(raw_method)
         if method is None:
-            method = _METHODS.setdefault(raw_method, raw_method.decode("ascii"))
+            method = self._new_method(raw_method)
         target = self.url
         decoded = _TARGET_CACHE.get(target)
-        path, query = decode_target(target) if decoded is None else decoded
+        path, query = self._decode_new_target(method, target) if decoded is None else decoded
         self.request = Request(
             self.conn,  # type: ignore[arg-type]
             method,
@@ -428,12 +543,52 @@ class HttpProtocol(asyncio.Protocol):
             version,
         )
         if self.content_length > 0 or self.has_transfer_encoding:
+            if self.wants_upgrade and parser.should_upgrade():
+                return  # no body now: an upgrade, or a declined one parsed again (_on_upgrade)
+            if self.has_transfer_encoding:
+                self.raw_headers = []  # from now on: trailer fields, kept apart
             if self.router.streaming and streaming_body.begin(self, self.request):
                 return  # dispatched now; the body streams to the app
             # Only on an idle connection: mid-pipeline it would land inside another response
             # (the client sends the body anyway after its own short wait).
             if self.expect_continue and version == "1.1" and self.active is None and not self.queue:
                 self.transport.write(_CONTINUE)
+
+    def _check_transfer_coding(self, value: bytes) -> None:
+        """Only `chunked` is decoded here; a body in any other coding is never passed on as if
+        it were plain (llhttp already refuses a coding list that does not end in chunked)."""
+        codings = [c.strip().lower() for c in value.split(b",") if c.strip()]
+        if codings != [b"chunked"]:
+            self._fail(501, "transfer coding not implemented: " + value.decode("latin-1"))
+
+    def _new_method(self, raw_method: bytes) -> str:
+        """Methods are memoised, all but CONNECT: a tunnel is not served (llhttp would take
+        the rest of the connection for it), so every CONNECT comes here to be refused."""
+        if raw_method == b"CONNECT":
+            self._fail(501, "CONNECT is not supported")
+        return _METHODS.setdefault(raw_method, raw_method.decode("ascii"))
+
+    def _decode_new_target(self, method: str, target: bytes) -> tuple[str, bytes]:
+        """A target not seen lately: its form is checked (RFC 9112 §3.2); only origin-form
+        targets are memoised, so the others always take this path."""
+        if target[:1] == b"/":
+            return decode_target(target)
+        if target == b"*":
+            if method != "OPTIONS":
+                self._fail(400, "the target '*' is only for OPTIONS")
+            return "*", b""
+        scheme, separator, rest = target.partition(b"://")
+        if not separator or scheme.lower() not in (b"http", b"https"):
+            self._fail(400, "malformed request target")
+        authority = re.split(rb"[/?#]", rest, maxsplit=1)[0]
+        if not authority or not is_valid_host(authority):
+            self._fail(400, "malformed host in the request target")
+        # Absolute form: the target's host is the request's, whatever Host said (§3.2.2).
+        self.raw_headers[:] = [
+            (name, authority) if name.lower() == b"host" else (name, value)
+            for name, value in self.raw_headers
+        ]
+        return _decode_target(target)
 
     def _check_unusual_head(self, version: str) -> None:
         """The checks a plain HTTP/1.1 request with one Host passes; raises on a bad head."""
@@ -453,6 +608,19 @@ class HttpProtocol(asyncio.Protocol):
             self._fail(400, "missing Host header")
         if self.content_length > self.max_request_size:
             self._fail(413, "request body larger than the server accepts")
+
+    def _keep_trailers(self, request: Request) -> None:
+        """The trailer section, within the header limits; never merged into the headers."""
+        trailers = self.raw_headers
+        if not trailers:
+            return
+        if len(trailers) > self.max_header_count:
+            self._fail(431, "too many trailer fields")
+        if sum(len(n) + len(v) + 3 for n, v in trailers) > self.max_header_size:
+            self._fail(431, "trailer fields too large")
+        request._trailers = [
+            (name, value) for name, value in trailers if name.lower() not in _FORBIDDEN_TRAILERS
+        ]
 
     def _head_size(self) -> int:
         """The parsed head's size, never more than it took on the wire: each header line
@@ -475,6 +643,8 @@ class HttpProtocol(asyncio.Protocol):
     def on_message_complete(self) -> None:
         request = self.request
         assert request is not None
+        if self.has_transfer_encoding and self.raw_headers is not request._raw_headers:
+            self._keep_trailers(request)
         if self.body is not None:
             try:
                 self.body.finish()
@@ -529,47 +699,66 @@ class HttpProtocol(asyncio.Protocol):
         state = self.state
         self.active = request
         self.active_keep_alive = keep_alive and not state.draining
-        if self.observed:  # an access log or a port policy: most services have neither
-            if state.access_log:
-                self.active_started = time.perf_counter()
-            if self.policy is not None:
-                early = self.policy.before(request)
-                if early is not None:
-                    self._respond(request, early)
+        try:
+            if self.observed:  # an access log or a port policy: most services have neither
+                if state.access_log:
+                    self.active_started = time.perf_counter()
+                if self.policy is not None:
+                    early = self.policy.before(request)
+                    if early is not None:
+                        self._respond(request, early)
+                        return
+            route = self.router.match(self.port_name, request._path)
+            if route is None:
+                self._respond(request, self._unrouted(request))
+                return
+            if route.methods is not None and request._method not in route.methods:
+                response = errorResponse(request, f"Method {request._method} not allowed", 405)
+                response.setHeader("Allow", route.allow)
+                self._respond(request, response)
+                return
+            if route.is_async:
+                try:
+                    done, value = eager.start(self.loop, route.endpoint(request))
+                except (Exception, asyncio.CancelledError) as exc:
+                    self._respond_exception(request, exc)
                     return
-        route = self.router.match(self.port_name, request._path)
-        if route is None:
-            self._respond(request, notFoundResponse(request))
-            return
-        if route.methods is not None and request._method not in route.methods:
-            response = errorResponse(request, f"Method {request._method} not allowed", 405)
-            response.setHeader("Allow", route.allow)
-            self._respond(request, response)
-            return
-        if route.is_async:
-            try:
-                done, value = eager.start(self.loop, route.endpoint(request))
-            except (Exception, asyncio.CancelledError) as exc:
-                self._respond_exception(request, exc)
-                return
-            if done:
-                self._respond(request, value)
+                if done:
+                    self._respond(request, value)
+                else:
+                    value.add_done_callback(lambda task: self._on_task_done(request, task))
+            elif route.dispatch_mode == INLINE and state.pool_in_use < self.max_num_threads:
+                started = perf_counter()
+                try:
+                    result = route.endpoint(request)
+                except Exception as exc:
+                    record_inline_call(state, route, perf_counter() - started)
+                    self._respond_exception(request, exc)
+                    return
+                elapsed = perf_counter() - started
+                if elapsed > self.inline_overrun:
+                    record_inline_call(state, route, elapsed)
+                self._respond(request, result)
             else:
-                value.add_done_callback(lambda task: self._on_task_done(request, task))
-        elif route.dispatch_mode == INLINE and state.pool_in_use < self.max_num_threads:
-            started = perf_counter()
-            try:
-                result = route.endpoint(request)
-            except Exception as exc:
-                record_inline_call(state, route, perf_counter() - started)
-                self._respond_exception(request, exc)
-                return
-            elapsed = perf_counter() - started
-            if elapsed > self.inline_overrun:
-                record_inline_call(state, route, elapsed)
-            self._respond(request, result)
-        else:
-            self._start_in_pool(route, request)
+                self._start_in_pool(route, request)
+        except Exception as exc:  # a fault of ours in routing or dispatch: answered, not hung
+            self._dispatch_failed(request, exc)
+
+    def _unrouted(self, request: Request) -> Response:
+        if request._path == "*":  # OPTIONS * (other methods never get here): the server's
+            response = Response(b"", status=204)
+            response.removeHeader("Content-Type")
+            response.setHeader("Allow", _SERVER_ALLOW)
+            return response
+        return notFoundResponse(request)
+
+    def _dispatch_failed(self, request: Request, exc: Exception) -> None:
+        self.state.log.request_failed("dispatch", request, exc)
+        if self.active is request and not self.closed:  # nothing was written for it yet
+            self.active_keep_alive = False
+            self.active = None
+            request.cleanup()
+            self._send_rejection(HttpError(500, "internal server error"))
 
     def _on_task_done(self, request: Request, task: asyncio.Task[Any]) -> None:
         if task.cancelled():
@@ -622,43 +811,50 @@ class HttpProtocol(asyncio.Protocol):
             sending.release(request, result)  # e.g. a delete_file response never sent
             self._handler_finished_on_closed(request)
             return
-        if result.__class__ is not Response:
-            result = self._coerce(request, result)
-        if self.policy is not None:
-            self.policy.after(request, result)
-        keep_alive = self.active_keep_alive
-        if result._simple and keep_alive and request._version == "1.1":
-            body = result._body
-            head = simple_head(
-                result._status,
-                result._headers["content-type"][1],
-                len(body),
-                self.state.date_server_end,
-            )
-        elif result._stream is None and result._file_path is None:
-            body = result._body
-            headers = result._headers
-            if keep_alive and "connection" in headers:
-                keep_alive = "close" not in headers["connection"][1].lower()
-            if result._status in BODILESS_STATUSES:  # neither a body nor a length
-                body = b""
-                framing = b""
+        try:
+            if result.__class__ is not Response:
+                result = self._coerce(request, result)
+            if self.policy is not None:
+                self.policy.after(request, result)
+            keep_alive = self.active_keep_alive
+            if result._simple and keep_alive and request._version == "1.1":
+                body = result._body
+                head = simple_head(
+                    result._status,
+                    result._headers["content-type"][1],
+                    len(body),
+                    self.state.date_server_end,
+                )
+            elif result._stream is None and result._file_path is None:
+                body = result._body
+                headers = result._headers
+                if keep_alive and "connection" in headers:
+                    keep_alive = "close" not in headers["connection"][1].lower()
+                if result._status in BODILESS_STATUSES:  # neither a body nor a length
+                    body = b""
+                    framing = b""
+                else:
+                    framing = content_length_line(len(body))
+                head = build_head(
+                    result,
+                    framing,
+                    connection_header(keep_alive, request._version),
+                    self.state.date_server,
+                )
             else:
-                framing = content_length_line(len(body))
-            head = build_head(
-                result,
-                framing,
-                connection_header(keep_alive, request._version),
-                self.state.date_server,
-            )
-        else:
-            headers = result._headers
-            if keep_alive and "connection" in headers:
-                keep_alive = "close" not in headers["connection"][1].lower()
-            task = self.loop.create_task(sending.send_streamed(self, request, result, keep_alive))
-            # A task cancelled before its first step never runs its own cleanup: this does.
-            task.add_done_callback(lambda _: sending.release(request, result))
-            self.send_task = task
+                headers = result._headers
+                if keep_alive and "connection" in headers:
+                    keep_alive = "close" not in headers["connection"][1].lower()
+                task = self.loop.create_task(
+                    sending.send_streamed(self, request, result, keep_alive)
+                )
+                # A task cancelled before its first step never runs its own cleanup: this does.
+                task.add_done_callback(lambda _: sending.release(request, result))
+                self.send_task = task
+                return
+        except Exception as exc:  # a fault building the head (ours, or a policy's): a 500
+            sending.release(request, result)
+            self._dispatch_failed(request, exc)
             return
         if request._method == "HEAD" or not body:
             self.transport.write(head)
@@ -773,27 +969,56 @@ class HttpProtocol(asyncio.Protocol):
 
     # -- upgrade ----------------------------------------------------------------------------
     def _on_upgrade(self, trailing: bytes) -> None:
+        replay = self._upgrade_or_replay(trailing)
+        while replay is not None:  # a declined upgrade: parse its head again, then the rest
+            self.parser = httptools.HttpRequestParser(self)  # the old one stays stopped
+            data, replay = replay, None
+            try:
+                self.parser.feed_data(data)
+            except httptools.HttpParserUpgrade as upgrade:  # a later message upgrades too
+                replay = self._upgrade_or_replay(
+                    data[int(upgrade.args[0]) :] if upgrade.args else b""
+                )
+            except (httptools.HttpParserError, HttpError) as error:
+                self._parse_failed(error)
+
+    def _upgrade_or_replay(self, trailing: bytes) -> bytes | None:
+        """Hand the connection to the WebSocket, or decline: an Upgrade we do not speak (h2c,
+        ...) is ignored, as RFC 9110 §7.8 allows, and the request served as HTTP/1.1, body
+        included. The parser stopped at the end of its head (it took the rest for the new
+        protocol): the bytes returned (the head without Upgrade, then the rest) are parsed anew."""
         request = self.request
-        if request is None:
-            # Not a WebSocket (h2c, CONNECT): on_message_complete dispatched it as plain HTTP,
-            # which RFC 9110 allows; the parser stopped, so the connection closes after it.
+        if request is None:  # not expected: every upgrade is held at on_message_complete
             self.rejected = True
             if self.queue:
                 self.queue[-1] = (self.queue[-1][0], False)
             elif self.active is not None:
                 self.active_keep_alive = False
-            else:  # already answered
+            else:
                 self.close()
-            return
+            return None
+        if b"websocket" not in (request.raw_header(b"upgrade") or b"").lower():
+            request.cleanup()
+            self._reset_message()
+            return self._head_without_upgrade(request) + trailing
         upgrade = self.state.extras.get("websocket_upgrade")
-        if not self.wants_upgrade or upgrade is None:
+        if upgrade is None:
             self._reject(HttpError(400, "unsupported protocol upgrade"))
-            return
-        if self.active is not None or self.queue:
+        elif self.active is not None or self.queue:
             self._reject(HttpError(400, "protocol upgrade while requests are pending"))
-            return
-        self._reset_message()
-        upgrade(self, request, trailing)
+        else:
+            self._reset_message()
+            upgrade(self, request, trailing)
+        return None
+
+    @staticmethod
+    def _head_without_upgrade(request: Request) -> bytes:
+        method, version = request._method.encode(), request._version.encode()
+        lines = [b"%s %s HTTP/%s" % (method, request._target, version)]
+        for name, value in request._raw_headers:
+            if name.lower() != b"upgrade":
+                lines.append(name + b": " + value)
+        return b"\r\n".join(lines) + b"\r\n\r\n"
 
     # -- lifecycle -------------------------------------------------------------------------
     def check_timeout(self, tick: int) -> None:
@@ -801,7 +1026,12 @@ class HttpProtocol(asyncio.Protocol):
         if self.closed or self.upgraded is not None:
             return
         state = self.state
-        if self.lingering:  # after an error answer
+        if (self.write_paused or self.closing) and self._send_stalled(tick):
+            state.log.lifecycle(
+                "closing a connection whose client read nothing for %ds", state.send_timeout_ticks
+            )
+            self.transport.abort()
+        elif self.lingering:  # after an error answer
             if tick - self.idle_tick >= LINGER_TICKS:
                 self.transport.abort()
         elif self.active is not None or self.queue:
@@ -814,6 +1044,15 @@ class HttpProtocol(asyncio.Protocol):
                 self._pump()
         elif tick - self.idle_tick >= state.keepalive_timeout_ticks:
             self.close()
+
+    def _send_stalled(self, tick: int) -> bool:
+        """True when what waits to be written has not shrunk for SEND_TIMEOUT, whether a
+        handler is still at work or not (a response the client never reads)."""
+        backlog = self.transport.get_write_buffer_size()
+        if backlog == 0 or backlog < self.send_backlog:
+            self.send_tick = tick
+        self.send_backlog = backlog
+        return backlog > 0 and tick - self.send_tick >= self.state.send_timeout_ticks
 
     def shutdown(self, close_idle: bool = True) -> None:
         """Draining: close after the response in progress; an idle connection closes now only
@@ -828,6 +1067,8 @@ class HttpProtocol(asyncio.Protocol):
             self.active_keep_alive = False
 
     def close(self) -> None:
-        self.closing = True
+        if not self.closing:
+            self.closing = True
+            self.send_tick = self.state.tick  # what is left to write has SEND_TIMEOUT to go
         if not self.closed and self.transport is not None:
             self.transport.close()

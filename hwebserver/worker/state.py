@@ -44,6 +44,7 @@ class WorkerState:
         self.max_header_count = int(config.option("MAX_HEADER_COUNT"))
         self.header_timeout_ticks = max(1, round(config.option("HEADER_TIMEOUT")))
         self.keepalive_timeout_ticks = max(1, round(config.option("KEEPALIVE_TIMEOUT")))
+        self.send_timeout_ticks = max(1, round(config.option("SEND_TIMEOUT")))
         self.max_pipelined = int(config.option("MAX_PIPELINED"))
         self.spool_size = int(config.option("BODY_SPOOL_SIZE"))
         self.form_memory_size = int(config.option("FORM_MEMORY_SIZE"))

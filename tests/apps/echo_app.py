@@ -37,6 +37,7 @@ def describe(request: hwebserver.Request) -> dict:
         "server": list(request.serverAddress()),
         "absolute": request.absoluteURI(),
         "path_with_query": request.pathWithQueryString(),
+        "trailers": dict(request.trailers()),
         "pid": os.getpid(),
     }
 
@@ -126,6 +127,12 @@ def endless(request: hwebserver.Request) -> hwebserver.Response:
             yield block
 
     return hwebserver.Response(chunks(), content_type="application/octet-stream")
+
+
+@hwebserver.urlHandler("/big")
+def big(request: hwebserver.Request) -> bytes:
+    """One response of `mb` MiB, handed to the transport in one write."""
+    return b"b" * (int(request.GET().get("mb", "50")) << 20)
 
 
 @hwebserver.urlHandler("/produced")
