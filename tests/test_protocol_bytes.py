@@ -261,3 +261,27 @@ def test_request_after_connection_close_is_not_answered(harness):
     )
     run_until(lambda: transport.closed)
     assert bodies(transport.data) == [b"hi /hello/1"]
+
+
+class FaultyRouter(Router):
+    """A fault of the server's own in routing (as `OPTIONS *` once raised in the lookup)."""
+
+    def match(self, port_name: str, path: str) -> Route | None:
+        if path.startswith("/fault"):
+            raise ValueError("a bug in routing")
+        return super().match(port_name, path)
+
+
+def test_a_fault_in_routing_answers_500_and_closes(harness):
+    connect, run_until, feed = harness
+    protocol, transport = connect()
+    faulty = FaultyRouter()
+    faulty.add(Route("/hello", hello, is_prefix=True))
+    protocol.router = faulty
+    feed(protocol, b"GET /fault HTTP/1.1\r\nHost: h\r\n\r\nGET /hello HTTP/1.1\r\nHost: h\r\n\r\n")
+    run_until(lambda: transport.eof_written or transport.closed)
+    assert transport.data.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+    assert b"Connection: close\r\n" in transport.data
+    assert b"a bug in routing" not in transport.data  # no detail leaks to the client
+    assert transport.data.count(b"HTTP/1.1 ") == 1
+    assert protocol.active is None

@@ -755,9 +755,13 @@ class HttpProtocol(asyncio.Protocol):
     def _dispatch_failed(self, request: Request, exc: Exception) -> None:
         self.state.log.request_failed("dispatch", request, exc)
         if self.active is request and not self.closed:  # nothing was written for it yet
-            self.active_keep_alive = False
             self.active = None
             request.cleanup()
+            for entry, _ in self.queue:  # the connection ends with this answer
+                if isinstance(entry, Request):
+                    self._discard(entry, entry._body)
+            self.queue.clear()
+            self._mark_closing()  # what is still parsed from this segment is not started
             self._send_rejection(HttpError(500, "internal server error"))
 
     def _on_task_done(self, request: Request, task: asyncio.Task[Any]) -> None:
@@ -1066,9 +1070,12 @@ class HttpProtocol(asyncio.Protocol):
         else:
             self.active_keep_alive = False
 
-    def close(self) -> None:
+    def _mark_closing(self) -> None:
         if not self.closing:
             self.closing = True
             self.send_tick = self.state.tick  # what is left to write has SEND_TIMEOUT to go
+
+    def close(self) -> None:
+        self._mark_closing()
         if not self.closed and self.transport is not None:
             self.transport.close()
