@@ -8,6 +8,12 @@ from datetime import datetime
 from functools import lru_cache
 
 UNSATISFIABLE = (-1, -1)
+# Longer than any HTTP date (29 characters, 30-odd in the obsolete formats): not parsed at all.
+_MAX_DATE_LENGTH = 64
+# A byte position of more digits is past the end of any file (and int() of thousands of
+# digits raises ValueError, or spends quadratic time where no limit is set).
+_MAX_POSITION_DIGITS = 18
+_BEYOND_ANY_FILE = 10**_MAX_POSITION_DIGITS
 
 
 def file_etag(stat: os.stat_result) -> str:
@@ -27,9 +33,11 @@ def http_date(timestamp: float) -> str:
 
 def parse_http_date(value: str) -> int | None:
     """Seconds since the epoch, or None for a value that is not an HTTP date."""
+    if len(value) > _MAX_DATE_LENGTH:
+        return None
     try:
         parsed: datetime | None = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):  # e.g. a zone of +99999999999
         return None
     if parsed is None or parsed.tzinfo is None:
         return None
@@ -82,14 +90,21 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     if not all(text.isdigit() and text.isascii() for text in (first_text, last_text) if text):
         return None
     if not first_text:  # suffix: the last N bytes
-        suffix = int(last_text)
+        suffix = _position(last_text)
         if suffix == 0 or size == 0:
             return UNSATISFIABLE
         return max(0, size - suffix), size - 1
-    first = int(first_text)
-    if last_text and int(last_text) < first:
+    first = _position(first_text)
+    if last_text and _position(last_text) < first:
         return None  # not a valid range: ignored
     if first >= size:
         return UNSATISFIABLE
-    last = int(last_text) if last_text else size - 1
+    last = _position(last_text) if last_text else size - 1
     return first, min(last, size - 1)
+
+
+def _position(digits: str) -> int:
+    """A byte position or count from ASCII digits; any number too long to be a file offset
+    stands for one beyond every file, which is what it means."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= _MAX_POSITION_DIGITS else _BEYOND_ANY_FILE
