@@ -1,7 +1,8 @@
-"""A dict of HTTP headers whose lookups ignore case."""
+"""A dict of HTTP headers whose lookups ignore case, and the rules every response header obeys."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 _CANONICAL: dict[str, str] = {}  # name as written -> canonical, up to _MEMO_SIZE names
@@ -75,3 +76,62 @@ def headers_from_raw(raw: list[tuple[bytes, bytes]]) -> Headers:
         for name, values in repeated.items():
             fields[name] = ", ".join(values)
     return Headers(fields)  # a plain copy: the keys are canonical already
+
+
+# -- what a response header may hold (RFC 9110 5.1, 5.5) ---------------------------------------
+# A name is a token; a value holds no control character but horizontal tab (so no CR or LF
+# that would end the line, or the head, early). Bytes from 0x80 up (obs-text) are allowed.
+_TCHAR = r"!#$%&'*+\-.^_`|~0-9A-Za-z"
+_CONTROL = r"\x00-\x08\x0a-\x1f\x7f"
+_TOKEN = re.compile(f"[{_TCHAR}]+")
+_FORBIDDEN_IN_VALUE = re.compile(f"[{_CONTROL}]")
+_TOKEN_BYTES = re.compile(f"[{_TCHAR}]+".encode("ascii"))
+# A block of header lines as framing.py builds them: `name: value CRLF`, each name a token.
+_HEADER_LINES_BYTES = re.compile(f"(?:[{_TCHAR}]+: [^{_CONTROL}]*\\r\\n)*".encode("ascii"))
+
+_GOOD_NAMES: set[str] = set()  # names already checked: a service sets the same few
+_GOOD_NAMES_BYTES: set[bytes] = set()
+
+
+def check_header(name: str, value: str) -> None:
+    """The one gate of every header a Response carries: ValueError for a name that is not a
+    token or a value with a control character (CR and LF included) other than tab."""
+    if name not in _GOOD_NAMES:
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+            raise ValueError(f"invalid header name {name!r}: it must be an RFC 9110 token")
+        if len(_GOOD_NAMES) < _MEMO_SIZE:
+            _GOOD_NAMES.add(name)
+    check_header_value(name, value)
+
+
+def check_header_value(name: str, value: str) -> None:
+    # Control characters are never printable: most values pass the C loop of isprintable()
+    # alone, twice as fast as the regex, which decides for the rest (tabs, U+2028, ...).
+    if not value.isprintable() and _FORBIDDEN_IN_VALUE.search(value) is not None:
+        raise ValueError(
+            f"header {name!r}: invalid value {_shown(value)}: no control characters but tab "
+            "(CR, LF, NUL, ...) are allowed"
+        )
+
+
+def check_header_block(headers: list[tuple[bytes, bytes]], block: bytes, lines: int) -> None:
+    """The bytes form of the same rules, for the raw headers of a WSGI or ASGI app: every name
+    in `headers` is a token, and `block`, the `lines` lines `name: value CRLF` framed from
+    them, has no control character in a value."""
+    for name, _ in headers:
+        if name not in _GOOD_NAMES_BYTES:
+            if not isinstance(name, bytes) or not _TOKEN_BYTES.fullmatch(name):
+                raise ValueError(f"invalid header name {name!r}: it must be an RFC 9110 token")
+            if len(_GOOD_NAMES_BYTES) < _MEMO_SIZE:
+                _GOOD_NAMES_BYTES.add(name)
+    # A value cannot hold CR or LF, so each LF ends one of the lines: one per line framed, or
+    # a value smuggled a line of its own in.
+    if _HEADER_LINES_BYTES.fullmatch(block) is None or block.count(b"\n") != lines:
+        raise ValueError(
+            f"a response header contains a control character (CR, LF, NUL, ...): {_shown(block)}"
+        )
+
+
+def _shown(value: str | bytes) -> str:
+    """A value in an error message: enough to recognise it, never a megabyte of it."""
+    return repr(value) if len(value) <= 200 else repr(value[:200]) + "..."

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import AsyncIterable, Iterable
 from http import HTTPStatus
 from typing import Any
 
 from .cookies import format_set_cookie
+from .headers import check_header, check_header_value
 
 _BODY_PREVIEW_SIZE = 65536
-# Statuses whose responses have neither a body nor a Content-Length (RFC 9110 6.4.1, 8.6).
-BODILESS_STATUSES = frozenset((204, 304))
+# Statuses whose responses have no body (RFC 9110 6.4.1, 15.2, 15.3.5, 15.4.5), nor a
+# Content-Length to announce one: 1xx, 204 and 304.
+BODILESS_STATUSES = frozenset(range(100, 200)) | {204, 304}
+# Every status a response may have, and whether it carries a body: one lookup checks both.
+_CARRIES_BODY = {status: status not in BODILESS_STATUSES for status in range(100, 600)}
 
 
 def status_label(status: int) -> str:
@@ -22,32 +25,43 @@ def status_label(status: int) -> str:
         return f"{status} Unknown"
 
 
-_BAD_NAME_CHARACTER = re.compile("[\r\n:\0 \t]")
-_GOOD_NAMES: set[str] = set()  # names already checked (a service sets the same few)
+def _refuse_status(status: object) -> ValueError:
+    return ValueError(f"invalid HTTP status {status!r}: a status is from 100 to 599")
 
 
-def _check_header(name: str, value: str) -> None:
-    if name not in _GOOD_NAMES:
-        if not name or _BAD_NAME_CHARACTER.search(name):
-            raise ValueError(f"invalid header name {name!r}")
-        if len(_GOOD_NAMES) < 1024:
-            _GOOD_NAMES.add(name)
-    if "\r" in value or "\n" in value or "\0" in value:
-        raise ValueError(f"header {name!r}: a value may not contain CR, LF or NUL")
+def checked_status(status: Any) -> int:
+    """`status` as an int, ValueError when it is not a status from 100 to 599."""
+    number = status if status.__class__ is int else int(status)
+    if number not in _CARRIES_BODY:
+        raise _refuse_status(status)
+    return number
 
 
-_WITH_CHARSET: dict[str, str] = {}
+# Content types that passed check_header, each with what a str body sends: a text type without
+# a charset gets '; charset=utf-8', the encoding str bodies are sent in. A handful in practice.
+_TEXT_TYPES: dict[str, str] = {}
+_TEXT_TYPES_SIZE = 256
 
 
-def with_charset(content_type: str) -> str:
-    """A text type without a charset gets '; charset=utf-8', the encoding str bodies are sent in."""
-    known = _WITH_CHARSET.get(content_type)
+def text_content_type(content_type: str) -> str:
+    """The Content-Type of a str body: checked like any header, with the charset it is sent in."""
+    known = _TEXT_TYPES.get(content_type)
     if known is not None:
         return known
+    if not isinstance(content_type, str):
+        raise TypeError(f"content_type must be a str, not {type(content_type).__name__}")
+    check_header("Content-Type", content_type)
     result = _add_charset(content_type)
-    if len(_WITH_CHARSET) < 256:  # a handful of types in practice; never unbounded
-        _WITH_CHARSET[content_type] = result
+    if len(_TEXT_TYPES) < _TEXT_TYPES_SIZE:  # never unbounded
+        _TEXT_TYPES[content_type] = result
     return result
+
+
+def checked_content_type(content_type: str) -> str:
+    """`content_type` unchanged, once it passed the same check (memoised as above)."""
+    if content_type not in _TEXT_TYPES:
+        text_content_type(content_type)
+    return content_type
 
 
 def _add_charset(content_type: str) -> str:
@@ -85,7 +99,10 @@ class Response:
         delete_file: bool = False,
     ) -> None:
         # The common case (a str or bytes body) is kept short: it runs once per request.
-        self._status = status if status.__class__ is int else int(status)
+        status = self._status = status if status.__class__ is int else int(status)
+        carries_body = _CARRIES_BODY.get(status)
+        if carries_body is None:
+            raise _refuse_status(status)
         self._cookies: list[str] | tuple[()] = ()
         self._file_path: str | None = None
         self._delete_file = False
@@ -94,21 +111,26 @@ class Response:
         # body. Any change that could break that clears it; the server then takes the long way.
         if data.__class__ is str and not is_file_name:
             self._body = data.encode("utf-8")
-            content_type = _WITH_CHARSET.get(content_type) or with_charset(content_type)
-            self._simple = self._status not in BODILESS_STATUSES
+            content_type = _TEXT_TYPES.get(content_type) or text_content_type(content_type)
+            self._simple = carries_body
         elif data.__class__ is bytes and not is_file_name:
             self._body = data
-            self._simple = self._status not in BODILESS_STATUSES
+            if content_type not in _TEXT_TYPES:
+                text_content_type(content_type)  # checks it (once per type)
+            self._simple = carries_body
         elif is_file_name:
             self._simple = False
             self._body = b""
+            content_type = checked_content_type(content_type)
             self._file_path = os.fspath(data)
             self._delete_file = bool(delete_file)
         else:
             self._simple = False
             self._set_data(data)
             if isinstance(data, str):
-                content_type = with_charset(content_type)
+                content_type = text_content_type(content_type)
+            else:
+                content_type = checked_content_type(content_type)
         self._headers: dict[str, tuple[str, str]] = {"content-type": ("Content-Type", content_type)}
 
     def __repr__(self) -> str:
@@ -133,7 +155,7 @@ class Response:
     # -- headers ------------------------------------------------------------------------
     def setHeader(self, name: str, value: Any) -> None:
         value = str(value)
-        _check_header(name, value)
+        check_header(name, value)
         lowered = name.lower()
         if lowered == "set-cookie":
             self._add_cookie(value)
@@ -170,11 +192,11 @@ class Response:
         httponly: bool = False,
         samesite: str | None = None,
     ) -> None:
-        self._add_cookie(
-            format_set_cookie(
-                name, value, max_age, expires, path, domain, secure, httponly, samesite
-            )
+        cookie = format_set_cookie(
+            name, value, max_age, expires, path, domain, secure, httponly, samesite
         )
+        check_header_value("Set-Cookie", cookie)  # e.g. a control character in `expires`
+        self._add_cookie(cookie)
 
     def _add_cookie(self, value: str) -> None:
         self._simple = False
@@ -189,7 +211,7 @@ class Response:
 
     def setStatus(self, status: int) -> None:
         """(extension)"""
-        self._status = int(status)
+        self._status = checked_status(status)
         if self._status in BODILESS_STATUSES:
             self._simple = False
 
@@ -217,13 +239,16 @@ class Response:
         return self._stream is not None
 
     def setBody(self, body: Any, content_type: str | None = None) -> None:
+        if content_type is not None:  # checked first: a refused type leaves the response as it was
+            if isinstance(body, str):
+                content_type = text_content_type(content_type)
+            else:
+                content_type = checked_content_type(content_type)
         self._file_path = None
         self._delete_file = False
         self._simple = False
         self._set_data(body)
         if content_type is not None:
-            if isinstance(body, str):
-                content_type = with_charset(content_type)
             self._headers["content-type"] = ("Content-Type", content_type)
 
     def filePath(self) -> str | None:
