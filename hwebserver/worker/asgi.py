@@ -245,9 +245,8 @@ class AsgiHttp:
         if body is not None and body.continue_pending and not body.complete:
             self.framing.keep_alive = False  # see wsgi.py: the client cannot reuse it
             body.continue_pending = False
-        self.head_sent = True
         request = self.request
-        return self.framing.head(
+        head = self.framing.head(
             self.status,
             self.headers,
             request._method,
@@ -255,6 +254,8 @@ class AsgiHttp:
             self.protocol.state.date_server,
             complete_body,
         )
+        self.head_sent = True  # not before: a head refused (a bad header) can still become a 500
+        return head
 
     async def _send_path(self, path: str) -> None:
         if not self.started or self.head_sent:

@@ -15,6 +15,7 @@ import concurrent.futures
 import io
 import logging
 import os
+import re
 import stat
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -202,8 +203,12 @@ def build_environ(request: Request, prefix: str, body: StreamingBody | None) -> 
     return environ
 
 
+_STATUS_CODE = re.compile("[0-9]{3}(?: |$)")
+
+
 def _parse_status(status: str) -> int:
-    if not isinstance(status, str) or len(status) < 3 or not status[:3].isdigit():
+    """'200 OK' -> 200: three ASCII digits, then a space and a reason (PEP 3333)."""
+    if not isinstance(status, str) or not _STATUS_CODE.match(status):
         raise ValueError(f"invalid WSGI status {status!r}")
     return int(status[:3])
 
@@ -304,9 +309,8 @@ class WsgiExchange:
             # The client waits for 100 Continue that will not come: it cannot reuse this
             # connection, as it may or may not send the body now.
             self.framing.keep_alive = False
-        self.head_sent = True
         status, headers = self.pending
-        return self.framing.head(
+        head = self.framing.head(
             status,
             headers,
             request._method,
@@ -314,6 +318,8 @@ class WsgiExchange:
             self.protocol.state.date_server,
             complete_body,
         )
+        self.head_sent = True  # not before: a head refused (a bad header) can still become a 500
+        return head
 
     def _send(self, payload: bytes) -> None:
         if not payload:
