@@ -179,6 +179,38 @@ def test_an_app_s_bad_header_or_status_is_a_500_not_sent(
     assert b"wsgi body" not in raw and b"asgi body" not in raw
 
 
+UPGRADE = (
+    b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+)
+
+
+@pytest.mark.parametrize("query", ["v=a%0d%0aSet-Cookie:%20evil=1", "v=a%01b", "n=X(A)&v=1"])
+def test_an_asgi_websocket_accepted_with_a_bad_header_is_a_500_not_a_101(
+    srv: ServerProcess, query: str
+) -> None:
+    raw = raw_exchange(
+        srv.port,
+        f"GET /asgi/ws?{query} HTTP/1.1\r\nHost: test\r\nConnection: Upgrade\r\n".encode()
+        + UPGRADE
+        + b"\r\n",
+    )
+    assert_refused(srv, raw, b"evil", b"X(A)", b"a\x01b")
+
+
+def test_an_asgi_websocket_accepted_with_a_good_header_sends_it_in_its_101(
+    srv: ServerProcess,
+) -> None:
+    raw = raw_exchange(
+        srv.port,
+        b"GET /asgi/ws?n=X-Ok&v=a%09b HTTP/1.1\r\nHost: test\r\nConnection: Upgrade\r\n"
+        + UPGRADE
+        + b"\r\n",
+    )
+    assert raw.startswith(b"HTTP/1.1 101 ")
+    assert b"\r\nX-Ok: a\tb\r\n" in raw
+
+
 @pytest.mark.parametrize("length", ["-5", "%2B9", "1_0", "9" * 40, "x"])
 def test_a_wsgi_app_s_content_length_must_be_a_byte_count(srv: ServerProcess, length: str) -> None:
     assert_refused(srv, get(srv, f"/wsgi/?cl={length}"), b"wsgi body")

@@ -25,6 +25,7 @@ from websockets.http11 import Request as WsRequest
 from websockets.protocol import CLOSED, OPEN
 from websockets.server import ServerProtocol
 
+from ..api.headers import check_header
 from ..api.mounts import ASGI
 from ..api.request import Request
 from ..api.routing import Route
@@ -245,10 +246,17 @@ class AsgiWebSocket:
     def _accept(self, message: dict[str, Any]) -> None:
         if self.accepted:
             raise RuntimeError("websocket.accept sent twice")
+        # Checked before anything is sent: a refused header leaves the app's failure a 500.
+        headers = [
+            (bytes(name).decode("latin-1"), bytes(value).decode("latin-1"))
+            for name, value in message.get("headers", ())
+        ]
+        for name, value in headers:
+            check_header(name, value)  # websockets writes its headers as they are
         self.chosen = message.get("subprotocol")
         response = self.ws.accept(self.handshake)
-        for name, value in message.get("headers", ()):
-            response.headers[bytes(name).decode("latin-1")] = bytes(value).decode("latin-1")
+        for name, value in headers:
+            response.headers[name] = value
         self.ws.send_response(response)
         # The handshake request was parsed by httptools, never fed to `ws`, whose parser still
         # waits for it. Restart the parser now that the state is OPEN: it reads frames.

@@ -108,8 +108,6 @@ async def asgi_app(scope: dict, receive, send) -> None:
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-    if scope["type"] != "http":
-        return
     params = {
         unquote_to_bytes(name).decode(): unquote_to_bytes(value)
         for name, _, value in (pair.partition(b"=") for pair in scope["query_string"].split(b"&"))
@@ -117,6 +115,11 @@ async def asgi_app(scope: dict, receive, send) -> None:
     headers = [(b"content-type", b"text/plain")]
     if "n" in params or "v" in params:
         headers.append((params.get("n", b"x-echo"), params.get("v", b"")))
+    if scope["type"] == "websocket":  # accepted with the header from the query
+        await receive()
+        await send({"type": "websocket.accept", "headers": headers[1:]})
+        await send({"type": "websocket.close", "code": 1000})
+        return
     await send(
         {"type": "http.response.start", "status": int(params.get("s", b"200")), "headers": headers}
     )
