@@ -155,6 +155,17 @@ def test_a_bodiless_status_sends_no_body(srv: ServerProcess, kind: str, code: in
         assert "content-length" not in lowered
 
 
+@pytest.mark.parametrize("kind", ["str", "bytes", "stream", "file", "set"])
+@pytest.mark.parametrize("code", [100, 103])
+def test_a_final_1xx_closes_the_connection(srv: ServerProcess, kind: str, code: int) -> None:
+    """A client takes a 1xx for an interim answer: kept alive, it would wait for another."""
+    request = f"GET /status?s={code}&kind={kind} HTTP/1.1\r\nHost: test\r\n\r\n".encode()
+    raw = raw_exchange(srv.port, request, timeout=10)  # read until the server closes
+    head, _ = head_and_body(raw)
+    assert head.startswith(f"HTTP/1.1 {code} ")
+    assert "connection: close" in head.lower()
+
+
 # -- WSGI and ASGI apps follow the same rules -----------------------------------------------------
 @pytest.mark.parametrize("mount", ["/wsgi", "/asgi"])
 @pytest.mark.parametrize(

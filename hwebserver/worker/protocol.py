@@ -837,6 +837,10 @@ class HttpProtocol(asyncio.Protocol):
                 if result._status in BODILESS_STATUSES:  # neither a body nor a length
                     body = b""
                     framing = b""
+                    if result._status < 200:
+                        # A client takes a 1xx for an interim answer and waits for the final
+                        # one: closing tells it there is none, instead of leaving it hanging.
+                        keep_alive = False
                 else:
                     framing = content_length_line(len(body))
                 head = build_head(

@@ -25,6 +25,8 @@ async def send_streamed(
 ) -> None:
     """Send a file or stream response; account for it exactly once, however it ends."""
     finished = False
+    if response._status < 200:
+        keep_alive = False  # no final answer follows a 1xx (see HttpProtocol._respond)
     try:
         if response._file_path is not None:
             result = await _send_file(protocol, request, response, keep_alive)
