@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 import random
 import socket
 import subprocess
@@ -15,7 +16,9 @@ from ..worker.control import FrameDecoder, Message
 MEMORY_SAMPLES = 3  # heartbeats in a row above MAX_WORKER_MEMORY before recycling
 BACKOFF_BASE = 0.1
 BACKOFF_MAX = 30.0
-STABLE_AFTER = 10.0  # a worker serving this long resets its generation's crash count
+# Between two starts in one slot, even when its worker had booted: a worker that dies at its
+# first request cannot make the supervisor fork in a tight loop.
+RESPAWN_FLOOR = 0.25
 
 
 class Phase(enum.Enum):
@@ -64,6 +67,11 @@ class WorkerHandle:
             and self.failure is None
             and self.recycle_reason is None
         )
+
+    @property
+    def accepting(self) -> bool:
+        """Said READY and still takes new connections: not draining, not given up on."""
+        return self.phase is Phase.READY and self.failure is None and not self.killed
 
     @property
     def signal_ready(self) -> bool:
@@ -115,6 +123,47 @@ def request_limit(max_requests: int, jitter: int) -> int | None:
     return max_requests + (random.randint(0, jitter) if jitter > 0 else 0)
 
 
+def crash_backoff(early_deaths: int) -> float:
+    """The wait before a slot's next start after this many deaths in a row before READY:
+    none after the first, then 0.4 s, 0.8 s, ... up to 30 s."""
+    if early_deaths <= 1:
+        return 0.0
+    return min(BACKOFF_MAX, BACKOFF_BASE * 2**early_deaths)
+
+
+@dataclass(eq=False)
+class Slot:
+    """A place for one worker in a generation, held by one worker after another. The crash
+    backoff is kept per slot, so a place whose workers keep dying at start-up does not hold
+    back the replacement of any other."""
+
+    occupant: WorkerHandle | None = None
+    early_deaths: int = 0  # in a row, before READY
+    not_before: float = 0.0  # the next occupant's start
+    last_start: float = -math.inf
+
+    def take(self, worker: WorkerHandle, now: float) -> None:
+        self.occupant = worker
+        self.last_start = now
+
+    def vacate(self, booted: bool, now: float) -> float:
+        """Its worker is gone (or recycled); the wait before the next one starts, which is the
+        wait kept. A worker that said READY ran code known to boot: replaced at once (after
+        RESPAWN_FLOOR since the last start). One that died before READY may be in a crash
+        loop at start-up: the wait grows while they keep doing so."""
+        self.occupant = None
+        if booted:
+            self.early_deaths = 0
+            self.not_before = max(now, self.last_start + RESPAWN_FLOOR)
+        else:
+            self.early_deaths += 1
+            self.not_before = now + crash_backoff(self.early_deaths)
+        return self.not_before - now
+
+    def due(self, now: float) -> bool:
+        return self.occupant is None and now >= self.not_before
+
+
 @dataclass(eq=False)
 class Generation:
     """Workers running the same code. Generation 0 is forked from the supervisor; the others
@@ -125,12 +174,17 @@ class Generation:
     size: int
     started: float
     ever_ready: bool = False
-    failures: int = 0  # consecutive early deaths, for the backoff
-    next_start: float = 0.0
     workers: list[WorkerHandle] = field(default_factory=list)
+    slots: list[Slot] = field(default_factory=list)
 
-    def live(self) -> list[WorkerHandle]:
-        return list(self.workers)
+    def __post_init__(self) -> None:
+        self.resize(self.size)
+
+    @property
+    def starting_service(self) -> bool:
+        """The service's first workers, none READY yet: a failure here means the
+        application cannot start, and run() raises."""
+        return self.number == 0 and not self.ever_ready
 
     def staying(self) -> list[WorkerHandle]:
         return [w for w in self.workers if w.staying]
@@ -138,17 +192,33 @@ class Generation:
     def ready(self) -> list[WorkerHandle]:
         return [w for w in self.workers if w.staying and w.phase is Phase.READY]
 
-    def record_death(self, worker: WorkerHandle, now: float) -> float:
-        """A worker died unasked: its replacement waits longer while they keep dying early.
-        Returns the wait."""
-        lived = now - worker.ready_at if worker.ready_at is not None else 0.0
-        if lived >= STABLE_AFTER:
-            self.failures = 0
-        return self.back_off(now)
+    def resize(self, size: int) -> list[WorkerHandle]:
+        """Slots for `size` workers. When fewer are wanted, empty slots go first, then those of
+        booting workers, then those of the newest; the workers that lost their slot are
+        returned, to be retired."""
+        while len(self.slots) < size:
+            self.slots.append(Slot())
+        surplus = len(self.slots) - size
+        if surplus <= 0:
+            return []
+        dropped = sorted(self.slots, key=_retire_order)[:surplus]
+        self.slots = [slot for slot in self.slots if slot not in dropped]
+        return [slot.occupant for slot in dropped if slot.occupant is not None]
 
-    def back_off(self, now: float) -> float:
-        """One more failure: the first is replaced at once, then 0.4 s, 0.8 s, ... 30 s."""
-        self.failures += 1
-        delay = 0.0 if self.failures <= 1 else min(BACKOFF_MAX, BACKOFF_BASE * 2**self.failures)
-        self.next_start = now + delay
-        return delay
+    def due_slots(self, now: float) -> list[Slot]:
+        return [slot for slot in self.slots if slot.due(now)]
+
+    def next_start(self) -> float:
+        """When the soonest empty slot may be filled; infinity when none is empty."""
+        return min((s.not_before for s in self.slots if s.occupant is None), default=math.inf)
+
+    def slot_of(self, worker: WorkerHandle) -> Slot | None:
+        """None once it left its slot (recycled, retired)."""
+        return next((slot for slot in self.slots if slot.occupant is worker), None)
+
+
+def _retire_order(slot: Slot) -> tuple[bool, bool, float]:
+    worker = slot.occupant
+    if worker is None:
+        return (False, False, 0.0)
+    return (True, worker.phase is Phase.READY, -worker.started)

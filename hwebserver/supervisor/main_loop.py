@@ -23,7 +23,7 @@ from ..worker.config import Listener
 from ..worker.control import Message
 from ..worker.logs import ServerLog
 from . import spawn, tree
-from .handles import Generation, Phase, WorkerHandle, request_limit
+from .handles import Generation, Phase, Slot, WorkerHandle, request_limit
 from .listeners import close_all
 from .options import RunOptions
 from .recycling import due_for_recycling
@@ -36,6 +36,9 @@ KILL_MARGIN = 5.0  # past GRACEFUL_TIMEOUT, a draining worker's process tree is 
 STOP_GRACE = 2.0  # after STOP
 DUMP_GRACE = 1.0  # between the stack dump of a silent worker and killing it
 BOOT_FAILED_GRACE = 5.0  # a worker that reported BOOT_FAILED has this long to exit
+# The first workers killed from outside while they boot (the OOM killer, kill -9) are started
+# again, with the crash backoff, this many times in a row per slot before run() gives up.
+FIRST_START_RETRIES = 5
 
 
 class Supervisor:
@@ -68,6 +71,8 @@ class Supervisor:
         self.stopping: str | None = None  # "graceful" or "immediate"
         self.fatal: str | None = None
         self.announced_ready = False
+        self.has_served = False  # a worker said READY: from then on, no live worker is an outage
+        self.outage_since: float | None = None
         self.watcher = WatcherKeeper(self.selector, self.log, self._on_sources_changed)
 
     # -- any thread ------------------------------------------------------------------------------
@@ -87,7 +92,7 @@ class Supervisor:
             if swept:
                 self.log.lifecycle("removed %d request temp dir(s) of dead processes", swept)
             self.active = self._new_generation(forked=True, now=now)
-            self._fill(self.active, self.target, now)
+            self._fill(self.active, now)
             if self.watch_sources:
                 self.watcher.start(now)
             while self.stopping is None or self.workers:
@@ -107,6 +112,7 @@ class Supervisor:
         self._reap_exited(now)
         self._enforce_deadlines(now)
         self._reconcile(now)
+        self._watch_live_workers(now)
 
     def _wait_time(self, now: float) -> float:
         soonest = now + MAX_WAIT
@@ -119,8 +125,10 @@ class Supervisor:
                 soonest = min(soonest, worker.started + self.boot_timeout)
             else:
                 soonest = min(soonest, worker.last_beat + self.worker_timeout)
-        if self.active is not None and self.active.next_start > now:
-            soonest = min(soonest, self.active.next_start)
+        if self.active is not None:
+            next_start = self.active.next_start()
+            if next_start > now:  # a due slot is filled in this turn, or not at all (stopping)
+                soonest = min(soonest, next_start)
         return max(0.0, soonest - now)
 
     # -- signals ---------------------------------------------------------------------------------
@@ -175,12 +183,13 @@ class Supervisor:
         self.next_generation += 1
         return generation
 
-    def _fill(self, generation: Generation, size: int, now: float) -> None:
-        while len(generation.staying()) < size:
-            if not self._start_worker(generation, now):
+    def _fill(self, generation: Generation, now: float) -> None:
+        """A worker in each empty slot whose time has come."""
+        for slot in generation.due_slots(now):
+            if not self._start_worker(generation, slot, now):
                 return
 
-    def _start_worker(self, generation: Generation, now: float) -> bool:
+    def _start_worker(self, generation: Generation, slot: Slot, now: float) -> bool:
         limit = request_limit(self.max_requests, self.max_requests_jitter)
         try:
             if generation.forked:
@@ -194,10 +203,11 @@ class Supervisor:
             self.log.error(
                 "cannot start a worker of generation %d", generation.number, exc_info=exc
             )
-            self._generation_failed(generation, f"cannot start a worker: {exc}", now)
+            self._cannot_start(generation, slot, f"cannot start a worker: {exc}", now)
             return False
         worker = WorkerHandle(started.pid, generation, started.sock, now, limit)
         worker.process = started.process
+        slot.take(worker, now)
         generation.workers.append(worker)
         self.workers[worker.pid] = worker
         self.selector.register(worker.sock, selectors.EVENT_READ, partial(self._on_control, worker))
@@ -279,31 +289,63 @@ class Supervisor:
         if worker.failure is None and asked:
             self.log.lifecycle("%s exited (%s)", worker, how)
             return
-        reason = worker.failure or "exited unexpectedly"
+        what = f"{worker} {worker.failure or 'exited unexpectedly'} ({how})"
         if generation is self.pending:
-            self._abort_pending(f"{worker} {reason} ({how})", now)
+            self._abort_pending(what, now)
         elif generation is not self.active or self.stopping is not None:
-            self.log.warning("%s %s (%s)", worker, reason, how)
-        elif not generation.ever_ready and generation.number == 0:
-            self._generation_failed(generation, f"{worker} {reason} ({how})", now)
+            self.log.warning("%s", what)
+        elif generation.starting_service and self._own_start_failure(worker, code):
+            self._start_failed(what, now)
         else:
-            delay = generation.record_death(worker, now)
+            self._replace(worker, what, now)
+
+    @staticmethod
+    def _own_start_failure(worker: WorkerHandle, code: int) -> bool:
+        """The application failed to start (its exception, exit or crash, or no READY in
+        time), as opposed to a kill from outside (the OOM killer, an operator's kill -9),
+        which says nothing of its code."""
+        return worker.failure is not None or not tree.killed_from_outside(code)
+
+    def _replace(self, worker: WorkerHandle, what: str, now: float) -> None:
+        """A serving generation's worker died unasked: its slot gets a new one, at once if it
+        had said READY, after the slot's crash backoff if not. The wait logged is the wait."""
+        generation = worker.generation
+        slot = generation.slot_of(worker)
+        if slot is None:  # it was being recycled: its replacement is already there
+            self.log.warning("%s", what)
+            return
+        delay = slot.vacate(booted=worker.ready_at is not None, now=now)
+        when = f" in {delay:.1f}s" if delay else ""
+        if not generation.starting_service:
+            self.log.warning("%s; replacing it%s", what, when)
+        elif slot.early_deaths > FIRST_START_RETRIES:
+            self._start_failed(
+                f"{what}, killed before READY {slot.early_deaths} times in a row", now
+            )
+        else:
             self.log.warning(
-                "%s %s (%s); replacing it%s",
-                worker,
-                reason,
-                how,
-                f" in {delay:.1f}s" if delay else "",
+                "%s while booting: killed from outside, not a failure of the application; "
+                "starting another%s (retry %d of %d)",
+                what,
+                when,
+                slot.early_deaths,
+                FIRST_START_RETRIES,
             )
 
-    def _generation_failed(self, generation: Generation, reason: str, now: float) -> None:
+    def _cannot_start(self, generation: Generation, slot: Slot, reason: str, now: float) -> None:
+        """fork() or exec() failed."""
         if generation is self.pending:
             self._abort_pending(reason, now)
-        elif generation is self.active and not generation.ever_ready and generation.number == 0:
-            self.fatal = f"the workers failed to start: {reason}"
-            self._shutdown("the workers failed to start", immediate=True, now=now)
+        elif generation.starting_service:
+            self._start_failed(reason, now)
         else:
-            generation.back_off(now)
+            delay = slot.vacate(booted=False, now=now)
+            self.log.warning("generation %d: trying again in %.1fs", generation.number, delay)
+
+    def _start_failed(self, reason: str, now: float) -> None:
+        """run() raises OperationFailed with this reason, once the workers are stopped."""
+        self.fatal = f"the workers failed to start: {reason}"
+        self._shutdown("the workers failed to start", immediate=True, now=now)
 
     def _forget(self, worker: WorkerHandle) -> None:
         self._unregister(worker)
@@ -366,16 +408,10 @@ class Supervisor:
         if pending is not None and len(pending.ready()) >= pending.size:
             self._promote(now)
         generation = self.active
-        self._mark_for_recycling(generation)
-        staying = generation.staying()
-        missing = self.target - len(staying)
-        if missing > 0 and now >= generation.next_start:
-            self._fill(generation, self.target, now)
-        elif missing < 0:
-            # Fewer wanted (SIGTTOU): booting ones go first, then the newest.
-            order = sorted(staying, key=lambda w: (w.phase is Phase.READY, -w.started))
-            for worker in order[:-missing]:
-                self._retire(worker, now)
+        self._mark_for_recycling(generation, now)
+        for worker in generation.resize(self.target):  # fewer wanted (SIGTTOU)
+            self._retire(worker, now)
+        self._fill(generation, now)
         if len(generation.ready()) >= self.target:
             for worker in generation.workers:
                 if worker.recycle_reason is not None and worker.phase is Phase.READY:
@@ -385,15 +421,18 @@ class Supervisor:
                 self.notifier.ready(f"serving with {self.target} worker(s)")
                 self.log.lifecycle("all %d worker(s) ready", self.target)
 
-    def _mark_for_recycling(self, generation: Generation) -> None:
-        """The replacement starts now (the worker no longer counts as staying); the old
-        worker drains once the generation is back at full strength."""
+    def _mark_for_recycling(self, generation: Generation, now: float) -> None:
+        """The replacement starts now (the worker leaves its slot); the old worker drains
+        once the generation is back at full strength."""
         if self.pending is not None or (self.max_requests <= 0 and self.max_memory <= 0):
             return
         due = due_for_recycling(generation, self.target, self.max_memory)
         if due is not None:
             worker, reason = due
             worker.recycle_reason = reason
+            slot = generation.slot_of(worker)
+            if slot is not None:
+                slot.vacate(booted=True, now=now)
             self.log.lifecycle("recycling %s: %s; its replacement starts first", worker, reason)
 
     def _retire(self, worker: WorkerHandle, now: float) -> None:
@@ -406,6 +445,27 @@ class Supervisor:
             worker.send(control.DRAIN, mode=control.RETIRE)
             worker.deadline = now + self.graceful + KILL_MARGIN
             self.log.lifecycle("%s drains", worker)
+
+    # -- no live worker --------------------------------------------------------------------------
+    def _watch_live_workers(self, now: float) -> None:
+        """The port stays open while no worker accepts: connections wait in its backlog, and
+        their clients hang. The start and the end of such a period are errors in the log."""
+        if self.stopping is not None:
+            return
+        if any(worker.accepting for worker in self.workers.values()):
+            if self.outage_since is not None:
+                self.log.error(
+                    "a worker serves again, after %.2fs with no live worker",
+                    now - self.outage_since,
+                )
+                self.outage_since = None
+            self.has_served = True
+        elif self.has_served and self.outage_since is None:
+            self.outage_since = now
+            self.log.error(
+                "no live worker: new connections wait in the listen backlog until a "
+                "replacement is ready"
+            )
 
     # -- reload ------------------------------------------------------------------------------------
     def _reload(self, reason: str, now: float) -> None:
@@ -422,7 +482,7 @@ class Supervisor:
             generation.number,
             generation.size,
         )
-        self._fill(generation, generation.size, now)
+        self._fill(generation, now)
 
     def _promote(self, now: float) -> None:
         old, new = self.active, self.pending

@@ -72,6 +72,25 @@ def reap(pid: int) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
+# What a process gets from its own faults (a crash in C code, abort()), not from outside.
+FAULT_SIGNALS = frozenset(
+    {
+        signal.SIGSEGV,
+        signal.SIGBUS,
+        signal.SIGILL,
+        signal.SIGFPE,
+        signal.SIGABRT,
+        signal.SIGSYS,
+        signal.SIGTRAP,
+    }
+)
+
+
+def killed_from_outside(code: int) -> bool:
+    """Ended by a signal it did not bring upon itself: the OOM killer, an operator's kill."""
+    return code < 0 and -code not in FAULT_SIGNALS
+
+
 def describe_exit(code: int) -> str:
     if code >= 0:
         return f"exit code {code}"
