@@ -315,7 +315,7 @@ class Supervisor:
             self.log.warning("%s", what)
             return
         delay = slot.vacate(booted=worker.ready_at is not None, now=now)
-        when = f" in {delay:.1f}s" if delay else ""
+        when = f" in {delay:.1f}s" if delay >= 0.05 else ""  # else: at once, or nearly
         if not generation.starting_service:
             self.log.warning("%s; replacing it%s", what, when)
         elif slot.early_deaths > FIRST_START_RETRIES:
