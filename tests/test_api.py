@@ -227,8 +227,8 @@ def test_named_ports(srv):
 
 # -- dispatch ---------------------------------------------------------------------------------
 def test_a_blocking_function_never_runs_on_the_event_loop(srv):
-    """/api is one route; were learning per route, wait_for_release would be called inline
-    after the fast calls promoted /api, and release() could never be served."""
+    """After many fast calls, a blocking one still runs on a handler thread: were it called
+    on the loop, release() could never be served."""
     for _ in range(20):
         assert call_json(srv, "ping").json() == "pong"
     with concurrent.futures.ThreadPoolExecutor(2) as pool:

@@ -50,19 +50,3 @@ def test_async_handlers_are_not_limited_by_the_thread_pool(tmp_path):
         assert "blocking" not in results
         assert all(results[str(i)].text == "slept" for i in range(5))
         slow.join(timeout=60)
-
-
-def test_a_fast_handler_that_turns_slow_goes_back_to_the_pool(tmp_path):
-    settings = {"INLINE_HANDLER_BUDGET": 0.05}
-    with server(tmp_path, settings=settings, verbosity=1) as srv:
-        with httpx.Client(timeout=60) as client:
-            for _ in range(5):  # measured fast in the pool: promoted to run on the loop
-                assert client.get(srv.url("/adaptive")).text == "adaptive"
-            wait_for(lambda: "handler /adaptive runs inline" in srv.logs())
-            client.get(srv.url("/adaptive?s=0.5"))  # overruns on the loop once: demoted
-            wait_for(lambda: "moved to the thread pool" in srv.logs())
-        results: dict = {}
-        slow = _get_in_thread(srv.url("/adaptive?s=3"), results, "slow")
-        wait_for(lambda: httpx.get(srv.url("/hello"), timeout=60).status_code == 200)
-        assert "slow" not in results
-        slow.join(timeout=60)

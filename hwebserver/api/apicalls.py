@@ -54,7 +54,7 @@ async def api_endpoint(request: Request) -> Response:
             result = function.function(*call_args, **call_kwargs)
         else:
             result = await request.conn.services.call_plain(
-                function, function.function, call_args, call_kwargs
+                function.function, call_args, call_kwargs
             )
     except CallError as error:
         return json_error(error.message, error.status)

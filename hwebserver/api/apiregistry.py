@@ -21,18 +21,13 @@ class CallError(Exception):
 
 
 class ApiFunction:
-    """One registered function. `dispatch_mode`, `demotions` and `fast_calls` belong to the worker's
-    dispatcher, which learns per function whether a plain one may run on the event loop."""
+    """One registered function, and how its arguments are bound."""
 
     __slots__ = (
         "arg_types",
-        "demotions",
-        "dispatch_mode",
-        "fast_calls",
         "function",
         "is_async",
         "name",
-        "path",
         "plain_index",
         "plain_names",
         "plain_required",
@@ -67,10 +62,6 @@ class ApiFunction:
         self.plain_names = tuple(p.name for p in parameters[1:]) if plain else None
         self.plain_index = {name: i for i, name in enumerate(self.plain_names or ())}
         self.plain_required = sum(1 for p in parameters[1:] if p.default is p.empty)
-        self.path = f"/api {name}"  # how the dispatcher's log lines name it
-        self.dispatch_mode = 0
-        self.demotions = 0
-        self.fast_calls = 0
 
     def __repr__(self) -> str:
         return f"<ApiFunction {self.name}>"

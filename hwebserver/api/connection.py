@@ -6,27 +6,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 
-class DispatchLearner(Protocol):
-    """What the worker learns about one plain callable: where it runs (see worker/dispatch.py)."""
-
-    dispatch_mode: int
-    demotions: int
-    fast_calls: int
-    path: str
-
-
 class WorkerServices(Protocol):
     """What the serving worker offers to endpoints that need more than the request (the /api
-    endpoint): calling plain functions as plain handlers are called, and the debug flag."""
+    endpoint): calling plain functions where plain handlers run (the handler threads), and the
+    debug flag."""
 
     debug: bool
 
     def call_plain(
-        self,
-        learner: DispatchLearner,
-        function: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
+        self, function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Awaitable[Any]: ...
 
 

@@ -20,8 +20,8 @@ ASYNC_HANDLER = "async_handler"
 class URLHandler:
     """Subclass, override `handle(request) -> Response`, and construct an instance to register.
 
-    `handle` runs like a plain urlHandler function: in the handler thread pool (or on the
-    event loop once measured fast), at most `max_num_threads` at a time.
+    `handle` runs like a plain urlHandler function: on the handler threads, never on the
+    event loop, at most `max_num_threads` at a time.
     """
 
     def __init__(

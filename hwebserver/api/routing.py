@@ -22,7 +22,8 @@ PRIORITY_MOUNT = 1
 
 # Route.dispatch_mode of routes whose endpoint is not a handler the protocol calls itself
 # (WSGI/ASGI apps, AsyncURLHandler instances): the worker hands the whole exchange to the
-# adapter for the route's `kind`. The other modes belong to worker/dispatch.py.
+# adapter for the route's `kind`. Other routes are handlers: async ones run on the loop,
+# plain ones on the handler threads (worker/dispatch.py).
 DISPATCH_EXCHANGE = 3
 
 
@@ -51,14 +52,12 @@ def is_async_callable(obj: Any) -> bool:
 
 
 class Route:
-    """One registered endpoint. `dispatch_mode`, `demotions`, `fast_calls`: the worker's dispatcher's."""
+    """One registered endpoint. `dispatch_mode`: 0, or DISPATCH_EXCHANGE (see below)."""
 
     __slots__ = (
         "allow",
-        "demotions",
         "dispatch_mode",
         "endpoint",
-        "fast_calls",
         "is_async",
         "is_prefix",
         "key",
@@ -97,8 +96,6 @@ class Route:
             self.methods = frozenset(allowed)
             self.allow = ", ".join(sorted(allowed))
         self.dispatch_mode = 0
-        self.demotions = 0
-        self.fast_calls = 0
         # True for mounts: the request body streams to the app while it arrives.
         self.streams_body = False
 

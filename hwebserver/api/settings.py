@@ -82,13 +82,6 @@ OPTIONS: dict[str, Option] = _opts(
         "most bytes one form keeps in memory: later files go to disk, more fields are 413",
     ),
     Option("WRITE_BUFFER_SIZE", "int", 262144, "server", "per-connection write high-water mark"),
-    Option(
-        "INLINE_HANDLER_BUDGET",
-        "float",
-        0.002,
-        "server",
-        "a plain handler faster than this runs on the event loop; 0 disables",
-    ),
     Option("GRACEFUL_TIMEOUT", "float", 30.0, "server", "seconds to finish in-flight work"),
     Option(
         "WORKER_TIMEOUT", "float", 30.0, "server", "heartbeat silence before a worker is replaced"

@@ -14,7 +14,6 @@ import asyncio
 import re
 import time
 from collections import deque
-from time import perf_counter
 from typing import Any
 from urllib.parse import unquote
 
@@ -29,15 +28,7 @@ from ..api.routing import Route
 from . import eager, exchange, sending, streaming_body
 from .bodies import BodySink, open_body_sink
 from .config import Listener
-from .dispatch import (
-    EXCHANGE,
-    INLINE,
-    LEARNING,
-    OVERRUN_FACTOR,
-    record_inline_call,
-    record_pool_call,
-    timed_call,
-)
+from .dispatch import EXCHANGE
 from .errors import HttpError, error_response, rejection_response
 from .head import CLOSE, build_head, connection_header, content_length_line, simple_head
 from .state import WorkerState
@@ -198,13 +189,11 @@ class HttpProtocol(asyncio.Protocol):
         "hold_reading",
         "host_count",
         "idle_tick",
-        "inline_overrun",
         "lingering",
         "listener",
         "loop",
         "max_header_count",
         "max_header_size",
-        "max_num_threads",
         "max_request_line",
         "max_request_size",
         "messages",
@@ -279,8 +268,6 @@ class HttpProtocol(asyncio.Protocol):
         self.max_header_size = state.max_header_size
         self.max_header_count = state.max_header_count
         self.max_request_size = state.max_request_size
-        self.max_num_threads = state.config.max_num_threads
-        self.inline_overrun = state.inline_budget * OVERRUN_FACTOR
         self.url = b""
         self._reset_unusual()
         self._reset_message()
@@ -727,20 +714,8 @@ class HttpProtocol(asyncio.Protocol):
                     self._respond(request, value)
                 else:
                     value.add_done_callback(lambda task: self._on_task_done(request, task))
-            elif route.dispatch_mode == INLINE and state.pool_in_use < self.max_num_threads:
-                started = perf_counter()
-                try:
-                    result = route.endpoint(request)
-                except Exception as exc:
-                    record_inline_call(state, route, perf_counter() - started)
-                    self._respond_exception(request, exc)
-                    return
-                elapsed = perf_counter() - started
-                if elapsed > self.inline_overrun:
-                    record_inline_call(state, route, elapsed)
-                self._respond(request, result)
-            else:
-                self._start_in_pool(route, request)
+            else:  # plain code: on a handler thread, never on the loop (dispatch.py)
+                self._start_on_thread(route, request)
         except Exception as exc:  # a fault of ours in routing or dispatch: answered, not hung
             self._dispatch_failed(request, exc)
 
@@ -777,24 +752,14 @@ class HttpProtocol(asyncio.Protocol):
         else:
             self._respond(request, task.result())
 
-    def _start_in_pool(self, route: Route, request: Request) -> None:
+    def _start_on_thread(self, route: Route, request: Request) -> None:
         if route.dispatch_mode == EXCHANGE:  # an app mount or AsyncURLHandler runs it all
             exchange.start(self, route, request)
             return
-        state = self.state
-        state.pool_in_use += 1
-        future = self.loop.run_in_executor(state.pool, timed_call, route.endpoint, request)
-        future.add_done_callback(lambda fut: self._on_pool_done(route, request, fut))
+        self.state.threads.call(route.endpoint, request, self._handler_returned, request)
 
-    def _on_pool_done(self, route: Route, request: Request, future: asyncio.Future[Any]) -> None:
-        state = self.state
-        state.pool_in_use -= 1
-        if future.cancelled():
-            self._handler_finished_on_closed(request)
-            return
-        ok, value, elapsed = future.result()
-        if route.dispatch_mode == LEARNING:
-            record_pool_call(state, route, elapsed)
+    def _handler_returned(self, request: Request, ok: bool, value: Any) -> None:
+        """Back on the loop from a handler thread (worker/threads.py)."""
         if ok:
             self._respond(request, value)
         else:

@@ -282,9 +282,9 @@ async def _chunks(protocol: HttpProtocol, stream: Any) -> Any:
             yield _as_bytes(item)
         return
     iterator: Iterator[Any] = iter(stream)
-    loop = protocol.loop
+    threads = protocol.state.threads
     while True:
-        pending = loop.run_in_executor(protocol.state.pool, next, iterator, _END)
+        pending = threads.run(_next_or_end, iterator)
         try:
             item = await asyncio.shield(pending)
         except asyncio.CancelledError:
@@ -295,6 +295,10 @@ async def _chunks(protocol: HttpProtocol, stream: Any) -> Any:
         if item is _END:
             return
         yield _as_bytes(item)
+
+
+def _next_or_end(iterator: Iterator[Any]) -> Any:
+    return next(iterator, _END)
 
 
 def _as_bytes(item: Any) -> bytes:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from ..api.routing import Router, http_routes, websocket_routes
@@ -11,6 +10,7 @@ from .config import WorkerConfig
 from .dates import date_server_lines
 from .dispatch import WorkerCalls
 from .logs import ServerLog
+from .threads import HandlerThreads
 
 if TYPE_CHECKING:
     from .protocol import HttpProtocol
@@ -25,10 +25,8 @@ class WorkerState:
         self.log = ServerLog(config.verbosity, config.debug)
         self.router: Router = http_routes
         self.websocket_router: Router = websocket_routes
-        self.pool = ThreadPoolExecutor(
-            max_workers=max(1, config.max_num_threads), thread_name_prefix="hwebserver-handler"
-        )
-        self.pool_in_use = 0
+        # Where plain handlers, API functions and WSGI apps run (never on the loop).
+        self.threads = HandlerThreads(loop, config.max_num_threads, "hwebserver-handler")
         self.connections: set[HttpProtocol] = set()
         self.tick = 0
         self.date_server = date_server_lines()
@@ -49,7 +47,6 @@ class WorkerState:
         self.spool_size = int(config.option("BODY_SPOOL_SIZE"))
         self.form_memory_size = int(config.option("FORM_MEMORY_SIZE"))
         self.write_high_water = int(config.option("WRITE_BUFFER_SIZE"))
-        self.inline_budget = float(config.option("INLINE_HANDLER_BUDGET"))
         # Plug-ins (the WebSocket upgrade) keep what they need here.
         self.extras: dict[str, Any] = {}
         # Given to every connection (ConnectionInfo.services): async endpoints call plain
@@ -67,5 +64,5 @@ class WorkerState:
         self.date_server_end = self.date_server + b"\r\n"
 
     def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.threads.close()
         self.log.close()

@@ -223,6 +223,11 @@ def _encode_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]
 
 
 # -- the exchange -----------------------------------------------------------------------------
+def _run_app(exchange: WsgiExchange) -> None:
+    """On a handler thread."""
+    exchange.run()
+
+
 class WsgiExchange:
     """One request through the app; start() on the loop, run() in a pool thread."""
 
@@ -246,9 +251,7 @@ class WsgiExchange:
         protocol.exchange = self
         if self.body is not None:
             self.body.started = True
-        state.pool_in_use += 1
-        future = self.loop.run_in_executor(state.pool, self.run)
-        future.add_done_callback(self._done)
+        state.threads.call(_run_app, self, WsgiExchange._done, self)
 
     def connection_lost(self) -> None:
         self.disconnected = True
@@ -390,23 +393,17 @@ class WsgiExchange:
             protocol.transport.write(head)
 
     # -- back on the loop -----------------------------------------------------------------------
-    def _done(self, future: asyncio.Future[None]) -> None:
+    def _done(self, ok: bool, value: Any) -> None:
         protocol = self.protocol
         state = protocol.state
-        state.pool_in_use -= 1
         protocol.exchange = None
         request = self.request
         if self.body is not None:
             self.body.abandon()
-        error = None if future.cancelled() else future.exception()
+        error: BaseException | None = None if ok else value
         # Disconnected with the connection still open: the server answered in the app's
         # place (e.g. a 413 mid-body), so nothing of the app's may be written any more.
-        if (
-            protocol.closed
-            or self.disconnected
-            or future.cancelled()
-            or isinstance(error, ClientDisconnected)
-        ):
+        if protocol.closed or self.disconnected or isinstance(error, ClientDisconnected):
             protocol._handler_finished_on_closed(request)
             return
         if error is not None:

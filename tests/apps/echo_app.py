@@ -199,13 +199,6 @@ def post_only(request: hwebserver.Request) -> str:
     return "posted"
 
 
-@hwebserver.urlHandler("/adaptive")
-def adaptive(request: hwebserver.Request) -> str:
-    """Fast until asked to be slow: exercises the inline/pool dispatch learning."""
-    time.sleep(float(request.GET().get("s", "0")))
-    return "adaptive"
-
-
 @hwebserver.urlHandler("/only-header")
 def only_header(request: hwebserver.Request) -> hwebserver.Response:
     response = hwebserver.Response(b"x")
