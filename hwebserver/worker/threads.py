@@ -1,16 +1,19 @@
 """The handler threads: where plain handlers, API functions and WSGI apps run, never on the loop.
 
-A thread hop costs more than a whole small request, so the hop is kept lean instead of avoided:
-- calls go to the threads through one `queue.SimpleQueue` (C, FIFO: calls start in the order
-  they were made, and those beyond `size` wait their turn, never refused); no
-  `concurrent.futures.Future` and no asyncio future per call;
-- results come back through a deque, and the loop is woken once for however many calls
-  finished since it last looked (one `call_soon_threadsafe` a batch, not one a call);
-- each result is handed to the callback the caller gave, with a context of its choosing
-  (a request), so a call allocates one tuple each way.
+A thread hop costs more than a whole small request, so the hop is kept lean instead of avoided.
+With the GIL, what costs is not the work but waking threads that then wait for the GIL held by
+the loop, and waking the loop for each result. So:
+- calls made during one turn of the loop are handed over together at its end, and one thread
+  is woken for them: it runs them back to back while the loop waits for I/O (a thread woken
+  mid-turn would only wait for the GIL, two context switches for nothing);
+- calls must not wait behind a long one while threads sleep: if calls are still queued after
+  NUDGE_DELAY, the loop wakes as many sleeping threads as there are calls waiting;
+- results come back through a deque, with one loop wake-up for however many calls finished
+  since the loop last looked; no future per call, one tuple each way.
 
-At most `size` calls run at once; threads start when calls need them, and are daemons: a
-handler that never returns cannot stop the worker process from exiting.
+Calls start in the order they were made (FIFO); at most `size` run at once, and those beyond
+wait their turn, never refused. Threads start when first needed and are daemons: a handler
+that never returns cannot stop the worker process from exiting.
 """
 
 from __future__ import annotations
@@ -19,14 +22,15 @@ import asyncio
 import threading
 from collections import deque
 from collections.abc import Callable
-from queue import SimpleQueue
 from typing import Any
 
 # What a finished call hands back: its context, whether it returned, and its value (the result,
 # or the exception it raised).
 Done = Callable[[Any, bool, Any], None]
+Call = tuple[Callable[[Any], Any], Any, Done, Any]
 
-_STOP = None
+# Seconds a queued call may wait for a thread already awake before sleeping ones are woken.
+NUDGE_DELAY = 0.001
 
 
 class HandlerThreads:
@@ -37,20 +41,25 @@ class HandlerThreads:
         self.size = max(1, size)
         self.name = name
         self.in_use = 0  # calls made and not yet reported back (read on the loop only)
-        self._calls: SimpleQueue[tuple[Callable[[Any], Any], Any, Done, Any] | None] = SimpleQueue()
+        self._made: list[Call] = []  # during this turn of the loop, not yet handed over
+        self._mutex = threading.Lock()  # guards _queue against _sleeping
+        self._queue: deque[Call] = deque()
+        self._sleeping: list[threading.Lock] = []  # each sleeping thread waits on its lock
         self._finished: deque[tuple[Done, Any, bool, Any]] = deque()
-        self._lock = threading.Lock()
+        self._finished_lock = threading.Lock()
         self._wake_pending = False
-        self._threads: list[threading.Thread] = []
+        self._nudge_armed = False
+        self._threads = 0
         self._closed = False
 
     def call(self, function: Callable[[Any], Any], argument: Any, done: Done, context: Any) -> None:
         """Run `function(argument)` on a handler thread; `done(context, ok, value)` is then
         called on the loop. Only from the loop's thread."""
         self.in_use += 1
-        if len(self._threads) < self.size and self.in_use > len(self._threads):
-            self._start_thread()  # every thread is taken: one more, up to `size`
-        self._calls.put((function, argument, done, context))
+        made = self._made
+        made.append((function, argument, done, context))
+        if len(made) == 1:
+            self.loop.call_soon(self._hand_over)
 
     def run(self, function: Callable[[Any], Any], argument: Any) -> asyncio.Future[Any]:
         """`function(argument)` on a handler thread, as a future of the loop (for coroutines)."""
@@ -61,23 +70,74 @@ class HandlerThreads:
     def close(self) -> None:
         """Threads end after their current call; calls still queued are dropped."""
         self._closed = True
-        for _ in self._threads:
-            self._calls.put(_STOP)
+        with self._mutex:
+            self._queue.clear()
+            sleeping, self._sleeping = self._sleeping, []
+        for wake in sleeping:
+            wake.release()
+
+    # -- on the loop ------------------------------------------------------------------------
+    def _hand_over(self) -> None:
+        """At the end of the loop's turn: queue what it made, wake one thread if none is up."""
+        made, self._made = self._made, []
+        with self._mutex:
+            self._queue.extend(made)
+            wake = self._sleeping.pop() if self._sleeping else None
+            waiting = len(self._queue)
+        if wake is not None:
+            wake.release()
+        elif self._threads < self.size:
+            self._start_thread()
+        if waiting > 1 and not self._nudge_armed:
+            self._nudge_armed = True
+            self.loop.call_later(NUDGE_DELAY, self._nudge)
+
+    def _nudge(self) -> None:
+        """Calls still queued: the threads awake are busy with long ones; wake more."""
+        self._nudge_armed = False
+        with self._mutex:
+            waiting = len(self._queue)
+            woken = self._sleeping[-waiting:] if waiting else []
+            del self._sleeping[len(self._sleeping) - len(woken) :]
+        for wake in woken:
+            wake.release()
+        started = max(0, min(waiting - len(woken), self.size - self._threads))
+        for _ in range(started):
+            self._start_thread()
+        if woken or started:  # look again; with every thread busy, each takes the next call
+            self._nudge_armed = True
+            self.loop.call_later(NUDGE_DELAY, self._nudge)
+
+    def _deliver(self) -> None:
+        with self._finished_lock:
+            self._wake_pending = False
+            finished = list(self._finished)
+            self._finished.clear()
+        self.in_use -= len(finished)
+        for done, context, ok, value in finished:
+            done(context, ok, value)
 
     # -- in the threads ---------------------------------------------------------------------
     def _start_thread(self) -> None:
-        thread = threading.Thread(
-            target=self._serve, name=f"{self.name}-{len(self._threads)}", daemon=True
-        )
-        self._threads.append(thread)
-        thread.start()
+        self._threads += 1
+        name = f"{self.name}-{self._threads - 1}"
+        threading.Thread(target=self._serve, name=name, daemon=True).start()
 
     def _serve(self) -> None:
-        calls = self._calls
-        while True:
-            item = calls.get()
-            if item is None or self._closed:
-                return
+        wake = threading.Lock()
+        wake.acquire()
+        queue = self._queue
+        mutex = self._mutex
+        while not self._closed:
+            with mutex:
+                if queue:
+                    item: Call | None = queue.popleft()
+                else:
+                    item = None
+                    self._sleeping.append(wake)
+            if item is None:
+                wake.acquire()  # until the loop hands over calls (or closes)
+                continue
             function, argument, done, context = item
             try:
                 value = function(argument)
@@ -94,7 +154,7 @@ class HandlerThreads:
             del done, context, value
 
     def _report(self, done: Done, context: Any, ok: bool, value: Any) -> None:
-        with self._lock:
+        with self._finished_lock:
             self._finished.append((done, context, ok, value))
             if self._wake_pending:
                 return  # the loop has yet to look: it will find this one too
@@ -103,16 +163,6 @@ class HandlerThreads:
             self.loop.call_soon_threadsafe(self._deliver)
         except RuntimeError:  # the loop is closed: the worker is going away
             pass
-
-    # -- back on the loop -------------------------------------------------------------------
-    def _deliver(self) -> None:
-        with self._lock:
-            self._wake_pending = False
-            finished = list(self._finished)
-            self._finished.clear()
-        self.in_use -= len(finished)
-        for done, context, ok, value in finished:
-            done(context, ok, value)
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
