@@ -13,13 +13,22 @@ from typing import Any
 from ..api.enums import webServerVerbosity
 from .portlogs import close_port_logger, open_port_logger, reopen_log_files
 
-__all__ = ["ServerLog", "reopen_log_files", "setup_console_logging"]
+__all__ = [
+    "REPORT_INTERVAL",
+    "OncePerInterval",
+    "ServerLog",
+    "reopen_log_files",
+    "setup_console_logging",
+]
 
 logger = logging.getLogger("hwebserver")
 access_logger = logging.getLogger("hwebserver.access")
 
 _CONSOLE_HANDLER_NAME = "hwebserver-console"
 _ACCESS_FORMAT = '%s "%s %s" %d %d %.2fms'
+# A failure that recurs (a heartbeat that cannot be built, a worker short of descriptors) is
+# logged at most once per this many seconds, not once per occurrence.
+REPORT_INTERVAL = 10.0
 
 
 class ServerLog:
@@ -104,3 +113,17 @@ def setup_console_logging() -> None:
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
+
+
+class OncePerInterval:
+    """Says whether a log line may be written now: at most one per `interval` seconds."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.last: float | None = None
+
+    def allow(self, now: float) -> bool:
+        if self.last is not None and now - self.last < self.interval:
+            return False
+        self.last = now
+        return True

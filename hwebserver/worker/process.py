@@ -24,7 +24,7 @@ import psutil
 from . import control, current, linux
 from .config import Listener, WorkerConfig
 from .control import FrameDecoder, Message
-from .logs import ServerLog, reopen_log_files
+from .logs import REPORT_INTERVAL, OncePerInterval, ServerLog, reopen_log_files
 from .server import WorkerServer
 from .sources import application_sources
 
@@ -108,6 +108,8 @@ class WorkerProcess:
         self._beat_due = 0.0
         self._beat: asyncio.TimerHandle | None = None
         self._me = psutil.Process()
+        self._rss = 0  # the last RSS measured, sent again when it cannot be measured
+        self._beat_failures = OncePerInterval(REPORT_INTERVAL)
 
     # -- called from any thread ----------------------------------------------------------------
     def request_stop(self) -> None:
@@ -200,27 +202,39 @@ class WorkerProcess:
             self.loop.call_later(LIMIT_CHECK_INTERVAL, self._check_request_limit)
 
     def _heartbeat(self) -> None:
+        """Never stops: a heartbeat that could not be built is logged, and the next one is
+        armed all the same (a silent worker is killed by its supervisor)."""
         assert self.loop is not None
-        self._send_heartbeat()
-        self._beat_due = self.loop.time() + HEARTBEAT_INTERVAL
-        self._beat = self.loop.call_at(self._beat_due, self._heartbeat)
+        try:
+            self._send_heartbeat()
+        except Exception:
+            if self._beat_failures.allow(self.loop.time()):
+                self.log.error("worker %d could not send its heartbeat", os.getpid(), exc_info=True)
+        finally:
+            self._beat_due = self.loop.time() + HEARTBEAT_INTERVAL
+            self._beat = self.loop.call_at(self._beat_due, self._heartbeat)
 
     def _send_heartbeat(self) -> None:
         loop = self.loop
         state = self.server.state
         assert loop is not None and state is not None and self.channel is not None
         now = loop.time()
-        try:
-            rss = self._me.memory_info().rss
-        except psutil.Error:
-            rss = 0
         self.channel.send(
             control.HEARTBEAT,
             served=state.requests_served,
             in_flight=state.in_flight,
             lag=round(max(0.0, now - self._beat_due), 4),
-            rss=rss,
+            rss=self._measure_rss(),
         )
+
+    def _measure_rss(self) -> int:
+        """psutil opens /proc/<pid>/statm each time: with no descriptor left (EMFILE) that
+        is a plain OSError, and the last value measured is the best answer."""
+        try:
+            self._rss = self._me.memory_info().rss
+        except (psutil.Error, OSError):
+            pass
+        return self._rss
 
     # -- stopping ------------------------------------------------------------------------------
     def _on_message(self, message: Message) -> None:
