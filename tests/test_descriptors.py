@@ -1,4 +1,5 @@
-"""A worker short of file descriptors (RLIMIT_NOFILE) keeps serving and is not replaced."""
+"""A worker short of file descriptors (RLIMIT_NOFILE) stops accepting for a while, keeps serving
+the connections it has, says so once per interval, and recovers by itself, unreplaced."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import socket
 import time
 
 from supervision import worker_pids
-from support import ServerProcess, read_response
+from support import ServerProcess, read_response, wait_for
 
 NOFILE = 64  # a worker holds about 16 descriptors before its first connection
+FLOOD = 150  # connections opened at once: several times what the limit lets in
 WORKER_TIMEOUT = 3.0
+REPORT_INTERVAL = 10.0  # hwebserver.worker.logs: one line per recurring failure and interval
 REQUEST = b"GET /pid HTTP/1.1\r\nHost: test\r\n\r\n"
 
 
@@ -18,6 +21,79 @@ def ask(sock: socket.socket, path: str = "/pid") -> int:
     status, _headers, body = read_response(sock)
     assert status == 200
     return int(body)
+
+
+def peek(sock: socket.socket) -> str:
+    """'answered' (a response is there to read), 'waiting', or 'cut' (closed by the server)."""
+    sock.settimeout(0)  # read_response() sets its own
+    try:
+        data = sock.recv(1, socket.MSG_PEEK)
+    except BlockingIOError:
+        return "waiting"
+    except ConnectionResetError:
+        return "cut"
+    return "answered" if data else "cut"
+
+
+def test_short_of_descriptors_a_worker_stops_accepting_serves_what_it_has_and_recovers(tmp_path):
+    settings = {"WORKER_TIMEOUT": WORKER_TIMEOUT, "KEEPALIVE_TIMEOUT": 300, "HEADER_TIMEOUT": 300}
+    env = {"HWEBSERVER_TEST_NOFILE": str(NOFILE)}
+    flood: list[socket.socket] = []
+    with ServerProcess("descriptor_app.py", tmp_path, {"settings": settings}, env=env) as srv:
+        started = time.monotonic()
+        try:
+            kept = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            flood.append(kept)
+            worker = ask(kept)
+            for _ in range(FLOOD):
+                sock = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+                flood.append(sock)
+                sock.sendall(REQUEST)
+            wait_for(lambda: "not accepting new connections" in srv.logs(), timeout=10)
+
+            # Out of descriptors for longer than WORKER_TIMEOUT: the keep-alive connection
+            # opened before is served all along, and the worker is not taken for a silent one.
+            until = time.monotonic() + 2 * WORKER_TIMEOUT
+            while time.monotonic() < until:
+                assert ask(kept) == worker
+                time.sleep(0.5)
+            states = [peek(sock) for sock in flood[1:]]
+            # The clients it could not take wait in the backlog: none is cut.
+            assert states.count("cut") == 0, states
+            assert 0 < states.count("answered") < FLOOD
+
+            # As the answered clients leave, the waiting ones are accepted and answered.
+            waiting = flood[1:]
+
+            def everyone_answered() -> bool:
+                for sock in list(waiting):
+                    state = peek(sock)
+                    assert state != "cut"
+                    if state == "answered":
+                        assert read_response(sock)[2] == str(worker).encode()
+                        sock.close()
+                        waiting.remove(sock)
+                return not waiting
+
+            wait_for(everyone_answered, timeout=60, interval=0.2)
+        finally:
+            for sock in flood:
+                sock.close()
+
+        # Later than WORKER_TIMEOUT after the flood: the same worker, serving new connections.
+        time.sleep(WORKER_TIMEOUT + 1)
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as fresh:
+            assert ask(fresh) == worker
+        assert worker_pids(srv) == {worker}
+        elapsed = time.monotonic() - started
+
+        logs = srv.logs()
+        assert "sent no heartbeat" not in logs and "Traceback" not in logs
+        assert "accepting new connections again" in logs
+        # It paused and resumed about FLOOD / 40 times; the log says so once per interval
+        # (a pause or "still" line, and the end of a reported pause), not once per accept.
+        lines = [line for line in logs.splitlines() if "file descriptors in use" in line]
+        assert 2 <= len(lines) <= 2 * (elapsed // REPORT_INTERVAL + 1), lines
 
 
 def test_heartbeat_goes_on_while_the_worker_has_no_descriptor_left(tmp_path):

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
 
 from . import asgi, asgi_websocket
 from .config import Listener, WorkerConfig
+from .descriptors import DescriptorGuard
 from .policy import build_policy
 from .protocol import HttpProtocol
 from .state import WorkerState
@@ -27,6 +30,7 @@ class WorkerServer:
         self.listeners = listeners
         self.state: WorkerState | None = None
         self._servers: list[asyncio.base_events.Server] = []
+        self._guard: DescriptorGuard | None = None
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._clock: asyncio.TimerHandle | None = None
@@ -68,30 +72,90 @@ class WorkerServer:
                 listener.ssl_context = server_ssl_context(listener.settings)
             listener.policy = build_policy(listener.settings)
             state.log.open_port_log(listener.name, listener.settings)
+        self._guard = DescriptorGuard(
+            connections=lambda: len(state.connections),
+            pause=self._pause_accepting,
+            resume=self._resume_accepting,
+            report=state.log.warning,
+            report_recovery=state.log.startup,
+            schedule=loop.call_soon,
+            clock=time.monotonic,
+        )
+        self._guard.check()
+        await self._serve_listeners()
+        if state.log.port_loggers:  # a port's file gets access lines whatever the verbosity
+            state.access_log = True
+        self._tick()
+        return state
+
+    async def _serve_listeners(self) -> None:
+        loop, state, guard = self._loop, self.state, self._guard
+        assert loop is not None and state is not None and guard is not None
+        for listener in self.listeners:
+            if state.draining:
+                return  # a resume that began as the drain did
             # A TLS handshake gets no longer than a request head: slow clients cannot hold on.
             handshake: dict[str, Any] = {}
             if listener.ssl_context is not None:
                 handshake["ssl_handshake_timeout"] = float(self.config.option("HEADER_TIMEOUT"))
+
+            def new_connection(listener: Listener = listener) -> HttpProtocol:
+                guard.accepted()
+                return HttpProtocol(state, listener)
+
             server = await loop.create_server(
-                lambda listener=listener: HttpProtocol(state, listener),
+                new_connection,
                 sock=listener.sock,
                 ssl=listener.ssl_context,
                 backlog=2048,
                 **handshake,
             )
             self._servers.append(server)
-        if state.log.port_loggers:  # a port's file gets access lines whatever the verbosity
-            state.access_log = True
-        self._tick()
-        return state
+
+    def _pause_accepting(self) -> bool:
+        """Short of descriptors: stop accepting, the listening sockets staying open (their
+        backlog waits). Closing a uvloop server closes its socket, so each listener goes on
+        with a duplicate; False when there is no descriptor left to make one."""
+        if self.state is None or self.state.draining or not self._servers:
+            return False
+        duplicates: list[socket.socket] = []
+        try:
+            for listener in self.listeners:
+                duplicates.append(listener.sock.dup())
+        except OSError:
+            for duplicate in duplicates:
+                duplicate.close()
+            return False
+        self.stop_accepting()
+        for listener, duplicate in zip(self.listeners, duplicates, strict=True):
+            listener.sock = duplicate
+        return True
+
+    def _resume_accepting(self) -> None:
+        if self._loop is None or self.state is None or self.state.draining or self._servers:
+            return
+        task = self._loop.create_task(self._serve_listeners())
+        task.add_done_callback(self._resumed)
+
+    def _resumed(self, task: asyncio.Task[None]) -> None:
+        error = None if task.cancelled() else task.exception()
+        if error is None or self.state is None or self._guard is None:
+            return
+        self.stop_accepting()
+        self._guard.resume_failed()  # tried again at the next tick
+        if self._guard.reports.allow(time.monotonic()):
+            self.state.log.error("worker %d could not accept again", os.getpid(), exc_info=error)
 
     def _tick(self) -> None:
         state = self.state
         assert state is not None and self._loop is not None
+        # Armed first: whatever fails below, the clock (timeouts, the Date header) goes on.
+        self._clock = self._loop.call_later(CLOCK_INTERVAL, self._tick)
         state.advance_clock(time.time())
         for connection in list(state.connections):
             connection.check_timeout(state.tick)
-        self._clock = self._loop.call_later(CLOCK_INTERVAL, self._tick)
+        if self._guard is not None:
+            self._guard.tick()
 
     async def serve(self, on_ready: Callable[[], None] | None = None) -> None:
         """Start, report ready, serve until stop(), then drain within the graceful timeout."""
@@ -116,7 +180,8 @@ class WorkerServer:
             pass  # the loop closed meanwhile
 
     def stop_accepting(self) -> None:
-        for server in self._servers:
+        servers, self._servers = self._servers, []
+        for server in servers:
             server.close()
 
     async def drain(self, timeout: float, close_idle: bool = True) -> None:
@@ -131,6 +196,8 @@ class WorkerServer:
         state = self.state
         assert state is not None
         state.draining = True
+        if self._guard is not None:
+            self._guard.stop()
         self.stop_accepting()
         self._drain_closes_idle = close_idle
         self._drain_deadline = time.monotonic() + timeout
@@ -161,6 +228,8 @@ class WorkerServer:
         if self._clock is not None:
             self._clock.cancel()
             self._clock = None
+        if self._guard is not None:
+            self._guard.stop()
         self.stop_accepting()
         if self.state is not None:
             self.state.close()
