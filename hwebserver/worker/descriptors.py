@@ -106,7 +106,8 @@ class DescriptorGuard:
         if self.stopped:
             return
         self.ticks_since_count += 1
-        if self.paused or self.ticks_since_count >= RECOUNT_TICKS:
+        # Paused, or short and not paused (no descriptor to pause with): look every second.
+        if self.paused or self.headroom <= 0 or self.ticks_since_count >= RECOUNT_TICKS:
             self.check()
         elif self.unreported_pauses and self.reports.allow(self.clock()):
             # Short pauses whose lines were held back: said once their interval is over.
