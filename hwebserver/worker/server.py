@@ -31,6 +31,7 @@ class WorkerServer:
         self.state: WorkerState | None = None
         self._servers: list[asyncio.base_events.Server] = []
         self._guard: DescriptorGuard | None = None
+        self._resuming: asyncio.Task[None] | None = None
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._clock: asyncio.TimerHandle | None = None
@@ -116,8 +117,10 @@ class WorkerServer:
         """Short of descriptors: stop accepting, the listening sockets staying open (their
         backlog waits). Closing a uvloop server closes its socket, so each listener goes on
         with a duplicate; False when there is no descriptor left to make one."""
-        if self.state is None or self.state.draining or not self._servers:
-            return False
+        if self._resuming is not None and not self._resuming.done():
+            self._resuming.cancel()  # it has not run: the listeners are still not served
+            self._resuming = None
+            return True
         duplicates: list[socket.socket] = []
         try:
             for listener in self.listeners:
@@ -134,10 +137,12 @@ class WorkerServer:
     def _resume_accepting(self) -> None:
         if self._loop is None or self.state is None or self.state.draining or self._servers:
             return
-        task = self._loop.create_task(self._serve_listeners())
-        task.add_done_callback(self._resumed)
+        self._resuming = self._loop.create_task(self._serve_listeners())
+        self._resuming.add_done_callback(self._resumed)
 
     def _resumed(self, task: asyncio.Task[None]) -> None:
+        if self._resuming is task:
+            self._resuming = None
         error = None if task.cancelled() else task.exception()
         if error is None or self.state is None or self._guard is None:
             return
@@ -230,6 +235,8 @@ class WorkerServer:
             self._clock = None
         if self._guard is not None:
             self._guard.stop()
+        if self._resuming is not None:
+            self._resuming.cancel()
         self.stop_accepting()
         if self.state is not None:
             self.state.close()
