@@ -20,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +33,8 @@ PEERS = ROOT / ".bench" / "peers" / "bin"
 PROJECT_PYTHON = ROOT / ".venv" / "bin" / "python"
 SERVER_CPU = "0"
 CLIENT_CPU = "1"
+# hw_app.py's env knob for INLINE_HANDLER_BUDGET=0: every plain handler runs in the pool.
+THREADS_ONLY = {"BENCH_INLINE_BUDGET": "0"}
 
 
 def free_port() -> int:
@@ -153,6 +157,45 @@ class Contender:
     server: Server
     path: str
     script: str | None = None
+    # While wrk runs, one client keeps a request to this path in flight (see keep_busy).
+    busy_path: str | None = None
+
+
+@dataclass
+class BusyReport:
+    """What the background client of keep_busy saw; None until it has been stopped."""
+
+    completed: int | None = None
+    errors: int | None = None
+
+
+@contextmanager
+def keep_busy(port: int, path: str, pinned: bool) -> Iterator[BusyReport]:
+    """One client asks for `path` again as soon as each answer arrives, for the whole block.
+
+    It is a process of its own (scripts/bench_apps/slow_client.py), stopped by its PID when
+    the block ends, even on error; it shares wrk's CPU, where it costs one request per 2 s.
+    """
+    command = [str(PROJECT_PYTHON), str(APPS / "slow_client.py"), str(port), path]
+    if pinned:
+        command = ["taskset", "-c", CLIENT_CPU, *command]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    report = BusyReport()
+    try:
+        time.sleep(0.5)  # its first request is in the handler before wrk starts
+        yield report
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            out, _ = process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            out, _ = process.communicate(timeout=10)
+        try:
+            counts = json.loads(out.decode().strip().splitlines()[-1])
+            report.completed, report.errors = int(counts["completed"]), int(counts["errors"])
+        except (ValueError, IndexError, KeyError):
+            pass  # killed before it could report: the row shows no count
 
 
 @dataclass
@@ -162,6 +205,20 @@ class Workload:
     baseline: str  # name of the peer the ratio is taken against
     connections: int = 64
     pinned: bool = True
+
+
+def measure(contender: Contender, seconds: float, workload: Workload) -> tuple[Measure, BusyReport]:
+    """One wrk run against a contender, with its background client if it has one."""
+    if contender.busy_path is None:
+        run = run_wrk(
+            url(contender), seconds, workload.connections, contender.script, workload.pinned
+        )
+        return run, BusyReport()
+    with keep_busy(contender.server.port, contender.busy_path, workload.pinned) as busy:
+        run = run_wrk(
+            url(contender), seconds, workload.connections, contender.script, workload.pinned
+        )
+    return run, busy
 
 
 def hw(name: str, env: dict[str, str] | None = None, pinned: bool = True) -> Server:
@@ -239,8 +296,13 @@ def workloads(static_dir: Path, work: Path, selected: set[str] | None) -> list[W
             "hello (plain urlHandler)",
             [
                 Contender(hw("hwebserver plain"), "/hello"),
+                # The same handler, forced through the thread pool on every call.
+                Contender(hw("hwebserver plain (threads)", THREADS_ONLY), "/hello"),
                 Contender(uvicorn("uvicorn raw ASGI", "peer_asgi:app"), "/"),
                 Contender(uvicorn("uvicorn+starlette", "peer_starlette:app"), "/hello"),
+                # Plain `def` endpoints: Starlette and FastAPI run them in their thread pool.
+                Contender(uvicorn("uvicorn+starlette sync", "peer_starlette:app"), "/hello-sync"),
+                Contender(uvicorn("uvicorn+fastapi sync", "peer_fastapi:app"), "/hello"),
                 Contender(granian("granian raw ASGI", "peer_asgi:app"), "/"),
                 Contender(raw_ceiling(), "/"),
             ],
@@ -253,6 +315,23 @@ def workloads(static_dir: Path, work: Path, selected: set[str] | None) -> list[W
                 Contender(uvicorn("uvicorn raw ASGI", "peer_asgi:app"), "/"),
             ],
             baseline="uvicorn raw ASGI",
+        ),
+        Workload(
+            # wrk measures /hello while one client keeps a 2 s plain handler (/slow) busy.
+            # Both peers run both handlers in threads: Starlette's `def` endpoints.
+            "mixed: 2 s handler busy",
+            [
+                Contender(hw("hwebserver plain"), "/hello", busy_path="/slow"),
+                Contender(
+                    hw("hwebserver plain (threads)", THREADS_ONLY), "/hello", busy_path="/slow"
+                ),
+                Contender(
+                    uvicorn("uvicorn+starlette sync", "peer_starlette:app"),
+                    "/hello-sync",
+                    busy_path="/slow",
+                ),
+            ],
+            baseline="uvicorn+starlette sync",
         ),
         Workload(
             "64 KiB POST echoed",
@@ -270,7 +349,16 @@ def workloads(static_dir: Path, work: Path, selected: set[str] | None) -> list[W
                 [
                     Contender(hw("hwebserver apiFunction"), "/api", "api_form.lua"),
                     Contender(
+                        hw("hwebserver apiFunction (threads)", THREADS_ONLY), "/api", "api_form.lua"
+                    ),
+                    Contender(
                         uvicorn("uvicorn+starlette form", "peer_starlette:app"),
+                        "/api",
+                        "starlette_form.lua",
+                    ),
+                    # The form is parsed on the loop, the `def` endpoint runs in a thread.
+                    Contender(
+                        uvicorn("uvicorn+fastapi sync form", "peer_fastapi:app"),
                         "/api",
                         "starlette_form.lua",
                     ),
@@ -336,22 +424,17 @@ def run_workload(
         for contender in workload.contenders:
             contender.server.wait_ready(contender.path if not contender.script else "/")
         samples: dict[str, list[Measure]] = {c.server.name: [] for c in workload.contenders}
-        for contender in workload.contenders:  # warm-up
-            run_wrk(
-                url(contender), args.warmup, workload.connections, contender.script, workload.pinned
-            )
+        busy: dict[str, list[BusyReport]] = {c.server.name: [] for c in workload.contenders}
+        for contender in workload.contenders:  # warm-up, in the same conditions as the rounds
+            measure(contender, args.warmup, workload)
         for round_number in range(args.rounds):
             for contender in workload.contenders:
-                measure = run_wrk(
-                    url(contender),
-                    args.duration,
-                    workload.connections,
-                    contender.script,
-                    workload.pinned,
-                )
-                samples[contender.server.name].append(measure)
+                run, report = measure(contender, args.duration, workload)
+                samples[contender.server.name].append(run)
+                busy[contender.server.name].append(report)
                 print(
-                    f"  round {round_number + 1} {contender.server.name}: {measure.requests_per_s:,.0f} req/s",
+                    f"  round {round_number + 1} {contender.server.name}: {run.requests_per_s:,.0f} req/s"
+                    + busy_note([report]),
                     flush=True,
                 )
         rows = []
@@ -369,7 +452,9 @@ def run_workload(
                     "max": max(rates),
                     "p50_ms": statistics.median(m.p50_ms for m in measures),
                     "p99_ms": statistics.median(m.p99_ms for m in measures),
-                    "errors": sum(m.errors for m in measures),
+                    "errors": sum(m.errors for m in measures)
+                    + sum(b.errors or 0 for b in busy[contender.server.name]),
+                    "busy_completed": busy_completed(busy[contender.server.name]),
                     "rss_mib": contender.server.rss_mib(),
                     "ratio": median / baseline if baseline else float("nan"),
                     "baseline": workload.baseline,
@@ -379,6 +464,20 @@ def run_workload(
     finally:
         for contender in workload.contenders:
             contender.server.stop()
+
+
+def busy_completed(reports: list[BusyReport]) -> int | None:
+    """Slow requests answered during the rounds (None without a background client)."""
+    counts = [r.completed for r in reports if r.completed is not None]
+    return sum(counts) if counts else None
+
+
+def busy_note(reports: list[BusyReport]) -> str:
+    completed = busy_completed(reports)
+    if completed is None:
+        return ""
+    errors = sum(r.errors or 0 for r in reports)
+    return f" (slow calls answered meanwhile: {completed}, failed: {errors})"
 
 
 def run_websocket_bench(args: argparse.Namespace) -> list[dict[str, object]]:
@@ -424,16 +523,21 @@ def url(contender: Contender) -> str:
 
 
 def print_table(rows: list[dict[str, object]]) -> None:
-    header = f"{'workload':30} {'server':28} {'req/s median (min-max)':>30} {'p50 ms':>7} {'p99 ms':>7} {'RSS MiB':>8} {'ratio':>7} {'errors':>6}"
+    header = f"{'workload':30} {'server':34} {'req/s median (min-max)':>30} {'p50 ms':>7} {'p99 ms':>7} {'RSS MiB':>8} {'ratio':>7} {'errors':>6}"
     print("\n" + header)
     print("-" * len(header))
     for row in rows:
         span = f"{row['median']:,.0f} ({row['min']:,.0f}-{row['max']:,.0f})"
         print(
-            f"{row['workload']:30} {row['server']:28} {span:>30} {row['p50_ms']:7.2f} {row['p99_ms']:7.2f} "
+            f"{row['workload']:30} {row['server']:34} {span:>30} {row['p50_ms']:7.2f} {row['p99_ms']:7.2f} "
             f"{row['rss_mib']:8.1f} {row['ratio']:6.2f}x {row['errors']:6d}"
         )
     print("ratio: median req/s over the median of the workload's baseline peer, same run")
+    busy_rows = [row for row in rows if row.get("busy_completed") is not None]
+    if busy_rows:
+        print("mixed: slow (2 s) calls answered while wrk ran, over all rounds:")
+        for row in busy_rows:
+            print(f"  {row['server']}: {row['busy_completed']}")
 
 
 def main() -> int:

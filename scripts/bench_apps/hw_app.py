@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 
 import hwebserver
 
@@ -24,6 +25,13 @@ async def async_hello(request):
 @hwebserver.urlHandler("/echo", methods=["POST"])
 def echo(request):
     return hwebserver.Response(request.body(), content_type="application/octet-stream")
+
+
+@hwebserver.urlHandler("/slow")
+def slow(request):
+    """A plain handler that holds its pool thread (the "mixed" workload keeps one busy)."""
+    time.sleep(float(os.environ.get("BENCH_SLOW_SECONDS", "2")))
+    return hwebserver.Response(HELLO, content_type="text/plain")
 
 
 @hwebserver.urlHandler("/json")
@@ -46,6 +54,12 @@ def _register_optional() -> None:
         static(static_dir, "/static")
 
 
+def _settings() -> dict[str, object] | None:
+    """BENCH_INLINE_BUDGET=0 sends every plain handler through the thread pool."""
+    budget = os.environ.get("BENCH_INLINE_BUDGET")
+    return None if budget is None else {"INLINE_HANDLER_BUDGET": float(budget)}
+
+
 if __name__ == "__main__":
     _register_optional()
     hwebserver.run(
@@ -53,4 +67,5 @@ if __name__ == "__main__":
         in_background=False,
         workers=int(os.environ.get("BENCH_WORKERS", "1")),
         max_num_threads=4,
+        settings=_settings(),
     )

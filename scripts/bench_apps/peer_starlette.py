@@ -1,4 +1,10 @@
-"""Starlette app for uvicorn: hello and a JSON endpoint (the API-call peer)."""
+"""Starlette app for uvicorn: hello and a JSON endpoint (the API-call peer).
+
+/hello-sync and /slow are plain `def` endpoints, which Starlette runs in its thread pool
+(anyio's, 40 threads): the peers of hwebserver's plain handlers run in threads.
+"""
+
+import time
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -7,6 +13,16 @@ from starlette.routing import Route
 
 
 async def hello(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("Hello, world!")
+
+
+def hello_sync(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("Hello, world!")
+
+
+def slow(request: Request) -> PlainTextResponse:
+    """Holds one pool thread for 2 s, as hw_app.py's /slow does."""
+    time.sleep(2.0)
     return PlainTextResponse("Hello, world!")
 
 
@@ -23,6 +39,8 @@ async def json_endpoint(request: Request) -> JSONResponse:
 app = Starlette(
     routes=[
         Route("/hello", hello),
+        Route("/hello-sync", hello_sync),
+        Route("/slow", slow),
         Route("/api", api, methods=["POST"]),
         Route("/json", json_endpoint),
     ]
