@@ -33,8 +33,6 @@ PEERS = ROOT / ".bench" / "peers" / "bin"
 PROJECT_PYTHON = ROOT / ".venv" / "bin" / "python"
 SERVER_CPU = "0"
 CLIENT_CPU = "1"
-# hw_app.py's env knob for INLINE_HANDLER_BUDGET=0: every plain handler runs in the pool.
-THREADS_ONLY = {"BENCH_INLINE_BUDGET": "0"}
 
 
 def free_port() -> int:
@@ -295,9 +293,8 @@ def workloads(static_dir: Path, work: Path, selected: set[str] | None) -> list[W
         Workload(
             "hello (plain urlHandler)",
             [
-                Contender(hw("hwebserver plain"), "/hello"),
-                # The same handler, forced through the thread pool on every call.
-                Contender(hw("hwebserver plain (threads)", THREADS_ONLY), "/hello"),
+                # A plain handler: it runs on a handler thread, as Houdini runs it.
+                Contender(hw("hwebserver plain (threads)"), "/hello"),
                 Contender(uvicorn("uvicorn raw ASGI", "peer_asgi:app"), "/"),
                 Contender(uvicorn("uvicorn+starlette", "peer_starlette:app"), "/hello"),
                 # Plain `def` endpoints: Starlette and FastAPI run them in their thread pool.
@@ -321,10 +318,7 @@ def workloads(static_dir: Path, work: Path, selected: set[str] | None) -> list[W
             # Both peers run both handlers in threads: Starlette's `def` endpoints.
             "mixed: 2 s handler busy",
             [
-                Contender(hw("hwebserver plain"), "/hello", busy_path="/slow"),
-                Contender(
-                    hw("hwebserver plain (threads)", THREADS_ONLY), "/hello", busy_path="/slow"
-                ),
+                Contender(hw("hwebserver plain (threads)"), "/hello", busy_path="/slow"),
                 Contender(
                     uvicorn("uvicorn+starlette sync", "peer_starlette:app"),
                     "/hello-sync",
@@ -347,10 +341,8 @@ def workloads(static_dir: Path, work: Path, selected: set[str] | None) -> list[W
             Workload(
                 "API call (form POST)",
                 [
-                    Contender(hw("hwebserver apiFunction"), "/api", "api_form.lua"),
-                    Contender(
-                        hw("hwebserver apiFunction (threads)", THREADS_ONLY), "/api", "api_form.lua"
-                    ),
+                    # A plain API function: on a handler thread.
+                    Contender(hw("hwebserver apiFunction (threads)"), "/api", "api_form.lua"),
                     Contender(
                         uvicorn("uvicorn+starlette form", "peer_starlette:app"),
                         "/api",

@@ -88,7 +88,7 @@ def start_uvicorn(workdir: Path, python: str) -> tuple[subprocess.Popen[bytes], 
 
 def apiclient_rate(port: int, seconds: float) -> float:
     with apiclient.Service(f"http://127.0.0.1:{port}/api") as service:
-        for _ in range(200):  # warm-up (and hwebserver learns that ping may run inline)
+        for _ in range(200):  # warm-up
             service.ping()
         calls = 0
         started = time.perf_counter()

@@ -54,12 +54,6 @@ def _register_optional() -> None:
         static(static_dir, "/static")
 
 
-def _settings() -> dict[str, object] | None:
-    """BENCH_INLINE_BUDGET=0 sends every plain handler through the thread pool."""
-    budget = os.environ.get("BENCH_INLINE_BUDGET")
-    return None if budget is None else {"INLINE_HANDLER_BUDGET": float(budget)}
-
-
 if __name__ == "__main__":
     _register_optional()
     hwebserver.run(
@@ -67,5 +61,4 @@ if __name__ == "__main__":
         in_background=False,
         workers=int(os.environ.get("BENCH_WORKERS", "1")),
         max_num_threads=4,
-        settings=_settings(),
     )
