@@ -18,6 +18,7 @@ import traceback
 from typing import Any
 
 from .apiregistry import ApiFunction, CallError, api_functions
+from .connection import OnHandlerThread
 from .errors import APIError
 from .forms import MULTIPART, URLENCODED, media_type
 from .jsonencode import dumps_bytes
@@ -35,8 +36,9 @@ def json_error(message: Any, status: int) -> Response:
     return Response(json.dumps({"error": message}, default=str), status, content_type=JSON_TYPE)
 
 
-async def api_endpoint(request: Request) -> Response:
-    """The route of /api on every port that has API functions."""
+async def api_endpoint(request: Request) -> Response | OnHandlerThread:
+    """The route of /api on every port that has API functions. A plain function is called on a
+    handler thread, with its result encoded there too (one hop, no task)."""
     if request._method != "POST":
         response = json_error("the API endpoint takes POST requests only", 405)
         response.setHeader("Allow", "POST")
@@ -48,14 +50,12 @@ async def api_endpoint(request: Request) -> Response:
         if function is None:
             raise CallError(404, f"no API function named {name!r}")
         call_args, call_kwargs = function.bind(request, args, kwargs)
-        if function.is_async:
-            result = await function.function(*call_args, **call_kwargs)
-        elif request.conn.services is None:
-            result = function.function(*call_args, **call_kwargs)
-        else:
-            result = await request.conn.services.call_plain(
-                function.function, call_args, call_kwargs
-            )
+        if not function.is_async:
+            bound = PlainCall(function, call_args, call_kwargs)
+            if request.conn.services is None:  # a Request built by hand: no threads to use
+                return bound.run(request)
+            return OnHandlerThread(bound.run)
+        result = await function.function(*call_args, **call_kwargs)
     except CallError as error:
         return json_error(error.message, error.status)
     except APIError as error:
@@ -63,6 +63,29 @@ async def api_endpoint(request: Request) -> Response:
     except Exception as exc:
         return failure(request, function, exc)
     return encode_result(request, function, result)
+
+
+class PlainCall:
+    """A plain API function with its arguments bound, to be run on a handler thread."""
+
+    __slots__ = ("args", "function", "kwargs")
+
+    def __init__(
+        self, function: ApiFunction, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        self.function = function
+        self.args = args
+        self.kwargs = kwargs
+
+    def run(self, request: Request) -> Response:
+        function = self.function
+        try:
+            result = function.function(*self.args, **self.kwargs)
+        except APIError as error:
+            return json_error(error.message, error.status)
+        except Exception as exc:
+            return failure(request, function, exc)
+        return encode_result(request, function, result)
 
 
 def decode_call(request: Request) -> tuple[str, list[Any], dict[str, Any]]:

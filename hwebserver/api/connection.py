@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, Protocol
 
 
+class OnHandlerThread:
+    """What an async endpoint may answer to have the rest of its work done on a handler thread,
+    where plain code runs, without a task: the server calls `run(request)` there and sends what
+    it returns (a Response, str or bytes). The /api endpoint answers this for plain functions."""
+
+    __slots__ = ("run",)
+
+    def __init__(self, run: Callable[[Any], Any]) -> None:
+        self.run = run
+
+
 class WorkerServices(Protocol):
-    """What the serving worker offers to endpoints that need more than the request (the /api
-    endpoint): calling plain functions where plain handlers run (the handler threads), and the
-    debug flag."""
+    """What the serving worker tells endpoints beyond the request (the /api endpoint): whether
+    it runs in debug mode (tracebacks in error answers)."""
 
     debug: bool
-
-    def call_plain(
-        self, function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Awaitable[Any]: ...
 
 
 class ConnectionInfo:

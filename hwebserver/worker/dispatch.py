@@ -9,8 +9,7 @@ of the worker and gets it killed by the watchdog. `async def` is how a handler a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..api.routing import DISPATCH_EXCHANGE
 
@@ -20,20 +19,8 @@ if TYPE_CHECKING:
 EXCHANGE = DISPATCH_EXCHANGE  # not a plain handler: worker/exchange.py runs it
 
 
-def _apply(call: tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]) -> Any:
-    function, args, kwargs = call
-    return function(*args, **kwargs)
-
-
 class WorkerCalls:
-    """The worker's side of api.connection.WorkerServices: an async endpoint (/api) awaits
-    call_plain() to run a plain function where plain handlers run."""
+    """The worker's side of api.connection.WorkerServices."""
 
     def __init__(self, state: WorkerState) -> None:
-        self.state = state
         self.debug = state.debug
-
-    def call_plain(
-        self, function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Awaitable[Any]:
-        return self.state.threads.run(_apply, (function, args, kwargs))

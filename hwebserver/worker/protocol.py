@@ -20,7 +20,7 @@ from urllib.parse import unquote
 import httptools
 
 from ..api.body import BodySource
-from ..api.connection import ConnectionInfo
+from ..api.connection import ConnectionInfo, OnHandlerThread
 from ..api.helpers import errorResponse, notFoundResponse
 from ..api.request import Request
 from ..api.response import BODILESS_STATUSES, Response
@@ -782,6 +782,9 @@ class HttpProtocol(asyncio.Protocol):
             return
         try:
             if result.__class__ is not Response:
+                if result.__class__ is OnHandlerThread:  # the rest of an async endpoint
+                    self.state.threads.call(result.run, request, self._handler_returned, request)
+                    return
                 result = self._coerce(request, result)
             if self.policy is not None:
                 self.policy.after(request, result)
