@@ -204,7 +204,7 @@ def test_get_is_405_json(srv):
 
 
 def test_traceback_only_in_debug_mode(tmp_path):
-    process = ServerProcess("api_app.py", tmp_path, {"debug": True, "ports": []})
+    process = ServerProcess("api_app.py", tmp_path, {"debug": True})
     try:
         process.start()
         response = httpx.post(process.url("/api"), json=["crash"])

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .errors import APIError
-from .routing import is_async_callable
+from .routing import ALL_PORTS, is_async_callable
 
 
 class CallError(Exception):
@@ -155,7 +155,16 @@ class ApiRegistry:
 
     def lookup(self, port_name: str, name: str) -> ApiFunction | None:
         table = self._by_port.get(port_name)
-        return None if table is None else table.get(name)
+        function = None if table is None else table.get(name)
+        if function is None:  # registered with ports=[-1]: on every port
+            every = self._by_port.get(ALL_PORTS)
+            function = None if every is None else every.get(name)
+        return function
+
+    def registered(self) -> list[ApiFunction]:
+        """Every function once, whatever the ports it was registered on."""
+        unique = {id(f): f for table in self._by_port.values() for f in table.values()}
+        return list(unique.values())
 
     def names(self, port_name: str) -> list[str]:
         return sorted(self._by_port.get(port_name, {}))

@@ -80,4 +80,4 @@ def registerOpdefPath(
         kind="opdef",
         priority=PRIORITY_MOUNT,
     )
-    http_routes.add(route, ALL_PORTS if port in (-1, None) else [port])
+    http_routes.add(route, ALL_PORTS if port is None else port)

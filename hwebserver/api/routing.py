@@ -31,15 +31,33 @@ def route_key(path: str) -> str:
     return path if path.endswith("/") else path + "/"
 
 
+# Houdini's docs name the main port 0 (the apiFunction page: pass '0') and every port -1; both
+# forms come as numbers or as strings. Any other value is a port name, as run(ports=) gives it.
+_MAIN_PORT_FORMS = frozenset(("", "0", MAIN_PORT))
+_ALL_PORTS_FORMS = frozenset(("-1", ALL_PORTS))
+
+
+def port_name(port: str | int) -> str:
+    """One `ports` entry as a port name: 0/'0'/'main'/'' -> 'main', -1/'-1' -> every port."""
+    if isinstance(port, bool) or not isinstance(port, (str, int)):
+        raise ValueError(f"a port is a name or a number, not {port!r}")
+    text = str(port)
+    if text in _MAIN_PORT_FORMS:
+        return MAIN_PORT
+    if text in _ALL_PORTS_FORMS:
+        return ALL_PORTS
+    return text
+
+
 def port_names(ports: Iterable[str | int] | str | int | None) -> tuple[str, ...]:
-    """[] means the main port; 'main' and '' both name it; -1 means every port."""
+    """A `ports`/`port` argument as port names: [] or None means the main port."""
     if ports is None:
         return (MAIN_PORT,)
-    if ports == -1:
-        return (ALL_PORTS,)
     if isinstance(ports, (str, int)):
         ports = [ports]
-    names = tuple(MAIN_PORT if str(p) in ("", MAIN_PORT) else str(p) for p in ports)
+    names = tuple(dict.fromkeys(port_name(p) for p in ports))
+    if ALL_PORTS in names:
+        return (ALL_PORTS,)
     return names or (MAIN_PORT,)
 
 

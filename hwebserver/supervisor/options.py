@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..api import settings as settings_module
+from ..api.declared import check_declared_ports
 from ..api.enums import webServerVerbosity
 from ..api.routing import MAIN_PORT
 from ..worker.config import WorkerConfig
@@ -112,6 +113,7 @@ def build_options(
         )
     for spec in specs:
         check_port_settings(spec.name, spec.settings)
+    check_declared_ports(spec.name for spec in specs)
     if verbosity is None:
         verbosity = webServerVerbosity.Low
     if reload_source_changes is None:

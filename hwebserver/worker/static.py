@@ -142,7 +142,8 @@ def _unsatisfiable(size: int, validators: dict[str, str]) -> Response:
 def registerStaticFilesDirectory(
     directory: str | os.PathLike[str], url_prefix: str = "/static", port: str | int = -1
 ) -> None:
-    """Serve the files under `directory` at `url_prefix`; port -1: every port, else a name."""
+    """Serve the files under `directory` at `url_prefix`; port -1: every port, 0 or 'main' the
+    main port, else a port name."""
     if not isinstance(url_prefix, str) or not url_prefix.startswith("/"):
         raise ValueError(f"url_prefix must start with '/', not {url_prefix!r}")
     served = StaticDirectory(os.fspath(directory), url_prefix)
@@ -155,4 +156,4 @@ def registerStaticFilesDirectory(
         priority=PRIORITY_MOUNT,
         is_async=True,
     )
-    http_routes.add(route, -1 if port == -1 else str(port))
+    http_routes.add(route, port)

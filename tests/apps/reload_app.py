@@ -6,6 +6,7 @@ Run as `python reload_app.py` (run() kwargs come from the test through the harne
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -69,9 +70,13 @@ def shutdown(request: hwebserver.Request) -> str:
     return "shutting down"
 
 
-@hwebserver.urlHandler("/admin-only", ports=["admin"])
 def admin_only(request: hwebserver.Request) -> str:
     return f"admin {request.port()}"
+
+
+# Only where the test declares the port: a handler for an undeclared port is an error at run().
+if "admin" in json.loads(os.environ.get("HWEBSERVER_TEST_RUN_KWARGS", "{}")).get("ports", []):
+    hwebserver.urlHandler("/admin-only", ports=["admin"])(admin_only)
 
 
 if __name__ == "__main__":
