@@ -121,9 +121,7 @@ def test_thread_safe(svc):
 
 
 def test_reconnects_after_the_server_closed_an_idle_connection(tmp_path):
-    process = ServerProcess(
-        "api_app.py", tmp_path, {"settings": {"KEEPALIVE_TIMEOUT": 1.0}}
-    )
+    process = ServerProcess("api_app.py", tmp_path, {"settings": {"KEEPALIVE_TIMEOUT": 1.0}})
     try:
         process.start()
         with apiclient.Service(process.url("/api")) as service:
