@@ -76,6 +76,19 @@ def _add_charset(content_type: str) -> str:
     return content_type
 
 
+class WholeBody(tuple[bytes]):
+    """A body in memory sent as a chunked stream of one chunk: what a handler's own
+    `Transfer-Encoding: chunked` header makes of its response (Houdini's Response docs:
+    Content-Length is set "unless you set the Transfer-Encoding header to chunked")."""
+
+    __slots__ = ()
+
+
+def wants_chunked(headers: dict[str, tuple[str, str]]) -> bool:
+    item = headers.get("transfer-encoding")
+    return item is not None and item[1].strip().lower() == "chunked"
+
+
 class Response:
     """What a handler answers: bytes/str, a file (is_file_name), or an iterable streamed chunked."""
 
@@ -163,6 +176,16 @@ class Response:
             if lowered != "content-type":
                 self._simple = False
             self._headers[lowered] = (name, value)
+            if lowered == "transfer-encoding":
+                self._follow_transfer_encoding()
+
+    def _follow_transfer_encoding(self) -> None:
+        """A body in memory goes out chunked while the handler's Transfer-Encoding says so."""
+        if wants_chunked(self._headers):
+            if self._stream is None and self._file_path is None:
+                self._stream = WholeBody((self._body,))
+        elif isinstance(self._stream, WholeBody):
+            self._stream = None
 
     def headers(self) -> dict[str, str]:
         result = {name: value for name, value in self._headers.values()}
@@ -178,7 +201,10 @@ class Response:
     def removeHeader(self, name: str) -> None:
         """(extension)"""
         self._simple = False
-        self._headers.pop(name.lower(), None)
+        lowered = name.lower()
+        self._headers.pop(lowered, None)
+        if lowered == "transfer-encoding":
+            self._follow_transfer_encoding()
 
     def setCookie(
         self,
@@ -250,6 +276,8 @@ class Response:
         self._set_data(body)
         if content_type is not None:
             self._headers["content-type"] = ("Content-Type", content_type)
+        if "transfer-encoding" in self._headers:
+            self._follow_transfer_encoding()
 
     def filePath(self) -> str | None:
         """(extension) the file sent, for a file response."""

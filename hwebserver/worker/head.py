@@ -56,12 +56,29 @@ def header_block(headers: dict[str, tuple[str, str]]) -> bytes:
 
 
 def build_head(response: Response, framing: bytes, connection: bytes, date_server: bytes) -> bytes:
-    """Status line, the response's headers, framing (Content-Length or chunked), Date, Server."""
-    block = header_block(response._headers)
+    """Status line, the response's headers, framing (Content-Length or chunked), Date, Server.
+
+    A handler's own Server or Date replaces the default one: a response never carries two.
+    """
+    headers = response._headers
+    block = header_block(headers)
+    if "server" in headers or "date" in headers:
+        date_server = without_defaults(date_server, "server" in headers, "date" in headers)
     if response._cookies:
         block += _encode("".join([f"Set-Cookie: {cookie}\r\n" for cookie in response._cookies]))
     return b"".join(
         (status_line(response._status), block, framing, connection, date_server, b"\r\n")
+    )
+
+
+def without_defaults(date_server: bytes, server: bool, date: bool) -> bytes:
+    """The default Date and Server lines less those the response sets itself."""
+    return b"".join(
+        line + b"\r\n"
+        for line in date_server.split(b"\r\n")
+        if line
+        and not (server and line.startswith(b"Server:"))
+        and not (date and line.startswith(b"Date:"))
     )
 
 
