@@ -27,6 +27,7 @@ from .api.settings import setSettingsForPort
 from .api.uploads import UploadedFile, WebServerUploadedFile
 from .api.websocket import WebSocket, webSocket
 from .run import isInDebugMode, requestShutdown, run
+from .worker.archive import registerArchiveFile
 from .worker.static import registerStaticFilesDirectory
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "notFoundResponse",
     "redirect",
     "registerASGIApp",
+    "registerArchiveFile",
     "registerOpdefPath",
     "registerStaticFilesDirectory",
     "registerWSGIApp",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import stat
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..api.helpers import guess_content_type, notFoundResponse
 from ..api.request import Request
@@ -46,7 +46,7 @@ class StaticDirectory:
     def answer(self, request: Request) -> Response:
         segments = relative_segments(request._target, self.prefix)
         path = None if segments is None else resolve_inside(self.root, segments)
-        opened = None if path is None else _open_regular(path)
+        opened = None if path is None else open_regular(path)
         if segments is None or path is None or opened is None:
             return notFoundResponse(request)
         file, info = opened
@@ -57,7 +57,7 @@ class StaticDirectory:
             raise
 
 
-def _open_regular(path: str) -> tuple[Any, os.stat_result] | None:
+def open_regular(path: str) -> tuple[Any, os.stat_result] | None:
     """The open file and its stat, when `path` is a regular file we may read."""
     try:
         fd = os.open(path, _OPEN_FLAGS)
@@ -75,40 +75,57 @@ def _open_regular(path: str) -> tuple[Any, os.stat_result] | None:
     return os.fdopen(fd, "rb", buffering=0), info
 
 
-def _file_answer(
-    request: Request, path: str, name: str, file: Any, info: os.stat_result
-) -> Response:
+class FilePlan(NamedTuple):
+    """Which bytes of a file answer a request, with what status and validator headers."""
+
+    offset: int
+    length: int
+    status: int
+    headers: dict[str, str]
+
+
+def plan_answer(request: Request, etag: str, mtime: float, size: int) -> Response | FilePlan:
+    """The rules every served file follows: a 304 or a 416 is answered here; otherwise the
+    whole file (200) or one satisfiable range (206, GET only, honouring If-Range)."""
     headers = request.headers()
-    size = info.st_size
-    etag = conditional.file_etag(info)
-    validators = {"ETag": etag, "Last-Modified": conditional.http_date(info.st_mtime)}
-    if _not_modified(headers, etag, info.st_mtime):
-        file.close()
+    validators = {"ETag": etag, "Last-Modified": conditional.http_date(mtime)}
+    if _not_modified(headers, etag, mtime):
         return _bodiless(304, validators)
     offset, count, status = 0, size, 200
     range_header = headers.get("Range")
     if (
         range_header is not None
         and request._method == "GET"
-        and conditional.if_range_holds(headers.get("If-Range"), etag, info.st_mtime)
+        and conditional.if_range_holds(headers.get("If-Range"), etag, mtime)
     ):
         chosen = conditional.parse_range(range_header, size)
         if chosen == conditional.UNSATISFIABLE:
-            file.close()
             return _unsatisfiable(size, validators)
         if chosen is not None:
             first, last = chosen
             offset, count, status = first, last - first + 1, 206
             validators["Content-Range"] = f"bytes {first}-{last}/{size}"
-    response = FileRangeResponse(path, file, offset, count, status, _content_type(name))
-    for header, value in validators.items():
+    validators["Accept-Ranges"] = "bytes"
+    return FilePlan(offset, count, status, validators)
+
+
+def _file_answer(
+    request: Request, path: str, name: str, file: Any, info: os.stat_result
+) -> Response:
+    plan = plan_answer(request, conditional.file_etag(info), info.st_mtime, info.st_size)
+    if isinstance(plan, Response):
+        file.close()
+        return plan
+    response = FileRangeResponse(
+        path, file, plan.offset, plan.length, plan.status, content_type_of(name)
+    )
+    for header, value in plan.headers.items():
         response.setHeader(header, value)
-    response.setHeader("Accept-Ranges", "bytes")
     return response
 
 
 @lru_cache(maxsize=1024)
-def _content_type(name: str) -> str:
+def content_type_of(name: str) -> str:
     return guess_content_type(name)
 
 
