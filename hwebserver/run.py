@@ -83,11 +83,12 @@ def run(
     )
     claimed = launch.claim()
     if claimed is not None:
-        _serve_as_spawned_worker(claimed, build)
+        # Its settings file was read, and any warning about it given, when run() first ran.
+        _serve_as_spawned_worker(claimed, partial(build, warn_settings=False))
     if current.get() is not None:
         raise OperationFailed("a server is already running in this process")
+    setup_console_logging()  # first: reading the settings may warn
     options = build()
-    setup_console_logging()
     _debug_mode = options.config.debug
     listeners = acquire_all(options.specs, systemd.inherited_sockets())
     close = partial(close_all, listeners)

@@ -1,12 +1,18 @@
 """Every setting the server understands, declared once, with its type, default and scope.
 
-Settings arrive from `run(settings=...)` (a dict or a Python file whose UPPER-CASE names
-are read, in the style of a Django settings module) and from `setSettingsForPort()`.
+Settings arrive from `run(settings=...)` and from `setSettingsForPort()`. `run()` takes a dict
+or a settings file: Python (its UPPER-CASE names, in the style of a Django settings module),
+`.json` (an object) or `.toml` (a table). A file may hold names hwebserver does not know (a
+Django project's DEBUG, INSTALLED_APPS...): they are ignored with one warning naming the file
+and the names. A dict is stricter: an unknown key is an error suggesting the closest name.
 Port-scoped keys configure one listener; server-scoped keys configure the whole server.
 """
 
 from __future__ import annotations
 
+import difflib
+import json
+import logging
 import os
 import runpy
 import threading
@@ -145,6 +151,30 @@ def _check_value(option: Option, value: Any) -> Any:
     raise ValueError(f"setting {option.name}: expected {kind}, got {value!r}")
 
 
+log = logging.getLogger("hwebserver")
+
+
+def _known_names(scope: str | None) -> list[str]:
+    names = [name for name, option in OPTIONS.items() if scope is None or option.scope == scope]
+    return names + [alias for alias, name in ALIASES.items() if name in names]
+
+
+def closest_name(key: object, scope: str | None = None) -> str | None:
+    """The known setting a misspelled key most likely meant, if any is close enough."""
+    if not isinstance(key, str):
+        return None
+    known = _known_names(scope)
+    matches = difflib.get_close_matches(key.upper(), known, n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def _unknown_setting(raw_key: object, scope: str | None) -> ValueError:
+    where = f" for {scope} settings" if scope else ""
+    suggestion = closest_name(raw_key, scope)
+    hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
+    return ValueError(f"unknown setting {raw_key!r}{where}{hint}")
+
+
 def validate(settings: Mapping[str, Any], scope: str | None = None) -> dict[str, Any]:
     """Normalised copy of `settings`; an unknown key or a value of the wrong type -> ValueError."""
     result: dict[str, Any] = {}
@@ -152,14 +182,66 @@ def validate(settings: Mapping[str, Any], scope: str | None = None) -> dict[str,
         key = ALIASES.get(raw_key, raw_key)
         option = OPTIONS.get(key)
         if option is None or (scope is not None and option.scope != scope):
-            where = f" for {scope} settings" if scope else ""
-            raise ValueError(f"unknown setting {raw_key!r}{where}")
+            raise _unknown_setting(raw_key, scope)
         result[key] = _check_value(option, value)
     return result
 
 
-def load_settings(source: str | os.PathLike[str] | Mapping[str, Any] | None) -> dict[str, Any]:
-    """run(settings=...): a dict, or the path of a Python file whose UPPER-CASE names count."""
+def _read_settings_file(path: str) -> dict[str, Any]:
+    """The names a settings file defines, by its extension: .json, .toml, else Python."""
+    extension = os.path.splitext(path)[1].lower()
+    if extension == ".json":
+        try:
+            with open(path, "rb") as file:
+                data = json.load(file)
+        except ValueError as exc:
+            raise ValueError(f"settings file {path!r} is not valid JSON: {exc}") from None
+    elif extension == ".toml":
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10
+            raise ValueError(f"settings file {path!r}: TOML needs Python 3.11 or later") from None
+        try:
+            with open(path, "rb") as file:
+                data = tomllib.load(file)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"settings file {path!r} is not valid TOML: {exc}") from None
+    else:
+        namespace = runpy.run_path(path)
+        # As Django reads a settings module: only UPPER-CASE names are settings.
+        return {k: v for k, v in namespace.items() if k.isupper() and not k.startswith("_")}
+    if not isinstance(data, dict):
+        raise ValueError(f"settings file {path!r} must hold an object of settings")
+    return data
+
+
+def _known_part_of_file(path: str, names: dict[str, Any], warn: bool) -> dict[str, Any]:
+    """The settings hwebserver knows; the others are named in one warning line."""
+    known = {k: v for k, v in names.items() if ALIASES.get(k, k) in OPTIONS}
+    unknown = sorted(str(k) for k in names if k not in known)
+    if warn and unknown:
+        hints = []
+        for name in unknown:
+            suggestion = closest_name(name)
+            hints.append(f"{name} (did you mean {suggestion}?)" if suggestion else name)
+        log.warning(
+            "settings file %s: ignoring %d name(s) hwebserver does not know: %s",
+            path,
+            len(unknown),
+            ", ".join(hints),
+        )
+    if warn and not known:
+        log.warning("settings file %s defines no setting hwebserver knows", path)
+    return known
+
+
+def load_settings(
+    source: str | os.PathLike[str] | Mapping[str, Any] | None, warn: bool = True
+) -> dict[str, Any]:
+    """run(settings=...): a dict, or the path of a settings file (Python, .json or .toml).
+
+    `warn=False` leaves out the warnings about a file's unknown names (a reloaded worker
+    reads the file again; the process that called run() already said it)."""
     if source is None:
         return {}
     if isinstance(source, Mapping):
@@ -168,10 +250,7 @@ def load_settings(source: str | os.PathLike[str] | Mapping[str, Any] | None) -> 
         path = os.fspath(source)
         if not os.path.isfile(path):
             raise ValueError(f"settings file {path!r} does not exist or is not a file")
-        namespace = runpy.run_path(path)
-        return validate(
-            {k: v for k, v in namespace.items() if k.isupper() and not k.startswith("_")}
-        )
+        return validate(_known_part_of_file(path, _read_settings_file(path), warn))
     raise ValueError(f"settings must be a dict or a file path, not {type(source).__name__}")
 
 

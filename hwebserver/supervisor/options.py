@@ -73,8 +73,9 @@ def build_options(
     allow_system_port: bool,
     workers: int,
     address: str | None,
+    warn_settings: bool = True,
 ) -> RunOptions:
-    loaded = settings_module.load_settings(settings)
+    loaded = settings_module.load_settings(settings, warn=warn_settings)
     per_port = settings_module.port_settings.snapshot()
     server_values = {
         k: v for k, v in loaded.items() if settings_module.OPTIONS[k].scope == "server"
