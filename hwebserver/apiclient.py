@@ -4,9 +4,13 @@
     svc.geo.vector_length(1, 2, 3)            # -> 3.7416...
     svc.store.put(name="a", data=b"...")       # bytes travel as a file part
     svc.store.put(name="b", data=apiclient.File("big.bin"))   # streamed from disk
+    with open("scene.bgeo", "rb") as f:
+        svc.store.put(name="c", data=f)                        # an open file, streamed too
 
 Calls go out in wire format 2 of API.md (a `json` form field holding [name, args, kwargs]),
-which Houdini's server understands too; bytes and File keyword values make it multipart.
+which Houdini's server understands too; bytes, File and open binary file keyword values make
+it multipart. An open file is sent from its current position; one whose size cannot be known
+(a pipe) makes the request body chunked.
 A JSON answer is decoded, a binary one returned as bytes; an error answer raises APIError.
 Connections are kept alive and reused; a Service may be shared by threads (each call
 borrows an idle connection or opens one). Standard library only.
@@ -15,6 +19,7 @@ borrows an idle connection or opens one). Standard library only.
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import mimetypes
 import os
@@ -66,6 +71,60 @@ class File:
 
     def __repr__(self) -> str:
         return f"File({self.path!r})"
+
+
+class _OpenFile:
+    """An open binary file object given as an argument: sent from where it stands now."""
+
+    __slots__ = ("content_type", "file", "name", "sent", "size", "start")
+
+    def __init__(self, key: str, file: Any) -> None:
+        if isinstance(file, io.TextIOBase):
+            raise TypeError(f"argument {key!r}: open the file in binary mode ('rb')")
+        self.file = file
+        given = getattr(file, "name", None)
+        self.name = os.path.basename(given) if isinstance(given, str) and given else key
+        guessed = mimetypes.guess_type(self.name)[0]
+        self.content_type = guessed or "application/octet-stream"
+        self.start, self.size = _position_and_size(file)
+        self.sent = False
+
+    def chunks(self) -> Iterator[bytes]:
+        """Its bytes; sent again from the same position when a call is retried."""
+        if self.start is not None:
+            self.file.seek(self.start)
+        elif self.sent:
+            raise OSError(f"{self.name}: a file that cannot seek cannot be sent twice")
+        self.sent = True
+        left = self.size
+        while left is None or left > 0:
+            data = self.file.read(STREAM_CHUNK if left is None else min(STREAM_CHUNK, left))
+            if not data:
+                if left is not None:
+                    raise OSError(f"{self.name} shrank while it was being sent")
+                return
+            if not isinstance(data, bytes):
+                raise TypeError(f"{self.name}: a file argument must be opened in binary mode")
+            if left is not None:
+                left -= len(data)
+            yield data
+
+
+def _position_and_size(file: Any) -> tuple[int | None, int | None]:
+    """(start, bytes left) of a seekable file; (None, None) when it cannot seek (a pipe)."""
+    try:
+        if not file.seekable():
+            return None, None
+        start = file.tell()
+        end = file.seek(0, io.SEEK_END)
+        file.seek(start)
+    except (OSError, AttributeError, ValueError):
+        return None, None
+    return start, max(0, end - start)
+
+
+def _is_file_object(value: Any) -> bool:
+    return callable(getattr(value, "read", None)) and not isinstance(value, File)
 
 
 class _Function:
@@ -224,9 +283,14 @@ def _encode_call(
     name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[Callable[[], Iterator[bytes]] | bytes, dict[str, str]]:
     for value in args:
-        if isinstance(value, (bytes, bytearray, memoryview, File)):
+        if isinstance(value, (bytes, bytearray, memoryview, File)) or _is_file_object(value):
             raise TypeError("binary data and files travel as keyword arguments only")
-    files = {k: v for k, v in kwargs.items() if isinstance(v, (bytes, bytearray, memoryview, File))}
+    files: dict[str, Any] = {}
+    for key, value in kwargs.items():
+        if _is_file_object(value):
+            files[key] = _OpenFile(key, value)
+        elif isinstance(value, (bytes, bytearray, memoryview, File)):
+            files[key] = value
     plain = {k: v for k, v in kwargs.items() if k not in files}
     call = json.dumps([name, list(args), plain])
     headers = {"Accept": "application/json"}
@@ -236,7 +300,9 @@ def _encode_call(
     boundary = uuid.uuid4().hex
     headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
     parts = _multipart_parts(boundary, call, files)
-    headers["Content-Length"] = str(sum(size for _, size in parts))
+    sizes = [size for _, size in parts]
+    if None not in sizes:  # otherwise http.client sends the body chunked
+        headers["Content-Length"] = str(sum(size for size in sizes if size is not None))
     return (lambda: _stream_parts(parts)), headers
 
 
@@ -245,7 +311,7 @@ def _quote(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
 
 
-Part = tuple[bytes | File, int]
+Part = tuple["bytes | File | _OpenFile", "int | None"]
 
 
 def _multipart_parts(boundary: str, call: str, files: dict[str, Any]) -> list[Part]:
@@ -262,7 +328,7 @@ def _multipart_parts(boundary: str, call: str, files: dict[str, Any]) -> list[Pa
         + b"\r\n"
     )
     for key, value in files.items():
-        if isinstance(value, File):
+        if isinstance(value, (File, _OpenFile)):
             filename, content_type = value.name, value.content_type
         else:
             filename, content_type = key, "application/octet-stream"
@@ -272,6 +338,8 @@ def _multipart_parts(boundary: str, call: str, files: dict[str, Any]) -> list[Pa
         )
         if isinstance(value, File):
             pieces.append((value, os.path.getsize(value.path)))
+        elif isinstance(value, _OpenFile):
+            pieces.append((value, value.size))
         else:
             add(bytes(value))
         add(b"\r\n")
@@ -284,6 +352,10 @@ def _stream_parts(parts: list[Part]) -> Iterator[bytes]:
         if isinstance(piece, bytes):
             yield piece
             continue
+        if isinstance(piece, _OpenFile):
+            yield from piece.chunks()
+            continue
+        assert size is not None
         with open(piece.path, "rb") as file:
             left = size
             while left > 0:
