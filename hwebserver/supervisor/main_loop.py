@@ -253,7 +253,9 @@ class Supervisor:
             if isinstance(sources, list):
                 self.watcher.watch_more(str(path) for path in sources)
         elif kind == control.SHUTDOWN:
-            self._shutdown(f"requestShutdown() in {worker}", immediate=False, now=now)
+            signal_name = message.get("signal")  # a SIGTERM or SIGINT sent to the worker
+            why = f"{signal_name} to {worker}" if signal_name else f"requestShutdown() in {worker}"
+            self._shutdown(why, immediate=False, now=now)
         elif kind == control.BOOT_FAILED:
             error = str(message.get("error", "")).rstrip()
             worker.failure = "failed to start"

@@ -105,6 +105,7 @@ class WorkerProcess:
         self.stop_mode: asyncio.Future[str] | None = None
         self.draining = False
         self.interrupts = 0
+        self.asked_supervisor_to_stop = False
         self._beat_due = 0.0
         self._beat: asyncio.TimerHandle | None = None
         self._me = psutil.Process()
@@ -177,7 +178,7 @@ class WorkerProcess:
         return 0
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
-        loop.add_signal_handler(signal.SIGTERM, self._stop, control.SHUTDOWN_MODE)
+        loop.add_signal_handler(signal.SIGTERM, self._on_stop_signal, "SIGTERM")
         loop.add_signal_handler(signal.SIGINT, self._on_interrupt)
         loop.add_signal_handler(signal.SIGQUIT, self._stop, IMMEDIATE)
         loop.add_signal_handler(signal.SIGUSR1, self._reopen_log_files)
@@ -251,7 +252,25 @@ class WorkerProcess:
 
     def _on_interrupt(self) -> None:
         self.interrupts += 1
-        self._stop(IMMEDIATE if self.interrupts > 1 else control.SHUTDOWN_MODE)
+        if self.interrupts > 1:
+            self._stop(IMMEDIATE)
+        else:
+            self._on_stop_signal("SIGINT")
+
+    def _on_stop_signal(self, name: str) -> None:
+        """SIGTERM or SIGINT from outside (the supervisor never signals a worker to stop it):
+        a tool that stops "the server" by the pid a handler reported means the whole service,
+        as it would stop hython. The supervisor drains every worker, this one included. With
+        no supervisor to ask (it died: this is the parent-death signal), or when asked again,
+        this worker drains on its own."""
+        channel = self.channel
+        if channel is not None and not self.asked_supervisor_to_stop:
+            transport = channel.transport
+            if transport is not None and not transport.is_closing():
+                self.asked_supervisor_to_stop = True
+                channel.send(control.SHUTDOWN, signal=name)
+                return
+        self._stop(control.SHUTDOWN_MODE)
 
     def _stop(self, mode: str) -> None:
         future = self.stop_mode
