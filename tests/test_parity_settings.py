@@ -86,9 +86,14 @@ def test_the_warning_is_given_once_even_across_reloads(tmp_path: Path) -> None:
     path.write_text(SETTINGS_FILES["settings.py"])
     kwargs = {"settings": str(path), "workers": 2}
     with ServerProcess("configured_app.py", tmp_path / "run", kwargs) as srv:
-        before = {httpx.get(srv.url("/pid")).text for _ in range(20)}
+        first = wait_for(lambda: len(srv.descendants()) == 2 and {p.pid for p in srv.descendants()})
         srv.signal(signal.SIGHUP)
-        wait_for(lambda: httpx.get(srv.url("/pid")).text not in before, timeout=30)
+        # The reload is over once two new workers (which read the file again) serve alone.
+        wait_for(
+            lambda: len(now := {p.pid for p in srv.descendants()}) == 2 and not now & first,
+            timeout=30,
+        )
+        assert int(httpx.get(srv.url("/pid")).text) not in first
         assert len(warning_lines(srv.logs())) == 1, srv.logs()
 
 

@@ -21,14 +21,14 @@ def worker_pids(srv: ServerProcess) -> set[int]:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_stop_signal_to_a_worker_stops_the_whole_service(tmp_path: Path, signum: int) -> None:
-    with ServerProcess("echo_app.py", tmp_path, {"workers": 2}) as srv:
-        wait_for(lambda: len(worker_pids(srv)) == 2)
-        workers = worker_pids(srv)
+    # One worker, so that the request in flight is known to be inside the worker signalled.
+    with ServerProcess("echo_app.py", tmp_path, {"workers": 1}) as srv:
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            in_flight = pool.submit(httpx.get, srv.url("/sleep?s=1.5"), timeout=30)
-            wait_for(lambda: httpx.get(srv.url("/pid")).status_code == 200)
+            in_flight = pool.submit(httpx.get, srv.url("/sleep?s=2"), timeout=30)
+            wait_for(lambda: httpx.get(srv.url("/peak")).text == "1")  # it is in the handler
             handler_pid = int(httpx.get(srv.url("/pid")).text)  # what a plugin reports
-            assert handler_pid in workers
+            workers = worker_pids(srv)
+            assert workers == {handler_pid}
             os.kill(handler_pid, signum)
             assert srv.wait(30) == 0  # the supervisor, the process that called run()
             answer = in_flight.result(30)  # finished, not cut
