@@ -218,6 +218,7 @@ class HttpProtocol(asyncio.Protocol):
         "unusual",
         "upgraded",
         "url",
+        "valid_host",
         "wants_upgrade",
         "write_paused",
     )
@@ -269,6 +270,7 @@ class HttpProtocol(asyncio.Protocol):
         self.max_header_count = state.max_header_count
         self.max_request_size = state.max_request_size
         self.url = b""
+        self.valid_host = b"\x00"  # the last Host found valid on this connection (none yet)
         self._reset_unusual()
         self._reset_message()
 
@@ -316,13 +318,11 @@ class HttpProtocol(asyncio.Protocol):
         if self.upgraded is not None:
             self.upgraded.data_received(data)
             return
+        if self.request is not None and self.has_transfer_encoding:
+            self._receive_chunked(data)  # its own accounting (see _count_framing)
+            return
+        self.data_tick = self.state.tick
         self.feed_size = len(data)
-        streaming_request = self.request
-        chunked = streaming_request is not None and self.has_transfer_encoding
-        if chunked:  # only body growth counts as progress (see _count_framing)
-            body_before = self._body_size()
-        else:
-            self.data_tick = self.state.tick
         messages_before = self.messages
         try:
             self.parser.feed_data(data)
@@ -342,12 +342,25 @@ class HttpProtocol(asyncio.Protocol):
                 self.unusual = self.head_uncounted = True
             if self.head_bytes > self.max_header_size:
                 self._reject(HttpError(431, "request header fields too large"))
-        elif chunked:
-            self._count_framing(streaming_request, body_before, len(data))
-        elif self.parsing or self.messages != messages_before or self.rejected:
+        elif self.messages != messages_before or self.parsing or self.rejected:
             self.head_bytes = 0
         else:  # nothing but bytes before a request line (empty lines)
             self._count_preamble(len(data))
+        if self.queue:
+            self._pump()
+
+    def _receive_chunked(self, data: bytes) -> None:
+        """A segment of a chunked body (and maybe of what follows it)."""
+        request = self.request
+        body_before = self._body_size()
+        self.feed_size = len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            self._on_upgrade(data[int(upgrade.args[0]) :] if upgrade.args else b"")
+        except (httptools.HttpParserError, HttpError) as error:
+            self._parse_failed(error)
+        self._count_framing(request, body_before, len(data))
         if self.queue:
             self._pump()
 
@@ -370,8 +383,14 @@ class HttpProtocol(asyncio.Protocol):
         """A chunked body: its framing (size lines with their extensions, the trailer section)
         between two pieces of body data is bounded by MAX_HEADER_SIZE, and a body that stops
         growing times out like any other, however many framing bytes keep coming."""
-        if self.request is not request or not self.parsing:
-            self.head_bytes = 0  # the message ended in this segment
+        if self.rejected:
+            return
+        if self.request is not request or not self.parsing:  # the message ended here
+            if self.parsing:  # and a pipelined head began: counted as in data_received
+                self.head_bytes = self._head_size()
+                self.unusual = self.head_uncounted = True
+            else:
+                self.head_bytes = 0
         elif self._body_size() > body_before:
             self.data_tick = self.state.tick
             self.head_bytes = 0  # the trailer section is also counted exactly, at its end
@@ -477,8 +496,8 @@ class HttpProtocol(asyncio.Protocol):
             return
         if kind == _HOST:
             self.host_count += 1
-            if value not in _VALID_HOSTS and not is_valid_host(value):
-                self._fail(400, "malformed Host header")
+            if value != self.valid_host:  # a keep-alive client sends the same Host again
+                self._check_host(value)
             return
         if self.request is not None:
             return  # a trailer field (kept apart, see _keep_trailers): nothing to act on
@@ -496,6 +515,11 @@ class HttpProtocol(asyncio.Protocol):
                 self.content_type = value
         elif kind == _UPGRADE:
             self.wants_upgrade = True  # a WebSocket, or declined (see _on_upgrade)
+
+    def _check_host(self, value: bytes) -> None:
+        if not is_valid_host(value):
+            self._fail(400, "malformed Host header")
+        self.valid_host = value
 
     def on_headers_complete(self) -> None:
         parser = self.parser
