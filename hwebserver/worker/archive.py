@@ -25,9 +25,8 @@ from ..api.errors import OperationFailed
 from ..api.helpers import notFoundResponse
 from ..api.request import Request
 from ..api.response import Response
-from ..api.routing import PRIORITY_MOUNT, Route, http_routes
 from .sending import FileRangeResponse
-from .static import FilePlan, content_type_of, open_regular, plan_answer
+from .static import FilePlan, add_file_route, content_type_of, open_regular, plan_answer
 from .staticpath import prefix_segments, relative_segments
 
 # The fixed part of a local file header (APPNOTE 4.3.7); the name and extra field follow it.
@@ -188,13 +187,4 @@ def registerArchiveFile(
     except OperationFailed as exc:
         raise ValueError(f"registerArchiveFile: {exc}") from None
     checked.close()  # each process opens its own on its first request
-    route = Route(
-        url_prefix,
-        served.serve,
-        is_prefix=True,
-        methods=("GET", "HEAD"),
-        kind="static",
-        priority=PRIORITY_MOUNT,
-        is_async=True,
-    )
-    http_routes.add(route, port)
+    add_file_route(url_prefix, served.serve, port)

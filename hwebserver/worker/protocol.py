@@ -350,7 +350,8 @@ class HttpProtocol(asyncio.Protocol):
             self._pump()
 
     def _receive_chunked(self, data: bytes) -> None:
-        """A segment of a chunked body (and maybe of what follows it)."""
+        """A segment of a chunked body (and maybe of what follows it). Its feed is the one of
+        data_received, which keeps it inline: a call per segment would cost every request."""
         request = self.request
         body_before = self._body_size()
         self.feed_size = len(data)

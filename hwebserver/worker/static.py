@@ -164,9 +164,15 @@ def registerStaticFilesDirectory(
     if not isinstance(url_prefix, str) or not url_prefix.startswith("/"):
         raise ValueError(f"url_prefix must start with '/', not {url_prefix!r}")
     served = StaticDirectory(os.fspath(directory), url_prefix)
+    add_file_route(url_prefix, served.serve, port)
+
+
+def add_file_route(url_prefix: str, serve: Any, port: str | int) -> None:
+    """A prefix route answering GET and HEAD from files (a directory's, an archive's): on the
+    loop, below URL handlers of the same path."""
     route = Route(
         url_prefix,
-        served.serve,
+        serve,
         is_prefix=True,
         methods=("GET", "HEAD"),
         kind="static",
