@@ -1,6 +1,6 @@
 """hwebserver: the API of Houdini's embedded web server, without Houdini.
 
-Only the public names of the API live here; see API.md.
+Only the public names of the API live here; the README documents each of them.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""URLHandler and AsyncURLHandler (API.md section 2), and registerOpdefPath."""
+"""URLHandler and AsyncURLHandler, and registerOpdefPath."""
 
 from __future__ import annotations
 

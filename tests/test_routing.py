@@ -1,4 +1,4 @@
-"""Route matching rules of API.md: trailing slashes, exact over prefix, longest prefix, ports."""
+"""Route matching rules: trailing slashes, exact over prefix, longest prefix, ports."""
 
 from __future__ import annotations
 

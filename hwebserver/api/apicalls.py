@@ -1,6 +1,6 @@
 """The /api endpoint: decode a call from its wire format, call the function, encode the result.
 
-Wire formats (API.md section 3), all POST:
+Wire formats (Houdini's, plus a JSON body), all POST:
 1. form fields (urlencoded or multipart) with `cmd_function=<name>`: every other field is a
    keyword argument (a string), every file part one more (an UploadedFile);
 2. a form field `json` holding [name, [args...], {kwargs...}] (when there is no

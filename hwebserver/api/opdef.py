@@ -1,7 +1,7 @@
 """The opdef endpoint: operator-definition sections from a user-supplied resolver.
 
 Without Houdini there is no operator library; `resolver(node_type_path, section)` stands in
-for it (API.md, registerOpdefPath).
+for it (see registerOpdefPath).
 """
 
 from __future__ import annotations
