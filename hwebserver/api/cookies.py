@@ -40,8 +40,8 @@ def parse_cookie_header(header: str, into: dict[str, str] | None = None) -> dict
 def _format_expires(expires: object) -> str:
     if isinstance(expires, datetime.datetime):
         if expires.tzinfo is None:
-            expires = expires.replace(tzinfo=datetime.timezone.utc)
-        return email.utils.format_datetime(expires.astimezone(datetime.timezone.utc), usegmt=True)
+            expires = expires.replace(tzinfo=datetime.UTC)
+        return email.utils.format_datetime(expires.astimezone(datetime.UTC), usegmt=True)
     if isinstance(expires, (int, float)):
         return email.utils.formatdate(float(expires), usegmt=True)
     return str(expires)

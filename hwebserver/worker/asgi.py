@@ -364,7 +364,7 @@ class Lifespan:
         self.queue.put_nowait({"type": "lifespan.shutdown"})
         try:
             message = await asyncio.wait_for(asyncio.shield(self.shutdown_result), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.log.error("ASGI lifespan shutdown of %r timed out", self.app)
             self.task.cancel()
             return

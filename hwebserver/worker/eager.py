@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import sys
 import types
 from collections.abc import Coroutine, Generator
 from typing import Any
@@ -65,8 +64,5 @@ def start(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> tu
 def _task_in(
     loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], context: contextvars.Context
 ) -> asyncio.Task[Any]:
-    """A task continuing in `context`: create_task(context=) exists from Python 3.11; before,
-    a task made inside context.run() starts from a copy of it, which holds the same values."""
-    if sys.version_info >= (3, 11):
-        return loop.create_task(coro, context=context)
-    return context.run(loop.create_task, coro)
+    """A task continuing in `context`."""
+    return loop.create_task(coro, context=context)

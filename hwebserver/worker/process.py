@@ -79,7 +79,7 @@ class ControlChannel(asyncio.Protocol):
             self.transport.close()
         try:
             await asyncio.wait_for(asyncio.shield(self.closed), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
 

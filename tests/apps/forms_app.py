@@ -128,7 +128,7 @@ def set_cookies(request: hwebserver.Request) -> hwebserver.Response:
         "full",
         'two words; "quoted", 100% \\ é',
         max_age=3600,
-        expires=datetime.datetime(2030, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc),
+        expires=datetime.datetime(2030, 1, 2, 3, 4, 5, tzinfo=datetime.UTC),
         path="/app",
         domain="example.com",
         secure=True,
