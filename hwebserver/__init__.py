@@ -5,6 +5,9 @@ Only the public names of the API live here; the README documents each of them.
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _distribution_version
+
 from . import apiclient
 from .api.apifunctions import apiFunction
 from .api.enums import (
@@ -29,6 +32,12 @@ from .api.websocket import WebSocket, webSocket
 from .run import isInDebugMode, requestShutdown, run
 from .worker.archive import registerArchiveFile
 from .worker.static import registerStaticFilesDirectory
+
+try:
+    # The version is written once, in pyproject.toml; the installed metadata carries it.
+    __version__ = _distribution_version("hwebserver")
+except PackageNotFoundError:  # imported from a checkout that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "APIError",

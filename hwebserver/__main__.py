@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    from . import __version__  # the installed distribution's version
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("app", metavar="APP", help="Python file or module registering handlers")
     parser.add_argument("--port", type=int, default=8008, help="main port (default 8008)")
     parser.add_argument("--max-port", type=int, help="if PORT is busy, try PORT+1..MAX_PORT")
