@@ -129,6 +129,12 @@ def ensure_environment(python27: str, log: Path) -> Path:
     wstest = VENV / "bin" / "wstest"
     if wstest.exists() and stamp.exists() and stamp.read_text() == wanted:
         return wstest
+    print(
+        f"building the Autobahn|Testsuite environment ({VENV.relative_to(ROOT)}: Python 2.7 "
+        f"virtualenv with {PINS[0]}; once, about a minute; log: {log.relative_to(ROOT)})",
+        file=sys.stderr,
+        flush=True,
+    )
     WORK.mkdir(exist_ok=True)
     if VENV.exists():
         shutil.rmtree(VENV)
@@ -204,6 +210,22 @@ def failed_cases() -> list[str]:
     )
 
 
+def prepare() -> int:
+    """Build the environment ahead of the tests, where the user sees that it is being built."""
+    try:
+        python27 = find_python27()
+    except NoPython27:
+        return 0  # test_autobahn reports its skip and why
+    WORK.mkdir(exist_ok=True)
+    log = WORK / "install.log"
+    try:
+        ensure_environment(python27, log)
+    except subprocess.CalledProcessError as exc:
+        print(f"scripts/autobahn: {exc} (see {log})", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="scripts/autobahn",
@@ -214,7 +236,14 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(ALL_CASES),
         help="comma-separated case patterns (default: %(default)s; 'ci' for 1-10)",
     )
+    parser.add_argument(
+        "--prepare",
+        action="store_true",
+        help="only build the Python 2.7 environment if it is missing (nothing without Python 2.7)",
+    )
     args = parser.parse_args(argv)
+    if args.prepare:
+        return prepare()
     cases = (
         CI_CASES if args.cases == "ci" else [c.strip() for c in args.cases.split(",") if c.strip()]
     )

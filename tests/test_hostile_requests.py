@@ -47,9 +47,11 @@ def worker(srv: ServerProcess) -> psutil.Process:
 
 def open_connections(process: psutil.Process, port: int) -> int:
     """Connections of the worker on the service's port, as the kernel sees them."""
+    # net_connections() is psutil 6's name for connections() (psutil 5.9 is a supported floor).
+    listing = getattr(process, "net_connections", None) or process.connections
     return sum(
         1
-        for c in process.net_connections("tcp")
+        for c in listing("tcp")
         if c.laddr and c.laddr.port == port and c.status == psutil.CONN_ESTABLISHED
     )
 
