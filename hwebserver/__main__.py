@@ -61,12 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
         "reloadable worker processes.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        # Options not typed stay out of the result: only typed ones override the script's run().
+        argument_default=argparse.SUPPRESS,
     )
     from . import __version__  # the installed distribution's version
 
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("app", metavar="APP", help="Python file or module registering handlers")
-    parser.add_argument("--port", type=int, default=8008, help="main port (default 8008)")
+    parser.add_argument("--port", type=int, help="main port (default 8008)")
     parser.add_argument("--max-port", type=int, help="if PORT is busy, try PORT+1..MAX_PORT")
     parser.add_argument(
         "--allow-system-port",
@@ -82,18 +84,16 @@ def build_parser() -> argparse.ArgumentParser:
         dest="ports",
         action="append",
         type=_extra_port,
-        default=[],
         metavar="NAME[=PORT]",
         help="an extra named port (repeatable); without =PORT the OS picks it",
     )
     parser.add_argument(
-        "--workers", type=int, default=1, help="worker processes (default 1; 0: one per CPU)"
+        "--workers", type=int, help="worker processes (default 1; 0: one per CPU)"
     )
     parser.add_argument(
         "--reload",
-        dest="reload",
+        dest="reload_source_changes",
         action=argparse.BooleanOptionalAction,
-        default=None,
         help="reload when a source file of the application changes (default: with --debug)",
     )
     parser.add_argument(
@@ -104,12 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-num-threads",
         type=int,
-        default=4,
         help="plain handlers running at once per worker (default 4)",
     )
     parser.add_argument("--settings", help="settings file (UPPER-CASE names)")
     parser.add_argument(
-        "--verbosity", type=_verbosity, default=None, help="low (default), medium or high"
+        "--verbosity", type=_verbosity, help="low (default), medium or high"
     )
     parser.add_argument(
         "--max-request-size", type=int, help="largest request in bytes (default 3 GiB)"
@@ -143,27 +142,42 @@ def load_app(app: str) -> ModuleType:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    given = vars(build_parser().parse_args(argv))
+    app = given.pop("app")
     import hwebserver
+    from hwebserver import command_line
 
-    load_app(args.app)
-    hwebserver.run(
-        port=args.port,
-        debug=args.debug,
-        max_num_threads=args.max_num_threads,
-        in_background=False,
-        reload_source_changes=args.reload,
-        max_in_memory_file_upload_size=args.max_in_memory_file_upload_size,
-        max_request_size=args.max_request_size,
-        settings=args.settings,
-        ports=args.ports,
-        verbosity=args.verbosity,
-        max_port=args.max_port,
-        allow_system_port=args.allow_system_port,
-        workers=args.workers,
-        address=args.address,
-    )
+    # An APP that calls run() itself at import gets these options over its own arguments.
+    session = command_line.start({**given, "in_background": False})
+    try:
+        load_app(app)
+        if not session.run_called:
+            hwebserver.run()
+    except Exception as exc:
+        line = startup_failure_line(app, exc)
+        if line is None or given.get("debug"):
+            raise
+        print(f"hwebserver: {line}", file=sys.stderr)
+        return 1
     return 0
+
+
+def startup_failure_line(app: str, exc: Exception) -> str | None:
+    """What the user got wrong, in one line; None for an error of the application's own code
+    (its traceback is what helps) or in a worker a reload started (the supervisor logs it)."""
+    from hwebserver import command_line
+    from hwebserver.api.errors import OperationFailed
+    from hwebserver.worker import launch
+
+    if launch.started_by_supervisor():
+        return None
+    if isinstance(exc, SyntaxError):
+        return f"syntax error in {exc.filename}, line {exc.lineno}: {exc.msg}"
+    if isinstance(exc, ImportError):
+        return f"cannot import {app}: {exc}"
+    if isinstance(exc, OperationFailed) or command_line.is_startup_failure(exc):
+        return str(exc)
+    return None
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import Any, NoReturn
 
+from . import command_line
 from .api.errors import OperationFailed
 from .supervisor import systemd
 from .supervisor.listeners import acquire_all, close_all
@@ -25,7 +26,7 @@ from .supervisor.main_loop import Supervisor
 from .supervisor.options import RunOptions, build_options
 from .worker import current, inprocess, launch, process
 from .worker.config import Listener
-from .worker.logs import ServerLog, setup_console_logging
+from .worker.logs import ServerLog, logger, setup_console_logging
 
 # A spawned worker reports a failure to import the application from here on.
 launch.take_from_environment()
@@ -63,8 +64,7 @@ def run(
 ) -> None:
     """Start serving; see API.md section 1 for every parameter."""
     global _debug_mode
-    build = partial(
-        build_options,
+    scripts_arguments = dict(
         port=port,
         debug=debug,
         max_num_threads=max_num_threads,
@@ -81,6 +81,8 @@ def run(
         workers=workers,
         address=address,
     )
+    # Under `hwebserver APP --port ...` the options typed win over the script's own.
+    build = partial(build_options, **command_line.apply(scripts_arguments))
     claimed = launch.claim()
     if claimed is not None:
         # Its settings file was read, and any warning about it given, when run() first ran.
@@ -88,9 +90,17 @@ def run(
     if current.get() is not None:
         raise OperationFailed("a server is already running in this process")
     setup_console_logging()  # first: reading the settings may warn
-    options = build()
+    try:
+        options = build()
+        listeners = acquire_all(options.specs, systemd.inherited_sockets())
+    except Exception as exc:
+        command_line.note_startup_failure(exc)
+        raise
+    replaced = command_line.overridden_port(scripts_arguments)
+    if replaced is not None:
+        # What the user typed, so not a warning; said once, since the script shows another port.
+        logger.info("--port %d replaces port %d of the script's run()", replaced[1], replaced[0])
     _debug_mode = options.config.debug
-    listeners = acquire_all(options.specs, systemd.inherited_sockets())
     close = partial(close_all, listeners)
     try:
         announce(options, listeners)

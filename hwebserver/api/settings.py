@@ -250,7 +250,12 @@ def load_settings(
         path = os.fspath(source)
         if not os.path.isfile(path):
             raise ValueError(f"settings file {path!r} does not exist or is not a file")
-        return validate(_known_part_of_file(path, _read_settings_file(path), warn))
+        known = _known_part_of_file(path, _read_settings_file(path), warn)
+        try:
+            return validate(known)
+        except ValueError as exc:
+            # Which file holds the bad value, for a settings file among several.
+            raise ValueError(f"settings file {path}: {exc}") from None
     raise ValueError(f"settings must be a dict or a file path, not {type(source).__name__}")
 
 

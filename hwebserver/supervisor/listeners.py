@@ -10,8 +10,10 @@ from typing import Any
 
 from ..api.errors import OperationFailed
 from ..worker.config import Listener
+from ..worker.logs import logger
 
 BACKLOG = 2048
+HIGHEST_PORT = 65535
 
 
 @dataclass
@@ -24,6 +26,13 @@ class ListenerSpec:
     max_port: int | None = None
     allow_system_port: bool = False
     settings: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for number in (self.port, self.max_port):
+            if number is not None and not 0 <= number <= HIGHEST_PORT:
+                raise ValueError(
+                    f"port {number} of {self.name!r} is out of range (0 to {HIGHEST_PORT})"
+                )
 
     def candidates(self) -> list[int]:
         ports = [self.port]
@@ -65,6 +74,16 @@ def bind_listener(spec: ListenerSpec) -> Listener:
             reason = exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
             errors.append(f"{port}: {reason}")
             continue
+        if errors:
+            bound_port = sock.getsockname()[1]
+            # A client configured for the asked port would not find the server: say so.
+            logger.warning(
+                "port %d of %r could not be bound (%s); serving on port %d instead",
+                spec.port,
+                spec.name,
+                "; ".join(errors),
+                bound_port,
+            )
         return Listener(spec.name, sock, dict(spec.settings))
     tried = "; ".join(errors)
     raise OperationFailed(f"cannot bind {spec.name!r} port {spec.port} on {spec.address} ({tried})")

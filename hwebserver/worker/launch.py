@@ -110,6 +110,11 @@ def claim() -> WorkerLaunch | None:
     return _pending[0].launch
 
 
+def started_by_supervisor() -> bool:
+    """This process is a worker a reload started (whether or not run() claimed it yet)."""
+    return bool(_pending)
+
+
 def report_failure(launch: WorkerLaunch, error: str) -> None:
     """A failure after run() claimed the launch but before the event loop runs."""
     _PendingLaunch(launch).report(error)

@@ -1,0 +1,69 @@
+"""The options of `hwebserver APP ...`, kept while APP is imported and served.
+
+A Houdini script calls hwebserver.run(...) itself when it is imported. Under the command line
+that call is the one server: the options given on the command line are applied over the
+script's own run() arguments, and the command line does not start a second server after it.
+Without a command line (`python service.py`) nothing here is set and run() is unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class CommandLine:
+    """Options the user typed (only those), and what happened to them so far."""
+
+    given: dict[str, Any]
+    run_called: bool = False
+    # Raised by run() while it set up (options, settings, listeners): the user's input was
+    # wrong, so the command line reports it in one line rather than with a traceback.
+    startup_failures: list[BaseException] = field(default_factory=list)
+
+
+_active: list[CommandLine] = []
+
+
+def start(given: Mapping[str, Any]) -> CommandLine:
+    """The command line is running: run() from now on takes `given` over its arguments."""
+    command_line = CommandLine(dict(given))
+    _active[:] = [command_line]
+    return command_line
+
+
+def active() -> CommandLine | None:
+    return _active[0] if _active else None
+
+
+def apply(arguments: dict[str, Any]) -> dict[str, Any]:
+    """run()'s arguments with the command line's options over them (as is, without one)."""
+    command_line = active()
+    if command_line is None:
+        return arguments
+    command_line.run_called = True
+    return {**arguments, **command_line.given}
+
+
+def overridden_port(arguments: Mapping[str, Any]) -> tuple[int, int] | None:
+    """(the script's port, the command line's) when --port replaced another number."""
+    command_line = active()
+    if command_line is None or "port" not in command_line.given:
+        return None
+    script_port, typed_port = arguments.get("port"), command_line.given["port"]
+    if script_port is None or script_port == typed_port:
+        return None
+    return int(script_port), int(typed_port)
+
+
+def note_startup_failure(exc: BaseException) -> None:
+    command_line = active()
+    if command_line is not None:
+        command_line.startup_failures.append(exc)
+
+
+def is_startup_failure(exc: BaseException) -> bool:
+    command_line = active()
+    return command_line is not None and any(exc is seen for seen in command_line.startup_failures)
