@@ -201,3 +201,14 @@ def test_fallback_to_a_system_port_is_a_warning_naming_both_ports(tmp_path):
             assert srv.port != port
             warnings = [line for line in srv.logs().splitlines() if " WARNING " in line]
             assert any(str(port) in line and str(srv.port) in line for line in warnings), warnings
+
+
+def test_port_setting_replacing_the_typed_port_is_a_warning_naming_both(tmp_path):
+    settings = tmp_path / "prod_settings.py"
+    port, typed = free_port(), free_port()
+    settings.write_text(f"PORT = {port}\n")
+    command = cli(APPS / "quickstart_app.py", "--port", str(typed), "--settings", str(settings))
+    with ServerProcess("quickstart_app.py", tmp_path, command=command) as srv:
+        assert srv.port == port
+        warnings = [line for line in srv.logs().splitlines() if " WARNING " in line]
+        assert any(f"PORT {port}" in line and str(typed) in line for line in warnings), warnings

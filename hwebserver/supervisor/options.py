@@ -13,6 +13,7 @@ from ..api.declared import check_declared_ports
 from ..api.enums import webServerVerbosity
 from ..api.routing import MAIN_PORT
 from ..worker.config import WorkerConfig
+from ..worker.logs import logger
 from ..worker.portcheck import check_port_settings
 from .listeners import ListenerSpec, default_address
 
@@ -56,6 +57,13 @@ def _extra_port_entries(ports: Iterable[Any]) -> list[tuple[str, int | None]]:
     return entries
 
 
+def _warn_if_setting_replaces_port(main_settings: Mapping[str, Any], port: int) -> None:
+    """A PORT setting wins over run(port=...): a client using the other number finds nothing."""
+    setting = main_settings.get("PORT")
+    if setting is not None and int(setting) != int(port):
+        logger.warning("setting PORT %d replaces port %d given to run()", int(setting), port)
+
+
 def build_options(
     *,
     port: int,
@@ -85,6 +93,8 @@ def build_options(
     if address is not None:
         main_settings["ADDRESS"] = address
     background = resolve_in_background(in_background)
+    if warn_settings:
+        _warn_if_setting_replaces_port(main_settings, port)
     specs = [
         ListenerSpec(
             MAIN_PORT,
