@@ -103,6 +103,29 @@ def test_reload_of_a_script_calling_run_keeps_the_command_line_options(tmp_path)
         stop_and_check_nothing_is_left(srv, port)
 
 
+def test_broken_edit_of_a_script_calling_run_is_reported_by_the_reload(tmp_path):
+    """In a worker a reload started, an error is the supervisor's to log with its traceback:
+    the command line's one-line report is for the start of the service only."""
+    script = tmp_path / "service.py"
+    shutil.copy(APPS / "quickstart_app.py", script)
+    command = cli(script, "--port", str(free_port()), "--verbosity", "medium")
+    with ServerProcess(script, tmp_path, command=command) as srv:
+        with ClientLoop(srv.url("/hello")) as loop:
+            loop.wait_for_text(lambda text: text == "Hello, world")
+            edit(script, "def hello(request):", "def hello(request:")
+            srv.signal(signal.SIGHUP)
+            wait_for(lambda: "reload to generation 1 failed" in srv.logs(), timeout=60)
+            assert "SyntaxError" in srv.logs()
+            assert "hwebserver: syntax error" not in srv.logs()
+            loop.wait_for_count(20)
+            assert all(text == "Hello, world" for text in loop.texts)
+            edit(script, "def hello(request:", "def hello(request):")
+            edit(script, '"Hello, "', '"Hi, "')
+            srv.signal(signal.SIGHUP)
+            loop.wait_for_text(lambda text: text == "Hi, world")
+        assert loop.failures == []
+
+
 # -- start-up failures: one line on stderr, no traceback, exit status not 0 ----------------------
 
 
