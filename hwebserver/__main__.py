@@ -15,7 +15,11 @@ EPILOG = """\
 APP is a Python file (path/to/service.py) or an importable module (package.service) that
 registers handlers with hwebserver.urlHandler, apiFunction, webSocket, ... It is imported
 under its own name, not as __main__, so a run() guarded by `if __name__ == "__main__"` in it
-does not run; this command calls run() with the options above.
+does not run; this command calls run() with the options above. A run() the APP calls at
+import (as Houdini scripts do) is the one server: the options typed here replace its own
+arguments, the others keep the APP's values. A start-up failure (busy port, bad address or
+setting, missing APP, syntax error) is one line on stderr, exit status 1; --debug adds the
+traceback.
 
 signals (sent to the supervisor, the process this command starts):
   HUP          reload: start workers on the current code, then drain the old ones;
