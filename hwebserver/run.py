@@ -62,7 +62,42 @@ def run(
     workers: int = 1,
     address: str | None = None,
 ) -> None:
-    """Start serving; see API.md section 1 for every parameter."""
+    """Start serving.
+
+    - `port`: the main port (8008). Busy or not permitted, with no fallback below:
+      OperationFailed naming the port and the reason.
+    - `max_port`: when `port` cannot be bound, try `port+1` ... `max_port`; `allow_system_port`:
+      then let the OS pick one. Either fallback is logged as a warning naming both ports.
+    - `port_callback(port_name, port)`: called once per bound listener ("main" for the main
+      port), in this process, before serving starts; its exceptions are logged.
+    - `debug`: log every request and handler traceback, put tracebacks in 500 bodies, and (in
+      a blocking run) reload on source changes unless `reload_source_changes=False`.
+    - `max_num_threads` (4): the handler threads of each worker, where plain handlers, API
+      functions, `URLHandler.handle` and WSGI apps run (never on the event loop).
+    - `in_background`: True serves from a thread of this process and returns at once; False
+      blocks until SIGINT/SIGTERM or `requestShutdown()`; None: False in a plain script, True
+      in an interactive or GUI host.
+    - `reload_source_changes`: replace the workers when a loaded source file of the
+      application changes (None: follow `debug` in a blocking run).
+    - `max_in_memory_file_upload_size` (2.5 MiB): larger uploaded files go to a temp file.
+    - `max_request_size` (3 GiB): a larger request gets 413.
+    - `settings`: a dict, or a Python, .json or .toml file, of UPPER-CASE settings (see
+      `hwebserver.api.settings.OPTIONS`); an unknown key in a dict is a ValueError.
+    - `ports`: extra listeners: names, numbers, or (name, number) pairs.
+    - `verbosity`: webServerVerbosity.Low (start-up, warnings, errors), Medium (workers,
+      reloads), High (an access line per request).
+    - `workers` (extension, 1): worker processes of a blocking run; 0: one per CPU.
+    - `address` (extension, "127.0.0.1"): the main port's bind address ("0.0.0.0" or "::" to
+      serve other machines).
+
+    Example::
+
+        @hwebserver.urlHandler("/hello")
+        def hello(request):
+            return hwebserver.Response("Hello")
+
+        hwebserver.run(port=8008, in_background=False)
+    """
     global _debug_mode
     scripts_arguments = dict(
         port=port,

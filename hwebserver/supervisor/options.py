@@ -39,7 +39,8 @@ def resolve_in_background(in_background: bool | None) -> bool:
 
 
 def _extra_port_entries(ports: Iterable[Any]) -> list[tuple[str, int | None]]:
-    """API.md: a name (number from setSettingsForPort or OS-picked), a number, or (name, number)."""
+    """run(ports=...): a name (its number from setSettingsForPort, or OS-picked), a number (its
+    name the decimal string), or a (name, number) pair."""
     entries: list[tuple[str, int | None]] = []
     for entry in ports or ():
         if isinstance(entry, bool):
