@@ -221,6 +221,13 @@ class PeakRss:
         self._sampler.join(timeout=10)
 
 
+def tcp_connections(process: psutil.Process) -> list[Any]:
+    """The process's TCP sockets as the kernel lists them. net_connections() is psutil 6's name
+    for connections(); psutil 5.9 is a supported floor (scripts/test-min-versions)."""
+    listing = getattr(process, "net_connections", None) or process.connections
+    return list(listing("tcp"))
+
+
 def kill_pids(pids: set[int], timeout: float = 5.0) -> None:
     alive = []
     for pid in pids:

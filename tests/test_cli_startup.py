@@ -15,7 +15,7 @@ import psutil
 import pytest
 from clientloop import ClientLoop
 from supervision import alive, bindable, edit, worker_pids
-from support import APPS, ServerProcess, python_env, wait_for
+from support import APPS, ServerProcess, python_env, tcp_connections, wait_for
 
 
 def free_port() -> int:
@@ -33,7 +33,7 @@ def listening(srv: ServerProcess) -> set[tuple[str, int]]:
     found = set()
     for process in [psutil.Process(srv.pid), *srv.descendants()]:
         try:
-            for conn in process.net_connections(kind="tcp"):
+            for conn in tcp_connections(process):
                 if conn.status == psutil.CONN_LISTEN:
                     found.add((conn.laddr.ip, conn.laddr.port))
         except psutil.NoSuchProcess:

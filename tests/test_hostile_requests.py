@@ -12,7 +12,14 @@ import time
 
 import psutil
 import pytest
-from support import ServerProcess, parse_response, raw_exchange, read_all, wait_for
+from support import (
+    ServerProcess,
+    parse_response,
+    raw_exchange,
+    read_all,
+    tcp_connections,
+    wait_for,
+)
 
 from hwebserver import Request
 
@@ -47,11 +54,9 @@ def worker(srv: ServerProcess) -> psutil.Process:
 
 def open_connections(process: psutil.Process, port: int) -> int:
     """Connections of the worker on the service's port, as the kernel sees them."""
-    # net_connections() is psutil 6's name for connections() (psutil 5.9 is a supported floor).
-    listing = getattr(process, "net_connections", None) or process.connections
     return sum(
         1
-        for c in listing("tcp")
+        for c in tcp_connections(process)
         if c.laddr and c.laddr.port == port and c.status == psutil.CONN_ESTABLISHED
     )
 
