@@ -132,3 +132,19 @@ def test_first_workers_are_forked_with_the_state_built_before_run(tmp_path):
         wait_for(lambda: "generation 1 serves" in srv.logs(), timeout=60)
         loaded_by, served_by = map(int, httpx.get(srv.url("/loaded-by")).text.split())
         assert loaded_by == served_by != srv.pid
+
+
+def test_default_verbosity_shows_the_pids_and_each_reload_s_outcome(tmp_path):
+    """An operator at the default verbosity sees which pids serve, and what a reload did."""
+    script = copy_app(tmp_path)
+    with ServerProcess(script, tmp_path, {"workers": 2}) as srv:
+        wait_for(lambda: len(worker_pids(srv)) == 2)
+        first = worker_pids(srv)
+        wait_for(lambda: f"supervisor {srv.pid} serving with 2 worker(s)" in srv.logs())
+        assert all(str(pid) in srv.logs() for pid in first)
+        srv.signal(signal.SIGHUP)
+        wait_for(lambda: "reloaded: generation 1 serves" in srv.logs(), timeout=60)
+        wait_for(lambda: not first & worker_pids(srv), timeout=30)
+        line = next(x for x in srv.logs().splitlines() if "reloaded: generation 1" in x)
+        assert all(str(pid) in line for pid in worker_pids(srv))
+        assert "reloading (SIGHUP)" in srv.logs()

@@ -31,7 +31,7 @@ def boot_app(tmp_path: Path, **run_kwargs: object) -> ServerProcess:
 
 def ready_workers(srv: ServerProcess, count: int) -> set[int]:
     """Once the first `count` workers all said READY: the worker pids."""
-    wait_for(lambda: f"all {count} worker(s) ready" in srv.logs(), timeout=30)
+    wait_for(lambda: f"serving with {count} worker(s)" in srv.logs(), timeout=30)
     return wait_for(lambda: len(worker_pids(srv)) == count and worker_pids(srv))
 
 

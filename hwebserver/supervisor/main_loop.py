@@ -421,7 +421,13 @@ class Supervisor:
             if not self.announced_ready:
                 self.announced_ready = True
                 self.notifier.ready(f"serving with {self.target} worker(s)")
-                self.log.lifecycle("all %d worker(s) ready", self.target)
+                # At every verbosity: the pids an operator signals (HUP, TERM) or looks for.
+                self.log.startup(
+                    "supervisor %d serving with %d worker(s): %s",
+                    os.getpid(),
+                    self.target,
+                    ", ".join(str(w.pid) for w in generation.ready()),
+                )
 
     def _mark_for_recycling(self, generation: Generation, now: float) -> None:
         """The replacement starts now (the worker leaves its slot); the old worker drains
@@ -478,7 +484,7 @@ class Supervisor:
         generation = self._new_generation(forked=False, now=now)
         self.pending = generation
         self.notifier.reloading(f"reloading ({reason})")
-        self.log.lifecycle(
+        self.log.startup(  # a reload and its outcome show at every verbosity
             "reloading (%s): generation %d starts %d worker(s)",
             reason,
             generation.number,
@@ -492,9 +498,10 @@ class Supervisor:
         self.active, self.pending = new, None
         for worker in list(old.workers):
             self._retire(worker, now)
-        self.log.lifecycle(
-            "generation %d serves (reload took %.2fs); generation %d drains",
+        self.log.startup(
+            "reloaded: generation %d serves (workers %s, in %.2fs); generation %d drains",
             new.number,
+            ", ".join(str(w.pid) for w in new.ready()),
             now - new.started,
             old.number,
         )
