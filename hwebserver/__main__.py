@@ -91,9 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME[=PORT]",
         help="an extra named port (repeatable); without =PORT the OS picks it",
     )
-    parser.add_argument(
-        "--workers", type=int, help="worker processes (default 1; 0: one per CPU)"
-    )
+    parser.add_argument("--workers", type=int, help="worker processes (default 1; 0: one per CPU)")
     parser.add_argument(
         "--reload",
         dest="reload_source_changes",
@@ -111,9 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="plain handlers running at once per worker (default 4)",
     )
     parser.add_argument("--settings", help="settings file (UPPER-CASE names)")
-    parser.add_argument(
-        "--verbosity", type=_verbosity, help="low (default), medium or high"
-    )
+    parser.add_argument("--verbosity", type=_verbosity, help="low (default), medium or high")
     parser.add_argument(
         "--max-request-size", type=int, help="largest request in bytes (default 3 GiB)"
     )
