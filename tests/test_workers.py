@@ -141,3 +141,13 @@ def assert_one_recycling_at_a_time(logs: str) -> None:
         elif recycling and f"{recycling} drains" in line:
             assert replacement_ready, f"{recycling} drained before its replacement was ready"
             recycling = None
+
+
+def test_each_worker_s_ready_line_appears_once(tmp_path):
+    script = copy_app(tmp_path)
+    with ServerProcess(script, tmp_path, {"workers": 2, "verbosity": 1}) as srv:
+        pids = wait_for(lambda: len(worker_pids(srv)) == 2 and worker_pids(srv))
+        wait_for(lambda: "serving with 2 worker(s)" in srv.logs())
+        for pid in pids:
+            lines = [x for x in srv.logs().splitlines() if f"worker {pid} " in x and " ready" in x]
+            assert len(lines) == 1, lines

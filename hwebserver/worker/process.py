@@ -159,7 +159,7 @@ class WorkerProcess:
             generation=self.generation,
             sources=application_sources(),
         )
-        self.log.lifecycle("worker %d (generation %d) ready", os.getpid(), self.generation)
+        # The supervisor logs it ("ready in 0.04s"): one line per worker, not two.
         self._beat_due = loop.time() + HEARTBEAT_INTERVAL
         self._beat = loop.call_at(self._beat_due, self._heartbeat)
         if self.request_limit is not None:
