@@ -105,6 +105,15 @@ class ServerProcess:
             self.wait_ready()
         return self
 
+    def start_and_fail(self, timeout: float = 30.0) -> str:
+        """Start a service that must refuse to start: it exits non-zero; its logs."""
+        try:
+            self.start(wait=False)
+            assert self.wait(timeout) != 0, "the service started"
+        finally:
+            self.stop()
+        return self.logs()
+
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         def ready() -> bool:
             assert self.proc is not None

@@ -182,12 +182,7 @@ def test_a_missing_or_corrupt_archive_is_an_error_at_registration(
     process = ServerProcess(
         "parity_archive_app.py", tmp_path / "run", env={"HWEBSERVER_TEST_ARCHIVE": str(archive)}
     )
-    try:
-        process.start(wait=False)
-        assert process.wait(30) != 0
-    finally:
-        process.stop()
-    logs = process.logs()
+    logs = process.start_and_fail()
     assert "ValueError: registerArchiveFile" in logs
     assert str(archive) in logs
     assert not process.read_ports()

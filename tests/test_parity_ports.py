@@ -76,12 +76,7 @@ def test_an_undeclared_port_name_is_an_error_at_run_naming_the_handler(tmp_path)
         PORTS,
         env={"HWEBSERVER_TEST_UNDECLARED_PORT": "adminn"},
     )
-    try:
-        process.start(wait=False)
-        assert process.wait(30) != 0
-    finally:
-        process.stop()
-    logs = process.logs()
+    logs = process.start_and_fail()
     assert "ValueError" in logs
     assert "'adminn'" in logs
     assert "/lost" in logs and "where" in logs

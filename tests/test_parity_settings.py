@@ -128,22 +128,14 @@ def test_a_bad_settings_file_stops_run(
     path = tmp_path / name
     path.write_text(content)
     process = ServerProcess("configured_app.py", tmp_path / "run", {"settings": str(path)})
-    try:
-        process.start(wait=False)
-        assert process.wait(30) != 0
-    finally:
-        process.stop()
+    process.start_and_fail()
     assert "ValueError" in process.logs() and expected in process.logs()
     assert not process.read_ports()
 
 
 def test_a_misspelled_dict_key_is_an_error_suggesting_the_name(tmp_path: Path) -> None:
     process = ServerProcess("configured_app.py", tmp_path, {"settings": {"KEEPALIVE_TIMOUT": 2}})
-    try:
-        process.start(wait=False)
-        assert process.wait(30) != 0
-    finally:
-        process.stop()
+    process.start_and_fail()
     expected = "unknown setting 'KEEPALIVE_TIMOUT' (did you mean 'KEEPALIVE_TIMEOUT'?)"
     assert expected in process.logs()
     assert not process.read_ports()

@@ -25,13 +25,9 @@ def failed_start(
         run_kwargs,
         env={"HWEBSERVER_TEST_PORT_SETTINGS": json.dumps(port_settings or {})},
     )
-    try:
-        process.start(wait=False)
-        assert process.wait(30) != 0
-        assert process.read_ports() == {}, "a port was announced despite the bad settings"
-        return process.logs()
-    finally:
-        process.stop()
+    logs = process.start_and_fail()
+    assert process.read_ports() == {}, "a port was announced despite the bad settings"
+    return logs
 
 
 @pytest.mark.parametrize(
