@@ -9,12 +9,7 @@ of the worker and gets it killed by the watchdog. `async def` is how a handler a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..api.routing import DISPATCH_EXCHANGE
-
-if TYPE_CHECKING:
-    from .state import WorkerState
 
 EXCHANGE = DISPATCH_EXCHANGE  # not a plain handler: worker/exchange.py runs it
 
@@ -22,5 +17,5 @@ EXCHANGE = DISPATCH_EXCHANGE  # not a plain handler: worker/exchange.py runs it
 class WorkerCalls:
     """The worker's side of api.connection.WorkerServices."""
 
-    def __init__(self, state: WorkerState) -> None:
-        self.debug = state.debug
+    def __init__(self, debug: bool) -> None:
+        self.debug = debug

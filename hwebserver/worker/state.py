@@ -49,9 +49,9 @@ class WorkerState:
         self.write_high_water = int(config.option("WRITE_BUFFER_SIZE"))
         # Plug-ins (the WebSocket upgrade) keep what they need here.
         self.extras: dict[str, Any] = {}
-        # Given to every connection (ConnectionInfo.services): async endpoints call plain
-        # functions through it with the dispatch policy of plain handlers.
-        self.services = WorkerCalls(self)
+        # Given to every connection (ConnectionInfo.services): what endpoints such as /api
+        # need to know of the worker (its debug flag).
+        self.services = WorkerCalls(self.debug)
 
     @property
     def in_flight(self) -> int:
