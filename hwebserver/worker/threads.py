@@ -40,7 +40,6 @@ class HandlerThreads:
         self.loop = loop
         self.size = max(1, size)
         self.name = name
-        self.in_use = 0  # calls made and not yet reported back (read on the loop only)
         self._made: list[Call] = []  # during this turn of the loop, not yet handed over
         self._mutex = threading.Lock()  # guards _queue against _sleeping
         self._queue: deque[Call] = deque()
@@ -55,7 +54,6 @@ class HandlerThreads:
     def call(self, function: Callable[[Any], Any], argument: Any, done: Done, context: Any) -> None:
         """Run `function(argument)` on a handler thread; `done(context, ok, value)` is then
         called on the loop. Only from the loop's thread."""
-        self.in_use += 1
         made = self._made
         made.append((function, argument, done, context))
         if len(made) == 1:
@@ -113,7 +111,6 @@ class HandlerThreads:
             self._wake_pending = False
             finished = list(self._finished)
             self._finished.clear()
-        self.in_use -= len(finished)
         for done, context, ok, value in finished:
             done(context, ok, value)
 
