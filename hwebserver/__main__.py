@@ -9,7 +9,8 @@ import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
-from typing import Any
+
+from .api.run_arguments import add_command_line_options
 
 EPILOG = """\
 APP is a Python file (path/to/service.py) or an importable module (package.service) that
@@ -42,22 +43,6 @@ in a settings file given with --settings.
 """
 
 
-def _extra_port(text: str) -> Any:
-    """NAME, NAME=PORT, or PORT."""
-    name, sep, number = text.partition("=")
-    if sep:
-        return (name, int(number))
-    return int(text) if text.isdigit() else text
-
-
-def _verbosity(text: str) -> int:
-    levels = {"low": 0, "medium": 1, "high": 2}
-    try:
-        return levels[text.lower()]
-    except KeyError:
-        raise argparse.ArgumentTypeError("choose low, medium or high") from None
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hwebserver",
@@ -72,52 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("app", metavar="APP", help="Python file or module registering handlers")
-    parser.add_argument("--port", type=int, help="main port (default 8008)")
-    parser.add_argument("--max-port", type=int, help="if PORT is busy, try PORT+1..MAX_PORT")
-    parser.add_argument(
-        "--allow-system-port",
-        action="store_true",
-        help="if no port of the range binds, let the OS pick one",
-    )
-    parser.add_argument(
-        "--address",
-        help="bind address of the main port (default 127.0.0.1; 0.0.0.0 or :: for all)",
-    )
-    parser.add_argument(
-        "--ports",
-        dest="ports",
-        action="append",
-        type=_extra_port,
-        metavar="NAME[=PORT]",
-        help="an extra named port (repeatable); without =PORT the OS picks it",
-    )
-    parser.add_argument("--workers", type=int, help="worker processes (default 1; 0: one per CPU)")
-    parser.add_argument(
-        "--reload",
-        dest="reload_source_changes",
-        action=argparse.BooleanOptionalAction,
-        help="reload when a source file of the application changes (default: with --debug)",
-    )
-    parser.add_argument(
-        "--debug",
-        action="store_true",
-        help="log every request and traceback, tracebacks in 500 bodies, reload on changes",
-    )
-    parser.add_argument(
-        "--max-num-threads",
-        type=int,
-        help="plain handlers running at once per worker (default 4)",
-    )
-    parser.add_argument("--settings", help="settings file (UPPER-CASE names)")
-    parser.add_argument("--verbosity", type=_verbosity, help="low (default), medium or high")
-    parser.add_argument(
-        "--max-request-size", type=int, help="largest request in bytes (default 3 GiB)"
-    )
-    parser.add_argument(
-        "--max-in-memory-file-upload-size",
-        type=int,
-        help="uploads up to this many bytes stay in memory (default 2.5 MiB)",
-    )
+    # The options of run(), from its declarations: each one's dest is run()'s argument name.
+    add_command_line_options(parser)
     return parser
 
 

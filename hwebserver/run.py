@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 
 from . import command_line
 from .api.errors import OperationFailed
+from .api.run_arguments import RunArguments, describe_arguments
 from .supervisor import systemd
 from .supervisor.listeners import acquire_all, close_all
 from .supervisor.main_loop import Supervisor
@@ -62,62 +63,12 @@ def run(
     workers: int = 1,
     address: str | None = None,
 ) -> None:
-    """Start serving.
-
-    - `port`: the main port (8008). Busy or not permitted, with no fallback below:
-      OperationFailed naming the port and the reason.
-    - `max_port`: when `port` cannot be bound, try `port+1` ... `max_port`; `allow_system_port`:
-      then let the OS pick one. Either fallback is logged as a warning naming both ports.
-    - `port_callback(port_name, port)`: called once per bound listener ("main" for the main
-      port), in this process, before serving starts; its exceptions are logged.
-    - `debug`: log every request and handler traceback, put tracebacks in 500 bodies, and (in
-      a blocking run) reload on source changes unless `reload_source_changes=False`.
-    - `max_num_threads` (4): the handler threads of each worker, where plain handlers, API
-      functions, `URLHandler.handle` and WSGI apps run (never on the event loop).
-    - `in_background`: True serves from a thread of this process and returns at once; False
-      blocks until SIGINT/SIGTERM or `requestShutdown()`; None: False in a plain script, True
-      in an interactive or GUI host.
-    - `reload_source_changes`: replace the workers when a loaded source file of the
-      application changes (None: follow `debug` in a blocking run).
-    - `max_in_memory_file_upload_size` (2.5 MiB): larger uploaded files go to a temp file.
-    - `max_request_size` (3 GiB): a larger request gets 413.
-    - `settings`: a dict, or a Python, .json or .toml file, of UPPER-CASE settings (see
-      `hwebserver.api.settings.OPTIONS`); an unknown key in a dict is a ValueError.
-    - `ports`: extra listeners: names, numbers, or (name, number) pairs.
-    - `verbosity`: webServerVerbosity.Low (start-up, warnings, errors), Medium (workers,
-      reloads), High (an access line per request).
-    - `workers` (extension, 1): worker processes of a blocking run; 0: one per CPU.
-    - `address` (extension, "127.0.0.1"): the main port's bind address ("0.0.0.0" or "::" to
-      serve other machines).
-
-    Example::
-
-        @hwebserver.urlHandler("/hello")
-        def hello(request):
-            return hwebserver.Response("Hello")
-
-        hwebserver.run(port=8008, in_background=False)
-    """
+    # The docstring is RUN_DOC below, its argument list made from api/run_arguments.py.
     global _debug_mode
-    scripts_arguments = dict(
-        port=port,
-        debug=debug,
-        max_num_threads=max_num_threads,
-        in_background=in_background,
-        reload_source_changes=reload_source_changes,
-        max_in_memory_file_upload_size=max_in_memory_file_upload_size,
-        max_request_size=max_request_size,
-        settings=settings,
-        ports=ports,
-        verbosity=verbosity,
-        port_callback=port_callback,
-        max_port=max_port,
-        allow_system_port=allow_system_port,
-        workers=workers,
-        address=address,
-    )
+    scripts_arguments = dict(locals())  # the arguments only: nothing else is bound yet
     # Under `hwebserver APP --port ...` the options typed win over the script's own.
-    build = partial(build_options, **command_line.apply(scripts_arguments))
+    arguments = RunArguments.from_mapping(command_line.apply(scripts_arguments))
+    build = partial(build_options, arguments)
     claimed = launch.claim()
     if claimed is not None:
         # Its settings file was read, and any warning about it given, when run() first ran.
@@ -148,6 +99,23 @@ def run(
         _supervise(options, listeners)
     else:
         inprocess.serve_here(options.config, listeners, close)
+
+
+RUN_DOC = """Start serving the handlers registered so far.
+
+Arguments (all optional):
+
+{arguments}
+
+Example::
+
+    @hwebserver.urlHandler("/hello")
+    def hello(request):
+        return hwebserver.Response("Hello")
+
+    hwebserver.run(port=8008, in_background=False)
+"""
+run.__doc__ = RUN_DOC.format(arguments=describe_arguments())
 
 
 def announce(options: RunOptions, listeners: list[Listener]) -> None:

@@ -12,6 +12,7 @@ from urllib.parse import unquote_to_bytes
 
 from python_multipart import QuerystringParser
 
+from .run_arguments import DEFAULT_MAX_IN_MEMORY_UPLOAD
 from .tempdir import RequestTempDir
 
 if TYPE_CHECKING:
@@ -22,7 +23,6 @@ URLENCODED = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
 READ_CHUNK = 256 * 1024
 SMALL_BODY = 64 * 1024  # an urlencoded body up to this size is split when complete
-DEFAULT_MAX_IN_MEMORY = 2_621_440
 DEFAULT_FORM_MEMORY = 32 * 1024 * 1024  # FORM_MEMORY_SIZE
 
 
@@ -256,7 +256,7 @@ def open_form_parser(
     return None
 
 
-def parse_form(request: Request, max_in_memory: int = DEFAULT_MAX_IN_MEMORY) -> FormData:
+def parse_form(request: Request, max_in_memory: int = DEFAULT_MAX_IN_MEMORY_UPLOAD) -> FormData:
     """Parse the body of a request that was not parsed while it streamed in."""
     body = request._body
     if body is None or body.size == 0:

@@ -12,13 +12,15 @@ from ..api import settings as settings_module
 from ..api.declared import check_declared_ports
 from ..api.enums import webServerVerbosity
 from ..api.routing import MAIN_PORT
+from ..api.run_arguments import (
+    DEFAULT_MAX_IN_MEMORY_UPLOAD,
+    DEFAULT_MAX_REQUEST_SIZE,
+    RunArguments,
+)
 from ..worker.config import WorkerConfig
 from ..worker.logs import logger
 from ..worker.portcheck import check_port_settings
 from .listeners import ListenerSpec, default_address
-
-DEFAULT_MAX_REQUEST_SIZE = 3 * 1024**3
-DEFAULT_MAX_IN_MEMORY_UPLOAD = 2_621_440
 
 
 @dataclass
@@ -65,48 +67,31 @@ def _warn_if_setting_replaces_port(main_settings: Mapping[str, Any], port: int) 
         logger.warning("setting PORT %d replaces port %d given to run()", int(setting), port)
 
 
-def build_options(
-    *,
-    port: int,
-    debug: bool,
-    max_num_threads: int,
-    in_background: bool | None,
-    reload_source_changes: bool | None,
-    max_in_memory_file_upload_size: int | None,
-    max_request_size: int | None,
-    settings: str | Mapping[str, Any] | None,
-    ports: Iterable[Any],
-    verbosity: Any,
-    port_callback: Callable[[str, int], Any] | None,
-    max_port: int | None,
-    allow_system_port: bool,
-    workers: int,
-    address: str | None,
-    warn_settings: bool = True,
-) -> RunOptions:
-    loaded = settings_module.load_settings(settings, warn=warn_settings)
+def build_options(arguments: RunArguments, warn_settings: bool = True) -> RunOptions:
+    """What one run() call serves with: its arguments, the settings, the per-port settings."""
+    loaded = settings_module.load_settings(arguments.settings, warn=warn_settings)
     per_port = settings_module.port_settings.snapshot()
     server_values = {
         k: v for k, v in loaded.items() if settings_module.OPTIONS[k].scope == "server"
     }
     main_settings = {k: v for k, v in loaded.items() if settings_module.OPTIONS[k].scope == "port"}
     main_settings.update(per_port.get(MAIN_PORT, {}))
-    if address is not None:
-        main_settings["ADDRESS"] = address
-    background = resolve_in_background(in_background)
+    if arguments.address is not None:
+        main_settings["ADDRESS"] = arguments.address
+    background = resolve_in_background(arguments.in_background)
     if warn_settings:
-        _warn_if_setting_replaces_port(main_settings, port)
+        _warn_if_setting_replaces_port(main_settings, arguments.port)
     specs = [
         ListenerSpec(
             MAIN_PORT,
-            int(main_settings.get("PORT", port)),
+            int(main_settings.get("PORT", arguments.port)),
             default_address(main_settings),
-            main_settings.get("MAX_PORT", max_port),
-            bool(main_settings.get("ALLOW_SYSTEM_PORT", allow_system_port)),
+            main_settings.get("MAX_PORT", arguments.max_port),
+            bool(main_settings.get("ALLOW_SYSTEM_PORT", arguments.allow_system_port)),
             main_settings,
         )
     ]
-    for name, number in _extra_port_entries(ports):
+    for name, number in _extra_port_entries(arguments.ports):
         own = dict(per_port.get(name, {}))
         # An extra port shares the main port's address and CORS list unless it sets its own.
         where = dict(own)
@@ -126,29 +111,34 @@ def build_options(
     for spec in specs:
         check_port_settings(spec.name, spec.settings)
     check_declared_ports(spec.name for spec in specs)
-    if verbosity is None:
-        verbosity = webServerVerbosity.Low
+    verbosity = webServerVerbosity.Low if arguments.verbosity is None else arguments.verbosity
+    reload_source_changes = arguments.reload_source_changes
     if reload_source_changes is None:
-        reload_source_changes = bool(debug) and not background
-    worker_count = int(workers)
+        reload_source_changes = arguments.debug and not background
+    worker_count = int(arguments.workers)
     if worker_count < 0:
         raise ValueError("workers must be 0 (one per CPU) or more")
     if worker_count == 0:
         worker_count = os.cpu_count() or 1
     config = WorkerConfig(
-        debug=bool(debug),
-        verbosity=int(webServerVerbosity.High if debug else verbosity),
-        max_num_threads=max(1, int(max_num_threads)),
-        max_request_size=int(
-            DEFAULT_MAX_REQUEST_SIZE if max_request_size is None else max_request_size
-        ),
+        debug=bool(arguments.debug),
+        verbosity=int(webServerVerbosity.High if arguments.debug else verbosity),
+        max_num_threads=max(1, int(arguments.max_num_threads)),
+        max_request_size=int(_or_default(arguments.max_request_size, DEFAULT_MAX_REQUEST_SIZE)),
         max_in_memory_file_upload_size=int(
-            DEFAULT_MAX_IN_MEMORY_UPLOAD
-            if max_in_memory_file_upload_size is None
-            else max_in_memory_file_upload_size
+            _or_default(arguments.max_in_memory_file_upload_size, DEFAULT_MAX_IN_MEMORY_UPLOAD)
         ),
         server=server_values,
     )
     return RunOptions(
-        config, specs, background, bool(reload_source_changes), worker_count, port_callback
+        config,
+        specs,
+        background,
+        bool(reload_source_changes),
+        worker_count,
+        arguments.port_callback,
     )
+
+
+def _or_default(value: int | None, default: int) -> int:
+    return default if value is None else value

@@ -9,6 +9,11 @@ from typing import Any
 
 from ..api import settings as settings_module
 from ..api.enums import webServerVerbosity
+from ..api.run_arguments import (
+    DEFAULT_MAX_IN_MEMORY_UPLOAD,
+    DEFAULT_MAX_REQUEST_SIZE,
+    RunArguments,
+)
 
 
 @dataclass
@@ -40,9 +45,9 @@ class WorkerConfig:
 
     debug: bool = False
     verbosity: int = int(webServerVerbosity.Low)
-    max_num_threads: int = 4
-    max_request_size: int = 3 * 1024**3
-    max_in_memory_file_upload_size: int = 2_621_440
+    max_num_threads: int = RunArguments.max_num_threads
+    max_request_size: int = DEFAULT_MAX_REQUEST_SIZE
+    max_in_memory_file_upload_size: int = DEFAULT_MAX_IN_MEMORY_UPLOAD
     server: dict[str, Any] = field(default_factory=dict)
 
     def option(self, name: str) -> Any:

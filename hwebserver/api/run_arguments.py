@@ -1,0 +1,254 @@
+"""run()'s arguments, declared once: name, type, default, meaning, and command-line form.
+
+Everything that lists run()'s arguments reads this class: run() (its docstring's argument
+list), the command line (`hwebserver APP --port ...` builds its options from the fields), and
+the supervisor's option builder (it receives one typed `RunArguments`). run() itself keeps a
+literal signature, as a Python function must for help() and type checkers; a test holds that
+signature to these fields, name by name, default by default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import textwrap
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# What a None means for the two size limits (Houdini's signature has None defaults).
+DEFAULT_MAX_REQUEST_SIZE = 3 * 1024**3
+DEFAULT_MAX_IN_MEMORY_UPLOAD = 2_621_440
+
+
+@dataclass(frozen=True)
+class CommandLineForm:
+    """How an argument is typed on the command line.
+
+    `kind`: "value" (FLAG VALUE, converted by `parse`), "switch" (FLAG alone means True),
+    "either" (FLAG / --no-FLAG), "repeat" (FLAG VALUE, repeatable, values collected)."""
+
+    flag: str
+    help: str
+    kind: str = "value"
+    parse: Callable[[str], Any] | None = None
+    metavar: str | None = None
+
+
+def meaning(
+    doc: str, command_line: CommandLineForm | None = None, extension: bool = False
+) -> dict[str, Any]:
+    """A field's metadata: its documentation, its command-line form, and whether Houdini's
+    run() lacks it (an extension)."""
+    return {"doc": doc, "command_line": command_line, "extension": extension}
+
+
+def parse_extra_port(text: str) -> Any:
+    """--ports NAME, NAME=PORT or PORT: an entry of run(ports=...)."""
+    name, sep, number = text.partition("=")
+    if sep:
+        return (name, int(number))
+    return int(text) if text.isdigit() else text
+
+
+def parse_verbosity(text: str) -> int:
+    levels = {"low": 0, "medium": 1, "high": 2}
+    try:
+        return levels[text.lower()]
+    except KeyError:
+        raise argparse.ArgumentTypeError("choose low, medium or high") from None
+
+
+@dataclass(frozen=True)
+class RunArguments:
+    """The arguments of one run() call, as given (None where a default is decided later)."""
+
+    port: int = field(
+        default=8008,
+        metadata=meaning(
+            "the main port. Busy or not permitted, with no fallback below: OperationFailed "
+            "naming the port and the reason.",
+            CommandLineForm("--port", "main port (default 8008)", parse=int),
+        ),
+    )
+    debug: bool = field(
+        default=False,
+        metadata=meaning(
+            "log every request and handler traceback, put tracebacks in 500 bodies, and (in a "
+            "blocking run) reload on source changes unless `reload_source_changes=False`.",
+            CommandLineForm(
+                "--debug",
+                "log every request and traceback, tracebacks in 500 bodies, reload on changes",
+                kind="switch",
+            ),
+        ),
+    )
+    max_num_threads: int = field(
+        default=4,
+        metadata=meaning(
+            "the handler threads of each worker, where plain handlers, API functions, "
+            "`URLHandler.handle` and WSGI apps run (never on the event loop).",
+            CommandLineForm(
+                "--max-num-threads",
+                "plain handlers running at once per worker (default 4)",
+                parse=int,
+            ),
+        ),
+    )
+    in_background: bool | None = field(
+        default=None,
+        metadata=meaning(
+            "True serves from a thread of this process and returns at once; False blocks until "
+            "SIGINT/SIGTERM or `requestShutdown()`; None: False in a plain script, True in an "
+            "interactive or GUI host.",
+        ),
+    )
+    reload_source_changes: bool | None = field(
+        default=None,
+        metadata=meaning(
+            "replace the workers when a loaded source file of the application changes (None: "
+            "follow `debug` in a blocking run).",
+            CommandLineForm(
+                "--reload",
+                "reload when a source file of the application changes (default: with --debug)",
+                kind="either",
+            ),
+        ),
+    )
+    max_in_memory_file_upload_size: int | None = field(
+        default=None,
+        metadata=meaning(
+            "uploaded files larger than this (None: 2.5 MiB) go to a temp file.",
+            CommandLineForm(
+                "--max-in-memory-file-upload-size",
+                "uploads up to this many bytes stay in memory (default 2.5 MiB)",
+                parse=int,
+            ),
+        ),
+    )
+    max_request_size: int | None = field(
+        default=None,
+        metadata=meaning(
+            "a larger request (None: 3 GiB) gets 413.",
+            CommandLineForm(
+                "--max-request-size", "largest request in bytes (default 3 GiB)", parse=int
+            ),
+        ),
+    )
+    settings: str | Mapping[str, Any] | None = field(
+        default=None,
+        metadata=meaning(
+            "a dict, or a Python, .json or .toml file, of UPPER-CASE settings (see the "
+            "settings reference); an unknown key in a dict is a ValueError.",
+            CommandLineForm("--settings", "settings file (UPPER-CASE names)"),
+        ),
+    )
+    ports: Iterable[Any] = field(
+        default=(),
+        metadata=meaning(
+            "extra listeners: names, numbers, or (name, number) pairs.",
+            CommandLineForm(
+                "--ports",
+                "an extra named port (repeatable); without =PORT the OS picks it",
+                kind="repeat",
+                parse=parse_extra_port,
+                metavar="NAME[=PORT]",
+            ),
+        ),
+    )
+    verbosity: Any = field(
+        default=None,
+        metadata=meaning(
+            "webServerVerbosity.Low (start-up, warnings, errors; the default), Medium (workers, "
+            "reloads), High (an access line per request).",
+            CommandLineForm("--verbosity", "low (default), medium or high", parse=parse_verbosity),
+        ),
+    )
+    port_callback: Callable[[str, int], Any] | None = field(
+        default=None,
+        metadata=meaning(
+            'called as `port_callback(port_name, port)` once per bound listener ("main" for the '
+            "main port), in this process, before serving starts; its exceptions are logged.",
+        ),
+    )
+    max_port: int | None = field(
+        default=None,
+        metadata=meaning(
+            "when `port` cannot be bound, try `port+1` ... `max_port`; logged as a warning naming "
+            "both ports.",
+            CommandLineForm("--max-port", "if PORT is busy, try PORT+1..MAX_PORT", parse=int),
+        ),
+    )
+    allow_system_port: bool = field(
+        default=False,
+        metadata=meaning(
+            "when no port of the range binds, let the OS pick one; logged as a warning naming "
+            "both ports.",
+            CommandLineForm(
+                "--allow-system-port",
+                "if no port of the range binds, let the OS pick one",
+                "switch",
+            ),
+        ),
+    )
+    workers: int = field(
+        default=1,
+        metadata=meaning(
+            "worker processes of a blocking run; 0: one per CPU.",
+            CommandLineForm("--workers", "worker processes (default 1; 0: one per CPU)", parse=int),
+            extension=True,
+        ),
+    )
+    address: str | None = field(
+        default=None,
+        metadata=meaning(
+            'the main port\'s bind address (None: "127.0.0.1"; "0.0.0.0" or "::" to serve other '
+            "machines).",
+            CommandLineForm(
+                "--address",
+                "bind address of the main port (default 127.0.0.1; 0.0.0.0 or :: for all)",
+            ),
+            extension=True,
+        ),
+    )
+
+    @classmethod
+    def from_mapping(cls, given: Mapping[str, Any]) -> RunArguments:
+        return cls(**{name: given[name] for name in argument_names() if name in given})
+
+
+def argument_names() -> list[str]:
+    return [declared.name for declared in dataclasses.fields(RunArguments)]
+
+
+def describe_arguments() -> str:
+    """The argument list of run()'s docstring, in declaration order."""
+    lines = []
+    for declared in dataclasses.fields(RunArguments):
+        extension = " (extension)" if declared.metadata["extension"] else ""
+        text = f"`{declared.name}`{extension}, default `{declared.default!r}`: "
+        lines.append(
+            textwrap.fill(
+                text + declared.metadata["doc"], 92, initial_indent="- ", subsequent_indent="  "
+            )
+        )
+    return "\n".join(lines)
+
+
+def add_command_line_options(parser: argparse.ArgumentParser) -> None:
+    """One option per argument that has a command-line form; its dest is the argument's name."""
+    for declared in dataclasses.fields(RunArguments):
+        form: CommandLineForm | None = declared.metadata["command_line"]
+        if form is None:
+            continue
+        options: dict[str, Any] = {"dest": declared.name, "help": form.help}
+        if form.kind == "switch":
+            options["action"] = "store_true"
+        elif form.kind == "either":
+            options["action"] = argparse.BooleanOptionalAction
+        else:
+            options["type"] = form.parse
+            options["metavar"] = form.metavar
+            if form.kind == "repeat":
+                options["action"] = "append"
+        parser.add_argument(form.flag, **options)
