@@ -11,6 +11,7 @@ import uvloop
 
 import hwebserver
 from hwebserver.api.routing import Route, Router
+from hwebserver.api.settings import ServerSettings
 from hwebserver.worker.config import Listener, WorkerConfig
 from hwebserver.worker.protocol import HttpProtocol
 from hwebserver.worker.state import WorkerState
@@ -72,7 +73,7 @@ async def later(request: hwebserver.Request) -> str:
 def harness():
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
-    state = WorkerState(WorkerConfig(server={"MAX_PIPELINED": 4}), loop)
+    state = WorkerState(WorkerConfig(server=ServerSettings(MAX_PIPELINED=4)), loop)
     router = Router()
     router.add(Route("/hello", hello, is_prefix=True))
     router.add(Route("/later", later, is_prefix=True))

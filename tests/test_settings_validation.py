@@ -170,3 +170,18 @@ def test_unwritable_log_file_fails_at_start_up(tmp_path):
     target = tmp_path / "no-such-dir" / "port.log"
     output = failed_start(tmp_path, port_settings={"main": {"LOG_FILE": str(target)}})
     assert "ValueError" in output and "LOG_FILE" in output
+
+
+def test_server_settings_are_declared_once_and_checked_by_their_declared_type() -> None:
+    import dataclasses
+
+    from hwebserver.api.settings import OPTIONS, ServerSettings, validate
+
+    for declared in dataclasses.fields(ServerSettings):
+        option = OPTIONS[declared.name]
+        assert (option.scope, option.default) == ("server", declared.default)
+        assert option.doc == declared.metadata["doc"]
+    assert validate({"GRACEFUL_TIMEOUT": 2}) == {"GRACEFUL_TIMEOUT": 2.0}
+    with pytest.raises(ValueError, match="MAX_PIPELINED: expected int"):
+        validate({"MAX_PIPELINED": "many"})
+    assert ServerSettings(**validate({"MAX_PIPELINED": 8})).MAX_PIPELINED == 8

@@ -10,6 +10,7 @@ Port-scoped keys configure one listener; server-scoped keys configure the whole 
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import logging
@@ -17,7 +18,7 @@ import os
 import runpy
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .enums import webServerSeverity
@@ -65,53 +66,98 @@ OPTIONS: dict[str, Option] = _opts(
     Option("SECURE_HSTS_INCLUDE_SUBDOMAINS", "bool", False, "port", "HSTS includeSubDomains"),
     Option("SECURE_HSTS_PRELOAD", "bool", False, "port", "HSTS preload"),
     Option("CORS_ORIGIN_WHITELIST", "list", None, "port", "allowed CORS origins ('*': all)"),
-    # -- whole server (extension) -------------------------------------------------------------
-    Option("MAX_REQUEST_LINE", "int", 8192, "server", "longest request line (else 414)"),
-    Option("MAX_HEADER_SIZE", "int", 65536, "server", "largest request head (else 431)"),
-    Option("MAX_HEADER_COUNT", "int", 100, "server", "most header fields (else 431)"),
-    Option("HEADER_TIMEOUT", "float", 10.0, "server", "seconds to receive a head (else 408)"),
-    Option("KEEPALIVE_TIMEOUT", "float", 5.0, "server", "idle keep-alive connection lifetime"),
-    Option(
-        "SEND_TIMEOUT",
-        "float",
-        60.0,
-        "server",
-        "seconds a response may wait on a client that reads none of it (then closed)",
-    ),
-    Option("MAX_PIPELINED", "int", 32, "server", "parsed requests queued per connection"),
-    Option("BODY_SPOOL_SIZE", "int", 1048576, "server", "a body larger than this goes to disk"),
-    Option(
-        "FORM_MEMORY_SIZE",
-        "int",
-        33554432,
-        "server",
-        "most bytes one form keeps in memory: later files go to disk, more fields are 413",
-    ),
-    Option("WRITE_BUFFER_SIZE", "int", 262144, "server", "per-connection write high-water mark"),
-    Option("GRACEFUL_TIMEOUT", "float", 30.0, "server", "seconds to finish in-flight work"),
-    Option(
-        "WORKER_TIMEOUT", "float", 30.0, "server", "heartbeat silence before a worker is replaced"
-    ),
-    Option("WORKER_BOOT_TIMEOUT", "float", 60.0, "server", "seconds a new worker has to be READY"),
-    Option("MAX_REQUESTS", "int", 0, "server", "recycle a worker after this many requests"),
-    Option("MAX_REQUESTS_JITTER", "int", 0, "server", "random extra requests before recycling"),
-    Option("MAX_WORKER_MEMORY", "int", 0, "server", "recycle a worker whose RSS stays above this"),
-    Option(
-        "WEBSOCKET_MAX_MESSAGE_SIZE",
-        "int",
-        16 * 1024 * 1024,
-        "server",
-        "largest WebSocket message (else close 1009)",
-    ),
-    Option(
-        "WEBSOCKET_PING_INTERVAL",
-        "optional_float",
-        None,
-        "server",
-        "send a ping after this many idle seconds",
-    ),
-    Option("WEBSOCKET_PING_TIMEOUT", "float", 20.0, "server", "seconds to wait for the pong"),
 )
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """The whole server's settings (extensions), declared once: the annotation is the type,
+    the field's default the default, its metadata the meaning. A worker reads them typed
+    (`config.server.GRACEFUL_TIMEOUT`); OPTIONS lists them beside the per-port settings."""
+
+    MAX_REQUEST_LINE: int = field(default=8192, metadata={"doc": "longest request line (else 414)"})
+    MAX_HEADER_SIZE: int = field(default=65536, metadata={"doc": "largest request head (else 431)"})
+    MAX_HEADER_COUNT: int = field(default=100, metadata={"doc": "most header fields (else 431)"})
+    HEADER_TIMEOUT: float = field(
+        default=10.0, metadata={"doc": "seconds to receive a head (else 408)"}
+    )
+    KEEPALIVE_TIMEOUT: float = field(
+        default=5.0, metadata={"doc": "idle keep-alive connection lifetime"}
+    )
+    SEND_TIMEOUT: float = field(
+        default=60.0,
+        metadata={
+            "doc": "seconds a response may wait on a client that reads none of it (then closed)"
+        },
+    )
+    MAX_PIPELINED: int = field(
+        default=32, metadata={"doc": "parsed requests queued per connection"}
+    )
+    BODY_SPOOL_SIZE: int = field(
+        default=1048576, metadata={"doc": "a body larger than this goes to disk"}
+    )
+    FORM_MEMORY_SIZE: int = field(
+        default=33554432,
+        metadata={
+            "doc": "most bytes one form keeps in memory: later files go to disk, more fields are 413"
+        },
+    )
+    WRITE_BUFFER_SIZE: int = field(
+        default=262144, metadata={"doc": "per-connection write high-water mark"}
+    )
+    GRACEFUL_TIMEOUT: float = field(
+        default=30.0, metadata={"doc": "seconds to finish in-flight work"}
+    )
+    WORKER_TIMEOUT: float = field(
+        default=30.0, metadata={"doc": "heartbeat silence before a worker is replaced"}
+    )
+    WORKER_BOOT_TIMEOUT: float = field(
+        default=60.0, metadata={"doc": "seconds a new worker has to be READY"}
+    )
+    MAX_REQUESTS: int = field(
+        default=0, metadata={"doc": "recycle a worker after this many requests"}
+    )
+    MAX_REQUESTS_JITTER: int = field(
+        default=0, metadata={"doc": "random extra requests before recycling"}
+    )
+    MAX_WORKER_MEMORY: int = field(
+        default=0, metadata={"doc": "recycle a worker whose RSS stays above this"}
+    )
+    WEBSOCKET_MAX_MESSAGE_SIZE: int = field(
+        default=16 * 1024 * 1024, metadata={"doc": "largest WebSocket message (else close 1009)"}
+    )
+    WEBSOCKET_PING_INTERVAL: float | None = field(
+        default=None, metadata={"doc": "send a ping after this many idle seconds"}
+    )
+    WEBSOCKET_PING_TIMEOUT: float = field(
+        default=20.0, metadata={"doc": "seconds to wait for the pong"}
+    )
+
+
+# The kind _check_value expects for each annotation a ServerSettings field may have.
+_KIND_OF_TYPE = {
+    "int": "int",
+    "float": "float",
+    "float | None": "optional_float",
+    "bool": "bool",
+    "str": "str",
+}
+
+
+def _server_options() -> dict[str, Option]:
+    return {
+        declared.name: Option(
+            declared.name,
+            _KIND_OF_TYPE[str(declared.type)],
+            declared.default,
+            "server",
+            declared.metadata["doc"],
+        )
+        for declared in dataclasses.fields(ServerSettings)
+    }
+
+
+OPTIONS.update(_server_options())
 
 ALIASES = {"CORS_ALLOWED_ORIGINS": "CORS_ORIGIN_WHITELIST"}
 

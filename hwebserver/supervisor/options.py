@@ -128,7 +128,7 @@ def build_options(arguments: RunArguments, warn_settings: bool = True) -> RunOpt
         max_in_memory_file_upload_size=int(
             _or_default(arguments.max_in_memory_file_upload_size, DEFAULT_MAX_IN_MEMORY_UPLOAD)
         ),
-        server=server_values,
+        server=settings_module.ServerSettings(**server_values),
     )
     return RunOptions(
         config,

@@ -111,7 +111,7 @@ class AsgiWebSocket:
         self.handshake = _handshake_request(request)
         self.pending = bytearray(trailing)
         self.chosen: str | None = None
-        max_size = int(http.state.config.option("WEBSOCKET_MAX_MESSAGE_SIZE"))
+        max_size = http.state.config.server.WEBSOCKET_MAX_MESSAGE_SIZE
         self.ws = ServerProtocol(
             extensions=[ServerPerMessageDeflateFactory()],
             # A plain function: websockets binds it to the protocol as a method.

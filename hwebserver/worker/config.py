@@ -7,13 +7,13 @@ import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..api import settings as settings_module
 from ..api.enums import webServerVerbosity
 from ..api.run_arguments import (
     DEFAULT_MAX_IN_MEMORY_UPLOAD,
     DEFAULT_MAX_REQUEST_SIZE,
     RunArguments,
 )
+from ..api.settings import ServerSettings
 
 
 @dataclass
@@ -41,19 +41,14 @@ class Listener:
 
 @dataclass(frozen=True)
 class WorkerConfig:
-    """Immutable: one worker's settings. `server` holds every server-scoped option, defaulted."""
+    """Immutable: one worker's settings; `server`: the server-wide settings, typed."""
 
     debug: bool = False
     verbosity: int = int(webServerVerbosity.Low)
     max_num_threads: int = RunArguments.max_num_threads
     max_request_size: int = DEFAULT_MAX_REQUEST_SIZE
     max_in_memory_file_upload_size: int = DEFAULT_MAX_IN_MEMORY_UPLOAD
-    server: dict[str, Any] = field(default_factory=dict)
-
-    def option(self, name: str) -> Any:
-        if name in self.server:
-            return self.server[name]
-        return settings_module.default(name)
+    server: ServerSettings = field(default_factory=ServerSettings)
 
     @property
     def access_log(self) -> bool:

@@ -166,7 +166,7 @@ class WorkerProcess:
             loop.call_later(LIMIT_CHECK_INTERVAL, self._check_request_limit)
         mode = await self.stop_mode
         self.draining = True
-        graceful = float(self.config.option("GRACEFUL_TIMEOUT"))
+        graceful = self.config.server.GRACEFUL_TIMEOUT
         await self.server.drain(
             0.0 if mode == IMMEDIATE else graceful, close_idle=mode != control.RETIRE
         )

@@ -98,7 +98,7 @@ class WorkerServer:
             # A TLS handshake gets no longer than a request head: slow clients cannot hold on.
             handshake: dict[str, Any] = {}
             if listener.ssl_context is not None:
-                handshake["ssl_handshake_timeout"] = float(self.config.option("HEADER_TIMEOUT"))
+                handshake["ssl_handshake_timeout"] = self.config.server.HEADER_TIMEOUT
 
             def new_connection(listener: Listener = listener) -> HttpProtocol:
                 guard.accepted()
@@ -170,7 +170,7 @@ class WorkerServer:
                 on_ready()
             assert self._stop is not None
             await self._stop.wait()
-            await self.drain(float(self.config.option("GRACEFUL_TIMEOUT")))
+            await self.drain(self.config.server.GRACEFUL_TIMEOUT)
         finally:
             self.close()
 

@@ -37,16 +37,16 @@ class WorkerState:
         self.debug = config.debug
         # Hot-path copies of the options every request consults.
         self.max_request_size = config.max_request_size
-        self.max_request_line = int(config.option("MAX_REQUEST_LINE"))
-        self.max_header_size = int(config.option("MAX_HEADER_SIZE"))
-        self.max_header_count = int(config.option("MAX_HEADER_COUNT"))
-        self.header_timeout_ticks = max(1, round(config.option("HEADER_TIMEOUT")))
-        self.keepalive_timeout_ticks = max(1, round(config.option("KEEPALIVE_TIMEOUT")))
-        self.send_timeout_ticks = max(1, round(config.option("SEND_TIMEOUT")))
-        self.max_pipelined = int(config.option("MAX_PIPELINED"))
-        self.spool_size = int(config.option("BODY_SPOOL_SIZE"))
-        self.form_memory_size = int(config.option("FORM_MEMORY_SIZE"))
-        self.write_high_water = int(config.option("WRITE_BUFFER_SIZE"))
+        self.max_request_line = config.server.MAX_REQUEST_LINE
+        self.max_header_size = config.server.MAX_HEADER_SIZE
+        self.max_header_count = config.server.MAX_HEADER_COUNT
+        self.header_timeout_ticks = max(1, round(config.server.HEADER_TIMEOUT))
+        self.keepalive_timeout_ticks = max(1, round(config.server.KEEPALIVE_TIMEOUT))
+        self.send_timeout_ticks = max(1, round(config.server.SEND_TIMEOUT))
+        self.max_pipelined = config.server.MAX_PIPELINED
+        self.spool_size = config.server.BODY_SPOOL_SIZE
+        self.form_memory_size = config.server.FORM_MEMORY_SIZE
+        self.write_high_water = config.server.WRITE_BUFFER_SIZE
         # Plug-ins (the WebSocket upgrade) keep what they need here.
         self.extras: dict[str, Any] = {}
         # Given to every connection (ConnectionInfo.services): what endpoints such as /api

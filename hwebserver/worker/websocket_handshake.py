@@ -95,7 +95,7 @@ def upgrade(http: HttpProtocol, request: Request, trailing: bytes) -> None:
     # parsed already, so its parser starts with frames.
     protocol = ServerWebSocketProtocol(
         extensions=EXTENSIONS,
-        max_size=int(state.config.option("WEBSOCKET_MAX_MESSAGE_SIZE")),
+        max_size=state.config.server.WEBSOCKET_MAX_MESSAGE_SIZE,
         state=OPEN,
     )
     handshake = protocol.accept(handshake_request(request))

@@ -91,7 +91,7 @@ def registry_for(state: WorkerState) -> WebSocketRegistry:
         config = state.config
         registry = state.extras[REGISTRY_KEY] = WebSocketRegistry(
             state.loop,
-            config.option("WEBSOCKET_PING_INTERVAL"),
-            float(config.option("WEBSOCKET_PING_TIMEOUT")),
+            config.server.WEBSOCKET_PING_INTERVAL,
+            config.server.WEBSOCKET_PING_TIMEOUT,
         )
     return registry
