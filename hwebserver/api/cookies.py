@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import email.utils
 import re
+from typing import SupportsInt
 from urllib.parse import quote, unquote
 
 _SAMESITE_VALUES = {"strict": "Strict", "lax": "Lax", "none": "None"}
@@ -50,7 +51,9 @@ def _format_expires(expires: object) -> str:
 def _max_age_seconds(max_age: object) -> int:
     if isinstance(max_age, datetime.timedelta):
         return int(max_age.total_seconds())
-    return int(max_age)  # type: ignore[call-overload]
+    if isinstance(max_age, (str, SupportsInt)):
+        return int(max_age)
+    raise TypeError(f"max_age: seconds or a timedelta, not {type(max_age).__name__}")
 
 
 def format_set_cookie(

@@ -128,7 +128,8 @@ def crash_backoff(early_deaths: int) -> float:
     none after the first, then 0.4 s, 0.8 s, ... up to 30 s."""
     if early_deaths <= 1:
         return 0.0
-    return min(BACKOFF_MAX, BACKOFF_BASE * 2**early_deaths)
+    # Capped exponent: the wait is at its maximum long before, and a float cannot overflow.
+    return min(BACKOFF_MAX, BACKOFF_BASE * 2.0 ** min(early_deaths, 32))
 
 
 @dataclass(eq=False)
