@@ -30,8 +30,8 @@ from .api.settings import setSettingsForPort
 from .api.uploads import UploadedFile, WebServerUploadedFile
 from .api.websocket import WebSocket, webSocket
 from .run import isInDebugMode, requestShutdown, run
-from .worker.archive import registerArchiveFile
-from .worker.static import registerStaticFilesDirectory
+from .worker.files.archive import registerArchiveFile
+from .worker.files.static import registerStaticFilesDirectory
 
 try:
     # The version is written once, in pyproject.toml; the installed metadata carries it.

@@ -108,7 +108,7 @@ def startup_failure_line(app: str, exc: Exception) -> str | None:
     (its traceback is what helps) or in a worker a reload started (the supervisor logs it)."""
     from hwebserver import command_line
     from hwebserver.api.errors import OperationFailed
-    from hwebserver.worker import launch
+    from hwebserver.worker.process import launch
 
     if launch.started_by_supervisor():
         return None

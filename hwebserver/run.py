@@ -2,7 +2,7 @@
 
 - A process started by a supervisor for a reload (HWEBSERVER_WORKER in its environment)
   becomes a worker on the inherited sockets when its script reaches run().
-- in_background=True: an in-process server on a daemon thread (worker/inprocess.py).
+- in_background=True: an in-process server on a daemon thread (worker/process/inprocess.py).
 - Otherwise the calling process becomes the supervisor (supervisor/main_loop.py), which
   forks the first workers; only where that is impossible (not the main thread, no fork) does
   the server run in the calling thread.
@@ -25,9 +25,9 @@ from .supervisor import systemd
 from .supervisor.listeners import acquire_all, close_all
 from .supervisor.main_loop import Supervisor
 from .supervisor.options import RunOptions, build_options
-from .worker import current, inprocess, launch, process
-from .worker.config import Listener
-from .worker.logs import ServerLog, logger, setup_console_logging
+from .worker.process import current, inprocess, launch, main
+from .worker.process.config import Listener
+from .worker.process.logs import ServerLog, logger, setup_console_logging
 
 # A spawned worker reports a failure to import the application from here on.
 launch.take_from_environment()
@@ -152,7 +152,7 @@ def _serve_as_spawned_worker(
     """The new code's options, the supervisor's sockets; the process ends here."""
     global _debug_mode
     try:
-        process.prepare_worker_process(claimed.supervisor_pid)
+        main.prepare_worker_process(claimed.supervisor_pid)
         options = build()
         setup_console_logging()
         _debug_mode = options.config.debug
@@ -164,12 +164,12 @@ def _serve_as_spawned_worker(
         control_sock = socket.socket(fileno=claimed.control_fd)
     except BaseException:
         launch.report_failure(claimed, traceback.format_exc())
-        process.flush_and_exit(1)
+        main.flush_and_exit(1)
     code = 1
     try:
-        code = process.run_worker(
+        code = main.run_worker(
             options.config, listeners, control_sock, claimed.generation, claimed.request_limit
         )
     except BaseException:
         traceback.print_exc()
-    process.flush_and_exit(code)
+    main.flush_and_exit(code)

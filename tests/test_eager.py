@@ -8,7 +8,7 @@ import contextvars
 import pytest
 import uvloop
 
-from hwebserver.worker import eager
+from hwebserver.worker.http import eager
 
 VAR: contextvars.ContextVar[str] = contextvars.ContextVar("VAR", default="unset")
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import uvloop
 
-from hwebserver.worker.threads import HandlerThreads
+from hwebserver.worker.process.threads import HandlerThreads
 
 
 @pytest.fixture

@@ -39,7 +39,7 @@ def background():
 
 
 def wait_until_stopped():
-    from hwebserver.worker import current
+    from hwebserver.worker.process import current
 
     wait_for(lambda: current.get() is None, timeout=20)
 

@@ -162,6 +162,6 @@ def test_in_background_keeps_the_in_process_thread_mode():
         assert threading.active_count() > 1  # served by a thread of this process
     finally:
         hwebserver.requestShutdown()
-        from hwebserver.worker import current
+        from hwebserver.worker.process import current
 
         wait_for(lambda: current.get() is None, timeout=20)

@@ -8,7 +8,11 @@ import sys
 
 import httpx
 
-from hwebserver.worker.sources import _excluded_roots, application_sources, is_application_file
+from hwebserver.worker.process.sources import (
+    _excluded_roots,
+    application_sources,
+    is_application_file,
+)
 
 
 def test_application_modules_are_watched_installed_ones_are_not(tmp_path, monkeypatch):

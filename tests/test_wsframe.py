@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from websockets.frames import Frame, Opcode
 
-from hwebserver.worker.wsframe import write_data_frame
+from hwebserver.worker.websockets.data_frames import write_data_frame
 
 
 class Transport:

@@ -1,6 +1,6 @@
 """Form bodies: the fields and files of urlencoded and multipart requests.
 
-The worker feeds a form parser while the body streams in (see worker/bodies.py) and stores
+The worker feeds a form parser while the body streams in (see worker/http/body_sinks.py) and stores
 the result on the request; parse_form() is the fallback for a request whose body was not
 parsed that way (e.g. one built outside the server).
 """

@@ -1,7 +1,7 @@
 """Mounting WSGI and ASGI applications under a path prefix, and the opdef path.
 
 A mount is a prefix route of low priority: any URL handler whose path matches a request at
-least as specifically wins over it. The worker runs the app (worker/wsgi.py, worker/asgi.py);
+least as specifically wins over it. The worker runs the app (worker/apps/wsgi.py, worker/apps/asgi.py);
 this module only records it.
 """
 

@@ -23,7 +23,7 @@ PRIORITY_MOUNT = 1
 # Route.dispatch_mode of routes whose endpoint is not a handler the protocol calls itself
 # (WSGI/ASGI apps, AsyncURLHandler instances): the worker hands the whole exchange to the
 # adapter for the route's `kind`. Other routes are handlers: async ones run on the loop,
-# plain ones on the handler threads (worker/dispatch.py).
+# plain ones on the handler threads (worker/http/dispatch.py).
 DISPATCH_EXCHANGE = 3
 
 

@@ -18,10 +18,10 @@ from functools import partial
 
 from ..api import tempdir
 from ..api.errors import OperationFailed
-from ..worker import control, process
-from ..worker.config import Listener
-from ..worker.control import Message
-from ..worker.logs import ServerLog
+from ..worker.process import control, main
+from ..worker.process.config import Listener
+from ..worker.process.control import Message
+from ..worker.process.logs import ServerLog
 from . import spawn, tree
 from .handles import Generation, Phase, Slot, WorkerHandle, request_limit
 from .listeners import close_all
@@ -77,7 +77,7 @@ class Supervisor:
 
     # -- any thread ------------------------------------------------------------------------------
     def request_stop(self) -> None:
-        """requestShutdown() in the supervisor process."""
+        """requestShutdown() in the supervisor main."""
         self.stop_requested = True
         self.inbox.wake()
 
@@ -217,7 +217,7 @@ class Supervisor:
 
     def _forked_worker_main(self, generation: int, limit: int | None, sock: socket.socket) -> int:
         """In the forked child."""
-        return process.run_worker(self.config, self.listeners, sock, generation, limit)
+        return main.run_worker(self.config, self.listeners, sock, generation, limit)
 
     def _private_fds(self) -> list[int]:
         """What a forked worker must not keep: above all the other workers' pipe ends, or a
@@ -395,7 +395,7 @@ class Supervisor:
             "%s %s: dumping every thread's stack below, then replacing it", worker, worker.failure
         )
         try:
-            os.kill(worker.pid, process.STACK_DUMP_SIGNAL)
+            os.kill(worker.pid, main.STACK_DUMP_SIGNAL)
         except ProcessLookupError:
             pass
         worker.deadline = now + DUMP_GRACE

@@ -13,10 +13,10 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ..worker import linux, process
-from ..worker.config import Listener
-from ..worker.launch import ENV_NAME, WorkerLaunch
-from ..worker.logs import logger
+from ..worker.process import linux, main
+from ..worker.process.config import Listener
+from ..worker.process.launch import ENV_NAME, WorkerLaunch
+from ..worker.process.logs import logger
 from . import signals
 
 # Where the service was started from: a reload re-runs its command line from there, even if
@@ -80,13 +80,13 @@ def _forked_child(
             except OSError:
                 pass
         _stdin_from_devnull()
-        process.prepare_worker_process(supervisor_pid)
+        main.prepare_worker_process(supervisor_pid)
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
         code = child_main(theirs)
     except BaseException:
         traceback.print_exc()
     finally:
-        process.flush_and_exit(code)
+        main.flush_and_exit(code)
 
 
 def _stdin_from_devnull() -> None:

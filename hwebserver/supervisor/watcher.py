@@ -22,9 +22,9 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from ..worker import linux
-from ..worker.logs import ServerLog
-from ..worker.sources import application_sources
+from ..worker.process import linux
+from ..worker.process.logs import ServerLog
+from ..worker.process.sources import application_sources
 
 # Changes are yielded once this many milliseconds pass without a new one (watchfiles' step);
 # an editor's save (write, rename, chmod) then triggers one reload, not three.

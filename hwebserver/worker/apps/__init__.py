@@ -1,0 +1,1 @@
+"""Hosted applications that run a whole exchange themselves: WSGI, ASGI, AsyncURLHandler."""

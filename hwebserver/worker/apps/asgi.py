@@ -1,0 +1,440 @@
+"""ASGI 3: running a mounted ASGI application (HTTP here; lifespan below; WebSocket in
+asgi_websocket.py).
+
+The app runs on the event loop, started eagerly (eager.py): an endpoint that never really
+waits completes without a Task. The request body streams in through receive() (see
+streaming_body.py); what the app sends is framed (framing.py) and written at once, waiting for
+the transport to drain only when the client reads slower than the app writes.
+
+Scope paths follow the ASGI spec: `root_path` is the mount prefix and `path` the full path,
+so the app routes on path[len(root_path):] (Starlette, FastAPI and Django all do).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ...api.mounts import ASGI
+from ...api.request import Request
+from ...api.routing import Route
+from ..http import eager
+from ..http.error_responses import error_response
+from ..http.response_streams import send_file_range
+from ..http.streaming_body import ClientDisconnected, body_of
+from .response_framing import LENGTH, NO_BODY, Framing, FramingError
+
+if TYPE_CHECKING:
+    from ..http.protocol import HttpProtocol
+    from ..process.server import WorkerServer
+    from ..process.state import WorkerState
+
+ASGI_VERSION = {"version": "3.0", "spec_version": "2.4"}
+LIFESPANS = "asgi_lifespans"  # state.extras key: app -> Lifespan
+LIFESPAN_SHUTDOWN_TIMEOUT = 30.0
+
+_DISCONNECT = {"type": "http.disconnect"}
+
+
+def start(protocol: HttpProtocol, route: Route, request: Request) -> None:
+    AsgiHttp(protocol, route, request).start()
+
+
+def raw_path_of(request: Request) -> bytes:
+    raw = request._target.partition(b"?")[0]
+    return raw if raw.startswith(b"/") else request._path.encode("utf-8")
+
+
+def base_scope(request: Request, route: Route, kind: str, scheme: str) -> dict[str, Any]:
+    """The keys HTTP and WebSocket scopes share."""
+    conn = request.conn
+    return {
+        "type": kind,
+        "asgi": ASGI_VERSION,
+        "http_version": request._version,
+        "scheme": scheme,
+        "path": request._path,
+        "raw_path": raw_path_of(request),
+        "query_string": request._query,
+        "root_path": route.path.rstrip("/"),
+        "headers": [(name.lower(), value) for name, value in request._raw_headers],
+        "client": conn.client,
+        "server": conn.server,
+    }
+
+
+def with_lifespan_state(scope: dict[str, Any], lifespan: Lifespan) -> None:
+    if lifespan.supported:
+        scope["state"] = dict(lifespan.state)  # each request gets a shallow copy (spec)
+
+
+def ready_lifespan(state: WorkerState, app: Any) -> Lifespan | None:
+    """The app's lifespan, started (the usual case: with the worker); None when it has yet to
+    start or failed to (see late_lifespan)."""
+    lifespans = state.extras.get(LIFESPANS)
+    lifespan = lifespans.get(id(app)) if lifespans else None
+    if lifespan is None or lifespan.starting is not None:
+        return None
+    return lifespan
+
+
+async def late_lifespan(state: WorkerState, app: Any) -> Lifespan:
+    """The lifespan of an app mounted after the worker started (e.g. beside run(in_background=
+    True)): started once, on the app's first request, which waits for it; LifespanFailed
+    for this and every later request when its startup failed."""
+    lifespans: dict[int, Lifespan] = state.extras.setdefault(LIFESPANS, {})
+    lifespan = lifespans.get(id(app))
+    if lifespan is None:
+        lifespan = lifespans[id(app)] = Lifespan(app, state)
+        lifespan.starting = state.loop.create_task(lifespan.startup())
+    if lifespan.starting is not None:
+        await asyncio.shield(lifespan.starting)
+        lifespan.starting = None
+    return lifespan
+
+
+class AsgiHttp:
+    """One HTTP request through an ASGI app."""
+
+    __slots__ = (
+        "app",
+        "body",
+        "complete",
+        "disconnected",
+        "finished",
+        "framing",
+        "head_sent",
+        "headers",
+        "loop",
+        "protocol",
+        "request",
+        "request_done",
+        "route",
+        "started",
+        "status",
+        "waiter",
+    )
+
+    def __init__(self, protocol: HttpProtocol, route: Route, request: Request) -> None:
+        self.protocol = protocol
+        self.loop = protocol.loop
+        self.route = route
+        self.app: Callable[..., Any] = route.endpoint
+        self.request = request
+        self.body = body_of(request)
+        self.framing = Framing(protocol.active_keep_alive)
+        self.started = False
+        self.head_sent = False
+        self.complete = False
+        self.finished = False
+        self.disconnected = False
+        self.request_done = False
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.waiter: asyncio.Future[None] | None = None
+
+    def start(self) -> None:
+        protocol = self.protocol
+        protocol.exchange = self
+        if self.body is not None:
+            self.body.started = True
+        request = self.request
+        scope = base_scope(request, self.route, "http", request.scheme())
+        scope["method"] = request._method
+        scope["extensions"] = {"http.response.pathsend": {}}
+        lifespan = ready_lifespan(protocol.state, self.app)
+        if lifespan is None:
+            eager.start(self.loop, self.run_after_startup(scope))
+        else:
+            with_lifespan_state(scope, lifespan)
+            eager.start(self.loop, self.run(scope))
+
+    def connection_lost(self) -> None:
+        self.disconnected = True
+        self._wake()
+
+    @property
+    def on_wire(self) -> bool:
+        """A byte of the answer reached the transport (the head goes out with its first
+        body bytes, on the loop)."""
+        return self.head_sent
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def run_after_startup(self, scope: dict[str, Any]) -> None:
+        try:
+            lifespan = await late_lifespan(self.protocol.state, self.app)
+        except LifespanFailed as exc:
+            self._end(exc)
+            return
+        with_lifespan_state(scope, lifespan)
+        await self.run(scope)
+
+    async def run(self, scope: dict[str, Any]) -> None:
+        try:
+            await self.app(scope, self.receive, self.send)
+        except Exception as exc:
+            self._end(exc)
+        else:
+            self._end(None)
+
+    # -- the app's receive() and send() -------------------------------------------------------
+    async def receive(self) -> dict[str, Any]:
+        if not self.request_done:
+            body = self.body
+            if body is None:
+                self.request_done = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            try:
+                data = await body.receive()
+            except ClientDisconnected:
+                self.request_done = True
+                return _DISCONNECT
+            more = not body.exhausted
+            self.request_done = not more
+            return {"type": "http.request", "body": data, "more_body": more}
+        if not self.disconnected and not self.complete:
+            waiter = self.waiter = self.loop.create_future()
+            await waiter
+        return _DISCONNECT
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if self.disconnected:
+            raise ClientDisconnected("the client disconnected")
+        kind = message["type"]
+        if kind == "http.response.body":
+            if not self.started:
+                raise RuntimeError("http.response.body sent before http.response.start")
+            if self.complete:
+                raise RuntimeError("http.response.body sent after the response was complete")
+            data = message.get("body", b"")
+            more = message.get("more_body", False)
+            if self.head_sent:
+                payload = self.framing.body(data)
+            else:
+                payload = self._head(None if more else data) + self.framing.body(data)
+            if not more:
+                payload += self.framing.end()
+            protocol = self.protocol
+            if payload:
+                protocol.transport.write(payload)
+            if not more:
+                self._complete()
+            elif protocol.write_paused:
+                await protocol.drain()
+        elif kind == "http.response.start":
+            if self.started:
+                raise RuntimeError("http.response.start sent twice")
+            self.started = True
+            self.status = int(message["status"])
+            self.headers = list(message.get("headers", ()))
+        elif kind == "http.response.pathsend":
+            await self._send_path(message["path"])
+        else:
+            raise ValueError(f"unknown ASGI message type {kind!r} for an HTTP connection")
+
+    def _head(self, complete_body: bytes | None) -> bytes:
+        body = self.body
+        if body is not None and body.continue_pending and not body.complete:
+            self.framing.keep_alive = False  # see wsgi.py: the client cannot reuse it
+            body.continue_pending = False
+        request = self.request
+        head = self.framing.head(
+            self.status,
+            self.headers,
+            request._method,
+            request._version,
+            self.protocol.state.date_server,
+            complete_body,
+        )
+        self.head_sent = True  # not before: a head refused (a bad header) can still become a 500
+        return head
+
+    async def _send_path(self, path: str) -> None:
+        if not self.started or self.head_sent:
+            raise RuntimeError("http.response.pathsend must follow http.response.start alone")
+        with open(path, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            if not any(name.lower() == b"content-length" for name, _ in self.headers):
+                self.headers.append((b"content-length", b"%d" % size))
+            head = self._head(None)
+            protocol = self.protocol
+            if self.framing.mode == LENGTH:
+                count = min(size, self.framing.remaining)
+                await send_file_range(protocol, file, 0, count, head)  # corked together
+                self.framing.remaining -= count
+                self.framing.sent += count
+            else:
+                protocol.transport.write(head)
+                if self.framing.mode != NO_BODY:
+                    raise FramingError("pathsend needs a Content-Length")
+        self.framing.end()
+        self._complete()
+
+    # -- ending ---------------------------------------------------------------------------
+    def _complete(self) -> None:
+        """The response is on the wire: the connection goes on while the app may still run."""
+        self.complete = True
+        self._wake()
+        if self.body is not None:
+            self.body.abandon()
+        self._release()
+        framing = self.framing
+        self.protocol._finish(self.request, framing.status, framing.sent, framing.keep_alive)
+
+    def _release(self) -> None:
+        self.finished = True
+        if self.protocol.exchange is self:
+            self.protocol.exchange = None
+
+    def _end(self, error: BaseException | None) -> None:
+        """The app returned or raised."""
+        if self.finished:
+            if error is not None and not isinstance(error, ClientDisconnected):
+                self._log(error)
+            return
+        self._release()
+        protocol = self.protocol
+        request = self.request
+        if self.body is not None:
+            self.body.abandon()
+        if self.disconnected or protocol.closed:
+            protocol._handler_finished_on_closed(request)
+            return
+        if error is None:
+            reason = "started no response" if not self.started else "left its response unfinished"
+            error = RuntimeError(f"the ASGI app returned but {reason}")
+        self._log(error)
+        if self.head_sent:
+            protocol.transport.abort()  # the head is out: a cut connection says it failed
+            protocol._handler_finished_on_closed(request)
+        else:
+            protocol._respond(request, error_response(request, error, protocol.state.debug))
+
+    def _log(self, error: BaseException) -> None:
+        request = self.request
+        self.protocol.state.log.error(
+            "ASGI app for %s %s failed: %s",
+            request._method,
+            request._path,
+            error,
+            exc_info=error,
+        )
+
+
+# -- lifespan -----------------------------------------------------------------------------------
+class LifespanFailed(Exception):
+    """An ASGI app reported lifespan.startup.failed: this worker must not serve."""
+
+
+class Lifespan:
+    """The lifespan protocol of one app in one worker process: startup, then shutdown."""
+
+    def __init__(self, app: Any, state: WorkerState) -> None:
+        self.app = app
+        self.log = state.log
+        self.loop = state.loop
+        self.state: dict[str, Any] = {}
+        self.supported = True
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.startup_result: asyncio.Future[dict[str, Any]] = self.loop.create_future()
+        self.shutdown_result: asyncio.Future[dict[str, Any]] = self.loop.create_future()
+        self.task: asyncio.Task[None] | None = None
+        self.starting: asyncio.Task[None] | None = None  # a late startup (late_lifespan)
+
+    async def startup(self) -> None:
+        self.task = self.loop.create_task(self._main())
+        self.queue.put_nowait({"type": "lifespan.startup"})
+        message = await self.startup_result
+        if message["type"] == "lifespan.startup.failed":
+            raise LifespanFailed(
+                f"ASGI lifespan startup of {self.app!r} failed: {message.get('message', '')}"
+            )
+
+    async def shutdown(self, timeout: float) -> None:
+        if not self.supported or self.task is None or self.task.done():
+            return
+        self.queue.put_nowait({"type": "lifespan.shutdown"})
+        try:
+            message = await asyncio.wait_for(asyncio.shield(self.shutdown_result), timeout)
+        except TimeoutError:
+            self.log.error("ASGI lifespan shutdown of %r timed out", self.app)
+            self.task.cancel()
+            return
+        if message["type"] == "lifespan.shutdown.failed":
+            self.log.error(
+                "ASGI lifespan shutdown of %r failed: %s", self.app, message.get("message", "")
+            )
+
+    async def _main(self) -> None:
+        scope = {"type": "lifespan", "asgi": ASGI_VERSION, "state": self.state}
+        try:
+            await self.app(scope, self.queue.get, self._send)
+        except BaseException as exc:
+            if not self.startup_result.done():
+                # The spec: an app that raises instead of answering does not do lifespan.
+                self.supported = False
+                self.log.lifecycle("ASGI app %r does not support lifespan (%r)", self.app, exc)
+                self.startup_result.set_result({"type": "lifespan.startup.complete"})
+            elif not isinstance(exc, asyncio.CancelledError):
+                self.log.error("ASGI lifespan of %r raised", self.app, exc_info=exc)
+        finally:
+            if not self.startup_result.done():  # returned without a word: no lifespan either
+                self.supported = False
+                self.startup_result.set_result({"type": "lifespan.startup.complete"})
+            if not self.shutdown_result.done():
+                self.shutdown_result.set_result({"type": "lifespan.shutdown.complete"})
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind.startswith("lifespan.startup."):
+            if not self.startup_result.done():
+                self.startup_result.set_result(message)
+        elif kind.startswith("lifespan.shutdown."):
+            if not self.shutdown_result.done():
+                self.shutdown_result.set_result(message)
+        else:
+            raise ValueError(f"unknown ASGI lifespan message {kind!r}")
+
+
+def asgi_apps(state: WorkerState) -> list[Any]:
+    apps: list[Any] = []
+    for _, route in state.router.routes():
+        if route.kind == ASGI and not any(app is route.endpoint for app in apps):
+            apps.append(route.endpoint)
+    return apps
+
+
+async def lifespan_startup(state: WorkerState) -> None:
+    """Worker startup hook: every mounted ASGI app starts up once, before serving."""
+    started: list[Lifespan] = []
+    lifespans: dict[int, Lifespan] = state.extras.setdefault(LIFESPANS, {})
+    for app in asgi_apps(state):
+        lifespan = Lifespan(app, state)
+        try:
+            await lifespan.startup()
+        except BaseException:
+            for done in reversed(started):
+                await done.shutdown(LIFESPAN_SHUTDOWN_TIMEOUT)
+            raise
+        started.append(lifespan)
+        lifespans[id(app)] = lifespan
+
+
+async def lifespan_shutdown(state: WorkerState) -> None:
+    """Worker hook once drained: every app shuts down, in reverse order of startup."""
+    lifespans: dict[int, Lifespan] = state.extras.get(LIFESPANS, {})
+    for lifespan in reversed(list(lifespans.values())):
+        await lifespan.shutdown(LIFESPAN_SHUTDOWN_TIMEOUT)
+    lifespans.clear()
+
+
+def install(server: WorkerServer) -> None:
+    server.add_hooks(startup=lifespan_startup, stopped=lifespan_shutdown)

@@ -1,0 +1,129 @@
+"""Running an AsyncURLHandler: handle(request) answers with request.send(response).
+
+The handler gets its own view of the request (a copy sharing everything but the responder).
+The responder lives only in that view, so when nothing refers to the view any more (handle()
+returned, and whatever work it scheduled is over) and it never sent, a finalizer answers 500
+and logs it. This is deterministic in CPython: the moment the last reference goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from ...api.errors import OperationFailed
+from ...api.request import Request
+from ...api.routing import Route
+from ..http import eager
+from ..http.error_responses import error_response
+
+if TYPE_CHECKING:
+    from ..http.protocol import HttpProtocol
+
+
+class _Answer:
+    """Whether the request was answered; shared by the responder and its finalizer."""
+
+    __slots__ = ("sent",)
+
+    def __init__(self) -> None:
+        self.sent = False
+
+
+class Responder:
+    """request._responder of an AsyncURLHandler's request: callable once, from any thread."""
+
+    __slots__ = ("__weakref__", "answer", "loop", "loop_thread", "protocol", "request")
+
+    def __init__(self, protocol: HttpProtocol, request: Request, answer: _Answer) -> None:
+        self.protocol = protocol
+        self.request = request
+        self.answer = answer
+        self.loop = protocol.loop
+        self.loop_thread = threading.get_ident()
+
+    def __call__(self, response: Any) -> None:
+        if self.answer.sent:
+            raise OperationFailed("this request was already answered")
+        self.answer.sent = True
+        if threading.get_ident() == self.loop_thread:
+            self.protocol._respond(self.request, response)
+        else:
+            self.loop.call_soon_threadsafe(self.protocol._respond, self.request, response)
+
+
+def _view_of(request: Request) -> Request:
+    view = Request.__new__(Request)
+    for name in Request.__slots__:
+        setattr(view, name, getattr(request, name))
+    return view
+
+
+def start(protocol: HttpProtocol, route: Route, request: Request) -> None:
+    handle = route.endpoint  # the instance's bound handle()
+    answer = _Answer()
+    view = _view_of(request)
+    responder = Responder(protocol, request, answer)
+    view._responder = responder
+    name = type(getattr(handle, "__self__", handle)).__name__
+    weakref.finalize(responder, _unanswered, protocol, request, answer, name)
+    del responder
+    try:
+        done, value = eager.start(protocol.loop, handle(view))
+    except Exception as exc:
+        _failed(protocol, request, answer, exc)
+        return
+    # No reference to the view from here on: holding it would keep the request "in use".
+    if not done:
+        value.add_done_callback(lambda task: _task_done(protocol, request, answer, task))
+
+
+def _task_done(
+    protocol: HttpProtocol,
+    request: Request,
+    answer: _Answer,
+    task: asyncio.Task[Any],
+) -> None:
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        _failed(protocol, request, answer, exc)
+
+
+def _failed(
+    protocol: HttpProtocol,
+    request: Request,
+    answer: _Answer,
+    exc: BaseException,
+) -> None:
+    state = protocol.state
+    state.log.request_failed("handler", request, exc)
+    if answer.sent:
+        return
+    answer.sent = True  # a late send() raises OperationFailed
+    protocol._respond(request, error_response(request, exc, state.debug))
+
+
+def _unanswered(protocol: HttpProtocol, request: Request, answer: _Answer, name: str) -> None:
+    """Finalizer (any thread): the handler's request is gone and nobody sent a response."""
+    if answer.sent:
+        return
+    answer.sent = True
+
+    def respond() -> None:
+        state = protocol.state
+        state.log.error(
+            "%s for %s %s finished without sending a response: answered 500",
+            name,
+            request._method,
+            request._path,
+        )
+        protocol._respond(request, error_response(request, None, state.debug))
+
+    try:
+        protocol.loop.call_soon_threadsafe(respond)
+    except RuntimeError:
+        pass  # the loop is closed: the connection is gone with it

@@ -1,0 +1,140 @@
+"""Framing a response an application describes as a status and raw headers (WSGI and ASGI).
+
+Pure bytes, no I/O: the adapters decide when and from which thread to write. The framing
+follows what the app said when it can: its Content-Length is kept (and enforced), a body known
+in full gets one, no body is sent for HEAD, 1xx, 204 and 304, and otherwise HTTP/1.1 gets
+chunked encoding and HTTP/1.0 a body delimited by closing the connection.
+"""
+
+from __future__ import annotations
+
+from ...api.headers import check_header_block
+from ..http.response_head import (
+    CHUNKED,
+    LAST_CHUNK,
+    chunk,
+    connection_header,
+    content_length_line,
+    status_line,
+)
+
+# Headers the server owns: an app's copy would contradict the framing we choose.
+_HOP_BY_HOP = frozenset(
+    (b"connection", b"keep-alive", b"transfer-encoding", b"te", b"trailer", b"upgrade")
+)
+
+# Every header name the loop below treats specially: the others cost one set lookup.
+_SPECIAL = _HOP_BY_HOP | {b"content-length", b"server", b"date"}
+
+NO_BODY, LENGTH, CHUNKS, UNTIL_CLOSE = range(4)
+
+
+class FramingError(Exception):
+    """The app broke its own framing (e.g. sent fewer bytes than its Content-Length)."""
+
+
+def _without_line(date_server: bytes, name: bytes) -> bytes:
+    lines = date_server.split(b"\r\n")
+    return b"".join(line + b"\r\n" for line in lines if line and not line.startswith(name))
+
+
+class Framing:
+    """One response: head() once, then body() per block, then end()."""
+
+    __slots__ = ("keep_alive", "mode", "remaining", "sent", "status")
+
+    def __init__(self, keep_alive: bool) -> None:
+        self.keep_alive = keep_alive
+        self.mode = NO_BODY
+        self.remaining = 0
+        self.sent = 0
+        self.status = 0
+
+    def head(
+        self,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        method: str,
+        version: str,
+        date_server: bytes,
+        complete_body: bytes | None = None,
+    ) -> bytes:
+        """The head; `complete_body` is the whole body when it is already known.
+
+        ValueError for a status outside 100-599, a header name that is not a token, a control
+        character in a value (the rules a Response's headers follow) or a bad Content-Length.
+        """
+        if not 100 <= status <= 599:
+            raise ValueError(f"invalid HTTP status {status!r}: a status is from 100 to 599")
+        self.status = status
+        lines: list[bytes] = []
+        length: int | None = None
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered not in _SPECIAL:
+                lines.append(name + b": " + value + b"\r\n")
+                continue
+            if lowered in _HOP_BY_HOP:
+                if lowered == b"connection" and value.lower().find(b"close") >= 0:
+                    self.keep_alive = False
+                continue
+            if lowered == b"content-length":
+                digits = value.strip()
+                if not digits.isdigit() or len(digits) > 18:  # no sign, no '_': a byte count
+                    raise ValueError(f"invalid Content-Length {value!r}")
+                length = int(digits)
+                continue
+            if lowered == b"server":
+                date_server = _without_line(date_server, b"Server:")
+            elif lowered == b"date":
+                date_server = _without_line(date_server, b"Date:")
+            lines.append(name + b": " + value + b"\r\n")
+        block = b"".join(lines)
+        check_header_block(headers, block, len(lines))
+        framing = b""
+        if status < 200 or status in (204, 304) or method == "HEAD":
+            self.mode = NO_BODY
+            if length is not None and status >= 200 and status != 204:
+                framing = content_length_line(length)
+        elif length is not None:
+            self.mode, self.remaining = LENGTH, length
+            framing = content_length_line(length)
+        elif complete_body is not None:
+            self.mode, self.remaining = LENGTH, len(complete_body)
+            framing = content_length_line(len(complete_body))
+        elif version == "1.1":
+            self.mode = CHUNKS
+            framing = CHUNKED
+        else:
+            self.mode = UNTIL_CLOSE
+            self.keep_alive = False
+        return b"".join(
+            (
+                status_line(status),
+                block,
+                framing,
+                connection_header(self.keep_alive, version),
+                date_server,
+                b"\r\n",
+            )
+        )
+
+    def body(self, data: bytes) -> bytes:
+        """A body block as it goes on the wire (nothing for a bodiless response)."""
+        mode = self.mode
+        if not data or mode == NO_BODY:
+            return b""
+        if mode == LENGTH:
+            if len(data) > self.remaining:
+                data = data[: self.remaining]  # never write past the announced length
+            self.remaining -= len(data)
+        self.sent += len(data)
+        return chunk(data) if mode == CHUNKS else data
+
+    def end(self) -> bytes:
+        """The end of the body; FramingError when it fell short of its Content-Length."""
+        if self.mode == CHUNKS:
+            return LAST_CHUNK
+        if self.mode == LENGTH and self.remaining:
+            raise FramingError(f"response ended {self.remaining} bytes short of its Content-Length")
+        return b""

@@ -1,0 +1,431 @@
+"""PEP 3333: running a mounted WSGI application for one request.
+
+The whole exchange runs in one handler-pool thread, like a plain handler (the app may block
+on wsgi.input, which the event loop feeds: see streaming_body.py). What the app writes goes
+to the loop with call_soon_threadsafe, block by block, as PEP 3333 wants (no block is held
+back); the thread waits for the transport to drain when the client reads slower than the app
+writes. A wsgi.file_wrapper over a real file goes out with sendfile. close() of the app's
+iterable is called whatever happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import io
+import logging
+import os
+import re
+import stat
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_to_bytes
+
+from ...api.request import Request
+from ...api.routing import Route
+from ..http.error_responses import error_response
+from ..http.response_streams import send_file_range
+from ..http.streaming_body import ClientDisconnected, StreamingBody, body_of
+from .response_framing import LENGTH, NO_BODY, Framing, FramingError
+
+if TYPE_CHECKING:
+    from ..http.protocol import HttpProtocol
+
+errors_logger = logging.getLogger("hwebserver.wsgi")
+
+# The writing thread checks with the loop (and waits for a drained transport) at least this
+# often, so a fast app cannot pile up unbounded data in the loop's queue.
+SYNC_BYTES = 256 * 1024
+WAIT_SLICE = 1.0
+
+
+def start(protocol: HttpProtocol, route: Route, request: Request) -> None:
+    WsgiExchange(protocol, route, request).start()
+
+
+# -- the environ ------------------------------------------------------------------------------
+class FileWrapper:
+    """wsgi.file_wrapper: iterates a file in blocks; served with sendfile when it can be."""
+
+    def __init__(self, filelike: Any, blksize: int = 8192) -> None:
+        self.filelike = filelike
+        self.blksize = blksize
+
+    def close(self) -> None:
+        close = getattr(self.filelike, "close", None)
+        if close is not None:
+            close()
+
+    def __iter__(self) -> Any:
+        read = self.filelike.read
+        while True:
+            data = read(self.blksize)
+            if not data:
+                return
+            yield data
+
+
+class ErrorStream:
+    """wsgi.errors: what the app writes becomes server log lines, one per line written."""
+
+    def __init__(self) -> None:
+        self._partial = ""
+
+    def write(self, text: str) -> int:
+        lines = (self._partial + str(text)).split("\n")
+        self._partial = lines.pop()
+        for line in lines:
+            if line.strip():
+                errors_logger.error("wsgi.errors: %s", line)
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if self._partial.strip():
+            errors_logger.error("wsgi.errors: %s", self._partial)
+        self._partial = ""
+
+
+class WsgiInput:
+    """wsgi.input over a streamed body: reads block until the bytes have arrived."""
+
+    def __init__(self, body: StreamingBody) -> None:
+        self._body = body
+        self._buffer = bytearray()
+        self._eof = False
+
+    def _fill(self) -> bool:
+        if self._eof:
+            return False
+        data = self._body.read()
+        if not data:
+            self._eof = True
+            return False
+        self._buffer += data
+        return True
+
+    def _take(self, size: int) -> bytes:
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            while self._fill():
+                pass
+            return self._take(len(self._buffer))
+        while len(self._buffer) < size and self._fill():
+            pass
+        return self._take(size)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        limit = -1 if size is None else size
+        while True:
+            end = self._buffer.find(b"\n")
+            if end >= 0:
+                count = end + 1
+                break
+            if 0 <= limit <= len(self._buffer) or not self._fill():
+                count = len(self._buffer)
+                break
+        if 0 <= limit < count:
+            count = limit
+        return self._take(count)
+
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        lines = []
+        total = 0
+        for line in self:
+            lines.append(line)
+            total += len(line)
+            if 0 < hint <= total:
+                break
+        return lines
+
+    def __iter__(self) -> Any:
+        while True:
+            line = self.readline()
+            if not line:
+                return
+            yield line
+
+
+def _header_key(name: bytes) -> str | None:
+    key = name.decode("latin-1").upper()
+    if "_" in key:
+        return None  # X_User would shadow X-User: refuse the ambiguity (as most servers do)
+    key = key.replace("-", "_")
+    if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        return key
+    return "HTTP_" + key
+
+
+def build_environ(request: Request, prefix: str, body: StreamingBody | None) -> dict[str, Any]:
+    raw_path = request._target.partition(b"?")[0]
+    if raw_path.startswith(b"/"):
+        path = unquote_to_bytes(raw_path).decode("latin-1")
+    else:  # absolute-form or '*': the decoded path is all we have
+        path = request._path.encode("utf-8").decode("latin-1")
+    script_name = prefix.encode("utf-8").decode("latin-1")
+    path_info = path[len(script_name) :] if path.startswith(script_name) else path
+    conn = request.conn
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": request._method,
+        "SCRIPT_NAME": script_name,
+        "PATH_INFO": path_info,
+        "QUERY_STRING": request._query.decode("latin-1"),
+        "SERVER_NAME": conn.server[0],
+        "SERVER_PORT": str(conn.server[1]),
+        "SERVER_PROTOCOL": "HTTP/" + request._version,
+        "REMOTE_ADDR": conn.client[0],
+        "REMOTE_PORT": str(conn.client[1]),
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": request.scheme(),
+        "wsgi.input": io.BytesIO() if body is None else WsgiInput(body),
+        "wsgi.input_terminated": True,
+        "wsgi.errors": ErrorStream(),
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "wsgi.file_wrapper": FileWrapper,
+    }
+    for name, value in request._raw_headers:
+        key = _header_key(name)
+        if key is None:
+            continue
+        text = value.decode("latin-1")
+        if key in environ:
+            text = environ[key] + ("; " if key == "HTTP_COOKIE" else ",") + text
+        environ[key] = text
+    return environ
+
+
+_STATUS_CODE = re.compile("[0-9]{3}(?: |$)")
+
+
+def _parse_status(status: str) -> int:
+    """'200 OK' -> 200: three ASCII digits, then a space and a reason (PEP 3333)."""
+    if not isinstance(status, str) or not _STATUS_CODE.match(status):
+        raise ValueError(f"invalid WSGI status {status!r}")
+    return int(status[:3])
+
+
+def _encode_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    encoded = []
+    for name, value in headers:
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError(f"WSGI header names and values must be str: {(name, value)!r}")
+        encoded.append((name.encode("latin-1"), value.encode("latin-1")))
+    return encoded
+
+
+# -- the exchange -----------------------------------------------------------------------------
+def _run_app(exchange: WsgiExchange) -> None:
+    """On a handler thread."""
+    exchange.run()
+
+
+class WsgiExchange:
+    """One request through the app; start() on the loop, run() in a pool thread."""
+
+    def __init__(self, protocol: HttpProtocol, route: Route, request: Request) -> None:
+        self.protocol = protocol
+        self.loop = protocol.loop
+        self.app: Callable[..., Any] = route.endpoint
+        self.prefix = route.path.rstrip("/")
+        self.request = request
+        self.body = body_of(request)
+        self.framing = Framing(protocol.active_keep_alive)
+        self.pending: tuple[int, list[tuple[bytes, bytes]]] | None = None
+        self.head_sent = False
+        self.on_wire = False  # a byte of the answer reached the transport (set on the loop)
+        self.unsynced = 0
+        self.disconnected = False
+
+    def start(self) -> None:
+        protocol = self.protocol
+        state = protocol.state
+        protocol.exchange = self
+        if self.body is not None:
+            self.body.started = True
+        state.threads.call(_run_app, self, WsgiExchange._done, self)
+
+    def connection_lost(self) -> None:
+        self.disconnected = True
+
+    # -- in the handler thread ----------------------------------------------------------------
+    def run(self) -> None:
+        environ = build_environ(self.request, self.prefix, self.body)
+        result = self.app(environ, self.start_response)
+        try:
+            if isinstance(result, FileWrapper) and self._sendable(result):
+                self._send_file(result)
+            else:
+                complete = len(result) == 1 if isinstance(result, (list, tuple)) else False
+                for data in result:
+                    self.write(data, complete)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+            environ["wsgi.errors"].flush()
+
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], None]:
+        if exc_info is not None:
+            try:
+                if self.head_sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self.pending is not None:
+            raise AssertionError("start_response() called a second time without exc_info")
+        self.pending = (_parse_status(status), _encode_headers(headers))
+        return self.write
+
+    def write(self, data: bytes, complete: bool = False) -> None:
+        """The write() callable of PEP 3333, and each block of the iterable."""
+        if self.pending is None:
+            raise AssertionError("the WSGI app wrote before calling start_response()")
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"a WSGI app must produce bytes, not {type(data).__name__}")
+        if self.disconnected:
+            raise ClientDisconnected("the client disconnected")
+        if not data:
+            return
+        data = bytes(data)
+        if self.head_sent:
+            payload = self.framing.body(data)
+        else:
+            payload = self._head(data if complete else None) + self.framing.body(data)
+        self._send(payload)
+
+    def _head(self, complete_body: bytes | None) -> bytes:
+        assert self.pending is not None
+        request = self.request
+        body = self.body
+        if body is not None and body.continue_pending and not body.complete:
+            # The client waits for 100 Continue that will not come: it cannot reuse this
+            # connection, as it may or may not send the body now.
+            self.framing.keep_alive = False
+        status, headers = self.pending
+        head = self.framing.head(
+            status,
+            headers,
+            request._method,
+            request._version,
+            self.protocol.state.date_server,
+            complete_body,
+        )
+        self.head_sent = True  # not before: a head refused (a bad header) can still become a 500
+        return head
+
+    def _send(self, payload: bytes) -> None:
+        if not payload:
+            return
+        self.loop.call_soon_threadsafe(self._write_on_loop, payload)
+        self.unsynced += len(payload)
+        if self.unsynced > SYNC_BYTES or self.protocol.write_paused:
+            self._wait_on_loop(self.protocol.drain())
+            self.unsynced = 0
+
+    def _write_on_loop(self, payload: bytes) -> None:
+        # Disconnected: the client is gone, or the server answered in the app's place.
+        if not self.protocol.closed and not self.disconnected:
+            self.on_wire = True
+            self.protocol.transport.write(payload)
+
+    def _wait_on_loop(self, coro: Any) -> Any:
+        """Run a coroutine on the loop and wait for it, giving up when the client is gone."""
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        while True:
+            try:
+                return future.result(WAIT_SLICE)
+            except concurrent.futures.TimeoutError:
+                if self.disconnected:
+                    future.cancel()
+                    raise ClientDisconnected("the client disconnected") from None
+
+    @staticmethod
+    def _sendable(wrapper: FileWrapper) -> bool:
+        try:
+            return stat.S_ISREG(os.fstat(wrapper.filelike.fileno()).st_mode)
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            return False
+
+    def _send_file(self, wrapper: FileWrapper) -> None:
+        file = wrapper.filelike
+        if self.pending is None:
+            raise AssertionError("the WSGI app returned before calling start_response()")
+        offset = file.tell() if hasattr(file, "tell") else 0
+        count = max(0, os.fstat(file.fileno()).st_size - offset)
+        head = self._head(None)
+        if self.framing.mode == LENGTH:  # the app's Content-Length: send no more than that
+            count = min(count, self.framing.remaining)
+        elif self.framing.mode != NO_BODY:  # no Content-Length: announce the file's
+            status, headers = self.pending
+            self.framing = Framing(self.framing.keep_alive)
+            head = self.framing.head(
+                status,
+                [*headers, (b"Content-Length", b"%d" % count)],
+                self.request._method,
+                self.request._version,
+                self.protocol.state.date_server,
+            )
+        send_body = self.framing.mode == LENGTH
+        self._wait_on_loop(self._sendfile_on_loop(head, file, offset, count if send_body else 0))
+        if send_body:
+            self.framing.remaining -= count
+            self.framing.sent += count
+
+    async def _sendfile_on_loop(self, head: bytes, file: Any, offset: int, count: int) -> None:
+        protocol = self.protocol
+        if protocol.closed or self.disconnected:
+            raise ClientDisconnected("the client disconnected")
+        self.on_wire = True
+        if count:
+            await send_file_range(protocol, file, offset, count, head)  # corked together
+        else:
+            protocol.transport.write(head)
+
+    # -- back on the loop -----------------------------------------------------------------------
+    def _done(self, ok: bool, value: Any) -> None:
+        protocol = self.protocol
+        state = protocol.state
+        protocol.exchange = None
+        request = self.request
+        if self.body is not None:
+            self.body.abandon()
+        error: BaseException | None = None if ok else value
+        # Disconnected with the connection still open: the server answered in the app's
+        # place (e.g. a 413 mid-body), so nothing of the app's may be written any more.
+        if protocol.closed or self.disconnected or isinstance(error, ClientDisconnected):
+            protocol._handler_finished_on_closed(request)
+            return
+        if error is not None:
+            state.log.request_failed("WSGI app", request, error)
+            if self.head_sent:
+                protocol.transport.abort()  # the head is out: a cut connection says it failed
+                protocol._handler_finished_on_closed(request)
+            else:
+                protocol._respond(request, error_response(request, error, state.debug))
+            return
+        try:
+            tail = b"" if self.head_sent else self._head(b"")
+            tail += self.framing.end()
+        except (FramingError, ValueError, AssertionError) as exc:
+            state.log.error("WSGI app for %s %s: %s", request._method, request._path, exc)
+            if self.head_sent:
+                protocol.transport.abort()
+                protocol._handler_finished_on_closed(request)
+            else:
+                protocol._respond(request, error_response(request, exc, state.debug))
+            return
+        if tail:
+            protocol.transport.write(tail)
+        framing = self.framing
+        protocol._finish(request, framing.status, framing.sent, framing.keep_alive)

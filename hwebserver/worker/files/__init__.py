@@ -1,0 +1,1 @@
+"""Files the server serves itself: static directories and zip archives."""

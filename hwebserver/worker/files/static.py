@@ -1,0 +1,182 @@
+"""registerStaticFilesDirectory(): files served by the server itself, no Python handler.
+
+A static directory is a prefix route of kind "static" with mount priority, so a URL handler
+registered for the same or a longer path wins. Serving happens on the event loop: resolving
+the path, open() and fstat() are local file-system calls, and the bytes go out with
+sendfile (a copy loop over TLS) as for any file response.
+
+Answers: 200 with ETag, Last-Modified and Accept-Ranges; 304 for a matching If-None-Match
+(or, without one, If-Modified-Since); 206 for one satisfiable byte range (GET only,
+honouring If-Range), 416 with `Content-Range: bytes */size` for an unsatisfiable one, the
+whole file for several ranges; 404 for anything missing, not a regular file, or outside the
+directory; 405 with Allow for methods other than GET and HEAD.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+from ...api.helpers import guess_content_type, notFoundResponse
+from ...api.request import Request
+from ...api.response import Response
+from ...api.routing import PRIORITY_MOUNT, Route, http_routes
+from ..http.response_streams import FileRangeResponse
+from . import conditional
+from .paths import prefix_segments, relative_segments, resolve_inside
+
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+
+class StaticDirectory:
+    """One registered directory; `serve` is the route's endpoint."""
+
+    __slots__ = ("prefix", "root")
+
+    def __init__(self, directory: str, url_prefix: str) -> None:
+        # Resolved once: requests are checked against the directory as it was registered.
+        self.root = os.path.realpath(os.fspath(directory))
+        self.prefix = prefix_segments(url_prefix)
+
+    async def serve(self, request: Request) -> Response:
+        return self.answer(request)
+
+    def answer(self, request: Request) -> Response:
+        segments = relative_segments(request._target, self.prefix)
+        path = None if segments is None else resolve_inside(self.root, segments)
+        opened = None if path is None else open_regular(path)
+        if segments is None or path is None or opened is None:
+            return notFoundResponse(request)
+        file, info = opened
+        try:
+            return _file_answer(request, path, segments[-1], file, info)
+        except BaseException:
+            file.close()
+            raise
+
+
+def open_regular(path: str) -> tuple[Any, os.stat_result] | None:
+    """The open file and its stat, when `path` is a regular file we may read."""
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except (OSError, ValueError):
+        return None
+    try:
+        info = os.fstat(fd)
+    except OSError:
+        os.close(fd)
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        return None
+    # Unbuffered: sendfile reads the fd itself, and a buffered reader costs three syscalls.
+    return os.fdopen(fd, "rb", buffering=0), info
+
+
+class FilePlan(NamedTuple):
+    """Which bytes of a file answer a request, with what status and validator headers."""
+
+    offset: int
+    length: int
+    status: int
+    headers: dict[str, str]
+
+
+def plan_answer(request: Request, etag: str, mtime: float, size: int) -> Response | FilePlan:
+    """The rules every served file follows: a 304 or a 416 is answered here; otherwise the
+    whole file (200) or one satisfiable range (206, GET only, honouring If-Range)."""
+    headers = request.headers()
+    validators = {"ETag": etag, "Last-Modified": conditional.http_date(mtime)}
+    if _not_modified(headers, etag, mtime):
+        return _bodiless(304, validators)
+    offset, count, status = 0, size, 200
+    range_header = headers.get("Range")
+    if (
+        range_header is not None
+        and request._method == "GET"
+        and conditional.if_range_holds(headers.get("If-Range"), etag, mtime)
+    ):
+        chosen = conditional.parse_range(range_header, size)
+        if chosen == conditional.UNSATISFIABLE:
+            return _unsatisfiable(size, validators)
+        if chosen is not None:
+            first, last = chosen
+            offset, count, status = first, last - first + 1, 206
+            validators["Content-Range"] = f"bytes {first}-{last}/{size}"
+    validators["Accept-Ranges"] = "bytes"
+    return FilePlan(offset, count, status, validators)
+
+
+def _file_answer(
+    request: Request, path: str, name: str, file: Any, info: os.stat_result
+) -> Response:
+    plan = plan_answer(request, conditional.file_etag(info), info.st_mtime, info.st_size)
+    if isinstance(plan, Response):
+        file.close()
+        return plan
+    response = FileRangeResponse(
+        path, file, plan.offset, plan.length, plan.status, content_type_of(name)
+    )
+    for header, value in plan.headers.items():
+        response.setHeader(header, value)
+    return response
+
+
+@lru_cache(maxsize=1024)
+def content_type_of(name: str) -> str:
+    return guess_content_type(name)
+
+
+def _not_modified(headers: Any, etag: str, mtime: float) -> bool:
+    if_none_match = headers.get("If-None-Match")
+    if if_none_match is not None:  # RFC 9110 13.1.3: it takes precedence over the date
+        return conditional.none_match(if_none_match, etag)
+    if_modified_since = headers.get("If-Modified-Since")
+    return if_modified_since is not None and conditional.not_modified_since(
+        if_modified_since, mtime
+    )
+
+
+def _bodiless(status: int, headers: dict[str, str]) -> Response:
+    response = Response(b"", status=status)
+    response.removeHeader("Content-Type")
+    for header, value in headers.items():
+        response.setHeader(header, value)
+    return response
+
+
+def _unsatisfiable(size: int, validators: dict[str, str]) -> Response:
+    response = Response(b"Requested range not satisfiable\n", 416, content_type="text/plain")
+    response.setHeader("Content-Range", f"bytes */{size}")
+    response.setHeader("Accept-Ranges", "bytes")
+    for header, value in validators.items():
+        response.setHeader(header, value)
+    return response
+
+
+def registerStaticFilesDirectory(
+    directory: str | os.PathLike[str], url_prefix: str = "/static", port: str | int = -1
+) -> None:
+    """Serve the files under `directory` at `url_prefix`; port -1: every port, 0 or 'main' the
+    main port, else a port name."""
+    if not isinstance(url_prefix, str) or not url_prefix.startswith("/"):
+        raise ValueError(f"url_prefix must start with '/', not {url_prefix!r}")
+    served = StaticDirectory(os.fspath(directory), url_prefix)
+    add_file_route(url_prefix, served.serve, port)
+
+
+def add_file_route(url_prefix: str, serve: Any, port: str | int) -> None:
+    """A prefix route answering GET and HEAD from files (a directory's, an archive's): on the
+    loop, below URL handlers of the same path."""
+    route = Route(
+        url_prefix,
+        serve,
+        is_prefix=True,
+        methods=("GET", "HEAD"),
+        kind="static",
+        priority=PRIORITY_MOUNT,
+        is_async=True,
+    )
+    http_routes.add(route, port)

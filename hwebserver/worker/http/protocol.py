@@ -1,0 +1,1079 @@
+"""HTTP/1.1 on one connection: httptools parsing, dispatch to handlers, writing responses.
+
+Flow control, both ways:
+- reading pauses while MAX_PIPELINED parsed requests wait, and while the client does not
+  read what we write (the transport's high-water mark), so neither side can make this
+  process buffer without bound;
+- bodies past BODY_SPOOL_SIZE go to a file in the request's temp directory.
+Timeouts come from the worker's one-second clock (see server.py), not per-request timers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections import deque
+from typing import Any
+from urllib.parse import unquote
+
+import httptools
+
+from ...api.body import BodySource
+from ...api.connection import ConnectionInfo, OnHandlerThread
+from ...api.helpers import errorResponse, notFoundResponse
+from ...api.request import Request
+from ...api.response import BODILESS_STATUSES, Response
+from ...api.routing import Route
+from ..apps import exchange
+from ..process.config import Listener
+from ..process.state import WorkerState
+from . import eager, response_streams, streaming_body
+from .body_sinks import BodySink, open_body_sink
+from .dispatch import EXCHANGE
+from .error_responses import HttpError, error_response, rejection_response
+from .response_head import CLOSE, build_head, connection_header, content_length_line, simple_head
+
+LINGER_TICKS = 2
+
+# Headers the server itself must act on, by lower-case name. Every kind but Host marks the
+# message unusual: it takes the full checks and the full reset (see _reset_message).
+_HOST = 1
+_CONTENT_LENGTH = 2
+_TRANSFER_ENCODING = 3
+_EXPECT = 4
+_UPGRADE = 5
+_CONNECTION = 6
+_CONTENT_TYPE = 7
+_SPECIAL_HEADERS = {
+    b"host": _HOST,
+    b"content-length": _CONTENT_LENGTH,
+    b"transfer-encoding": _TRANSFER_ENCODING,
+    b"expect": _EXPECT,
+    b"upgrade": _UPGRADE,
+    b"connection": _CONNECTION,
+    b"proxy-connection": _CONNECTION,  # llhttp honours it as Connection
+    b"content-type": _CONTENT_TYPE,  # decides where a body goes (worker/http/body_sinks.py)
+}
+# The kind of each header name as clients spell it, so no name is lower-cased twice.
+_HEADER_KINDS: dict[bytes, int] = {}
+_HEADER_KINDS_SIZE = 512
+
+
+def header_kind(name: bytes) -> int:
+    kind = _SPECIAL_HEADERS.get(name.lower(), 0)
+    if len(_HEADER_KINDS) < _HEADER_KINDS_SIZE:  # a few dozen spellings in practice
+        _HEADER_KINDS[name] = kind
+    return kind
+
+
+_METHODS: dict[bytes, str] = {}
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+_TARGET_CACHE: dict[bytes, tuple[str, bytes]] = {}
+_TARGET_CACHE_SIZE = 1024
+
+
+def decode_target(target: bytes) -> tuple[str, bytes]:
+    """Memoised: services see the same few targets over and over."""
+    decoded = _TARGET_CACHE.get(target)
+    if decoded is None:
+        decoded = _decode_target(target)
+        if len(_TARGET_CACHE) >= _TARGET_CACHE_SIZE:
+            _TARGET_CACHE.clear()
+        _TARGET_CACHE[target] = decoded
+    return decoded
+
+
+# RFC 9112 §3.2 and RFC 3986 §3.2.2: a Host is a host name, an IPv4 address or a bracketed IPv6
+# literal, then an optional port. Stricter than reg-name on one point: a comma (two Hosts joined
+# into one line by a proxy) is refused too. No userinfo, space, slash or '@'.
+_HOST_SYNTAX = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+;=]*)(?::[0-9]*)?")
+_VALID_HOSTS: dict[bytes, bool] = {}
+_VALID_HOSTS_SIZE = 256
+
+
+def is_valid_host(value: bytes) -> bool:
+    """Memoised: a service sees the same few Host values."""
+    if value in _VALID_HOSTS:
+        return True
+    if _HOST_SYNTAX.fullmatch(value) is None:
+        return False
+    if len(_VALID_HOSTS) < _VALID_HOSTS_SIZE:
+        _VALID_HOSTS[value] = True
+    return True
+
+
+# Trailer fields that must never be taken from a trailer section (RFC 9110 §6.5.1): framing,
+# routing, authentication, request modifiers and what the server itself acts on. The others are
+# kept apart from the headers (request.trailers()); these are dropped.
+_FORBIDDEN_TRAILERS = frozenset(
+    (
+        b"authorization",
+        b"cache-control",
+        b"connection",
+        b"content-encoding",
+        b"content-length",
+        b"content-range",
+        b"content-type",
+        b"cookie",
+        b"expect",
+        b"host",
+        b"if-match",
+        b"if-modified-since",
+        b"if-none-match",
+        b"if-range",
+        b"if-unmodified-since",
+        b"keep-alive",
+        b"max-forwards",
+        b"pragma",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"range",
+        b"set-cookie",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"www-authenticate",
+        b"x-forwarded-for",
+        b"x-forwarded-host",
+        b"x-forwarded-proto",
+    )
+)
+
+# Methods a service may answer; what `OPTIONS *` advertises (a handler may restrict its own).
+_SERVER_ALLOW = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+
+
+def _decode_target(target: bytes) -> tuple[str, bytes]:
+    """(percent-decoded path, raw query) of a request target (origin or absolute form)."""
+    raw_path, _, query = target.partition(b"?")
+    raw_path = raw_path.partition(b"#")[0]
+    if not raw_path.startswith(b"/"):
+        if b"://" in raw_path:  # absolute form: http://host/path
+            raw_path = b"/" + raw_path.split(b"://", 1)[1].partition(b"/")[2]
+        elif raw_path == b"*":
+            return "*", query
+    path = raw_path.decode("utf-8", "replace")
+    if "%" in path:
+        path = unquote(path, errors="replace")
+    return path, query
+
+
+class HttpProtocol(asyncio.Protocol):
+    """One client connection; requests are answered strictly in the order they arrived."""
+
+    # Slots: a connection has more attributes than CPython shares keys for (30), and slot
+    # access stays fast where a full instance dict would not.
+    __slots__ = (
+        "active",
+        "active_keep_alive",
+        "active_started",
+        "body",
+        "closed",
+        "closing",
+        "conn",
+        "content_length",
+        "content_type",
+        "data_tick",
+        "drain_waiter",
+        "exchange",
+        "expect_continue",
+        "failure",
+        "feed_size",
+        "has_transfer_encoding",
+        "head_bytes",
+        "head_uncounted",
+        "hold_reading",
+        "host_count",
+        "idle_tick",
+        "lingering",
+        "listener",
+        "loop",
+        "max_header_count",
+        "max_header_size",
+        "max_request_line",
+        "max_request_size",
+        "messages",
+        "observed",
+        "parse_tick",
+        "parser",
+        "parsing",
+        "policy",
+        "port_name",
+        "pumping",
+        "queue",
+        "raw_headers",
+        "reading_paused",
+        "rejected",
+        "request",
+        "router",
+        "send_backlog",
+        "send_task",
+        "send_tick",
+        "state",
+        "transport",
+        "unusual",
+        "upgraded",
+        "url",
+        "valid_host",
+        "wants_upgrade",
+        "write_paused",
+    )
+
+    def __init__(self, state: WorkerState, listener: Listener) -> None:
+        self.state = state
+        self.listener = listener
+        self.loop = state.loop
+        self.transport: Any = None
+        self.conn: ConnectionInfo | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.queue: deque[tuple[Any, bool]] = deque()
+        self.active: Request | None = None
+        self.active_keep_alive = True
+        self.active_started = 0.0
+        self.send_task: asyncio.Task[None] | None = None
+        self.pumping = False
+        self.reading_paused = False
+        self.hold_reading = False  # a streamed body's buffer is full (streaming_body.py)
+        self.write_paused = False
+        self.drain_waiter: asyncio.Future[None] | None = None
+        self.closed = False
+        self.rejected = False  # input after a refused request is no longer parsed
+        self.lingering = False  # the refusal is sent; waiting for the client to close
+        self.messages = 0  # complete messages parsed on this connection
+        # Ticks of the worker clock (see check_timeout): when the connection last went idle,
+        # when the current message began, when its body last received bytes.
+        self.idle_tick = state.tick
+        self.parse_tick = 0
+        self.data_tick = 0
+        # Bytes received while the current head is incomplete; while a chunked body streams,
+        # its framing bytes (size lines, extensions, trailers) since the body last grew.
+        self.head_bytes = 0
+        self.feed_size = 0
+        self.failure: HttpError | None = None
+        self.upgraded: Any = None
+        # The write backlog when last looked at, and the tick it last shrank (SEND_TIMEOUT).
+        self.send_backlog = 0
+        self.send_tick = 0
+        self.exchange: Any = None  # an app adapter's exchange in progress, told of disconnects
+        self.closing = False
+        self.policy = listener.policy
+        self.observed = state.access_log or self.policy is not None
+        # Per-connection copies of what every request consults (one attribute hop, not two).
+        self.router = state.router
+        self.port_name = listener.name
+        self.max_request_line = state.max_request_line
+        self.max_header_size = state.max_header_size
+        self.max_header_count = state.max_header_count
+        self.max_request_size = state.max_request_size
+        self.url = b""
+        self.valid_host = b"\x00"  # the last Host found valid on this connection (none yet)
+        self._reset_unusual()
+        self._reset_message()
+
+    def _reset_message(self) -> None:
+        self.parsing = False
+        self.raw_headers: list[tuple[bytes, bytes]] = []
+        self.host_count = 0
+        self.request: Request | None = None
+        if self.unusual:
+            self._reset_unusual()
+
+    def _reset_unusual(self) -> None:
+        """What only a message with a body, an Expect, an Upgrade or a Connection header sets."""
+        self.unusual = False
+        self.head_uncounted = False
+        self.content_length = -1
+        self.has_transfer_encoding = False
+        self.expect_continue = False
+        self.wants_upgrade = False
+        self.content_type: bytes | None = None
+        self.body: BodySink | None = None
+
+    # -- transport events -----------------------------------------------------------------
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        state = self.state
+        state.connections.add(self)
+        peer = transport.get_extra_info("peername") or ("", 0)
+        local = transport.get_extra_info("sockname") or ("", self.listener.port)
+        self.conn = ConnectionInfo(
+            (str(peer[0]), int(peer[1])),
+            (str(local[0]), int(local[1])),
+            self.listener.name,
+            transport.get_extra_info("sslcontext") is not None,
+            self.listener.settings,
+            state.services,
+        )
+        transport.set_write_buffer_limits(high=state.write_high_water)
+        # Accepted just before a drain began: the client has sent, or is sending, a request;
+        # it is answered (with Connection: close) rather than cut.
+
+    def data_received(self, data: bytes) -> None:
+        if self.rejected:
+            return  # lingering after an error: the rest is discarded unread
+        if self.upgraded is not None:
+            self.upgraded.data_received(data)
+            return
+        if self.request is not None and self.has_transfer_encoding:
+            self._receive_chunked(data)  # its own accounting (see _count_framing)
+            return
+        self.data_tick = self.state.tick
+        self.feed_size = len(data)
+        messages_before = self.messages
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            self._on_upgrade(data[int(upgrade.args[0]) :] if upgrade.args else b"")
+        except (httptools.HttpParserError, HttpError) as error:
+            self._parse_failed(error)
+        if self.parsing and self.request is None:  # a head still incomplete
+            # Count whole segments only while one head spans them: a segment that also
+            # completed earlier messages says nothing of the new head's size.
+            if self.messages == messages_before:
+                self.head_bytes += len(data)
+            else:  # rare: a pipelined head cut short, partly in this segment
+                # Its bytes here are not known (a header still incomplete is held by the
+                # parser): count what is parsed, and count exactly when the head is whole.
+                self.head_bytes = self._head_size()
+                self.unusual = self.head_uncounted = True
+            if self.head_bytes > self.max_header_size:
+                self._reject(HttpError(431, "request header fields too large"))
+        elif self.messages != messages_before or self.parsing or self.rejected:
+            self.head_bytes = 0
+        else:  # nothing but bytes before a request line (empty lines)
+            self._count_preamble(len(data))
+        if self.queue:
+            self._pump()
+
+    def _receive_chunked(self, data: bytes) -> None:
+        """A segment of a chunked body (and maybe of what follows it). Its feed is the one of
+        data_received, which keeps it inline: a call per segment would cost every request."""
+        request = self.request
+        body_before = self._body_size()
+        self.feed_size = len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            self._on_upgrade(data[int(upgrade.args[0]) :] if upgrade.args else b"")
+        except (httptools.HttpParserError, HttpError) as error:
+            self._parse_failed(error)
+        self._count_framing(request, body_before, len(data))
+        if self.queue:
+            self._pump()
+
+    def _parse_failed(self, error: Exception) -> None:
+        if isinstance(error, HttpError):
+            self._reject(error)
+        elif isinstance(error, httptools.HttpParserCallbackError):
+            # One of our callbacks raised: what it meant to say, or a bug (answered, not hung).
+            self._reject(self.failure or HttpError(500, "internal parser callback error"))
+        else:
+            message = str(error) or "malformed request"
+            status = 505 if "HTTP version" in message else 400
+            self._reject(HttpError(status, message))
+
+    def _body_size(self) -> int:
+        body = self.body
+        return 0 if body is None else body.size
+
+    def _count_framing(self, request: Request | None, body_before: int, size: int) -> None:
+        """A chunked body: its framing (size lines with their extensions, the trailer section)
+        between two pieces of body data is bounded by MAX_HEADER_SIZE, and a body that stops
+        growing times out like any other, however many framing bytes keep coming."""
+        if self.rejected:
+            return
+        if self.request is not request or not self.parsing:  # the message ended here
+            if self.parsing:  # and a pipelined head began: counted as in data_received
+                self.head_bytes = self._head_size()
+                self.unusual = self.head_uncounted = True
+            else:
+                self.head_bytes = 0
+        elif self._body_size() > body_before:
+            self.data_tick = self.state.tick
+            self.head_bytes = 0  # the trailer section is also counted exactly, at its end
+        else:
+            self.head_bytes += size
+            if self.head_bytes > self.max_header_size:
+                self._reject(HttpError(431, "chunk framing or trailer fields too large"))
+
+    def _count_preamble(self, size: int) -> None:
+        """Empty lines before a request line are allowed (RFC 9112 §2.2), but not endlessly."""
+        self.head_bytes += size
+        if self.head_bytes > self.max_request_line:
+            self._reject(HttpError(400, "no request line"))
+
+    def eof_received(self) -> bool | None:
+        if self.active is None and not self.queue:
+            self.close()
+            return None
+        return True  # finish answering what was already received, then close
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if not getattr(self.upgraded, "holds_registration", False):
+            # An upgrade that says so unregisters the connection itself once its handler has
+            # finished (WebSocket.disconnect), so that a drain waits for that too.
+            self.state.connections.discard(self)
+        if self.request is not None:  # cut off mid-upload
+            self._discard(self.request, self.body)
+        for entry, _ in self.queue:
+            if isinstance(entry, Request):
+                self._discard(entry, entry._body)
+        self.queue.clear()
+        if self.send_task is not None:
+            self.send_task.cancel()
+        waiter = self.drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(ConnectionResetError("client disconnected"))
+        if self.upgraded is not None:
+            self.upgraded.connection_lost(exc)
+        if self.exchange is not None:
+            self.exchange.connection_lost()
+
+    def pause_writing(self) -> None:
+        if self.upgraded is not None:
+            self.upgraded.pause_writing()
+            return
+        self.write_paused = True
+        self.send_tick = self.state.tick  # SEND_TIMEOUT counts from here (check_timeout)
+        self._pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.upgraded is not None:
+            self.upgraded.resume_writing()
+            return
+        self.write_paused = False
+        waiter = self.drain_waiter
+        if waiter is not None:
+            self.drain_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+        self._pump()
+
+    async def drain(self) -> None:
+        if self.closed:
+            raise ConnectionResetError("client disconnected")
+        if self.write_paused:
+            if self.drain_waiter is None:
+                self.drain_waiter = self.loop.create_future()
+            await self.drain_waiter
+
+    def _pause_reading(self) -> None:
+        if not self.reading_paused and not self.closed:
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self.reading_paused and not self.closed:
+            self.reading_paused = False
+            self.transport.resume_reading()
+
+    # -- parser callbacks -------------------------------------------------------------------
+    def _fail(self, status: int, message: str) -> None:
+        self.failure = HttpError(status, message)
+        raise self.failure
+
+    def on_url(self, url: bytes) -> None:
+        if self.parsing:  # the target arrived in pieces
+            self.url += url
+        else:  # the first callback of a message
+            self.parsing = True
+            self.parse_tick = self.state.tick
+            self.url = url
+        if len(self.url) > self.max_request_line:
+            self._fail(414, "request line too long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        # Size limits are enforced on raw bytes in data_received; here only what we must know.
+        self.raw_headers.append((name, value))
+        kind = _HEADER_KINDS.get(name)
+        if kind is None:
+            kind = header_kind(name)
+        if kind == 0:
+            return
+        if kind == _HOST:
+            self.host_count += 1
+            if value != self.valid_host:  # a keep-alive client sends the same Host again
+                self._check_host(value)
+            return
+        if self.request is not None:
+            return  # a trailer field (kept apart, see _keep_trailers): nothing to act on
+        self.unusual = True
+        if kind == _CONTENT_LENGTH:
+            self.content_length = int(value)  # llhttp already rejected non-digits
+        elif kind == _TRANSFER_ENCODING:
+            self.has_transfer_encoding = True
+            if value.strip().lower() != b"chunked":
+                self._check_transfer_coding(value)
+        elif kind == _EXPECT:
+            self.expect_continue = value.strip().lower() == b"100-continue"
+        elif kind == _CONTENT_TYPE:
+            if self.content_type is None:  # the first one counts, as in Request.contentType()
+                self.content_type = value
+        elif kind == _UPGRADE:
+            self.wants_upgrade = True  # a WebSocket, or declined (see _on_upgrade)
+
+    def _check_host(self, value: bytes) -> None:
+        if not is_valid_host(value):
+            self._fail(400, "malformed Host header")
+        self.valid_host = value
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        # Without a Connection header, llhttp keeps alive exactly the HTTP/1.1 messages; asking
+        # that is ten times cheaper than get_http_version(), which formats a new string.
+        if not self.unusual and parser.should_keep_alive():
+            version = "1.1"
+        else:
+            version = parser.get_http_version()
+        if (
+            version != "1.1"
+            or self.unusual
+            or self.host_count != 1
+            or len(self.raw_headers) > self.max_header_count
+            or self.head_bytes + self.feed_size > self.max_header_size
+        ):
+            self._check_unusual_head(version)
+        raw_method = parser.get_method()
+        method = _METHODS.get(raw_method)
+        if method is None:
+            method = self._new_method(raw_method)
+        target = self.url
+        decoded = _TARGET_CACHE.get(target)
+        path, query = self._decode_new_target(method, target) if decoded is None else decoded
+        self.request = Request(
+            self.conn,  # type: ignore[arg-type]
+            method,
+            target,
+            path,
+            query,
+            self.raw_headers,
+            version,
+        )
+        if self.content_length > 0 or self.has_transfer_encoding:
+            if self.wants_upgrade and parser.should_upgrade():
+                return  # no body now: an upgrade, or a declined one parsed again (_on_upgrade)
+            if self.has_transfer_encoding:
+                self.raw_headers = []  # from now on: trailer fields, kept apart
+            if self.router.streaming and streaming_body.begin(self, self.request):
+                return  # dispatched now; the body streams to the app
+            # Only on an idle connection: mid-pipeline it would land inside another response
+            # (the client sends the body anyway after its own short wait).
+            if self.expect_continue and version == "1.1" and self.active is None and not self.queue:
+                self.transport.write(_CONTINUE)
+
+    def _check_transfer_coding(self, value: bytes) -> None:
+        """Only `chunked` is decoded here; a body in any other coding is never passed on as if
+        it were plain (llhttp already refuses a coding list that does not end in chunked)."""
+        codings = [c.strip().lower() for c in value.split(b",") if c.strip()]
+        if codings != [b"chunked"]:
+            self._fail(501, "transfer coding not implemented: " + value.decode("latin-1"))
+
+    def _new_method(self, raw_method: bytes) -> str:
+        """Methods are memoised, all but CONNECT: a tunnel is not served (llhttp would take
+        the rest of the connection for it), so every CONNECT comes here to be refused."""
+        if raw_method == b"CONNECT":
+            self._fail(501, "CONNECT is not supported")
+        return _METHODS.setdefault(raw_method, raw_method.decode("ascii"))
+
+    def _decode_new_target(self, method: str, target: bytes) -> tuple[str, bytes]:
+        """A target not seen lately: its form is checked (RFC 9112 §3.2); only origin-form
+        targets are memoised, so the others always take this path."""
+        if target[:1] == b"/":
+            return decode_target(target)
+        if target == b"*":
+            if method != "OPTIONS":
+                self._fail(400, "the target '*' is only for OPTIONS")
+            return "*", b""
+        scheme, separator, rest = target.partition(b"://")
+        if not separator or scheme.lower() not in (b"http", b"https"):
+            self._fail(400, "malformed request target")
+        authority = re.split(rb"[/?#]", rest, maxsplit=1)[0]
+        if not authority or not is_valid_host(authority):
+            self._fail(400, "malformed host in the request target")
+        # Absolute form: the target's host is the request's, whatever Host said (§3.2.2).
+        self.raw_headers[:] = [
+            (name, authority) if name.lower() == b"host" else (name, value)
+            for name, value in self.raw_headers
+        ]
+        return _decode_target(target)
+
+    def _check_unusual_head(self, version: str) -> None:
+        """The checks a plain HTTP/1.1 request with one Host passes; raises on a bad head."""
+        if version != "1.1" and version != "1.0":
+            self._fail(505, f"HTTP version {version} is not supported")
+        if len(self.raw_headers) > self.max_header_count:
+            self._fail(431, "too many request header fields")
+        # The bytes received so far bound the head's size: count exactly only past the limit.
+        if self.head_uncounted or self.head_bytes + self.feed_size > self.max_header_size:
+            if self._head_size() > self.max_header_size:
+                self._fail(431, "request header fields too large")
+        if self.has_transfer_encoding and version == "1.0":
+            self._fail(400, "Transfer-Encoding is not allowed in HTTP/1.0")
+        if self.host_count > 1:
+            self._fail(400, "more than one Host header")
+        if self.host_count == 0 and version == "1.1":
+            self._fail(400, "missing Host header")
+        if self.content_length > self.max_request_size:
+            self._fail(413, "request body larger than the server accepts")
+
+    def _keep_trailers(self, request: Request) -> None:
+        """The trailer section, within the header limits; never merged into the headers."""
+        trailers = self.raw_headers
+        if not trailers:
+            return
+        if len(trailers) > self.max_header_count:
+            self._fail(431, "too many trailer fields")
+        if sum(len(n) + len(v) + 3 for n, v in trailers) > self.max_header_size:
+            self._fail(431, "trailer fields too large")
+        request._trailers = [
+            (name, value) for name, value in trailers if name.lower() not in _FORBIDDEN_TRAILERS
+        ]
+
+    def _head_size(self) -> int:
+        """The parsed head's size, never more than it took on the wire: each header line
+        counts its shortest form, `name:value` and CR LF."""
+        return len(self.url) + sum(len(n) + len(v) + 3 for n, v in self.raw_headers)
+
+    def on_body(self, data: bytes) -> None:
+        body = self.body
+        try:
+            if body is None:
+                assert self.request is not None
+                body = self.body = open_body_sink(self.state, self.request, self.content_type)
+            body.append(data)
+        except HttpError as error:  # e.g. a malformed multipart body: answered, not a 500
+            self.failure = error
+            raise
+        if body.size > self.max_request_size:
+            self._fail(413, "request body larger than the server accepts")
+
+    def on_message_complete(self) -> None:
+        request = self.request
+        assert request is not None
+        if self.has_transfer_encoding and self.raw_headers is not request._raw_headers:
+            self._keep_trailers(request)
+        if self.body is not None:
+            try:
+                self.body.finish()
+            except HttpError as error:  # e.g. a malformed multipart body
+                self.failure = error
+                raise
+            if self.body.__class__ is streaming_body.StreamingBody:
+                self.messages += 1
+                self._reset_message()  # queued at headers-complete already
+                return
+        if self.wants_upgrade and self.parser.should_upgrade():
+            return  # feed_data raises HttpParserUpgrade next: _on_upgrade takes the request
+        keep_alive = self.parser.should_keep_alive()
+        self.messages += 1
+        self._reset_message()
+        if self.closing:
+            request.cleanup()  # pipelined behind a request that closes the connection
+        elif self.active is None and not self.queue and not self.write_paused:
+            self._start(request, keep_alive)  # the common case: nothing to wait behind
+        else:
+            self.queue.append((request, keep_alive))
+            if len(self.queue) >= self.state.max_pipelined:
+                self._pause_reading()
+
+    # -- dispatch ---------------------------------------------------------------------------
+    def _pump(self) -> None:
+        """Start the next queued request when the previous one is answered."""
+        if self.pumping:
+            return
+        self.pumping = True
+        try:
+            queue = self.queue
+            while queue and self.active is None and not self.closed and not self.write_paused:
+                entry, keep_alive = queue.popleft()
+                if isinstance(entry, HttpError):
+                    self._send_rejection(entry)
+                    return
+                self._start(entry, keep_alive)
+            if self.active is None:
+                self.idle_tick = self.state.tick
+            if (
+                self.reading_paused
+                and not self.hold_reading
+                and not self.write_paused
+                and len(queue) < self.state.max_pipelined
+            ):
+                self._resume_reading()
+        finally:
+            self.pumping = False
+
+    def _start(self, request: Request, keep_alive: bool) -> None:
+        state = self.state
+        self.active = request
+        self.active_keep_alive = keep_alive and not state.draining
+        try:
+            if self.observed:  # an access log or a port policy: most services have neither
+                if state.access_log:
+                    self.active_started = time.perf_counter()
+                if self.policy is not None:
+                    early = self.policy.before(request)
+                    if early is not None:
+                        self._respond(request, early)
+                        return
+            route = self.router.match(self.port_name, request._path)
+            if route is None:
+                self._respond(request, self._unrouted(request))
+                return
+            if route.methods is not None and request._method not in route.methods:
+                response = errorResponse(request, f"Method {request._method} not allowed", 405)
+                response.setHeader("Allow", route.allow)
+                self._respond(request, response)
+                return
+            if route.is_async:
+                try:
+                    done, value = eager.start(self.loop, route.endpoint(request))
+                except (Exception, asyncio.CancelledError) as exc:
+                    self._respond_exception(request, exc)
+                    return
+                if done:
+                    self._respond(request, value)
+                else:
+                    value.add_done_callback(lambda task: self._on_task_done(request, task))
+            else:  # plain code: on a handler thread, never on the loop (dispatch.py)
+                self._start_on_thread(route, request)
+        except Exception as exc:  # a fault of ours in routing or dispatch: answered, not hung
+            self._dispatch_failed(request, exc)
+
+    def _unrouted(self, request: Request) -> Response:
+        if request._path == "*":  # OPTIONS * (other methods never get here): the server's
+            response = Response(b"", status=204)
+            response.removeHeader("Content-Type")
+            response.setHeader("Allow", _SERVER_ALLOW)
+            return response
+        return notFoundResponse(request)
+
+    def _dispatch_failed(self, request: Request, exc: Exception) -> None:
+        self.state.log.request_failed("dispatch", request, exc)
+        if self.active is request and not self.closed:  # nothing was written for it yet
+            self.active = None
+            request.cleanup()
+            for entry, _ in self.queue:  # the connection ends with this answer
+                if isinstance(entry, Request):
+                    self._discard(entry, entry._body)
+            self.queue.clear()
+            self._mark_closing()  # what is still parsed from this segment is not started
+            self._send_rejection(HttpError(500, "internal server error"))
+
+    def _on_task_done(self, request: Request, task: asyncio.Task[Any]) -> None:
+        if task.cancelled():
+            if self.closed:
+                self._handler_finished_on_closed(request)
+            else:  # something the handler awaited was cancelled: answer, don't stall the queue
+                self._respond_exception(request, asyncio.CancelledError())
+            return
+        exc = task.exception()
+        if exc is not None:
+            self._respond_exception(request, exc)
+        else:
+            self._respond(request, task.result())
+
+    def _start_on_thread(self, route: Route, request: Request) -> None:
+        if route.dispatch_mode == EXCHANGE:  # an app mount or AsyncURLHandler runs it all
+            exchange.start(self, route, request)
+            return
+        self.state.threads.call(route.endpoint, request, self._handler_returned, request)
+
+    def _handler_returned(self, request: Request, ok: bool, value: Any) -> None:
+        """Back on the loop from a handler thread (worker/process/threads.py)."""
+        if ok:
+            self._respond(request, value)
+        else:
+            self._respond_exception(request, value)
+
+    def _handler_finished_on_closed(self, request: Request) -> None:
+        request.cleanup()
+        if self.active is request:
+            self.active = None
+
+    # -- responding -------------------------------------------------------------------------
+    def _respond_exception(self, request: Request, exc: BaseException) -> None:
+        self.state.log.request_failed("handler", request, exc)
+        self._respond(request, error_response(request, exc, self.state.debug))
+
+    def _respond(self, request: Request, result: Any) -> None:
+        if self.closed:
+            response_streams.release(request, result)  # e.g. a delete_file response never sent
+            self._handler_finished_on_closed(request)
+            return
+        try:
+            if result.__class__ is not Response:
+                if result.__class__ is OnHandlerThread:  # the rest of an async endpoint
+                    self.state.threads.call(result.run, request, self._handler_returned, request)
+                    return
+                result = self._coerce(request, result)
+            if self.policy is not None:
+                self.policy.after(request, result)
+            keep_alive = self.active_keep_alive
+            if result._simple and keep_alive and request._version == "1.1":
+                body = result._body
+                head = simple_head(
+                    result._status,
+                    result._headers["content-type"][1],
+                    len(body),
+                    self.state.date_server_end,
+                )
+            elif result._stream is None and result._file_path is None:
+                body = result._body
+                headers = result._headers
+                if keep_alive and "connection" in headers:
+                    keep_alive = "close" not in headers["connection"][1].lower()
+                if result._status in BODILESS_STATUSES:  # neither a body nor a length
+                    body = b""
+                    framing = b""
+                    if result._status < 200:
+                        # A client takes a 1xx for an interim answer and waits for the final
+                        # one: closing tells it there is none, instead of leaving it hanging.
+                        keep_alive = False
+                else:
+                    framing = content_length_line(len(body))
+                head = build_head(
+                    result,
+                    framing,
+                    connection_header(keep_alive, request._version),
+                    self.state.date_server,
+                )
+            else:
+                headers = result._headers
+                if keep_alive and "connection" in headers:
+                    keep_alive = "close" not in headers["connection"][1].lower()
+                task = self.loop.create_task(
+                    response_streams.send_streamed(self, request, result, keep_alive)
+                )
+                # A task cancelled before its first step never runs its own cleanup: this does.
+                task.add_done_callback(lambda _: response_streams.release(request, result))
+                self.send_task = task
+                return
+        except Exception as exc:  # a fault building the head (ours, or a policy's): a 500
+            response_streams.release(request, result)
+            self._dispatch_failed(request, exc)
+            return
+        if request._method == "HEAD" or not body:
+            self.transport.write(head)
+        elif len(body) < 65536:
+            self.transport.write(head + body)
+        else:
+            self.transport.writelines((head, body))
+        self._finish(request, result._status, len(body), keep_alive)
+
+    def _coerce(self, request: Request, result: Any) -> Response:
+        if isinstance(result, Response):
+            return result
+        if isinstance(result, (str, bytes, bytearray)):
+            return Response(result)
+        self.state.log.error(
+            "handler for %s %s returned %r, not a Response, str or bytes",
+            request._method,
+            request._path,
+            type(result).__name__,
+            port_name=request.conn.port_name,
+        )
+        return error_response(request, None, self.state.debug)
+
+    def _finish(self, request: Request, status: int, size: int, keep_alive: bool) -> None:
+        """The response is written (or handed to the transport): log, clean up, go on."""
+        state = self.state
+        state.requests_served += 1
+        if state.access_log:
+            conn = request.conn
+            state.log.access(
+                f"{conn.client[0]}:{conn.client[1]}",
+                request._method,
+                request._path,
+                status,
+                size,
+                (time.perf_counter() - self.active_started) * 1000.0,
+                conn.port_name,
+            )
+        if request._tempdir is not None:
+            request._tempdir.cleanup()
+        self.active = None
+        self.send_task = None
+        if not keep_alive:
+            self.close()
+            return
+        if self.queue or self.reading_paused:
+            if not self.pumping:
+                self._pump()
+        else:
+            self.idle_tick = state.tick
+
+    # -- errors before dispatch ---------------------------------------------------------
+    def _reject(self, error: HttpError) -> None:
+        """Queue an error answer behind the requests already parsed, and stop reading."""
+        self.rejected = True
+        self.failure = None
+        request, body = self.request, self.body
+        self._reset_message()
+        if request is not None:
+            self._discard(request, body)
+            if body.__class__ is streaming_body.StreamingBody and self._withdraw(request, error):
+                return
+        self.queue.append((error, False))
+        self._pause_reading()
+
+    def _withdraw(self, request: Request, error: HttpError) -> bool:
+        """A request whose body was streaming to an app is refused mid-body (e.g. past
+        max_request_size): the refusal, not the app's answer, is what the client reads.
+        True when that is settled here; False: queue the refusal as usual."""
+        for index, (entry, _) in enumerate(self.queue):
+            if entry is request:  # not started yet: the refusal takes its place
+                del self.queue[index]
+                return False
+        exchange = self.exchange
+        if self.active is not request or exchange is None:
+            return False
+        exchange.connection_lost()  # from now on the app's answer goes nowhere
+        if exchange.on_wire:
+            # Its answer is partly out and cannot become a 413: it stops short, and our side
+            # of the connection ends (a half-close, so the client reads what was sent).
+            self.state.log.lifecycle("request cut mid-answer: %d %s", error.status, error.message)
+            self._linger()
+        else:
+            self._send_rejection(error)
+        return True
+
+    def _send_rejection(self, error: HttpError) -> None:
+        self.state.log.lifecycle("rejected request: %d %s", error.status, error.message)
+        response = rejection_response(error)
+        head = build_head(
+            response, content_length_line(len(response._body)), CLOSE, self.state.date_server
+        )
+        self.transport.write(head + response._body)
+        self._linger()
+
+    def _linger(self) -> None:
+        """Half-close: the client still sending a refused body reads our answer, not a reset."""
+        self.rejected = True
+        self.lingering = True
+        self.idle_tick = self.state.tick
+        self._resume_reading()
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        else:
+            self.close()
+
+    @staticmethod
+    def _discard(request: Request, body: BodySink | BodySource | None) -> None:
+        if body is not None:
+            body.close()
+        request.cleanup()
+
+    # -- upgrade ----------------------------------------------------------------------------
+    def _on_upgrade(self, trailing: bytes) -> None:
+        replay = self._upgrade_or_replay(trailing)
+        while replay is not None:  # a declined upgrade: parse its head again, then the rest
+            self.parser = httptools.HttpRequestParser(self)  # the old one stays stopped
+            data, replay = replay, None
+            try:
+                self.parser.feed_data(data)
+            except httptools.HttpParserUpgrade as upgrade:  # a later message upgrades too
+                replay = self._upgrade_or_replay(
+                    data[int(upgrade.args[0]) :] if upgrade.args else b""
+                )
+            except (httptools.HttpParserError, HttpError) as error:
+                self._parse_failed(error)
+
+    def _upgrade_or_replay(self, trailing: bytes) -> bytes | None:
+        """Hand the connection to the WebSocket, or decline: an Upgrade we do not speak (h2c,
+        ...) is ignored, as RFC 9110 §7.8 allows, and the request served as HTTP/1.1, body
+        included. The parser stopped at the end of its head (it took the rest for the new
+        protocol): the bytes returned (the head without Upgrade, then the rest) are parsed anew."""
+        request = self.request
+        if request is None:  # not expected: every upgrade is held at on_message_complete
+            self.rejected = True
+            if self.queue:
+                self.queue[-1] = (self.queue[-1][0], False)
+            elif self.active is not None:
+                self.active_keep_alive = False
+            else:
+                self.close()
+            return None
+        if b"websocket" not in (request.raw_header(b"upgrade") or b"").lower():
+            request.cleanup()
+            self._reset_message()
+            return self._head_without_upgrade(request) + trailing
+        upgrade = self.state.extras.get("websocket_upgrade")
+        if upgrade is None:
+            self._reject(HttpError(400, "unsupported protocol upgrade"))
+        elif self.active is not None or self.queue:
+            self._reject(HttpError(400, "protocol upgrade while requests are pending"))
+        else:
+            self._reset_message()
+            upgrade(self, request, trailing)
+        return None
+
+    @staticmethod
+    def _head_without_upgrade(request: Request) -> bytes:
+        method, version = request._method.encode(), request._version.encode()
+        lines = [b"%s %s HTTP/%s" % (method, request._target, version)]
+        for name, value in request._raw_headers:
+            if name.lower() != b"upgrade":
+                lines.append(name + b": " + value)
+        return b"\r\n".join(lines) + b"\r\n\r\n"
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def check_timeout(self, tick: int) -> None:
+        """Called once a second by the worker clock: what the connection waits for decides."""
+        if self.closed or self.upgraded is not None:
+            return
+        state = self.state
+        if (self.write_paused or self.closing) and self._send_stalled(tick):
+            state.log.lifecycle(
+                "closing a connection whose client read nothing for %ds", state.send_timeout_ticks
+            )
+            self.transport.abort()
+        elif self.lingering:  # after an error answer
+            if tick - self.idle_tick >= LINGER_TICKS:
+                self.transport.abort()
+        elif self.active is not None or self.queue:
+            return  # a handler is at work: no client timeout applies
+        elif self.parsing:
+            # A head must arrive whole in time; a body only needs to keep flowing.
+            started = self.parse_tick if self.request is None else self.data_tick
+            if tick - started >= state.header_timeout_ticks:
+                self._reject(HttpError(408, "timed out waiting for the request"))
+                self._pump()
+        elif tick - self.idle_tick >= state.keepalive_timeout_ticks:
+            self.close()
+
+    def _send_stalled(self, tick: int) -> bool:
+        """True when what waits to be written has not shrunk for SEND_TIMEOUT, whether a
+        handler is still at work or not (a response the client never reads)."""
+        backlog = self.transport.get_write_buffer_size()
+        if backlog == 0 or backlog < self.send_backlog:
+            self.send_tick = tick
+        self.send_backlog = backlog
+        return backlog > 0 and tick - self.send_tick >= self.state.send_timeout_ticks
+
+    def shutdown(self, close_idle: bool = True) -> None:
+        """Draining: close after the response in progress; an idle connection closes now only
+        when `close_idle` (a request arriving later is then answered with Connection: close).
+        A request still being received counts as in progress."""
+        if self.upgraded is not None:
+            self.upgraded.shutdown()
+        elif self.active is None and not self.queue and not self.parsing:
+            if close_idle:
+                self.close()
+        else:
+            self.active_keep_alive = False
+
+    def _mark_closing(self) -> None:
+        if not self.closing:
+            self.closing = True
+            self.send_tick = self.state.tick  # what is left to write has SEND_TIMEOUT to go
+
+    def close(self) -> None:
+        self._mark_closing()
+        if not self.closed and self.transport is not None:
+            self.transport.close()

@@ -1,0 +1,329 @@
+"""Responses that are not one buffer: files (zero-copy sendfile) and streamed iterables."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from ...api.helpers import notFoundResponse
+from ...api.request import Request
+from ...api.response import BODILESS_STATUSES, Response
+from .response_head import (
+    CHUNKED,
+    LAST_CHUNK,
+    build_head,
+    chunk,
+    connection_header,
+    content_length_line,
+)
+
+if TYPE_CHECKING:
+    from .protocol import HttpProtocol
+
+FILE_CHUNK = 256 * 1024
+_END = object()
+
+
+async def send_streamed(
+    protocol: HttpProtocol, request: Request, response: Response, keep_alive: bool
+) -> None:
+    """Send a file or stream response; account for it exactly once, however it ends."""
+    finished = False
+    if response._status < 200:
+        keep_alive = False  # no final answer follows a 1xx (see HttpProtocol._respond)
+    try:
+        if response._file_path is not None:
+            result = await _send_file(protocol, request, response, keep_alive)
+        else:
+            result = await _send_stream(protocol, request, response, keep_alive)
+        if result is None:  # the file vanished: answered 404 through the normal path
+            finished = True
+            return
+        status, size, keep_alive = result
+        finished = True
+        protocol._finish(request, status, size, keep_alive)
+    except (asyncio.CancelledError, ConnectionError):
+        pass
+    except Exception as exc:
+        protocol.state.log.error(
+            "streaming the response to %s %s failed",
+            request._method,
+            request._path,
+            exc_info=exc,
+            port_name=request.conn.port_name,
+        )
+        protocol.transport.abort()  # the head is out: a cut connection is the only honest signal
+    finally:
+        if isinstance(response, FileRangeResponse):
+            response.file.close()  # already closed unless sending failed before it started
+        if response._delete_file and response._file_path is not None:
+            _unlink(response._file_path)
+        if not finished:
+            protocol._handler_finished_on_closed(request)
+
+
+def release(request: Request, response: Any) -> None:
+    """Free what a response holds if it will never be sent (the client left first), or after
+    it was: idempotent, so it also runs when send_streamed's own cleanup already did."""
+    if isinstance(response, Response):
+        if response._delete_file and response._file_path is not None:
+            _unlink(response._file_path)
+        if isinstance(response, FileRangeResponse):
+            response.file.close()
+    request.cleanup()
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+class FileRangeResponse(Response):
+    """A file the server already opened and checked (static files): `count` bytes from `offset`.
+
+    The protocol sends it like any file response; holding the open file means what was
+    checked is what is sent, even if the path changes meanwhile.
+    """
+
+    __slots__ = ("count", "file", "offset")
+
+    def __init__(
+        self, path: str, file: Any, offset: int, count: int, status: int, content_type: str
+    ) -> None:
+        super().__init__(path, status=status, content_type=content_type, is_file_name=True)
+        self.file = file
+        self.offset = offset
+        self.count = count
+
+
+async def _send_file(
+    protocol: HttpProtocol, request: Request, response: Response, keep_alive: bool
+) -> tuple[int, int, bool] | None:
+    opened = _open_file(response)
+    if opened is None:
+        if response._delete_file and response._file_path is not None:
+            _unlink(response._file_path)
+        response._delete_file = False
+        protocol.send_task = None
+        protocol._respond(request, notFoundResponse(request))
+        return None
+    file, offset, count = opened
+    bodiless = response._status in BODILESS_STATUSES  # 204/304: neither a length nor a body
+    with file:
+        head = build_head(
+            response,
+            b"" if bodiless else content_length_line(count),
+            connection_header(keep_alive, request._version),
+            protocol.state.date_server,
+        )
+        if request._method != "HEAD" and count and not bodiless:
+            await send_file_range(protocol, file, offset, count, head)
+        else:
+            protocol.transport.write(head)
+    return response._status, 0 if bodiless else count, keep_alive
+
+
+def _open_file(response: Response) -> tuple[Any, int, int] | None:
+    """(file, offset, count) to send, or None when the file cannot be opened (-> 404)."""
+    if isinstance(response, FileRangeResponse):
+        return response.file, response.offset, response.count
+    assert response._file_path is not None
+    try:
+        file = open(response._file_path, "rb", buffering=0)  # sendfile reads the fd itself
+    except OSError:
+        return None
+    try:
+        size = os.fstat(file.fileno()).st_size
+    except OSError:
+        file.close()
+        return None
+    return file, 0, size
+
+
+async def send_file_range(
+    protocol: HttpProtocol, file: Any, offset: int, count: int, head: bytes = b""
+) -> None:
+    """`head`, then the file's bytes: zero-copy on plain TCP; read-and-write over TLS, where
+    the kernel cannot encrypt."""
+    transport = protocol.transport
+    sock = transport.get_extra_info("socket")
+    if transport.get_extra_info("sslcontext") is not None or sock is None:
+        if head:
+            transport.write(head)
+        await _copy_file(protocol, file, offset, count)
+        return
+    # Until the first await the transport's fd is ours to write (nothing can close it in
+    # between); across an await only a duplicate is safe: the transport may close its fd and
+    # the number be reused. A duplicate is also what the loop can watch beside the transport.
+    out = sock.fileno()
+    watched = -1
+    corked = _cork(sock, True)
+    try:
+        head = _write_head_now(transport, out, head)
+        if head or transport.get_write_buffer_size():
+            if head:
+                transport.write(head)
+            out = watched = os.dup(out)
+            await _wait_transport_flushed(protocol, watched)
+        end = offset + count
+        while offset < end:
+            try:
+                sent = os.sendfile(out, file.fileno(), offset, min(end - offset, 1 << 30))
+            except BlockingIOError:
+                if watched < 0:
+                    out = watched = os.dup(out)
+                await _writable(protocol.loop, watched)
+                continue
+            if sent == 0:
+                raise ConnectionError("file shrank or connection closed during sendfile")
+            offset += sent
+    finally:
+        if corked and not protocol.closed:
+            _cork(sock, False)
+        if watched >= 0:
+            os.close(watched)
+
+
+def _cork(sock: Any, on: bool) -> bool:
+    """TCP_CORK: the head and the file's first bytes leave in full segments, not a small
+    packet ahead of the rest (what nginx's tcp_nopush does)."""
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1 if on else 0)
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
+def _write_head_now(transport: Any, fd: int, head: bytes) -> bytes:
+    """Write the head straight to the socket when the transport holds nothing to send before
+    it (so no flush has to be awaited); what did not fit is returned."""
+    if not head or transport.get_write_buffer_size():
+        return head
+    try:
+        sent = os.write(fd, head)
+    except (BlockingIOError, InterruptedError):
+        return head
+    return head[sent:]
+
+
+async def _wait_transport_flushed(protocol: HttpProtocol, fd: int) -> None:
+    while protocol.transport.get_write_buffer_size():
+        if protocol.closed:
+            raise ConnectionError("client disconnected")
+        await _writable(protocol.loop, fd)
+        await asyncio.sleep(0)  # let the transport flush its own buffer first
+
+
+async def _writable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
+    waiter: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    loop.add_writer(fd, wake)
+    try:
+        await waiter
+    finally:
+        loop.remove_writer(fd)
+
+
+async def _copy_file(protocol: HttpProtocol, file: Any, offset: int, count: int) -> None:
+    file.seek(offset)
+    while count > 0:
+        data = file.read(min(FILE_CHUNK, count))
+        if not data:
+            raise ConnectionError("file shrank while it was being sent")
+        count -= len(data)
+        protocol.transport.write(data)
+        await protocol.drain()
+
+
+async def _send_stream(
+    protocol: HttpProtocol, request: Request, response: Response, keep_alive: bool
+) -> tuple[int, int, bool]:
+    """Chunked encoding for HTTP/1.1; for HTTP/1.0 the body ends when the connection closes.
+
+    HEAD gets the head a GET would get and no body; 204/304 get neither framing nor a body.
+    """
+    bodiless = response._status in BODILESS_STATUSES
+    chunked = request._version == "1.1" and not bodiless
+    if not chunked and not bodiless:
+        keep_alive = False
+    head = build_head(
+        response,
+        CHUNKED if chunked else b"",
+        connection_header(keep_alive, request._version),
+        protocol.state.date_server,
+    )
+    transport = protocol.transport
+    transport.write(head)
+    size = 0
+    try:
+        if request._method != "HEAD" and not bodiless:
+            async for data in _chunks(protocol, response._stream):
+                if data:
+                    size += len(data)
+                    transport.write(chunk(data) if chunked else data)
+                    await protocol.drain()
+    finally:
+        await _close_stream(response._stream)
+    if chunked and request._method != "HEAD":
+        transport.write(LAST_CHUNK)
+    return response._status, size, keep_alive
+
+
+async def _chunks(protocol: HttpProtocol, stream: Any) -> Any:
+    """Bytes from a sync or async iterable; a generator's next() runs in the handler pool."""
+    if isinstance(stream, AsyncIterable):
+        async for item in stream:
+            yield _as_bytes(item)
+        return
+    if isinstance(stream, (list, tuple)):
+        for item in stream:
+            yield _as_bytes(item)
+        return
+    iterator: Iterator[Any] = iter(stream)
+    threads = protocol.state.threads
+    while True:
+        pending = threads.run(_next_or_end, iterator)
+        try:
+            item = await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            # The client left while next() runs in a thread: let it return before the
+            # generator is closed, or close() fails with "generator already executing".
+            await asyncio.wait([pending])
+            raise
+        if item is _END:
+            return
+        yield _as_bytes(item)
+
+
+def _next_or_end(iterator: Iterator[Any]) -> Any:
+    return next(iterator, _END)
+
+
+def _as_bytes(item: Any) -> bytes:
+    if isinstance(item, bytes):
+        return item
+    if isinstance(item, str):
+        return item.encode("utf-8")
+    if isinstance(item, (bytearray, memoryview)):
+        return bytes(item)
+    raise TypeError(f"a streamed chunk must be bytes or str, not {type(item).__name__}")
+
+
+async def _close_stream(stream: Any) -> None:
+    """close() is always called (PEP 3333 relies on it), aclose() for async generators."""
+    aclose = getattr(stream, "aclose", None)
+    if callable(aclose):
+        await aclose()
+        return
+    close = getattr(stream, "close", None)
+    if callable(close):
+        close()

@@ -1,0 +1,1 @@
+"""The worker process: launch, control pipe, serving loop, shared state, config, threads."""

@@ -1,0 +1,101 @@
+"""Serving inside the calling process: from a background thread (in_background=True), or in
+the calling thread when a supervisor is not possible (not the main thread, no fork)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+from collections.abc import Callable
+
+from ...api import tempdir
+from ...api.errors import OperationFailed
+from . import current
+from .config import Listener, WorkerConfig
+from .server import WorkerServer
+
+
+class InProcessServer:
+    """The server of this process, so requestShutdown() and a second run() can find it."""
+
+    def __init__(self, server: WorkerServer) -> None:
+        self.server = server
+        self.thread: threading.Thread | None = None
+
+    def request_stop(self) -> None:
+        self.server.stop()
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    import uvloop
+
+    return uvloop.new_event_loop()
+
+
+def _claim(server: WorkerServer, close: Callable[[], None]) -> InProcessServer:
+    """Become this process's server, or release the listeners and say why not."""
+    # No supervisor here to remove what a killed predecessor left: a start does it.
+    tempdir.sweep_dirs_of_dead_processes()
+    running = InProcessServer(server)
+    try:
+        current.claim(running)
+    except BaseException:
+        close()
+        raise
+    return running
+
+
+def serve_in_background(
+    config: WorkerConfig, listeners: list[Listener], close: Callable[[], None]
+) -> None:
+    """Start a daemon thread serving `listeners`; return once it accepts (or failed to)."""
+    server = WorkerServer(config, listeners)
+    running = _claim(server, close)
+    ready = threading.Event()
+    failure: list[BaseException] = []
+
+    def thread_main() -> None:
+        loop = new_event_loop()
+        try:
+            loop.run_until_complete(server.serve(on_ready=ready.set))
+        except BaseException as exc:
+            failure.append(exc)
+        finally:
+            loop.close()
+            close()
+            current.release(running)
+            ready.set()
+
+    running.thread = threading.Thread(target=thread_main, name="hwebserver", daemon=True)
+    running.thread.start()
+    ready.wait()
+    if failure:
+        raise OperationFailed(f"the server failed to start: {failure[0]}") from failure[0]
+
+
+def serve_here(config: WorkerConfig, listeners: list[Listener], close: Callable[[], None]) -> None:
+    """Serve in this thread until requestShutdown() (or SIGINT/SIGTERM in the main thread)."""
+    server = WorkerServer(config, listeners)
+    running = _claim(server, close)
+    loop = new_event_loop()
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    handled = (signal.SIGINT, signal.SIGTERM) if in_main_thread else ()
+    interrupts = 0
+
+    def on_signal(signum: int) -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if signum == signal.SIGINT and interrupts > 1:
+            loop.stop()
+        running.request_stop()
+
+    try:
+        for signum in handled:
+            loop.add_signal_handler(signum, on_signal, signum)
+        loop.run_until_complete(server.serve())
+    finally:
+        for signum in handled:
+            loop.remove_signal_handler(signum)
+        loop.close()
+        close()
+        current.release(running)

@@ -1,0 +1,243 @@
+"""One serving event loop: listeners, the one-second clock, and graceful draining."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..apps import asgi
+from ..http.protocol import HttpProtocol
+from ..policies.build import build_policy
+from ..policies.tls import server_ssl_context
+from ..websockets import asgi_connection
+from ..websockets.upgrade import install as install_websocket_upgrade
+from .config import Listener, WorkerConfig
+from .descriptors import DescriptorGuard
+from .state import WorkerState
+
+CLOCK_INTERVAL = 1.0
+DRAIN_POLL_INTERVAL = 0.05
+
+
+class WorkerServer:
+    """Serves `listeners` on the running loop until stop() is called, then drains."""
+
+    def __init__(self, config: WorkerConfig, listeners: list[Listener]) -> None:
+        self.config = config
+        self.listeners = listeners
+        self.state: WorkerState | None = None
+        self._servers: list[asyncio.base_events.Server] = []
+        self._guard: DescriptorGuard | None = None
+        self._resuming: asyncio.Task[None] | None = None
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._clock: asyncio.TimerHandle | None = None
+        self._drain_deadline = 0.0
+        self._drain_closes_idle = True
+        self._startup_hooks: list[Callable[[WorkerState], Any]] = []
+        self._shutdown_hooks: list[Callable[[WorkerState], Any]] = []
+        self._stopped_hooks: list[Callable[[WorkerState], Any]] = []
+        asgi.install(self)  # lifespan of mounted ASGI apps
+        self.add_hooks(startup=install_websocket_upgrade)
+
+    def add_hooks(
+        self,
+        startup: Callable[[WorkerState], Any] | None = None,
+        shutdown: Callable[[WorkerState], Any] | None = None,
+        stopped: Callable[[WorkerState], Any] | None = None,
+    ) -> None:
+        """Extensions (WebSockets, ASGI lifespan) run code at start, when the drain begins
+        (`shutdown`), and once every connection is finished or cut (`stopped`)."""
+        if startup is not None:
+            self._startup_hooks.append(startup)
+        if shutdown is not None:
+            self._shutdown_hooks.append(shutdown)
+        if stopped is not None:
+            self._stopped_hooks.append(stopped)
+
+    async def start(self) -> WorkerState:
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._stop = asyncio.Event()
+        state = self.state = WorkerState(self.config, loop)
+        for hook in self._startup_hooks:
+            result = hook(state)
+            if asyncio.iscoroutine(result):
+                await result
+        asgi_connection.wrap_upgrade(state)  # after the hooks, which may install the WebSocket one
+        for listener in self.listeners:
+            if listener.ssl_context is None:
+                listener.ssl_context = server_ssl_context(listener.settings)
+            listener.policy = build_policy(listener.settings)
+            state.log.open_port_log(listener.name, listener.settings)
+        self._guard = DescriptorGuard(
+            connections=lambda: len(state.connections),
+            pause=self._pause_accepting,
+            resume=self._resume_accepting,
+            report=state.log.warning,
+            report_recovery=state.log.startup,
+            schedule=loop.call_soon,
+            clock=time.monotonic,
+        )
+        self._guard.check()
+        await self._serve_listeners()
+        if state.log.port_loggers:  # a port's file gets access lines whatever the verbosity
+            state.access_log = True
+        self._tick()
+        return state
+
+    async def _serve_listeners(self) -> None:
+        loop, state, guard = self._loop, self.state, self._guard
+        assert loop is not None and state is not None and guard is not None
+        for listener in self.listeners:
+            if state.draining:
+                return  # a resume that began as the drain did
+            # A TLS handshake gets no longer than a request head: slow clients cannot hold on.
+            handshake: dict[str, Any] = {}
+            if listener.ssl_context is not None:
+                handshake["ssl_handshake_timeout"] = self.config.server.HEADER_TIMEOUT
+
+            def new_connection(listener: Listener = listener) -> HttpProtocol:
+                guard.accepted()
+                return HttpProtocol(state, listener)
+
+            server = await loop.create_server(
+                new_connection,
+                sock=listener.sock,
+                ssl=listener.ssl_context,
+                backlog=2048,
+                **handshake,
+            )
+            self._servers.append(server)
+
+    def _pause_accepting(self) -> bool:
+        """Short of descriptors: stop accepting, the listening sockets staying open (their
+        backlog waits). Closing a uvloop server closes its socket, so each listener goes on
+        with a duplicate; False when there is no descriptor left to make one."""
+        if self._resuming is not None and not self._resuming.done():
+            self._resuming.cancel()  # it has not run: the listeners are still not served
+            self._resuming = None
+            return True
+        duplicates: list[socket.socket] = []
+        try:
+            for listener in self.listeners:
+                duplicates.append(listener.sock.dup())
+        except OSError:
+            for duplicate in duplicates:
+                duplicate.close()
+            return False
+        self.stop_accepting()
+        for listener, duplicate in zip(self.listeners, duplicates, strict=True):
+            listener.sock = duplicate
+        return True
+
+    def _resume_accepting(self) -> None:
+        if self._loop is None or self.state is None or self.state.draining or self._servers:
+            return
+        self._resuming = self._loop.create_task(self._serve_listeners())
+        self._resuming.add_done_callback(self._resumed)
+
+    def _resumed(self, task: asyncio.Task[None]) -> None:
+        if self._resuming is task:
+            self._resuming = None
+        error = None if task.cancelled() else task.exception()
+        if error is None or self.state is None or self._guard is None:
+            return
+        self.stop_accepting()
+        self._guard.resume_failed()  # tried again at the next tick
+        if self._guard.reports.allow(time.monotonic()):
+            self.state.log.error("worker %d could not accept again", os.getpid(), exc_info=error)
+
+    def _tick(self) -> None:
+        state = self.state
+        assert state is not None and self._loop is not None
+        # Armed first: whatever fails below, the clock (timeouts, the Date header) goes on.
+        self._clock = self._loop.call_later(CLOCK_INTERVAL, self._tick)
+        state.advance_clock(time.time())
+        for connection in list(state.connections):
+            connection.check_timeout(state.tick)
+        if self._guard is not None:
+            self._guard.tick()
+
+    async def serve(self, on_ready: Callable[[], None] | None = None) -> None:
+        """Start, report ready, serve until stop(), then drain within the graceful timeout."""
+        try:
+            await self.start()
+            if on_ready is not None:
+                on_ready()
+            assert self._stop is not None
+            await self._stop.wait()
+            await self.drain(self.config.server.GRACEFUL_TIMEOUT)
+        finally:
+            self.close()
+
+    def stop(self) -> None:
+        """Thread-safe: ask serve() to drain and return."""
+        loop, stop = self._loop, self._stop
+        if loop is None or stop is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(stop.set)
+        except RuntimeError:
+            pass  # the loop closed meanwhile
+
+    def stop_accepting(self) -> None:
+        servers, self._servers = self._servers, []
+        for server in servers:
+            server.close()
+
+    async def drain(self, timeout: float, close_idle: bool = True) -> None:
+        """Stop accepting, let in-flight requests finish (answered with Connection: close),
+        then cut what is left at the deadline.
+
+        close_idle=True (shutdown): idle keep-alive connections are closed at once.
+        close_idle=False (retiring while another generation serves the same sockets): an idle
+        connection is never closed under a client that may be sending on it; its next request
+        is answered with Connection: close, or it ends by the usual keep-alive timeout.
+        """
+        state = self.state
+        assert state is not None
+        state.draining = True
+        if self._guard is not None:
+            self._guard.stop()
+        self.stop_accepting()
+        self._drain_closes_idle = close_idle
+        self._drain_deadline = time.monotonic() + timeout
+        for hook in self._shutdown_hooks:
+            result = hook(state)
+            if asyncio.iscoroutine(result):
+                await result
+        while state.connections and time.monotonic() < self._drain_deadline:
+            for connection in list(state.connections):
+                connection.shutdown(self._drain_closes_idle)
+            await asyncio.sleep(DRAIN_POLL_INTERVAL)
+        for connection in list(state.connections):
+            if connection.transport is not None:
+                connection.transport.abort()
+        await asyncio.sleep(0)
+        for hook in self._stopped_hooks:
+            result = hook(state)
+            if asyncio.iscoroutine(result):
+                await result
+
+    def hasten_drain(self, timeout: float | None = None) -> None:
+        """During drain(): close idle connections now, and cut at most `timeout` from now."""
+        self._drain_closes_idle = True
+        if timeout is not None:
+            self._drain_deadline = min(self._drain_deadline, time.monotonic() + timeout)
+
+    def close(self) -> None:
+        if self._clock is not None:
+            self._clock.cancel()
+            self._clock = None
+        if self._guard is not None:
+            self._guard.stop()
+        if self._resuming is not None:
+            self._resuming.cancel()
+        self.stop_accepting()
+        if self.state is not None:
+            self.state.close()

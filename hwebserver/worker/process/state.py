@@ -1,0 +1,68 @@
+"""What every connection of one worker process shares: config, routes, pool, clock, counters."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from ...api.routing import Router, http_routes, websocket_routes
+from ..http.dates import date_server_lines
+from ..http.dispatch import WorkerCalls
+from .config import WorkerConfig
+from .logs import ServerLog
+from .threads import HandlerThreads
+
+if TYPE_CHECKING:
+    from ..http.protocol import HttpProtocol
+
+
+class WorkerState:
+    """One per serving event loop. Plain attributes: the protocol reads them on every request."""
+
+    def __init__(self, config: WorkerConfig, loop: asyncio.AbstractEventLoop) -> None:
+        self.config = config
+        self.loop = loop
+        self.log = ServerLog(config.verbosity, config.debug)
+        self.router: Router = http_routes
+        self.websocket_router: Router = websocket_routes
+        # Where plain handlers, API functions and WSGI apps run (never on the loop).
+        self.threads = HandlerThreads(loop, config.max_num_threads, "hwebserver-handler")
+        self.connections: set[HttpProtocol] = set()
+        self.tick = 0
+        self.date_server = date_server_lines()
+        self.date_server_end = self.date_server + b"\r\n"
+        self.requests_served = 0
+        self.draining = False
+        self.access_log = config.access_log
+        self.debug = config.debug
+        # Hot-path copies of the options every request consults.
+        self.max_request_size = config.max_request_size
+        self.max_request_line = config.server.MAX_REQUEST_LINE
+        self.max_header_size = config.server.MAX_HEADER_SIZE
+        self.max_header_count = config.server.MAX_HEADER_COUNT
+        self.header_timeout_ticks = max(1, round(config.server.HEADER_TIMEOUT))
+        self.keepalive_timeout_ticks = max(1, round(config.server.KEEPALIVE_TIMEOUT))
+        self.send_timeout_ticks = max(1, round(config.server.SEND_TIMEOUT))
+        self.max_pipelined = config.server.MAX_PIPELINED
+        self.spool_size = config.server.BODY_SPOOL_SIZE
+        self.form_memory_size = config.server.FORM_MEMORY_SIZE
+        self.write_high_water = config.server.WRITE_BUFFER_SIZE
+        # Plug-ins (the WebSocket upgrade) keep what they need here.
+        self.extras: dict[str, Any] = {}
+        # Given to every connection (ConnectionInfo.services): what endpoints such as /api
+        # need to know of the worker (its debug flag).
+        self.services = WorkerCalls(self.debug)
+
+    @property
+    def in_flight(self) -> int:
+        """Requests being answered now (counted when asked, not on every request)."""
+        return sum(1 for connection in self.connections if connection.active is not None)
+
+    def advance_clock(self, now: float) -> None:
+        self.tick += 1
+        self.date_server = date_server_lines(now)
+        self.date_server_end = self.date_server + b"\r\n"
+
+    def close(self) -> None:
+        self.threads.close()
+        self.log.close()

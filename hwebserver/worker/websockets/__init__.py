@@ -1,0 +1,1 @@
+"""WebSocket connections, both kinds: hwebserver's WebSocket classes and ASGI apps' websockets."""
