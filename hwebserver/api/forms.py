@@ -1,92 +1,33 @@
 """Form bodies: the fields and files of urlencoded and multipart requests.
 
-The worker feeds a form parser while the body streams in (see worker/http/body_sinks.py) and stores
-the result on the request; parse_form() is the fallback for a request whose body was not
-parsed that way (e.g. one built outside the server).
+The worker feeds a form parser while the body streams in (see worker/http/body_sinks.py)
+and stores the result on the request; parse_form() is the fallback for a request whose body
+was not parsed that way (e.g. one built outside the server). The parsed form and what the
+parsers share live in form_data.py.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote_to_bytes
 
 from python_multipart import QuerystringParser
 
+from .body import BodySource
+from .form_data import (
+    DEFAULT_FORM_MEMORY,
+    FIELD_OVERHEAD,
+    FormData,
+    FormMemory,
+    FormParser,
+    too_much_text,
+)
 from .run_arguments import DEFAULT_MAX_IN_MEMORY_UPLOAD
 from .tempdir import RequestTempDir
-
-if TYPE_CHECKING:
-    from .request import Request
-    from .uploads import UploadedFile
 
 URLENCODED = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
 READ_CHUNK = 256 * 1024
 SMALL_BODY = 64 * 1024  # an urlencoded body up to this size is split when complete
-DEFAULT_FORM_MEMORY = 32 * 1024 * 1024  # FORM_MEMORY_SIZE
-
-
-class FormError(ValueError):
-    """A form body that cannot be parsed; the server answers it with 400."""
-
-
-class FormTooLarge(FormError):
-    """A form whose text would take more memory than FORM_MEMORY_SIZE; answered with 413.
-    (Files never do: past the budget they go to disk.)"""
-
-
-def too_much_text(memory_limit: int) -> FormTooLarge:
-    return FormTooLarge(f"the form's fields need more than {memory_limit} bytes of memory")
-
-
-# What a kept field or file costs beside its bytes (dict entry, str or UploadedFile objects),
-# charged against FORM_MEMORY_SIZE so that many tiny fields count too.
-FIELD_OVERHEAD = 100
-FILE_OVERHEAD = 600
-
-
-class FormMemory:
-    """What one form keeps in memory, by field: a repeated name replaces its earlier value,
-    so its earlier cost is given back."""
-
-    __slots__ = ("_costs", "limit", "used")
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.used = 0
-        self._costs: dict[tuple[bool, str], int] = {}  # (is a file, name) -> cost
-
-    def left(self) -> int:
-        return self.limit - self.used
-
-    def keep(self, name: str, cost: int, is_file: bool = False) -> None:
-        """Charge a field kept under `name`; FormTooLarge past the limit."""
-        key = (is_file, name)
-        self.used += cost - self._costs.get(key, 0)
-        self._costs[key] = cost
-        if self.used > self.limit:
-            raise too_much_text(self.limit)
-
-
-class FormData:
-    """The parsed form of one request: text fields and uploaded files (the last of a repeated
-    name wins, as for query parameters)."""
-
-    __slots__ = ("fields", "files")
-
-    def __init__(
-        self, fields: dict[str, str] | None = None, files: dict[str, UploadedFile] | None = None
-    ) -> None:
-        self.fields: dict[str, str] = fields if fields is not None else {}
-        self.files: dict[str, UploadedFile] = files if files is not None else {}
-
-
-class FormParser(Protocol):
-    def write(self, data: bytes) -> None: ...
-
-    def finish(self) -> FormData: ...
-
-    def close(self) -> None: ...
 
 
 def media_type(content_type: str) -> str:
@@ -256,12 +197,16 @@ def open_form_parser(
     return None
 
 
-def parse_form(request: Request, max_in_memory: int = DEFAULT_MAX_IN_MEMORY_UPLOAD) -> FormData:
+def parse_form(
+    body: BodySource | None,
+    content_type: str,
+    tempdir: RequestTempDir,
+    max_in_memory: int = DEFAULT_MAX_IN_MEMORY_UPLOAD,
+) -> FormData:
     """Parse the body of a request that was not parsed while it streamed in."""
-    body = request._body
     if body is None or body.size == 0:
         return FormData()  # no body, or an empty one: an empty form
-    parser = open_form_parser(request.contentType(), request.tempdir, max_in_memory)
+    parser = open_form_parser(content_type, tempdir, max_in_memory)
     if parser is None:
         return FormData()
     try:

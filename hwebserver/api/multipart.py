@@ -12,7 +12,7 @@ from python_multipart import MultipartParser
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
 
-from .forms import (
+from .form_data import (
     DEFAULT_FORM_MEMORY,
     FIELD_OVERHEAD,
     FILE_OVERHEAD,

@@ -15,7 +15,7 @@ from .headers import Headers, headers_from_raw
 from .tempdir import RequestTempDir
 
 if TYPE_CHECKING:
-    from .forms import FormData
+    from .form_data import FormData
     from .uploads import UploadedFile
 
 
@@ -227,7 +227,7 @@ class Request:
         if self._form is None:
             from .forms import parse_form
 
-            self._form = parse_form(self)
+            self._form = parse_form(self._body, self.contentType(), self.tempdir)
         return self._form
 
     # -- answering (AsyncURLHandler) -----------------------------------------------------

@@ -13,14 +13,8 @@ import logging
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from ...api.body import BoundedBodyCopy, RequestBody
-from ...api.forms import (
-    MULTIPART,
-    FormError,
-    FormParser,
-    FormTooLarge,
-    form_kind,
-    open_form_parser,
-)
+from ...api.form_data import FormError, FormParser, FormTooLarge
+from ...api.forms import MULTIPART, form_kind, open_form_parser
 from ...api.helpers import wants_json
 from ...api.request import Request
 from ...api.routing import PRIORITY_HANDLER
