@@ -12,7 +12,7 @@ from typing import Any
 
 from .request import Request
 from .response import Response
-from .routing import DISPATCH_EXCHANGE, Route, http_routes
+from .routing import Route, http_routes
 
 ASYNC_HANDLER = "async_handler"
 
@@ -60,8 +60,8 @@ class AsyncURLHandler(URLHandler):
             methods=methods,
             kind=ASYNC_HANDLER,
             is_async=False,
+            runs_exchange=True,
         )
-        route.dispatch_mode = DISPATCH_EXCHANGE
         return route
 
     async def handle(self, request: Request) -> Any:  # type: ignore[override]

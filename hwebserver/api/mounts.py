@@ -12,7 +12,6 @@ from typing import Any
 
 from .routing import (
     ALL_PORTS,
-    DISPATCH_EXCHANGE,
     PRIORITY_MOUNT,
     Route,
     http_routes,
@@ -40,8 +39,8 @@ def _mount(application: Any, path: str, ports: Iterable[str | int], kind: str) -
         kind=kind,
         priority=PRIORITY_MOUNT,
         is_async=False,
+        runs_exchange=True,
     )
-    route.dispatch_mode = DISPATCH_EXCHANGE
     route.streams_body = True
     return http_routes.add(route, ports)
 

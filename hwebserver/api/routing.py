@@ -20,12 +20,6 @@ ALL_PORTS = "*"
 PRIORITY_HANDLER = 2
 PRIORITY_MOUNT = 1
 
-# Route.dispatch_mode of routes whose endpoint is not a handler the protocol calls itself
-# (WSGI/ASGI apps, AsyncURLHandler instances): the worker hands the whole exchange to the
-# adapter for the route's `kind`. Other routes are handlers: async ones run on the loop,
-# plain ones on the handler threads (worker/http/dispatch.py).
-DISPATCH_EXCHANGE = 3
-
 
 def route_key(path: str) -> str:
     return path if path.endswith("/") else path + "/"
@@ -70,11 +64,15 @@ def is_async_callable(obj: Any) -> bool:
 
 
 class Route:
-    """One registered endpoint. `dispatch_mode`: 0, or DISPATCH_EXCHANGE (see below)."""
+    """One registered endpoint.
+
+    `runs_exchange`: the endpoint is not a handler called with the request (a WSGI or ASGI app,
+    an AsyncURLHandler): it runs the whole exchange itself, through the adapter that the route's
+    `kind` names. Other endpoints are handlers: async ones run on the loop, plain ones on the
+    worker's handler threads."""
 
     __slots__ = (
         "allow",
-        "dispatch_mode",
         "endpoint",
         "is_async",
         "is_prefix",
@@ -83,6 +81,7 @@ class Route:
         "methods",
         "path",
         "priority",
+        "runs_exchange",
         "streams_body",
     )
 
@@ -95,6 +94,7 @@ class Route:
         kind: str = "handler",
         priority: int = PRIORITY_HANDLER,
         is_async: bool | None = None,
+        runs_exchange: bool = False,
     ) -> None:
         if not isinstance(path, str) or not path.startswith("/"):
             raise ValueError(f"a route path must start with '/', not {path!r}")
@@ -113,7 +113,7 @@ class Route:
                 allowed.add("HEAD")
             self.methods = frozenset(allowed)
             self.allow = ", ".join(sorted(allowed))
-        self.dispatch_mode = 0
+        self.runs_exchange = runs_exchange
         # True for mounts: the request body streams to the app while it arrives.
         self.streams_body = False
 

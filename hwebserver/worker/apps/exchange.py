@@ -1,6 +1,6 @@
 """Routes that run a whole exchange themselves: WSGI and ASGI mounts, AsyncURLHandler.
 
-The protocol calls start() for a route whose dispatch_mode is EXCHANGE, with the request
+The protocol calls start() for a route that `runs_exchange`, with the request
 already counted in flight. The adapter must end it exactly once: protocol._respond() (a
 Response), protocol._finish() (it wrote the response itself), or
 protocol._handler_finished_on_closed() (the client went away).

@@ -30,7 +30,6 @@ from ..process.config import Listener
 from ..process.state import WorkerState
 from . import eager, response_streams, streaming_body
 from .body_sinks import BodySink, open_body_sink
-from .dispatch import EXCHANGE
 from .error_responses import HttpError, error_response, rejection_response
 from .response_head import CLOSE, build_head, connection_header, content_length_line, simple_head
 
@@ -740,7 +739,7 @@ class HttpProtocol(asyncio.Protocol):
                     self._respond(request, value)
                 else:
                     value.add_done_callback(lambda task: self._on_task_done(request, task))
-            else:  # plain code: on a handler thread, never on the loop (dispatch.py)
+            else:  # plain code: on a handler thread, never on the loop (_start_on_thread)
                 self._start_on_thread(route, request)
         except Exception as exc:  # a fault of ours in routing or dispatch: answered, not hung
             self._dispatch_failed(request, exc)
@@ -779,7 +778,12 @@ class HttpProtocol(asyncio.Protocol):
             self._respond(request, task.result())
 
     def _start_on_thread(self, route: Route, request: Request) -> None:
-        if route.dispatch_mode == EXCHANGE:  # an app mount or AsyncURLHandler runs it all
+        """Plain (synchronous) code always runs on the handler threads, never on the loop, as
+        in Houdini and as Starlette runs sync endpoints: a handler's speed on earlier calls
+        says nothing about its next one (an RPC dispatcher, a cook, a render), and one that
+        blocks the loop stalls every connection of the worker and gets it killed by the
+        watchdog. `async def` is how a handler asks for the loop."""
+        if route.runs_exchange:  # an app mount or AsyncURLHandler runs it all
             exchange.start(self, route, request)
             return
         self.state.threads.call(route.endpoint, request, self._handler_returned, request)

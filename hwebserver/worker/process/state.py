@@ -7,13 +7,20 @@ from typing import TYPE_CHECKING, Any
 
 from ...api.routing import Router, http_routes, websocket_routes
 from ..http.dates import date_server_lines
-from ..http.dispatch import WorkerCalls
 from .config import WorkerConfig
 from .logs import ServerLog
 from .threads import HandlerThreads
 
 if TYPE_CHECKING:
     from ..http.protocol import HttpProtocol
+
+
+class WorkerCalls:
+    """The worker's side of api.connection.WorkerServices: what endpoints such as /api need to
+    know of the worker, and no more."""
+
+    def __init__(self, debug: bool) -> None:
+        self.debug = debug
 
 
 class WorkerState:
