@@ -24,6 +24,7 @@ from ..http import eager
 from ..http.error_responses import error_response
 from ..http.response_streams import send_file_range
 from ..http.streaming_body import ClientDisconnected, body_of
+from .lifespan import ASGI_VERSION, Lifespan, LifespanFailed
 from .response_framing import LENGTH, NO_BODY, Framing, FramingError
 
 if TYPE_CHECKING:
@@ -31,8 +32,6 @@ if TYPE_CHECKING:
     from ..process.server import WorkerServer
     from ..process.state import WorkerState
 
-ASGI_VERSION = {"version": "3.0", "spec_version": "2.4"}
-LIFESPANS = "asgi_lifespans"  # state.extras key: app -> Lifespan
 LIFESPAN_SHUTDOWN_TIMEOUT = 30.0
 
 _DISCONNECT = {"type": "http.disconnect"}
@@ -73,8 +72,7 @@ def with_lifespan_state(scope: dict[str, Any], lifespan: Lifespan) -> None:
 def ready_lifespan(state: WorkerState, app: Any) -> Lifespan | None:
     """The app's lifespan, started (the usual case: with the worker); None when it has yet to
     start or failed to (see late_lifespan)."""
-    lifespans = state.extras.get(LIFESPANS)
-    lifespan = lifespans.get(id(app)) if lifespans else None
+    lifespan = state.asgi_lifespans.get(id(app))
     if lifespan is None or lifespan.starting is not None:
         return None
     return lifespan
@@ -84,10 +82,10 @@ async def late_lifespan(state: WorkerState, app: Any) -> Lifespan:
     """The lifespan of an app mounted after the worker started (e.g. beside run(in_background=
     True)): started once, on the app's first request, which waits for it; LifespanFailed
     for this and every later request when its startup failed."""
-    lifespans: dict[int, Lifespan] = state.extras.setdefault(LIFESPANS, {})
+    lifespans = state.asgi_lifespans
     lifespan = lifespans.get(id(app))
     if lifespan is None:
-        lifespan = lifespans[id(app)] = Lifespan(app, state)
+        lifespan = lifespans[id(app)] = Lifespan(app, state.log, state.loop)
         lifespan.starting = state.loop.create_task(lifespan.startup())
     if lifespan.starting is not None:
         await asyncio.shield(lifespan.starting)
@@ -329,81 +327,7 @@ class AsgiHttp:
         )
 
 
-# -- lifespan -----------------------------------------------------------------------------------
-class LifespanFailed(Exception):
-    """An ASGI app reported lifespan.startup.failed: this worker must not serve."""
-
-
-class Lifespan:
-    """The lifespan protocol of one app in one worker process: startup, then shutdown."""
-
-    def __init__(self, app: Any, state: WorkerState) -> None:
-        self.app = app
-        self.log = state.log
-        self.loop = state.loop
-        self.state: dict[str, Any] = {}
-        self.supported = True
-        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.startup_result: asyncio.Future[dict[str, Any]] = self.loop.create_future()
-        self.shutdown_result: asyncio.Future[dict[str, Any]] = self.loop.create_future()
-        self.task: asyncio.Task[None] | None = None
-        self.starting: asyncio.Task[None] | None = None  # a late startup (late_lifespan)
-
-    async def startup(self) -> None:
-        self.task = self.loop.create_task(self._main())
-        self.queue.put_nowait({"type": "lifespan.startup"})
-        message = await self.startup_result
-        if message["type"] == "lifespan.startup.failed":
-            raise LifespanFailed(
-                f"ASGI lifespan startup of {self.app!r} failed: {message.get('message', '')}"
-            )
-
-    async def shutdown(self, timeout: float) -> None:
-        if not self.supported or self.task is None or self.task.done():
-            return
-        self.queue.put_nowait({"type": "lifespan.shutdown"})
-        try:
-            message = await asyncio.wait_for(asyncio.shield(self.shutdown_result), timeout)
-        except TimeoutError:
-            self.log.error("ASGI lifespan shutdown of %r timed out", self.app)
-            self.task.cancel()
-            return
-        if message["type"] == "lifespan.shutdown.failed":
-            self.log.error(
-                "ASGI lifespan shutdown of %r failed: %s", self.app, message.get("message", "")
-            )
-
-    async def _main(self) -> None:
-        scope = {"type": "lifespan", "asgi": ASGI_VERSION, "state": self.state}
-        try:
-            await self.app(scope, self.queue.get, self._send)
-        except BaseException as exc:
-            if not self.startup_result.done():
-                # The spec: an app that raises instead of answering does not do lifespan.
-                self.supported = False
-                self.log.lifecycle("ASGI app %r does not support lifespan (%r)", self.app, exc)
-                self.startup_result.set_result({"type": "lifespan.startup.complete"})
-            elif not isinstance(exc, asyncio.CancelledError):
-                self.log.error("ASGI lifespan of %r raised", self.app, exc_info=exc)
-        finally:
-            if not self.startup_result.done():  # returned without a word: no lifespan either
-                self.supported = False
-                self.startup_result.set_result({"type": "lifespan.startup.complete"})
-            if not self.shutdown_result.done():
-                self.shutdown_result.set_result({"type": "lifespan.shutdown.complete"})
-
-    async def _send(self, message: dict[str, Any]) -> None:
-        kind = message["type"]
-        if kind.startswith("lifespan.startup."):
-            if not self.startup_result.done():
-                self.startup_result.set_result(message)
-        elif kind.startswith("lifespan.shutdown."):
-            if not self.shutdown_result.done():
-                self.shutdown_result.set_result(message)
-        else:
-            raise ValueError(f"unknown ASGI lifespan message {kind!r}")
-
-
+# -- lifespan hooks -------------------------------------------------------------------------
 def asgi_apps(state: WorkerState) -> list[Any]:
     apps: list[Any] = []
     for _, route in state.router.routes():
@@ -415,9 +339,9 @@ def asgi_apps(state: WorkerState) -> list[Any]:
 async def lifespan_startup(state: WorkerState) -> None:
     """Worker startup hook: every mounted ASGI app starts up once, before serving."""
     started: list[Lifespan] = []
-    lifespans: dict[int, Lifespan] = state.extras.setdefault(LIFESPANS, {})
+    lifespans = state.asgi_lifespans
     for app in asgi_apps(state):
-        lifespan = Lifespan(app, state)
+        lifespan = Lifespan(app, state.log, state.loop)
         try:
             await lifespan.startup()
         except BaseException:
@@ -430,7 +354,7 @@ async def lifespan_startup(state: WorkerState) -> None:
 
 async def lifespan_shutdown(state: WorkerState) -> None:
     """Worker hook once drained: every app shuts down, in reverse order of startup."""
-    lifespans: dict[int, Lifespan] = state.extras.get(LIFESPANS, {})
+    lifespans = state.asgi_lifespans
     for lifespan in reversed(list(lifespans.values())):
         await lifespan.shutdown(LIFESPAN_SHUTDOWN_TIMEOUT)
     lifespans.clear()

@@ -28,6 +28,7 @@ from ...api.routing import Route
 from ..apps import exchange
 from ..process.config import Listener
 from ..process.state import WorkerState
+from ..websockets.upgrade import upgrade as upgrade_to_websocket
 from . import eager, response_streams, streaming_body
 from .body_sinks import BodySink, open_body_sink
 from .error_responses import HttpError, error_response, rejection_response
@@ -1007,14 +1008,11 @@ class HttpProtocol(asyncio.Protocol):
             request.cleanup()
             self._reset_message()
             return self._head_without_upgrade(request) + trailing
-        upgrade = self.state.extras.get("websocket_upgrade")
-        if upgrade is None:
-            self._reject(HttpError(400, "unsupported protocol upgrade"))
-        elif self.active is not None or self.queue:
+        if self.active is not None or self.queue:
             self._reject(HttpError(400, "protocol upgrade while requests are pending"))
         else:
             self._reset_message()
-            upgrade(self, request, trailing)
+            upgrade_to_websocket(self, request, trailing)
         return None
 
     @staticmethod

@@ -13,8 +13,7 @@ from ..apps import asgi
 from ..http.protocol import HttpProtocol
 from ..policies.build import build_policy
 from ..policies.tls import server_ssl_context
-from ..websockets import asgi_connection
-from ..websockets.upgrade import install as install_websocket_upgrade
+from ..websockets.upgrade import preload as preload_websockets
 from .config import Listener, WorkerConfig
 from .descriptors import DescriptorGuard
 from .state import WorkerState
@@ -42,7 +41,7 @@ class WorkerServer:
         self._shutdown_hooks: list[Callable[[WorkerState], Any]] = []
         self._stopped_hooks: list[Callable[[WorkerState], Any]] = []
         asgi.install(self)  # lifespan of mounted ASGI apps
-        self.add_hooks(startup=install_websocket_upgrade)
+        self.add_hooks(startup=preload_websockets)
 
     def add_hooks(
         self,
@@ -68,7 +67,6 @@ class WorkerServer:
             result = hook(state)
             if asyncio.iscoroutine(result):
                 await result
-        asgi_connection.wrap_upgrade(state)  # after the hooks, which may install the WebSocket one
         for listener in self.listeners:
             if listener.ssl_context is None:
                 listener.ssl_context = server_ssl_context(listener.settings)

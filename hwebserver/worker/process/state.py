@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ...api.routing import Router, http_routes, websocket_routes
 from ..http.dates import date_server_lines
+from ..websockets.keepalive import WebSocketRegistry
 from .config import WorkerConfig
 from .logs import ServerLog
 from .threads import HandlerThreads
 
 if TYPE_CHECKING:
+    from ..apps.lifespan import Lifespan
     from ..http.protocol import HttpProtocol
 
 
@@ -54,8 +56,12 @@ class WorkerState:
         self.spool_size = config.server.BODY_SPOOL_SIZE
         self.form_memory_size = config.server.FORM_MEMORY_SIZE
         self.write_high_water = config.server.WRITE_BUFFER_SIZE
-        # Plug-ins (the WebSocket upgrade) keep what they need here.
-        self.extras: dict[str, Any] = {}
+        # The open WebSockets (both kinds), pinged when WEBSOCKET_PING_INTERVAL is set.
+        self.open_websockets = WebSocketRegistry(
+            loop, config.server.WEBSOCKET_PING_INTERVAL, config.server.WEBSOCKET_PING_TIMEOUT
+        )
+        # The lifespan of each mounted ASGI app, by id(app) (apps/asgi.py).
+        self.asgi_lifespans: dict[int, Lifespan] = {}
         # Given to every connection (ConnectionInfo.services): what endpoints such as /api
         # need to know of the worker (its debug flag).
         self.services = WorkerCalls(self.debug)

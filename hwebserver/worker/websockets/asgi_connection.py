@@ -1,9 +1,7 @@
 """ASGI WebSocket connections of mounted ASGI apps, on the `websockets` sans-I/O protocol.
 
-This module is separate from hwebserver's own WebSocket classes: it plugs into the protocol's
-upgrade hook (state.extras["websocket_upgrade"]) by wrapping whatever hook is installed. An
-upgrade whose path has a registered WebSocket class goes to that hook; one whose path falls
-under an ASGI mount comes here; anything else goes to the previous hook (or is refused).
+This module is separate from hwebserver's own WebSocket classes; upgrade.py sends here an
+upgrade whose path falls under an ASGI mount and has no registered WebSocket class.
 
 After the upgrade the transport talks to a _TransportSide, which feeds this session; the
 HttpProtocol stays registered (its `upgraded` is this session) until the connection is gone, so
@@ -26,11 +24,9 @@ from websockets.protocol import CLOSED, OPEN
 from websockets.server import ServerProtocol
 
 from ...api.headers import check_header
-from ...api.mounts import ASGI
 from ...api.request import Request
 from ...api.routing import Route
 from ..apps.asgi import base_scope, late_lifespan, ready_lifespan, with_lifespan_state
-from ..http.error_responses import HttpError
 from ..http.response_head import status_line
 from ..http.streaming_body import ClientDisconnected
 from .data_frames import send_data
@@ -40,35 +36,12 @@ from .houdini_connection import (
     INBOX_LOW_BYTES,
     INBOX_LOW_MESSAGES,
 )
-from .keepalive import GIVE_UP, PING, keepalive_due, registry_for
+from .keepalive import CLOSE_TIMEOUT, GIVE_UP, PING, keepalive_due
 
 if TYPE_CHECKING:
     from ..http.protocol import HttpProtocol
-    from ..process.state import WorkerState
 
-UPGRADE_HOOK = "websocket_upgrade"
-CLOSE_TIMEOUT = 5.0
 EARLY_BYTES = 64 * 1024  # what a client may send before the app accepts
-
-
-def wrap_upgrade(state: WorkerState) -> None:
-    """Put the ASGI dispatcher in front of the upgrade hook installed so far."""
-    previous = state.extras.get(UPGRADE_HOOK)
-
-    def upgrade(http: HttpProtocol, request: Request, trailing: bytes) -> None:
-        port = request.conn.port_name
-        if previous is not None and state.websocket_router.match(port, request._path):
-            previous(http, request, trailing)
-            return
-        route = state.router.match(port, request._path)
-        if route is not None and route.kind == ASGI:
-            AsgiWebSocket(http, route, request, trailing).start()
-        elif previous is not None:
-            previous(http, request, trailing)
-        else:
-            http._reject(HttpError(400, "unsupported protocol upgrade"))
-
-    state.extras[UPGRADE_HOOK] = upgrade
 
 
 def _handshake_request(request: Request) -> WsRequest:
@@ -270,7 +243,7 @@ class AsgiWebSocket:
         self.accepted = True
         self._flush()
         self.last_seen = self.loop.time()
-        registry_for(self.http.state).add(self)
+        self.http.state.open_websockets.add(self)
         if self.pending:
             data, self.pending = bytes(self.pending), bytearray()
             self.feed(data)
@@ -413,7 +386,7 @@ class AsgiWebSocket:
             return
         self.gone = True
         self.http.state.connections.discard(self.http)
-        registry_for(self.http.state).discard(self)
+        self.http.state.open_websockets.discard(self)
         self._wake_drain()
         self._queue_disconnect()
 

@@ -71,8 +71,8 @@ def handshake_request(request: Request) -> HandshakeRequest:
     )
 
 
-def upgrade(http: HttpProtocol, request: Request, trailing: bytes) -> None:
-    """The hook HttpProtocol calls with a complete `Upgrade: websocket` request."""
+def accept(http: HttpProtocol, request: Request, trailing: bytes) -> None:
+    """A complete `Upgrade: websocket` request for hwebserver's WebSocket classes (upgrade.py)."""
     state = http.state
     route = state.websocket_router.match(request.conn.port_name, request._path)
     if route is None or not isinstance(route.endpoint, WebSocketEndpoint):

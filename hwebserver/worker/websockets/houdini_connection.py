@@ -43,14 +43,13 @@ from ..http import eager
 from ..http.error_responses import error_response
 from ..http.response_head import CLOSE, build_head, content_length_line
 from .data_frames import send_data
-from .keepalive import GIVE_UP, PING, keepalive_due, registry_for
+from .keepalive import CLOSE_TIMEOUT, GIVE_UP, PING, keepalive_due
 from .messages import MessageAssembler
 
 if TYPE_CHECKING:
     from ..http.protocol import HttpProtocol
 
 # Seconds the peer has to finish a closing handshake before we cut the connection.
-CLOSE_TIMEOUT = 10.0
 # Seconds a refused client has to read the answer and close.
 REFUSAL_LINGER = 2.0
 # Messages waiting for the handler: reading pauses at the high mark, resumes under the low.
@@ -136,7 +135,7 @@ class WebSocketConnection:
         self.endpoint = endpoint
         self.ws = protocol
         self.handshake = handshake
-        self.registry = registry_for(http.state)
+        self.registry = http.state.open_websockets
         self.socket: WebSocket | None = None
         self.accepted = False
         self.refused = False

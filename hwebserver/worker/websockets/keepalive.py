@@ -1,4 +1,5 @@
-"""The open WebSockets of one worker, and the clock that pings the idle ones.
+"""The open WebSockets of one worker, the clock that pings the idle ones, and how long a
+closing one is waited for.
 
 With WEBSOCKET_PING_INTERVAL set, a connection from which nothing arrived for that long gets
 a ping; if still nothing arrives within WEBSOCKET_PING_TIMEOUT, it is closed with 1011. The
@@ -8,12 +9,11 @@ clock runs only while the worker has open WebSockets and pings are configured.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from ..process.state import WorkerState
-
-REGISTRY_KEY = "websocket_registry"
+# Both kinds of WebSocket (hwebserver's classes and ASGI apps'): once our Close frame is sent,
+# the peer has this long to answer with its own before the connection is cut.
+CLOSE_TIMEOUT = 10.0
 
 
 class KeptAlive(Protocol):
@@ -50,7 +50,7 @@ def keepalive_due(
 
 
 class WebSocketRegistry:
-    """One per worker (in state.extras); connections add themselves once accepted."""
+    """One per worker (WorkerState.open_websockets); connections add themselves once accepted."""
 
     def __init__(
         self, loop: asyncio.AbstractEventLoop, interval: float | None, timeout: float
@@ -83,15 +83,3 @@ class WebSocketRegistry:
             connection.check_keepalive(now, self.interval, self.timeout)
         if self.connections:
             self._clock = self.loop.call_later(self.period, self._tick)
-
-
-def registry_for(state: WorkerState) -> WebSocketRegistry:
-    registry = state.extras.get(REGISTRY_KEY)
-    if registry is None:
-        config = state.config
-        registry = state.extras[REGISTRY_KEY] = WebSocketRegistry(
-            state.loop,
-            config.server.WEBSOCKET_PING_INTERVAL,
-            config.server.WEBSOCKET_PING_TIMEOUT,
-        )
-    return registry
