@@ -131,7 +131,7 @@ def test_set_cookie_attributes():
         samesite="strict",
         expires=0,
     )
-    cookie = response._cookies[0]
+    cookie = response.cookie_lines[0]
     assert cookie.startswith("sid=a%20b%3Bc; ")
     for part in (
         "Max-Age=10",
@@ -205,10 +205,10 @@ def test_a_response_whose_only_header_is_not_content_type_is_sent(tmp_path):
 
 def test_the_simple_flag_follows_every_change_that_leaves_the_plain_shape():
     """The server's fast head path relies on _simple; each mutator must clear it."""
-    assert hwebserver.Response("x")._simple
-    assert hwebserver.Response(b"x", content_type="text/plain")._simple
-    assert not hwebserver.Response("x", status=204)._simple
-    assert not hwebserver.Response(iter([b"x"]))._simple
+    assert hwebserver.Response("x").is_simple
+    assert hwebserver.Response(b"x", content_type="text/plain").is_simple
+    assert not hwebserver.Response("x", status=204).is_simple
+    assert not hwebserver.Response(iter([b"x"])).is_simple
     changes = [
         lambda r: r.setHeader("X-A", "1"),
         lambda r: r.setCookie("a", "1"),
@@ -220,7 +220,7 @@ def test_the_simple_flag_follows_every_change_that_leaves_the_plain_shape():
     for change in changes:
         response = hwebserver.Response("x")
         change(response)
-        assert not response._simple
+        assert not response.is_simple
     kept = hwebserver.Response("x")
     kept.setHeader("Content-Type", "text/plain")
-    assert kept._simple
+    assert kept.is_simple

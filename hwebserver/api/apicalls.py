@@ -39,7 +39,7 @@ def json_error(message: Any, status: int) -> Response:
 async def api_endpoint(request: Request) -> Response | OnHandlerThread:
     """The route of /api on every port that has API functions. A plain function is called on a
     handler thread, with its result encoded there too (one hop, no task)."""
-    if request._method != "POST":
+    if request.http_method != "POST":
         response = json_error("the API endpoint takes POST requests only", 405)
         response.setHeader("Allow", "POST")
         return response
@@ -89,7 +89,7 @@ class PlainCall:
 
 
 def decode_call(request: Request) -> tuple[str, list[Any], dict[str, Any]]:
-    form = request._form  # a form body the server parsed while it arrived
+    form = request.parsed_form  # a form body the server parsed while it arrived
     if form is not None:
         fields = form.fields
         files = form.files

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl, urljoin
 
 from .body import BodySource
@@ -20,24 +20,34 @@ if TYPE_CHECKING:
 
 
 class Request:
-    """One HTTP request. Built by the server; everything is parsed lazily, on first access."""
+    """One HTTP request. Built by the server; everything is parsed lazily, on first access.
+
+    Handlers use Houdini's methods (path(), method(), headers(), ...). The server reads the
+    request head through public fields, read-only (Final) once the request is built:
+    `http_method`, `target` (raw, as sent), `url_path` (percent-decoded), `query` (raw),
+    `raw_headers` (as received), `http_version` ('1.1' or '1.0'). What the server attaches
+    while the request is received is public too: `body_source`, `parsed_form` (a form parsed
+    while it arrived), `trailer_fields`, `responder` (AsyncURLHandler), `made_tempdir`
+    (None until tempdir is first used). Plain slots, not properties: the server reads them on
+    every request.
+    """
 
     __slots__ = (
-        "_body",
         "_cookies",
-        "_form",
         "_get",
         "_headers",
-        "_method",
-        "_path",
-        "_query",
-        "_raw_headers",
-        "_responder",
-        "_target",
-        "_tempdir",
-        "_trailers",
-        "_version",
+        "body_source",
         "conn",
+        "http_method",
+        "http_version",
+        "made_tempdir",
+        "parsed_form",
+        "query",
+        "raw_headers",
+        "responder",
+        "target",
+        "trailer_fields",
+        "url_path",
     )
 
     def __init__(
@@ -51,61 +61,61 @@ class Request:
         version: str,
     ) -> None:
         self.conn = conn
-        self._method = method
-        self._target = target
-        self._path = path
-        self._query = query
-        self._raw_headers = raw_headers
-        self._version = version
+        self.http_method: Final = method
+        self.target: Final = target
+        self.url_path: Final = path
+        self.query: Final = query
+        self.raw_headers: Final = raw_headers
+        self.http_version: Final = version
         self._headers: Headers | None = None
         self._get: dict[str, str] | None = None
         self._cookies: dict[str, str] | None = None
-        self._form: FormData | None = None
-        self._body: BodySource | None = None
-        self._responder: Callable[[Any], None] | None = None
-        self._tempdir: RequestTempDir | None = None
+        self.parsed_form: FormData | None = None
+        self.body_source: BodySource | None = None
+        self.responder: Callable[[Any], None] | None = None
+        self.made_tempdir: RequestTempDir | None = None
         # A chunked body's trailer fields (set by the server when the body ends).
-        self._trailers: list[tuple[bytes, bytes]] | None = None
+        self.trailer_fields: list[tuple[bytes, bytes]] | None = None
 
     def __repr__(self) -> str:
-        return f"<Request {self._method} {self._path!r}>"
+        return f"<Request {self.http_method} {self.url_path!r}>"
 
     @property
     def tempdir(self) -> RequestTempDir:
         """The request's temporary directory (spooled body, uploads), made on first use."""
-        if self._tempdir is None:
-            self._tempdir = RequestTempDir()
-        return self._tempdir
+        if self.made_tempdir is None:
+            self.made_tempdir = RequestTempDir()
+        return self.made_tempdir
 
     def cleanup(self) -> None:
         """Remove everything the request put on disk (the server calls it when it is done)."""
-        if self._tempdir is not None:
-            self._tempdir.cleanup()
+        if self.made_tempdir is not None:
+            self.made_tempdir.cleanup()
 
     # -- the request line -------------------------------------------------------------
     def path(self) -> str:
-        return self._path
+        return self.url_path
 
     def method(self) -> str:
-        return self._method
+        return self.http_method
 
     def protocol(self) -> str:
-        return "HTTP/" + self._version
+        return "HTTP/" + self.http_version
 
     def queryString(self) -> str:
-        return self._query.decode("latin-1")
+        return self.query.decode("latin-1")
 
     def pathWithQueryString(self) -> str:
         query = self.queryString()
-        return f"{self._path}?{query}" if query else self._path
+        return f"{self.url_path}?{query}" if query else self.url_path
 
     def rawTarget(self) -> bytes:
         """(extension) the request target exactly as sent, percent-encoding included."""
-        return self._target
+        return self.target
 
     def GET(self) -> dict[str, str]:
         if self._get is None:
-            if has_escapes(self._query):
+            if has_escapes(self.query):
                 # dict() of the pairs keeps the last value of a repeated key (decided).
                 self._get = dict(parse_qsl(self.queryString(), keep_blank_values=True))
             else:  # nothing to unquote: what parse_qsl gives, for a fifth of its cost
@@ -115,7 +125,7 @@ class Request:
     # -- headers ------------------------------------------------------------------------
     def headers(self) -> Headers:
         if self._headers is None:
-            self._headers = headers_from_raw(self._raw_headers)
+            self._headers = headers_from_raw(self.raw_headers)
         return self._headers
 
     def trailers(self) -> Headers:
@@ -123,7 +133,7 @@ class Request:
 
         Never merged into headers() (RFC 9110 §6.5.1); fields that must not be trailers
         (Host, Cookie, Authorization, Content-Length, ...) are dropped by the server."""
-        return headers_from_raw(self._trailers or [])
+        return headers_from_raw(self.trailer_fields or [])
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """(extension) one header value, case-insensitively."""
@@ -133,7 +143,7 @@ class Request:
     def raw_header(self, lower_name: bytes) -> bytes | None:
         """(extension) the first value of a header as received, by its lower-case name."""
         size = len(lower_name)
-        for name, value in self._raw_headers:
+        for name, value in self.raw_headers:
             if len(name) == size and name.lower() == lower_name:
                 return value
         return None
@@ -144,7 +154,7 @@ class Request:
             cookies: dict[str, str] = {}
             # Read the raw headers: a client that splits its cookies over several Cookie
             # headers must not get them joined with ', ' into one garbled value.
-            for name, value in self._raw_headers:
+            for name, value in self.raw_headers:
                 if len(name) == 6 and name.lower() == b"cookie":
                     parse_cookie_header(value.decode("latin-1"), cookies)
             self._cookies = cookies
@@ -157,8 +167,8 @@ class Request:
         return "" if raw is None else raw.decode("latin-1")
 
     def contentLength(self) -> int:
-        if self._body is not None:
-            return self._body.size
+        if self.body_source is not None:
+            return self.body_source.size
         try:
             return int(self.headers().get("Content-Length", 0))
         except ValueError:
@@ -187,7 +197,7 @@ class Request:
         return "https" if self.isSecure() else "http"
 
     def absoluteURI(self, location: str | None = None) -> str:
-        target = self._target.decode("latin-1")
+        target = self.target.decode("latin-1")
         if not target.startswith("/"):  # absolute-form target: keep only the path and query
             target = self.pathWithQueryString()
         base = f"{self.scheme()}://{self.host()}{target}"
@@ -215,7 +225,7 @@ class Request:
         bytes are also kept only while the body is at most BODY_SPOOL_SIZE (1 MiB) long. For a
         larger one this raises OperationFailed (decided): use POST() and files() instead.
         """
-        return b"" if self._body is None else self._body.getvalue()
+        return b"" if self.body_source is None else self.body_source.getvalue()
 
     def POST(self) -> dict[str, str]:
         return self._form_data().fields
@@ -224,18 +234,18 @@ class Request:
         return self._form_data().files
 
     def _form_data(self) -> FormData:
-        if self._form is None:
+        if self.parsed_form is None:
             from .forms import parse_form
 
-            self._form = parse_form(self._body, self.contentType(), self.tempdir)
-        return self._form
+            self.parsed_form = parse_form(self.body_source, self.contentType(), self.tempdir)
+        return self.parsed_form
 
     # -- answering (AsyncURLHandler) -----------------------------------------------------
     def send(self, response: Any) -> None:
-        responder = self._responder
+        responder = self.responder
         if responder is None:
             raise OperationFailed("this request cannot be answered with send() (already answered?)")
-        self._responder = None
+        self.responder = None
         responder(response)
 
 

@@ -90,17 +90,25 @@ def wants_chunked(headers: dict[str, tuple[str, str]]) -> bool:
 
 
 class Response:
-    """What a handler answers: bytes/str, a file (is_file_name), or an iterable streamed chunked."""
+    """What a handler answers: bytes/str, a file (is_file_name), or an iterable streamed chunked.
+
+    Handlers use Houdini's methods (setHeader(), setStatus(), ...), which keep the response
+    consistent. The server reads what they set through public fields, which only those methods
+    change: `status_code`, `header_fields` (lower-case name -> (name, value)), `cookie_lines`
+    (Set-Cookie values), `body_bytes`, `stream` (an iterable body), `file_path` and
+    `deletes_file`, and `is_simple` (see below). Plain slots, not properties: the server reads
+    them on every response.
+    """
 
     __slots__ = (
-        "_body",
-        "_cookies",
-        "_delete_file",
-        "_file_path",
-        "_headers",
-        "_simple",
-        "_status",
-        "_stream",
+        "body_bytes",
+        "cookie_lines",
+        "deletes_file",
+        "file_path",
+        "header_fields",
+        "is_simple",
+        "status_code",
+        "stream",
     )
 
     def __init__(
@@ -112,56 +120,58 @@ class Response:
         delete_file: bool = False,
     ) -> None:
         # The common case (a str or bytes body) is kept short: it runs once per request.
-        status = self._status = status if status.__class__ is int else int(status)
+        status = self.status_code = status if status.__class__ is int else int(status)
         carries_body = _CARRIES_BODY.get(status)
         if carries_body is None:
             raise _refuse_status(status)
-        self._cookies: list[str] | tuple[()] = ()
-        self._file_path: str | None = None
-        self._delete_file = False
-        self._stream: Iterable[Any] | AsyncIterable[Any] | None = None
-        # _simple: a body in memory, Content-Type its only header, no cookies, a status with a
+        self.cookie_lines: list[str] | tuple[()] = ()
+        self.file_path: str | None = None
+        self.deletes_file = False
+        self.stream: Iterable[Any] | AsyncIterable[Any] | None = None
+        # is_simple: a body in memory, Content-Type its only header, no cookies, a status with a
         # body. Any change that could break that clears it; the server then takes the long way.
         if data.__class__ is str and not is_file_name:
-            self._body = data.encode("utf-8")
+            self.body_bytes = data.encode("utf-8")
             content_type = _TEXT_TYPES.get(content_type) or text_content_type(content_type)
-            self._simple = carries_body
+            self.is_simple = carries_body
         elif data.__class__ is bytes and not is_file_name:
-            self._body = data
+            self.body_bytes = data
             if content_type not in _TEXT_TYPES:
                 text_content_type(content_type)  # checks it (once per type)
-            self._simple = carries_body
+            self.is_simple = carries_body
         elif is_file_name:
-            self._simple = False
-            self._body = b""
+            self.is_simple = False
+            self.body_bytes = b""
             content_type = checked_content_type(content_type)
-            self._file_path = os.fspath(data)
-            self._delete_file = bool(delete_file)
+            self.file_path = os.fspath(data)
+            self.deletes_file = bool(delete_file)
         else:
-            self._simple = False
+            self.is_simple = False
             self._set_data(data)
             if isinstance(data, str):
                 content_type = text_content_type(content_type)
             else:
                 content_type = checked_content_type(content_type)
-        self._headers: dict[str, tuple[str, str]] = {"content-type": ("Content-Type", content_type)}
+        self.header_fields: dict[str, tuple[str, str]] = {
+            "content-type": ("Content-Type", content_type)
+        }
 
     def __repr__(self) -> str:
-        return f"<Response {self._status}>"
+        return f"<Response {self.status_code}>"
 
     def _set_data(self, data: Any) -> None:
-        self._stream = None
+        self.stream = None
         if isinstance(data, bytes):
-            self._body = data
+            self.body_bytes = data
         elif isinstance(data, str):
-            self._body = data.encode("utf-8")
+            self.body_bytes = data.encode("utf-8")
         elif isinstance(data, (bytearray, memoryview)):
-            self._body = bytes(data)
+            self.body_bytes = bytes(data)
         elif data is None:
-            self._body = b""
+            self.body_bytes = b""
         elif isinstance(data, (Iterable, AsyncIterable)):
-            self._body = b""
-            self._stream = data
+            self.body_bytes = b""
+            self.stream = data
         else:
             raise TypeError(f"a response body must be bytes, str or an iterable, not {type(data)}")
 
@@ -174,35 +184,35 @@ class Response:
             self._add_cookie(value)
         else:
             if lowered != "content-type":
-                self._simple = False
-            self._headers[lowered] = (name, value)
+                self.is_simple = False
+            self.header_fields[lowered] = (name, value)
             if lowered == "transfer-encoding":
                 self._follow_transfer_encoding()
 
     def _follow_transfer_encoding(self) -> None:
         """A body in memory goes out chunked while the handler's Transfer-Encoding says so."""
-        if wants_chunked(self._headers):
-            if self._stream is None and self._file_path is None:
-                self._stream = WholeBody((self._body,))
-        elif isinstance(self._stream, WholeBody):
-            self._stream = None
+        if wants_chunked(self.header_fields):
+            if self.stream is None and self.file_path is None:
+                self.stream = WholeBody((self.body_bytes,))
+        elif isinstance(self.stream, WholeBody):
+            self.stream = None
 
     def headers(self) -> dict[str, str]:
-        result = {name: value for name, value in self._headers.values()}
-        if self._cookies:
-            result["Set-Cookie"] = ", ".join(self._cookies)
+        result = {name: value for name, value in self.header_fields.values()}
+        if self.cookie_lines:
+            result["Set-Cookie"] = ", ".join(self.cookie_lines)
         return result
 
     def header(self, name: str) -> str | None:
         """(extension) one header's value, case-insensitively."""
-        item = self._headers.get(name.lower())
+        item = self.header_fields.get(name.lower())
         return None if item is None else item[1]
 
     def removeHeader(self, name: str) -> None:
         """(extension)"""
-        self._simple = False
+        self.is_simple = False
         lowered = name.lower()
-        self._headers.pop(lowered, None)
+        self.header_fields.pop(lowered, None)
         if lowered == "transfer-encoding":
             self._follow_transfer_encoding()
 
@@ -225,44 +235,44 @@ class Response:
         self._add_cookie(cookie)
 
     def _add_cookie(self, value: str) -> None:
-        self._simple = False
-        cookies = self._cookies
+        self.is_simple = False
+        cookies = self.cookie_lines
         if not isinstance(cookies, list):  # () until the first cookie: one less list per response
-            cookies = self._cookies = []
+            cookies = self.cookie_lines = []
         cookies.append(value)
 
     # -- status and body -----------------------------------------------------------------
     def status(self) -> int:
-        return self._status
+        return self.status_code
 
     def setStatus(self, status: int) -> None:
         """(extension)"""
-        self._status = checked_status(status)
-        if self._status in BODILESS_STATUSES:
-            self._simple = False
+        self.status_code = checked_status(status)
+        if self.status_code in BODILESS_STATUSES:
+            self.is_simple = False
 
     def statusLabel(self) -> str:
-        return status_label(self._status)
+        return status_label(self.status_code)
 
     def body(self) -> bytes:
-        if self._file_path is not None:
+        if self.file_path is not None:
             try:
-                with open(self._file_path, "rb") as file:
+                with open(self.file_path, "rb") as file:
                     return file.read(_BODY_PREVIEW_SIZE)
             except OSError:
                 return b""
-        return self._body
+        return self.body_bytes
 
     def contentLength(self) -> int:
-        if self._file_path is not None:
+        if self.file_path is not None:
             try:
-                return os.path.getsize(self._file_path)
+                return os.path.getsize(self.file_path)
             except OSError:
                 return 0
-        return len(self._body)
+        return len(self.body_bytes)
 
     def isChunked(self) -> bool:
-        return self._stream is not None
+        return self.stream is not None
 
     def setBody(self, body: Any, content_type: str | None = None) -> None:
         if content_type is not None:  # checked first: a refused type leaves the response as it was
@@ -270,18 +280,18 @@ class Response:
                 content_type = text_content_type(content_type)
             else:
                 content_type = checked_content_type(content_type)
-        self._file_path = None
-        self._delete_file = False
-        self._simple = False
+        self.file_path = None
+        self.deletes_file = False
+        self.is_simple = False
         self._set_data(body)
         if content_type is not None:
-            self._headers["content-type"] = ("Content-Type", content_type)
-        if "transfer-encoding" in self._headers:
+            self.header_fields["content-type"] = ("Content-Type", content_type)
+        if "transfer-encoding" in self.header_fields:
             self._follow_transfer_encoding()
 
     def filePath(self) -> str | None:
         """(extension) the file sent, for a file response."""
-        return self._file_path
+        return self.file_path
 
 
 WebServerResponse = Response

@@ -42,8 +42,8 @@ def start(protocol: HttpProtocol, route: Route, request: Request) -> None:
 
 
 def raw_path_of(request: Request) -> bytes:
-    raw = request._target.partition(b"?")[0]
-    return raw if raw.startswith(b"/") else request._path.encode("utf-8")
+    raw = request.target.partition(b"?")[0]
+    return raw if raw.startswith(b"/") else request.url_path.encode("utf-8")
 
 
 def base_scope(request: Request, route: Route, kind: str, scheme: str) -> dict[str, Any]:
@@ -52,13 +52,13 @@ def base_scope(request: Request, route: Route, kind: str, scheme: str) -> dict[s
     return {
         "type": kind,
         "asgi": ASGI_VERSION,
-        "http_version": request._version,
+        "http_version": request.http_version,
         "scheme": scheme,
-        "path": request._path,
+        "path": request.url_path,
         "raw_path": raw_path_of(request),
-        "query_string": request._query,
+        "query_string": request.query,
         "root_path": route.path.rstrip("/"),
-        "headers": [(name.lower(), value) for name, value in request._raw_headers],
+        "headers": [(name.lower(), value) for name, value in request.raw_headers],
         "client": conn.client,
         "server": conn.server,
     }
@@ -140,7 +140,7 @@ class AsgiHttp:
             self.body.started = True
         request = self.request
         scope = base_scope(request, self.route, "http", request.scheme())
-        scope["method"] = request._method
+        scope["method"] = request.http_method
         scope["extensions"] = {"http.response.pathsend": {}}
         lifespan = ready_lifespan(protocol.state, self.app)
         if lifespan is None:
@@ -247,8 +247,8 @@ class AsgiHttp:
         head = self.framing.head(
             self.status,
             self.headers,
-            request._method,
-            request._version,
+            request.http_method,
+            request.http_version,
             self.protocol.state.date_server,
             complete_body,
         )
@@ -320,8 +320,8 @@ class AsgiHttp:
         request = self.request
         self.protocol.state.log.error(
             "ASGI app for %s %s failed: %s",
-            request._method,
-            request._path,
+            request.http_method,
+            request.url_path,
             error,
             exc_info=error,
         )

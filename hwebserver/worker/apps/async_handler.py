@@ -66,7 +66,7 @@ def start(protocol: HttpProtocol, route: Route, request: Request) -> None:
     answer = _Answer()
     view = _view_of(request)
     responder = Responder(protocol, request, answer)
-    view._responder = responder
+    view.responder = responder
     name = type(getattr(handle, "__self__", handle)).__name__
     weakref.finalize(responder, _unanswered, protocol, request, answer, name)
     del responder
@@ -118,8 +118,8 @@ def _unanswered(protocol: HttpProtocol, request: Request, answer: _Answer, name:
         state.log.error(
             "%s for %s %s finished without sending a response: answered 500",
             name,
-            request._method,
-            request._path,
+            request.http_method,
+            request.url_path,
         )
         protocol._respond(request, error_response(request, None, state.debug))
 

@@ -164,22 +164,22 @@ def _header_key(name: bytes) -> str | None:
 
 
 def build_environ(request: Request, prefix: str, body: StreamingBody | None) -> dict[str, Any]:
-    raw_path = request._target.partition(b"?")[0]
+    raw_path = request.target.partition(b"?")[0]
     if raw_path.startswith(b"/"):
         path = unquote_to_bytes(raw_path).decode("latin-1")
     else:  # absolute-form or '*': the decoded path is all we have
-        path = request._path.encode("utf-8").decode("latin-1")
+        path = request.url_path.encode("utf-8").decode("latin-1")
     script_name = prefix.encode("utf-8").decode("latin-1")
     path_info = path[len(script_name) :] if path.startswith(script_name) else path
     conn = request.conn
     environ: dict[str, Any] = {
-        "REQUEST_METHOD": request._method,
+        "REQUEST_METHOD": request.http_method,
         "SCRIPT_NAME": script_name,
         "PATH_INFO": path_info,
-        "QUERY_STRING": request._query.decode("latin-1"),
+        "QUERY_STRING": request.query.decode("latin-1"),
         "SERVER_NAME": conn.server[0],
         "SERVER_PORT": str(conn.server[1]),
-        "SERVER_PROTOCOL": "HTTP/" + request._version,
+        "SERVER_PROTOCOL": "HTTP/" + request.http_version,
         "REMOTE_ADDR": conn.client[0],
         "REMOTE_PORT": str(conn.client[1]),
         "wsgi.version": (1, 0),
@@ -192,7 +192,7 @@ def build_environ(request: Request, prefix: str, body: StreamingBody | None) -> 
         "wsgi.run_once": False,
         "wsgi.file_wrapper": FileWrapper,
     }
-    for name, value in request._raw_headers:
+    for name, value in request.raw_headers:
         key = _header_key(name)
         if key is None:
             continue
@@ -316,8 +316,8 @@ class WsgiExchange:
         head = self.framing.head(
             status,
             headers,
-            request._method,
-            request._version,
+            request.http_method,
+            request.http_version,
             self.protocol.state.date_server,
             complete_body,
         )
@@ -372,8 +372,8 @@ class WsgiExchange:
             head = self.framing.head(
                 status,
                 [*headers, (b"Content-Length", b"%d" % count)],
-                self.request._method,
-                self.request._version,
+                self.request.http_method,
+                self.request.http_version,
                 self.protocol.state.date_server,
             )
         send_body = self.framing.mode == LENGTH
@@ -418,7 +418,7 @@ class WsgiExchange:
             tail = b"" if self.head_sent else self._head(b"")
             tail += self.framing.end()
         except (FramingError, ValueError, AssertionError) as exc:
-            state.log.error("WSGI app for %s %s: %s", request._method, request._path, exc)
+            state.log.error("WSGI app for %s %s: %s", request.http_method, request.url_path, exc)
             if self.head_sent:
                 protocol.transport.abort()
                 protocol._handler_finished_on_closed(request)

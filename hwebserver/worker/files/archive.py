@@ -134,7 +134,7 @@ class ServedArchive:
         return self.answer(request)
 
     def answer(self, request: Request) -> Response:
-        segments = relative_segments(request._target, self.prefix)
+        segments = relative_segments(request.target, self.prefix)
         index = None if segments is None else self.current_index()
         member = (
             None if index is None or segments is None else index.members.get("/".join(segments))

@@ -44,7 +44,7 @@ class StaticDirectory:
         return self.answer(request)
 
     def answer(self, request: Request) -> Response:
-        segments = relative_segments(request._target, self.prefix)
+        segments = relative_segments(request.target, self.prefix)
         path = None if segments is None else resolve_inside(self.root, segments)
         opened = None if path is None else open_regular(path)
         if segments is None or path is None or opened is None:
@@ -95,7 +95,7 @@ def plan_answer(request: Request, etag: str, mtime: float, size: int) -> Respons
     range_header = headers.get("Range")
     if (
         range_header is not None
-        and request._method == "GET"
+        and request.http_method == "GET"
         and conditional.if_range_holds(headers.get("If-Range"), etag, mtime)
     ):
         chosen = conditional.parse_range(range_header, size)

@@ -41,13 +41,13 @@ def open_body_sink(state: WorkerState, request: Request, content_type: bytes | N
     protocol noted while parsing the head); the sink decides what to keep."""
     kind = form_kind(content_type) if content_type is not None else None
     if kind is not None:
-        route = state.router.match(request.conn.port_name, request._path)
+        route = state.router.match(request.conn.port_name, request.url_path)
         # Forms are parsed for handlers and API functions; a mounted app reads the raw body.
         if route is not None and (route.priority >= PRIORITY_HANDLER or route.kind == "api"):
             for_api = route.kind == "api"
             return FormBody(state, request, content_type.decode("latin-1"), kind, for_api)  # type: ignore[union-attr]
     body = RequestBody(state.spool_size, request.tempdir)
-    request._body = body
+    request.body_source = body
     return body
 
 
@@ -69,7 +69,7 @@ class FormBody:
             self._raw = BoundedBodyCopy(state.spool_size)
         else:
             self._raw = RequestBody(state.spool_size, request.tempdir)
-        request._body = self
+        request.body_source = self
         try:
             parser = open_form_parser(
                 content_type,
@@ -92,12 +92,14 @@ class FormBody:
             raise self._bad_form(exc) from None
         except OSError as exc:  # e.g. the disk is full
             request = self._request
-            log.error("storing the body of %s %s failed: %s", request._method, request._path, exc)
+            log.error(
+                "storing the body of %s %s failed: %s", request.http_method, request.url_path, exc
+            )
             raise HttpError(500, "the server could not store the request body") from None
 
     def finish(self) -> None:
         try:
-            self._request._form = self._parser.finish()
+            self._request.parsed_form = self._parser.finish()
         except FormError as exc:
             raise self._bad_form(exc) from None
         finally:

@@ -423,7 +423,7 @@ class HttpProtocol(asyncio.Protocol):
             self._discard(self.request, self.body)
         for entry, _ in self.queue:
             if isinstance(entry, Request):
-                self._discard(entry, entry._body)
+                self._discard(entry, entry.body_source)
         self.queue.clear()
         if self.send_task is not None:
             self.send_task.cancel()
@@ -631,7 +631,7 @@ class HttpProtocol(asyncio.Protocol):
             self._fail(431, "too many trailer fields")
         if sum(len(n) + len(v) + 3 for n, v in trailers) > self.max_header_size:
             self._fail(431, "trailer fields too large")
-        request._trailers = [
+        request.trailer_fields = [
             (name, value) for name, value in trailers if name.lower() not in _FORBIDDEN_TRAILERS
         ]
 
@@ -656,7 +656,7 @@ class HttpProtocol(asyncio.Protocol):
     def on_message_complete(self) -> None:
         request = self.request
         assert request is not None
-        if self.has_transfer_encoding and self.raw_headers is not request._raw_headers:
+        if self.has_transfer_encoding and self.raw_headers is not request.raw_headers:
             self._keep_trailers(request)
         if self.body is not None:
             try:
@@ -721,12 +721,12 @@ class HttpProtocol(asyncio.Protocol):
                     if early is not None:
                         self._respond(request, early)
                         return
-            route = self.router.match(self.port_name, request._path)
+            route = self.router.match(self.port_name, request.url_path)
             if route is None:
                 self._respond(request, self._unrouted(request))
                 return
-            if route.methods is not None and request._method not in route.methods:
-                response = errorResponse(request, f"Method {request._method} not allowed", 405)
+            if route.methods is not None and request.http_method not in route.methods:
+                response = errorResponse(request, f"Method {request.http_method} not allowed", 405)
                 response.setHeader("Allow", route.allow)
                 self._respond(request, response)
                 return
@@ -746,7 +746,7 @@ class HttpProtocol(asyncio.Protocol):
             self._dispatch_failed(request, exc)
 
     def _unrouted(self, request: Request) -> Response:
-        if request._path == "*":  # OPTIONS * (other methods never get here): the server's
+        if request.url_path == "*":  # OPTIONS * (other methods never get here): the server's
             response = Response(b"", status=204)
             response.removeHeader("Content-Type")
             response.setHeader("Allow", _SERVER_ALLOW)
@@ -760,7 +760,7 @@ class HttpProtocol(asyncio.Protocol):
             request.cleanup()
             for entry, _ in self.queue:  # the connection ends with this answer
                 if isinstance(entry, Request):
-                    self._discard(entry, entry._body)
+                    self._discard(entry, entry.body_source)
             self.queue.clear()
             self._mark_closing()  # what is still parsed from this segment is not started
             self._send_rejection(HttpError(500, "internal server error"))
@@ -820,23 +820,23 @@ class HttpProtocol(asyncio.Protocol):
             if self.policy is not None:
                 self.policy.after(request, result)
             keep_alive = self.active_keep_alive
-            if result._simple and keep_alive and request._version == "1.1":
-                body = result._body
+            if result.is_simple and keep_alive and request.http_version == "1.1":
+                body = result.body_bytes
                 head = simple_head(
-                    result._status,
-                    result._headers["content-type"][1],
+                    result.status_code,
+                    result.header_fields["content-type"][1],
                     len(body),
                     self.state.date_server_end,
                 )
-            elif result._stream is None and result._file_path is None:
-                body = result._body
-                headers = result._headers
+            elif result.stream is None and result.file_path is None:
+                body = result.body_bytes
+                headers = result.header_fields
                 if keep_alive and "connection" in headers:
                     keep_alive = "close" not in headers["connection"][1].lower()
-                if result._status in BODILESS_STATUSES:  # neither a body nor a length
+                if result.status_code in BODILESS_STATUSES:  # neither a body nor a length
                     body = b""
                     framing = b""
-                    if result._status < 200:
+                    if result.status_code < 200:
                         # A client takes a 1xx for an interim answer and waits for the final
                         # one: closing tells it there is none, instead of leaving it hanging.
                         keep_alive = False
@@ -845,11 +845,11 @@ class HttpProtocol(asyncio.Protocol):
                 head = build_head(
                     result,
                     framing,
-                    connection_header(keep_alive, request._version),
+                    connection_header(keep_alive, request.http_version),
                     self.state.date_server,
                 )
             else:
-                headers = result._headers
+                headers = result.header_fields
                 if keep_alive and "connection" in headers:
                     keep_alive = "close" not in headers["connection"][1].lower()
                 task = self.loop.create_task(
@@ -863,13 +863,13 @@ class HttpProtocol(asyncio.Protocol):
             response_streams.release(request, result)
             self._dispatch_failed(request, exc)
             return
-        if request._method == "HEAD" or not body:
+        if request.http_method == "HEAD" or not body:
             self.transport.write(head)
         elif len(body) < 65536:
             self.transport.write(head + body)
         else:
             self.transport.writelines((head, body))
-        self._finish(request, result._status, len(body), keep_alive)
+        self._finish(request, result.status_code, len(body), keep_alive)
 
     def _coerce(self, request: Request, result: Any) -> Response:
         if isinstance(result, Response):
@@ -878,8 +878,8 @@ class HttpProtocol(asyncio.Protocol):
             return Response(result)
         self.state.log.error(
             "handler for %s %s returned %r, not a Response, str or bytes",
-            request._method,
-            request._path,
+            request.http_method,
+            request.url_path,
             type(result).__name__,
             port_name=request.conn.port_name,
         )
@@ -893,15 +893,15 @@ class HttpProtocol(asyncio.Protocol):
             conn = request.conn
             state.log.access(
                 f"{conn.client[0]}:{conn.client[1]}",
-                request._method,
-                request._path,
+                request.http_method,
+                request.url_path,
                 status,
                 size,
                 (time.perf_counter() - self.active_started) * 1000.0,
                 conn.port_name,
             )
-        if request._tempdir is not None:
-            request._tempdir.cleanup()
+        if request.made_tempdir is not None:
+            request.made_tempdir.cleanup()
         self.active = None
         self.send_task = None
         if not keep_alive:
@@ -952,9 +952,9 @@ class HttpProtocol(asyncio.Protocol):
         self.state.log.lifecycle("rejected request: %d %s", error.status, error.message)
         response = rejection_response(error)
         head = build_head(
-            response, content_length_line(len(response._body)), CLOSE, self.state.date_server
+            response, content_length_line(len(response.body_bytes)), CLOSE, self.state.date_server
         )
-        self.transport.write(head + response._body)
+        self.transport.write(head + response.body_bytes)
         self._linger()
 
     def _linger(self) -> None:
@@ -1017,9 +1017,9 @@ class HttpProtocol(asyncio.Protocol):
 
     @staticmethod
     def _head_without_upgrade(request: Request) -> bytes:
-        method, version = request._method.encode(), request._version.encode()
-        lines = [b"%s %s HTTP/%s" % (method, request._target, version)]
-        for name, value in request._raw_headers:
+        method, version = request.http_method.encode(), request.http_version.encode()
+        lines = [b"%s %s HTTP/%s" % (method, request.target, version)]
+        for name, value in request.raw_headers:
             if name.lower() != b"upgrade":
                 lines.append(name + b": " + value)
         return b"\r\n".join(lines) + b"\r\n\r\n"

@@ -60,14 +60,14 @@ def build_head(response: Response, framing: bytes, connection: bytes, date_serve
 
     A handler's own Server or Date replaces the default one: a response never carries two.
     """
-    headers = response._headers
+    headers = response.header_fields
     block = header_block(headers)
     if "server" in headers or "date" in headers:
         date_server = without_defaults(date_server, "server" in headers, "date" in headers)
-    if response._cookies:
-        block += _encode("".join([f"Set-Cookie: {cookie}\r\n" for cookie in response._cookies]))
+    if response.cookie_lines:
+        block += _encode("".join([f"Set-Cookie: {cookie}\r\n" for cookie in response.cookie_lines]))
     return b"".join(
-        (status_line(response._status), block, framing, connection, date_server, b"\r\n")
+        (status_line(response.status_code), block, framing, connection, date_server, b"\r\n")
     )
 
 

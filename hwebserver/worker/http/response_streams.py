@@ -32,10 +32,10 @@ async def send_streamed(
 ) -> None:
     """Send a file or stream response; account for it exactly once, however it ends."""
     finished = False
-    if response._status < 200:
+    if response.status_code < 200:
         keep_alive = False  # no final answer follows a 1xx (see HttpProtocol._respond)
     try:
-        if response._file_path is not None:
+        if response.file_path is not None:
             result = await _send_file(protocol, request, response, keep_alive)
         else:
             result = await _send_stream(protocol, request, response, keep_alive)
@@ -50,8 +50,8 @@ async def send_streamed(
     except Exception as exc:
         protocol.state.log.error(
             "streaming the response to %s %s failed",
-            request._method,
-            request._path,
+            request.http_method,
+            request.url_path,
             exc_info=exc,
             port_name=request.conn.port_name,
         )
@@ -59,8 +59,8 @@ async def send_streamed(
     finally:
         if isinstance(response, FileRangeResponse):
             response.file.close()  # already closed unless sending failed before it started
-        if response._delete_file and response._file_path is not None:
-            _unlink(response._file_path)
+        if response.deletes_file and response.file_path is not None:
+            _unlink(response.file_path)
         if not finished:
             protocol._handler_finished_on_closed(request)
 
@@ -69,8 +69,8 @@ def release(request: Request, response: Any) -> None:
     """Free what a response holds if it will never be sent (the client left first), or after
     it was: idempotent, so it also runs when send_streamed's own cleanup already did."""
     if isinstance(response, Response):
-        if response._delete_file and response._file_path is not None:
-            _unlink(response._file_path)
+        if response.deletes_file and response.file_path is not None:
+            _unlink(response.file_path)
         if isinstance(response, FileRangeResponse):
             response.file.close()
     request.cleanup()
@@ -106,35 +106,35 @@ async def _send_file(
 ) -> tuple[int, int, bool] | None:
     opened = _open_file(response)
     if opened is None:
-        if response._delete_file and response._file_path is not None:
-            _unlink(response._file_path)
-        response._delete_file = False
+        if response.deletes_file and response.file_path is not None:
+            _unlink(response.file_path)
+        response.deletes_file = False
         protocol.send_task = None
         protocol._respond(request, notFoundResponse(request))
         return None
     file, offset, count = opened
-    bodiless = response._status in BODILESS_STATUSES  # 204/304: neither a length nor a body
+    bodiless = response.status_code in BODILESS_STATUSES  # 204/304: neither a length nor a body
     with file:
         head = build_head(
             response,
             b"" if bodiless else content_length_line(count),
-            connection_header(keep_alive, request._version),
+            connection_header(keep_alive, request.http_version),
             protocol.state.date_server,
         )
-        if request._method != "HEAD" and count and not bodiless:
+        if request.http_method != "HEAD" and count and not bodiless:
             await send_file_range(protocol, file, offset, count, head)
         else:
             protocol.transport.write(head)
-    return response._status, 0 if bodiless else count, keep_alive
+    return response.status_code, 0 if bodiless else count, keep_alive
 
 
 def _open_file(response: Response) -> tuple[Any, int, int] | None:
     """(file, offset, count) to send, or None when the file cannot be opened (-> 404)."""
     if isinstance(response, FileRangeResponse):
         return response.file, response.offset, response.count
-    assert response._file_path is not None
+    assert response.file_path is not None
     try:
-        file = open(response._file_path, "rb", buffering=0)  # sendfile reads the fd itself
+        file = open(response.file_path, "rb", buffering=0)  # sendfile reads the fd itself
     except OSError:
         return None
     try:
@@ -251,31 +251,31 @@ async def _send_stream(
 
     HEAD gets the head a GET would get and no body; 204/304 get neither framing nor a body.
     """
-    bodiless = response._status in BODILESS_STATUSES
-    chunked = request._version == "1.1" and not bodiless
+    bodiless = response.status_code in BODILESS_STATUSES
+    chunked = request.http_version == "1.1" and not bodiless
     if not chunked and not bodiless:
         keep_alive = False
     head = build_head(
         response,
         CHUNKED if chunked else b"",
-        connection_header(keep_alive, request._version),
+        connection_header(keep_alive, request.http_version),
         protocol.state.date_server,
     )
     transport = protocol.transport
     transport.write(head)
     size = 0
     try:
-        if request._method != "HEAD" and not bodiless:
-            async for data in _chunks(protocol, response._stream):
+        if request.http_method != "HEAD" and not bodiless:
+            async for data in _chunks(protocol, response.stream):
                 if data:
                     size += len(data)
                     transport.write(chunk(data) if chunked else data)
                     await protocol.drain()
     finally:
-        await _close_stream(response._stream)
-    if chunked and request._method != "HEAD":
+        await _close_stream(response.stream)
+    if chunked and request.http_method != "HEAD":
         transport.write(LAST_CHUNK)
-    return response._status, size, keep_alive
+    return response.status_code, size, keep_alive
 
 
 async def _chunks(protocol: HttpProtocol, stream: Any) -> Any:

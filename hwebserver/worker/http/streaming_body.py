@@ -33,13 +33,13 @@ class ClientDisconnected(OSError):
 
 def begin(protocol: HttpProtocol, request: Request) -> bool:
     """At headers-complete of a request with a body: stream it if its route is a mount."""
-    route = protocol.state.router.match(request.conn.port_name, request._path)
+    route = protocol.state.router.match(request.conn.port_name, request.url_path)
     if route is None or not route.streams_body:
         return False
-    expect = protocol.expect_continue and request._version == "1.1"
+    expect = protocol.expect_continue and request.http_version == "1.1"
     sink = StreamingBody(protocol, request, expect)
     protocol.body = sink
-    request._body = sink  # type: ignore[assignment]  # read by the adapters, never as bytes
+    request.body_source = sink  # type: ignore[assignment]  # read by the adapters, never as bytes
     protocol.queue.append((request, protocol.parser.should_keep_alive()))
     if len(protocol.queue) >= protocol.state.max_pipelined:
         protocol._pause_reading()
@@ -47,7 +47,7 @@ def begin(protocol: HttpProtocol, request: Request) -> bool:
 
 
 def body_of(request: Request) -> StreamingBody | None:
-    body: Any = request._body
+    body: Any = request.body_source
     return body if isinstance(body, StreamingBody) else None
 
 

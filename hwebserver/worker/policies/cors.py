@@ -81,7 +81,7 @@ class CorsPolicy(PortPolicy):
         return origin if normalised is not None and normalised in self.origins else None
 
     def before(self, request: Request) -> Response | None:
-        if request._method != "OPTIONS":
+        if request.http_method != "OPTIONS":
             return None
         headers = request.headers()
         if "Origin" not in headers or "Access-Control-Request-Method" not in headers:

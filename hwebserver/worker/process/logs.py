@@ -74,8 +74,8 @@ class ServerLog:
         self.error(
             "%s for %s %s raised %s",
             what,
-            request._method,
-            request._path,
+            request.http_method,
+            request.url_path,
             type(exc).__name__,
             exc_info=exc,
             port_name=request.conn.port_name,

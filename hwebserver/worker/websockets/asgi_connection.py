@@ -46,10 +46,10 @@ EARLY_BYTES = 64 * 1024  # what a client may send before the app accepts
 
 def _handshake_request(request: Request) -> WsRequest:
     headers = WsHeaders()
-    for name, value in request._raw_headers:
+    for name, value in request.raw_headers:
         headers[name.decode("latin-1")] = value.decode("latin-1")
-    target = request._target.decode("latin-1")
-    return WsRequest(target, headers, method=request._method, protocol=request.protocol())
+    target = request.target.decode("latin-1")
+    return WsRequest(target, headers, method=request.http_method, protocol=request.protocol())
 
 
 class _TransportSide(asyncio.Protocol):
@@ -133,7 +133,7 @@ class AsgiWebSocket:
         scope = base_scope(self.request, self.route, "websocket", self._scheme())
         scope["subprotocols"] = [
             value.strip()
-            for name, header in self.request._raw_headers
+            for name, header in self.request.raw_headers
             if name.lower() == b"sec-websocket-protocol"
             for value in header.decode("latin-1").split(",")
             if value.strip()
@@ -161,7 +161,7 @@ class AsgiWebSocket:
         if error is not None and not isinstance(error, ClientDisconnected):
             self.http.state.log.error(
                 "ASGI WebSocket app for %s failed: %s",
-                self.request._path,
+                self.request.url_path,
                 error,
                 exc_info=error,
             )
@@ -401,7 +401,7 @@ class AsgiWebSocket:
             self._flush()
         elif due == GIVE_UP:
             self.http.state.log.lifecycle(
-                "WebSocket %s: no pong in %.1fs, closing", self.request._path, timeout
+                "WebSocket %s: no pong in %.1fs, closing", self.request.url_path, timeout
             )
             self.close_sent = True
             ws.fail(1011, "keepalive ping timeout")

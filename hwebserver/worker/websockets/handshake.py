@@ -61,12 +61,12 @@ def cross_site(request: Request) -> bool:
 
 def handshake_request(request: Request) -> HandshakeRequest:
     headers = Headers()
-    for name, value in request._raw_headers:
+    for name, value in request.raw_headers:
         headers[name.decode("latin-1")] = value.decode("latin-1")
     return HandshakeRequest(
-        path=request._target.decode("latin-1"),
+        path=request.target.decode("latin-1"),
         headers=headers,
-        method=request._method,
+        method=request.http_method,
         protocol=request.protocol(),
     )
 
@@ -74,9 +74,9 @@ def handshake_request(request: Request) -> HandshakeRequest:
 def accept(http: HttpProtocol, request: Request, trailing: bytes) -> None:
     """A complete `Upgrade: websocket` request for hwebserver's WebSocket classes (upgrade.py)."""
     state = http.state
-    route = state.websocket_router.match(request.conn.port_name, request._path)
+    route = state.websocket_router.match(request.conn.port_name, request.url_path)
     if route is None or not isinstance(route.endpoint, WebSocketEndpoint):
-        refuse(http, request, errorResponse(request, f"No WebSocket at {request._path}", 404))
+        refuse(http, request, errorResponse(request, f"No WebSocket at {request.url_path}", 404))
         return
     if state.draining:
         refuse(http, request, errorResponse(request, "The server is shutting down", 503))
@@ -88,7 +88,7 @@ def accept(http: HttpProtocol, request: Request, trailing: bytes) -> None:
             return
     if cross_site(request):
         origin = request.headers().get("Origin")
-        state.log.lifecycle("refused WebSocket %s from origin %r", request._path, origin)
+        state.log.lifecycle("refused WebSocket %s from origin %r", request.url_path, origin)
         refuse(http, request, errorResponse(request, "Origin not allowed", 403))
         return
     # state=OPEN: the library validates and negotiates (accept()) but the HTTP request was
@@ -105,7 +105,7 @@ def accept(http: HttpProtocol, request: Request, trailing: bytes) -> None:
         for name in _KEPT_REFUSAL_HEADERS:
             if name in handshake.headers:
                 response.setHeader(name, handshake.headers[name])
-        state.log.lifecycle("refused WebSocket %s: %s", request._path, message)
+        state.log.lifecycle("refused WebSocket %s: %s", request.url_path, message)
         refuse(http, request, response)
         return
     connection = WebSocketConnection(http, request, route.endpoint, protocol, handshake, trailing)
@@ -118,7 +118,12 @@ def refuse(http: HttpProtocol, request: Request, response: Any) -> None:
     if state.access_log:
         client = request.conn.client
         state.log.access(
-            f"{client[0]}:{client[1]}", request._method, request._path, response._status, 0, 0.0
+            f"{client[0]}:{client[1]}",
+            request.http_method,
+            request.url_path,
+            response.status_code,
+            0,
+            0.0,
         )
     request.cleanup()
     write_refusal(http, response)

@@ -61,7 +61,7 @@ INBOX_LOW_BYTES = 1 << 18
 
 def write_refusal(http: HttpProtocol, response: Response) -> None:
     """Answer the upgrade request with a plain HTTP response, then close the connection."""
-    body = response._body
+    body = response.body_bytes
     head = build_head(response, content_length_line(len(body)), CLOSE, http.state.date_server)
     http.transport.write(head + body)
     http._linger()  # half-close; the client reads the answer, then the clock cuts
@@ -264,7 +264,7 @@ class WebSocketConnection:
             "WebSocket %s.%s for %s raised %s",
             self.endpoint.cls.__qualname__,
             what,
-            self.request._path,
+            self.request.url_path,
             type(exc).__name__,
             exc_info=exc,
         )
@@ -409,7 +409,7 @@ class WebSocketConnection:
             self._flush()
         elif due == GIVE_UP:
             self.state.log.lifecycle(
-                "WebSocket %s: no pong in %.1fs, closing", self.request._path, timeout
+                "WebSocket %s: no pong in %.1fs, closing", self.request.url_path, timeout
             )
             ws.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
             self._flush()
@@ -477,7 +477,7 @@ class WebSocketConnection:
         """Answer the upgrade with an HTTP error instead of 101, then close."""
         self.refused = True
         self.held = []
-        self._access_log(response._status)
+        self._access_log(response.status_code)
         if not self.lost:
             write_refusal(self.http, response)
             # The HTTP clock leaves upgraded connections alone: cut a client that lingers.
@@ -496,4 +496,6 @@ class WebSocketConnection:
         state = self.state
         if state.access_log:
             client = self.request.conn.client
-            state.log.access(f"{client[0]}:{client[1]}", "GET", self.request._path, status, 0, 0.0)
+            state.log.access(
+                f"{client[0]}:{client[1]}", "GET", self.request.url_path, status, 0, 0.0
+            )

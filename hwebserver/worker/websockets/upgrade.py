@@ -32,8 +32,8 @@ def preload(state: WorkerState) -> None:
 def upgrade(http: HttpProtocol, request: Request, trailing: bytes) -> None:
     state = http.state
     port = request.conn.port_name
-    if state.websocket_router.match(port, request._path) is None:
-        route = state.router.match(port, request._path)
+    if state.websocket_router.match(port, request.url_path) is None:
+        route = state.router.match(port, request.url_path)
         if route is not None and route.kind == ASGI:
             from .asgi_connection import AsgiWebSocket
 
