@@ -31,6 +31,7 @@ class Option:
     default: Any
     scope: str  # "port" or "server"
     doc: str
+    choices: tuple[str, ...] = ()  # for a "str" option: the values it may take
 
 
 def _opts(*options: Option) -> dict[str, Option]:
@@ -66,6 +67,13 @@ OPTIONS: dict[str, Option] = _opts(
     Option("SECURE_HSTS_INCLUDE_SUBDOMAINS", "bool", False, "port", "HSTS includeSubDomains"),
     Option("SECURE_HSTS_PRELOAD", "bool", False, "port", "HSTS preload"),
     Option("CORS_ORIGIN_WHITELIST", "list", None, "port", "allowed CORS origins ('*': all)"),
+    Option(
+        "ADMIN_ENDPOINTS",
+        "bool",
+        False,
+        "port",
+        "serve /metrics (Prometheus), /livez and /readyz on this port, with no user handler",
+    ),
 )
 
 
@@ -107,6 +115,20 @@ class ServerSettings:
     )
     GRACEFUL_TIMEOUT: float = field(
         default=30.0, metadata={"doc": "seconds to finish in-flight work"}
+    )
+    SHUTDOWN_DELAY: float = field(
+        default=0.0,
+        metadata={
+            "doc": "seconds /readyz answers 503 after TERM before draining starts "
+            "(load balancers stop first)"
+        },
+    )
+    ACCESS_LOG_FORMAT: str = field(
+        default="text",
+        metadata={
+            "doc": "access lines as 'text' or 'json' (one object a line, with a request id)",
+            "choices": ("text", "json"),
+        },
     )
     WORKER_TIMEOUT: float = field(
         default=30.0, metadata={"doc": "heartbeat silence before a worker is replaced"}
@@ -152,6 +174,7 @@ def _server_options() -> dict[str, Option]:
             declared.default,
             "server",
             declared.metadata["doc"],
+            declared.metadata.get("choices", ()),
         )
         for declared in dataclasses.fields(ServerSettings)
     }
@@ -176,6 +199,10 @@ def _check_value(option: Option, value: Any) -> Any:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
     if kind == "str" and isinstance(value, str):
+        if option.choices and value not in option.choices:
+            raise ValueError(
+                f"setting {option.name}: expected one of {', '.join(option.choices)}, got {value!r}"
+            )
         return value
     if kind == "str" and isinstance(value, os.PathLike):
         path = os.fspath(value)  # file settings (LOG_FILE, SSL_*) may be pathlib paths

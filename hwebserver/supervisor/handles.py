@@ -48,6 +48,7 @@ class WorkerHandle:
         self.in_flight = 0
         self.lag = 0.0
         self.rss: deque[int] = deque(maxlen=MEMORY_SAMPLES)
+        self.report: Message = {}  # the last heartbeat, as sent (request counts for /metrics)
         self.request_limit = limit
         self.recycle_reason: str | None = None
         self.failure: str | None = None  # why it is considered failed, with any traceback
@@ -106,6 +107,7 @@ class WorkerHandle:
 
     def beat(self, message: Message, now: float) -> None:
         self.last_beat = now
+        self.report = message
         self.served = int(message.get("served", 0))
         self.in_flight = int(message.get("in_flight", 0))
         self.lag = float(message.get("lag", 0.0))

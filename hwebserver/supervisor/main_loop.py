@@ -25,6 +25,7 @@ from ..worker.process.logs import ServerLog
 from . import spawn, tree
 from .handles import Generation, Phase, Slot, WorkerHandle, request_limit
 from .listeners import close_all
+from .metrics import ServiceCounters
 from .options import RunOptions
 from .recycling import due_for_recycling
 from .signals import SignalInbox
@@ -74,6 +75,10 @@ class Supervisor:
         self.has_served = False  # a worker said READY: from then on, no live worker is an outage
         self.outage_since: float | None = None
         self.watcher = WatcherKeeper(self.selector, self.log, self._on_sources_changed)
+        self.counters = ServiceCounters(time.monotonic())  # for /metrics (metrics.py)
+        self.shutdown_delay = float(config.option("SHUTDOWN_DELAY"))
+        # A graceful shutdown waiting out SHUTDOWN_DELAY: (why, when draining starts).
+        self.delayed_shutdown: tuple[str, float] | None = None
 
     # -- any thread ------------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -108,6 +113,8 @@ class Supervisor:
             callback: Callable[[], None] = key.data
             callback()
         now = time.monotonic()
+        if self.delayed_shutdown is not None and now >= self.delayed_shutdown[1]:
+            self._shutdown(self.delayed_shutdown[0], immediate=False, now=now)
         self._handle_signals(now)
         self._reap_exited(now)
         self._enforce_deadlines(now)
@@ -125,6 +132,8 @@ class Supervisor:
                 soonest = min(soonest, worker.started + self.boot_timeout)
             else:
                 soonest = min(soonest, worker.last_beat + self.worker_timeout)
+        if self.delayed_shutdown is not None:
+            soonest = min(soonest, self.delayed_shutdown[1])
         if self.active is not None:
             next_start = self.active.next_start()
             if next_start > now:  # a due slot is filled in this turn, or not at all (stopping)
@@ -139,14 +148,17 @@ class Supervisor:
         received, self.received = self.received, []
         if self.stop_requested:
             self.stop_requested = False
-            self._shutdown("requestShutdown()", immediate=False, now=now)
+            self._graceful_shutdown("requestShutdown()", now)
         for signum in received:
             if signum == signal.SIGHUP:
                 self._reload("SIGHUP", now)
             elif signum == signal.SIGTERM:
-                self._shutdown("SIGTERM", immediate=False, now=now)
+                self._graceful_shutdown("SIGTERM", now)
             elif signum == signal.SIGINT:
-                self._shutdown("SIGINT", immediate=self.stopping is not None, now=now)
+                if self.stopping is None and self.delayed_shutdown is None:
+                    self._graceful_shutdown("SIGINT", now)
+                else:
+                    self._shutdown("SIGINT", immediate=True, now=now)
             elif signum == signal.SIGQUIT:
                 self._shutdown("SIGQUIT", immediate=True, now=now)
             elif signum == signal.SIGTTIN:
@@ -240,6 +252,14 @@ class Supervisor:
         kind = message["kind"]
         if kind == control.HEARTBEAT:
             worker.beat(message, now)
+        elif kind == control.METRICS_QUERY:
+            snapshot = self.counters.snapshot(
+                list(self.workers.values()),
+                self.active.number if self.active is not None else None,
+                self.stopping is not None or self.delayed_shutdown is not None,
+                now,
+            )
+            worker.send(control.METRICS, id=message.get("id"), snapshot=snapshot)
         elif kind == control.READY:
             if worker.phase is not Phase.BOOTING or worker.killed:
                 return
@@ -249,13 +269,15 @@ class Supervisor:
             self.log.lifecycle("%s ready in %.2fs", worker, now - worker.started)
             if worker.reopen_pending:
                 self._send_reopen(worker)
+            if self.delayed_shutdown is not None:
+                worker.send(control.UNREADY)
             sources = message.get("sources")
             if isinstance(sources, list):
                 self.watcher.watch_more(str(path) for path in sources)
         elif kind == control.SHUTDOWN:
             signal_name = message.get("signal")  # a SIGTERM or SIGINT sent to the worker
             why = f"{signal_name} to {worker}" if signal_name else f"requestShutdown() in {worker}"
-            self._shutdown(why, immediate=False, now=now)
+            self._graceful_shutdown(why, now)
         elif kind == control.BOOT_FAILED:
             error = str(message.get("error", "")).rstrip()
             worker.failure = "failed to start"
@@ -285,6 +307,7 @@ class Supervisor:
         self._forget(worker)
 
     def _on_exit(self, worker: WorkerHandle, code: int, now: float) -> None:
+        self.counters.worker_exited(worker, code)
         generation = worker.generation
         how = tree.describe_exit(code)
         asked = worker.phase in (Phase.RETIRING, Phase.STOPPING)
@@ -438,6 +461,7 @@ class Supervisor:
         if due is not None:
             worker, reason = due
             worker.recycle_reason = reason
+            self.counters.recycles += 1
             slot = generation.slot_of(worker)
             if slot is not None:
                 slot.vacate(booted=True, now=now)
@@ -477,7 +501,7 @@ class Supervisor:
 
     # -- reload ------------------------------------------------------------------------------------
     def _reload(self, reason: str, now: float) -> None:
-        if self.stopping is not None:
+        if self.stopping is not None or self.delayed_shutdown is not None:
             return
         if self.pending is not None:
             self._abort_pending(f"superseded by a newer reload ({reason})", now, failed=False)
@@ -496,6 +520,7 @@ class Supervisor:
         old, new = self.active, self.pending
         assert old is not None and new is not None
         self.active, self.pending = new, None
+        self.counters.reloads_succeeded += 1
         for worker in list(old.workers):
             self._retire(worker, now)
         self.log.startup(
@@ -517,6 +542,7 @@ class Supervisor:
             self._kill(worker)
         active = self.active.number if self.active is not None else -1
         if failed:
+            self.counters.reloads_failed += 1
             self.log.error(
                 "reload to generation %d failed: %s; generation %d keeps serving",
                 generation.number,
@@ -531,10 +557,36 @@ class Supervisor:
         self._reload(description, time.monotonic())
 
     # -- shutdown ----------------------------------------------------------------------------------
+    def _graceful_shutdown(self, reason: str, now: float) -> None:
+        """With SHUTDOWN_DELAY, /readyz answers 503 for that long while everything else is
+        served as before, so a load balancer takes the service out before it drains. A second
+        request to stop during the delay drains at once."""
+        if self.shutdown_delay <= 0 or self.stopping is not None or self.delayed_shutdown:
+            self._shutdown(reason, immediate=False, now=now)
+            return
+        self.delayed_shutdown = (reason, now + self.shutdown_delay)
+        self.log.startup(
+            "shutting down (%s) in %gs (SHUTDOWN_DELAY): /readyz answers 503 meanwhile",
+            reason,
+            self.shutdown_delay,
+        )
+        self.notifier.stopping(f"shutting down ({reason})")
+        self._announce_unready()
+
+    def _announce_unready(self) -> None:
+        for worker in self.workers.values():
+            if worker.phase is Phase.READY and not worker.killed:
+                worker.send(control.UNREADY)
+
     def _shutdown(self, reason: str, immediate: bool, now: float) -> None:
         if self.stopping is None:
-            self.log.startup("shutting down (%s)", reason)
-            self.notifier.stopping(f"shutting down ({reason})")
+            if self.delayed_shutdown is None:
+                self.log.startup("shutting down (%s)", reason)
+                self.notifier.stopping(f"shutting down ({reason})")
+                self._announce_unready()
+            else:
+                self.log.startup("SHUTDOWN_DELAY over: draining (%s)", reason)
+            self.delayed_shutdown = None
             # The workers keep their own copies until they stop accepting.
             close_all(self.listeners)
             self.watcher.stop()

@@ -262,7 +262,7 @@ class HttpProtocol(asyncio.Protocol):
         self.exchange: Any = None  # an app adapter's exchange in progress, told of disconnects
         self.closing = False
         self.policy = listener.policy
-        self.observed = state.access_log or self.policy is not None
+        self.observed = state.access_log or self.policy is not None or state.stats is not None
         # Per-connection copies of what every request consults (one attribute hop, not two).
         self.router = state.router
         self.port_name = listener.name
@@ -714,7 +714,7 @@ class HttpProtocol(asyncio.Protocol):
         self.active_keep_alive = keep_alive and not state.draining
         try:
             if self.observed:  # an access log or a port policy: most services have neither
-                if state.access_log:
+                if state.access_log or state.stats is not None:
                     self.active_started = time.perf_counter()
                 if self.policy is not None:
                     early = self.policy.before(request)
@@ -889,6 +889,8 @@ class HttpProtocol(asyncio.Protocol):
         """The response is written (or handed to the transport): log, clean up, go on."""
         state = self.state
         state.requests_served += 1
+        if state.stats is not None:  # a port serves /metrics
+            state.stats.record(status, time.perf_counter() - self.active_started)
         if state.access_log:
             conn = request.conn
             state.log.access(

@@ -3,8 +3,10 @@
 A frame is a 4-byte big-endian length followed by a JSON object with a "kind". Defined here,
 in the lowest package that speaks it; the supervisor imports it.
 
-worker -> supervisor: READY, HEARTBEAT, SHUTDOWN (requestShutdown() was called), BOOT_FAILED.
-supervisor -> worker: DRAIN (with a mode), STOP.
+worker -> supervisor: READY, HEARTBEAT, SHUTDOWN (requestShutdown() was called), BOOT_FAILED,
+METRICS_QUERY (a scrape of /metrics).
+supervisor -> worker: DRAIN (with a mode), STOP, METRICS (the answer), UNREADY (a graceful
+shutdown began: /readyz answers 503).
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ SHUTDOWN = "shutdown"  # stop the whole server
 BOOT_FAILED = "boot_failed"  # error (text with the traceback)
 DRAIN = "drain"  # mode: RETIRE or SHUTDOWN_MODE
 STOP = "stop"  # cut everything now and exit
+METRICS_QUERY = "metrics_query"  # id
+METRICS = "metrics"  # id, snapshot (see supervisor/metrics.py)
+UNREADY = "unready"  # the service is shutting down
 
 # DRAIN modes. RETIRE: another generation serves the same sockets, so idle keep-alive
 # connections are left to come back once more (answered with Connection: close) or to time

@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 
 import psutil
 
-from . import control, current, linux
+from . import admin, control, current, linux
 from .config import Listener, WorkerConfig
 from .control import FrameDecoder, Message
 from .logs import REPORT_INTERVAL, OncePerInterval, ServerLog, reopen_log_files
@@ -159,6 +159,9 @@ class WorkerProcess:
             generation=self.generation,
             sources=application_sources(),
         )
+        admin.connect(
+            self.server.state, self.channel.send, self._supervisor_linked, self.generation
+        )
         # The supervisor logs it ("ready in 0.04s"): one line per worker, not two.
         self._beat_due = loop.time() + HEARTBEAT_INTERVAL
         self._beat = loop.call_at(self._beat_due, self._heartbeat)
@@ -226,6 +229,7 @@ class WorkerProcess:
             in_flight=state.in_flight,
             lag=round(max(0.0, now - self._beat_due), 4),
             rss=self._measure_rss(),
+            **(state.stats.report(state) if state.stats is not None else {}),
         )
 
     def _measure_rss(self) -> int:
@@ -245,6 +249,12 @@ class WorkerProcess:
             self._stop(control.RETIRE if mode == control.RETIRE else control.SHUTDOWN_MODE)
         elif kind == control.STOP:
             self._stop(IMMEDIATE)
+        else:
+            admin.on_control_message(self.server.state, message)
+
+    def _supervisor_linked(self) -> bool:
+        transport = self.channel.transport if self.channel is not None else None
+        return transport is not None and not transport.is_closing()
 
     def _on_supervisor_lost(self) -> None:
         """No supervisor: nobody will take over these sockets, so drain as for a shutdown."""

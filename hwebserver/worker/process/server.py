@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .. import admin
 from ..apps import asgi
 from ..http.protocol import HttpProtocol
 from ..policies.build import build_policy
@@ -72,6 +73,7 @@ class WorkerServer:
                 listener.ssl_context = server_ssl_context(listener.settings)
             listener.policy = build_policy(listener.settings)
             state.log.open_port_log(listener.name, listener.settings)
+        admin.install(state, self.listeners)  # ADMIN_ENDPOINTS: /metrics, /livez, /readyz
         self._guard = DescriptorGuard(
             connections=lambda: len(state.connections),
             pause=self._pause_accepting,

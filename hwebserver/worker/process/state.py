@@ -10,6 +10,7 @@ from ..http.dates import date_server_lines
 from ..websockets.keepalive import WebSocketRegistry
 from .config import WorkerConfig
 from .logs import ServerLog
+from .stats import RequestStats
 from .threads import HandlerThreads
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ class WorkerState:
         self.date_server = date_server_lines()
         self.date_server_end = self.date_server + b"\r\n"
         self.requests_served = 0
+        self.stats: RequestStats | None = None  # set when a port serves /metrics (stats.py)
         self.draining = False
         self.access_log = config.access_log
         self.debug = config.debug

@@ -1,0 +1,66 @@
+"""What one worker counts of its requests for /metrics: status classes and a duration
+histogram. Kept only when some port has ADMIN_ENDPOINTS, so a service without metrics pays
+nothing; the counts travel to the supervisor in each heartbeat, which adds up all workers.
+"""
+
+from __future__ import annotations
+
+import os
+from bisect import bisect_left
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .state import WorkerState
+
+# Upper bounds (seconds) of the request-duration histogram's buckets; +Inf is implied.
+DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
+
+
+class RequestStats:
+    """Counters since the worker started; cumulative, as Prometheus counters are."""
+
+    __slots__ = ("buckets", "duration_sum", "statuses")
+
+    def __init__(self) -> None:
+        self.statuses = [0] * len(STATUS_CLASSES)
+        self.buckets = [0] * (len(DURATION_BUCKETS) + 1)  # not cumulative; the last is +Inf
+        self.duration_sum = 0.0
+
+    def record(self, status: int, seconds: float) -> None:
+        """On the request path: a list index and a bisect, nothing allocated."""
+        index = status // 100 - 1
+        if 0 <= index < 5:
+            self.statuses[index] += 1
+        self.buckets[bisect_left(DURATION_BUCKETS, seconds)] += 1
+        self.duration_sum += seconds
+
+    def report(self, state: WorkerState) -> dict[str, Any]:
+        """The heartbeat's share: these counters and the worker's open connections."""
+        websockets = sum(1 for connection in state.connections if connection.upgraded is not None)
+        return {
+            "statuses": self.statuses,
+            "buckets": self.buckets,
+            "duration_sum": round(self.duration_sum, 6),
+            "connections": len(state.connections) - websockets,
+            "websockets": websockets,
+        }
+
+
+def local_snapshot(state: WorkerState, generation: int, lag: float, rss: int) -> dict[str, Any]:
+    """/metrics without a supervisor (a server in a thread of the calling process): this
+    process alone, in the shape the supervisor's snapshot has."""
+    stats = state.stats
+    worker: dict[str, Any] = {
+        "pid": os.getpid(),
+        "generation": generation,
+        "phase": "ready",
+        "uptime": 0.0,
+        "served": state.requests_served,
+        "in_flight": state.in_flight,
+        "lag": lag,
+        "rss": rss,
+    }
+    if stats is not None:
+        worker.update(stats.report(state))
+    return {"supervisor": None, "workers": [worker], "retired": {}}
