@@ -12,6 +12,8 @@ from types import ModuleType
 
 from .api.run_arguments import add_command_line_options
 
+from . import control_command
+
 EPILOG = """\
 APP is a Python file (path/to/service.py) or an importable module (package.service) that
 registers handlers with hwebserver.urlHandler, apiFunction, webSocket, ... It is imported
@@ -59,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("app", metavar="APP", help="Python file or module registering handlers")
     # The options of run(), from its declarations: each one's dest is run()'s argument name.
     add_command_line_options(parser)
+    control_command.add_serving_options(parser)  # --admin-port, --pid-file
     return parser
 
 
@@ -83,6 +86,8 @@ def load_app(app: str) -> ModuleType:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if control_command.is_subcommand(argv):  # status, reload, stop
+        return control_command.main(argv)
     given = vars(build_parser().parse_args(argv))
     app = given.pop("app")
     import hwebserver

@@ -19,17 +19,25 @@ class CommandLine:
 
     given: dict[str, Any]
     run_called: bool = False
+    # --admin-port: a named port 'admin' with ADMIN_ENDPOINTS; --pid-file: written by the
+    # supervisor (see supervisor/pidfile.py). Not run() arguments: kept apart from `given`.
+    admin_port: int | None = None
+    pid_file: str | None = None
     # Raised by run() while it set up (options, settings, listeners): the user's input was
     # wrong, so the command line reports it in one line rather than with a traceback.
     startup_failures: list[BaseException] = field(default_factory=list)
 
 
 _active: list[CommandLine] = []
+ADMIN_PORT_NAME = "admin"
 
 
 def start(given: Mapping[str, Any]) -> CommandLine:
     """The command line is running: run() from now on takes `given` over its arguments."""
-    command_line = CommandLine(dict(given))
+    options = dict(given)
+    command_line = CommandLine(
+        options, admin_port=options.pop("admin_port", None), pid_file=options.pop("pid_file", None)
+    )
     _active[:] = [command_line]
     return command_line
 
@@ -44,7 +52,13 @@ def apply(arguments: dict[str, Any]) -> dict[str, Any]:
     if command_line is None:
         return arguments
     command_line.run_called = True
-    return {**arguments, **command_line.given}
+    merged = {**arguments, **command_line.given}
+    if command_line.admin_port is not None:
+        from .api.settings import setSettingsForPort
+
+        setSettingsForPort({"ADMIN_ENDPOINTS": True}, ADMIN_PORT_NAME)
+        merged["ports"] = [*(merged.get("ports") or ()), (ADMIN_PORT_NAME, command_line.admin_port)]
+    return merged
 
 
 def overridden_port(arguments: Mapping[str, Any]) -> tuple[int, int] | None:

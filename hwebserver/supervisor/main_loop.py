@@ -22,7 +22,7 @@ from ..worker.process import control, main
 from ..worker.process.config import Listener
 from ..worker.process.control import Message
 from ..worker.process.logs import ServerLog
-from . import spawn, tree
+from . import pidfile, spawn, tree
 from .handles import Generation, Phase, Slot, WorkerHandle, request_limit
 from .listeners import close_all
 from .metrics import ServiceCounters
@@ -90,6 +90,7 @@ class Supervisor:
     def serve(self) -> None:
         self.inbox.install()
         self.selector.register(self.inbox.fileno(), selectors.EVENT_READ, self._on_signals)
+        pid_file = pidfile.write_if_asked(self.listeners)  # --pid-file
         try:
             now = time.monotonic()
             self.log.lifecycle("supervisor %d starts %d worker(s)", os.getpid(), self.target)
@@ -104,6 +105,7 @@ class Supervisor:
                 self._turn()
         finally:
             self._cleanup()
+            pidfile.remove(pid_file)
         if self.fatal is not None:
             raise OperationFailed(self.fatal)
         self.log.lifecycle("supervisor %d stopped", os.getpid())
