@@ -23,15 +23,15 @@ class RequestStats:
     __slots__ = ("buckets", "duration_sum", "statuses")
 
     def __init__(self) -> None:
-        self.statuses = [0] * len(STATUS_CLASSES)
+        # Indexed by status // 100 (a Response's status is 100..599): slot 0 stays unused,
+        # so no subtraction or range check runs per request.
+        self.statuses = [0] * 6
         self.buckets = [0] * (len(DURATION_BUCKETS) + 1)  # not cumulative; the last is +Inf
         self.duration_sum = 0.0
 
     def record(self, status: int, seconds: float) -> None:
-        """On the request path: a list index and a bisect, nothing allocated."""
-        index = status // 100 - 1
-        if 0 <= index < 5:
-            self.statuses[index] += 1
+        """On the request path: two list increments and one C bisect, nothing allocated."""
+        self.statuses[status // 100] += 1
         self.buckets[bisect_left(DURATION_BUCKETS, seconds)] += 1
         self.duration_sum += seconds
 
@@ -39,7 +39,7 @@ class RequestStats:
         """The heartbeat's share: these counters and the worker's open connections."""
         websockets = sum(1 for connection in state.connections if connection.upgraded is not None)
         return {
-            "statuses": self.statuses,
+            "statuses": self.statuses[1:],
             "buckets": self.buckets,
             "duration_sum": round(self.duration_sum, 6),
             "connections": len(state.connections) - websockets,
