@@ -44,6 +44,7 @@ class Request:
         "parsed_form",
         "query",
         "raw_headers",
+        "request_id",
         "responder",
         "target",
         "trailer_fields",
@@ -76,6 +77,9 @@ class Request:
         self.made_tempdir: RequestTempDir | None = None
         # A chunked body's trailer fields (set by the server when the body ends).
         self.trailer_fields: list[tuple[bytes, bytes]] | None = None
+        # (extension) With ACCESS_LOG_FORMAT "json": X-Request-Id as sent, or one generated;
+        # it is in the access line and the response's X-Request-Id. None otherwise.
+        self.request_id: str | None = None
 
     def __repr__(self) -> str:
         return f"<Request {self.http_method} {self.url_path!r}>"

@@ -901,6 +901,7 @@ class HttpProtocol(asyncio.Protocol):
                 size,
                 (time.perf_counter() - self.active_started) * 1000.0,
                 conn.port_name,
+                request.request_id,
             )
         if request.made_tempdir is not None:
             request.made_tempdir.cleanup()

@@ -6,8 +6,11 @@ host application can route it; run() adds a console handler only when nothing el
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sys
+import time
 from typing import Any
 
 from ...api.enums import webServerVerbosity
@@ -39,6 +42,7 @@ class ServerLog:
         self.verbosity = int(webServerVerbosity.High if debug else verbosity)
         self.console_access = self.verbosity >= webServerVerbosity.High
         self.port_loggers: dict[str, logging.Logger] = {}
+        self.json_access = False  # ACCESS_LOG_FORMAT "json" (see request_ids.py)
 
     def open_port_log(self, port_name: str, settings: dict[str, Any]) -> None:
         port_logger = open_port_logger(port_name, settings)
@@ -90,13 +94,51 @@ class ServerLog:
         size: int,
         duration_ms: float,
         port_name: str | None = None,
+        request_id: str | None = None,
     ) -> None:
+        if self.json_access:
+            line = json_access_line(client, method, path, status, size, duration_ms, request_id)
+            self._access("%s", line, port_name=port_name)
+        else:
+            self._access(
+                _ACCESS_FORMAT, client, method, path, status, size, duration_ms, port_name=port_name
+            )
+
+    def _access(self, message: str, *args: object, port_name: str | None) -> None:
         if self.console_access:
-            access_logger.info(_ACCESS_FORMAT, client, method, path, status, size, duration_ms)
+            access_logger.info(message, *args)
         if port_name is not None and self.port_loggers:
             port_logger = self.port_loggers.get(port_name)
             if port_logger is not None:
-                port_logger.info(_ACCESS_FORMAT, client, method, path, status, size, duration_ms)
+                port_logger.info(message, *args)
+
+
+def json_access_line(
+    client: str,
+    method: str,
+    path: str,
+    status: int,
+    size: int,
+    duration_ms: float,
+    request_id: str | None,
+) -> str:
+    """One JSON object: what log collectors (Loki, Elasticsearch, jq) parse without a regex."""
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+    return json.dumps(
+        {
+            "time": stamp,
+            "client": client,
+            "method": method,
+            "path": path,
+            "status": status,
+            "bytes": size,
+            "duration_ms": round(duration_ms, 3),
+            "pid": os.getpid(),
+            "request_id": request_id,
+        },
+        separators=(",", ":"),
+    )
 
 
 def setup_console_logging() -> None:

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .. import admin
+from .. import admin, request_ids
 from ..apps import asgi
 from ..http.protocol import HttpProtocol
 from ..policies.build import build_policy
@@ -74,6 +74,7 @@ class WorkerServer:
             listener.policy = build_policy(listener.settings)
             state.log.open_port_log(listener.name, listener.settings)
         admin.install(state, self.listeners)  # ADMIN_ENDPOINTS: /metrics, /livez, /readyz
+        request_ids.install(state, self.listeners)  # ACCESS_LOG_FORMAT json: X-Request-Id
         self._guard = DescriptorGuard(
             connections=lambda: len(state.connections),
             pause=self._pause_accepting,
