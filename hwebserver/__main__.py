@@ -10,9 +10,8 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from .api.run_arguments import add_command_line_options
-
 from . import control_command
+from .api.run_arguments import add_command_line_options
 
 EPILOG = """\
 APP is a Python file (path/to/service.py) or an importable module (package.service) that

@@ -76,7 +76,7 @@ class Supervisor:
         self.outage_since: float | None = None
         self.watcher = WatcherKeeper(self.selector, self.log, self._on_sources_changed)
         self.counters = ServiceCounters(time.monotonic())  # for /metrics (metrics.py)
-        self.shutdown_delay = float(config.option("SHUTDOWN_DELAY"))
+        self.shutdown_delay = config.server.SHUTDOWN_DELAY
         # A graceful shutdown waiting out SHUTDOWN_DELAY: (why, when draining starts).
         self.delayed_shutdown: tuple[str, float] | None = None
 

@@ -9,7 +9,7 @@ import os
 import socket
 
 from .. import command_line
-from ..worker.config import Listener
+from ..worker.process.config import Listener
 
 
 def admin_url(listeners: list[Listener]) -> str | None:

@@ -21,7 +21,8 @@ from typing import Any, NoReturn
 
 import psutil
 
-from . import admin, control, current, linux
+from ..admin import endpoints as admin
+from . import control, current, linux
 from .config import Listener, WorkerConfig
 from .control import FrameDecoder, Message
 from .logs import REPORT_INTERVAL, OncePerInterval, ServerLog, reopen_log_files

@@ -9,9 +9,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .. import admin, request_ids
+from ..admin import endpoints as admin
 from ..apps import asgi
 from ..http.protocol import HttpProtocol
+from ..policies import request_ids
 from ..policies.build import build_policy
 from ..policies.tls import server_ssl_context
 from ..websockets.upgrade import preload as preload_websockets

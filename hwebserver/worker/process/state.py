@@ -14,6 +14,7 @@ from .stats import RequestStats
 from .threads import HandlerThreads
 
 if TYPE_CHECKING:
+    from ..admin.endpoints import AdminEndpoints
     from ..apps.lifespan import Lifespan
     from ..http.protocol import HttpProtocol
 
@@ -43,6 +44,7 @@ class WorkerState:
         self.date_server_end = self.date_server + b"\r\n"
         self.requests_served = 0
         self.stats: RequestStats | None = None  # set when a port serves /metrics (stats.py)
+        self.admin_endpoints: AdminEndpoints | None = None  # the same (admin/endpoints.py)
         self.draining = False
         self.access_log = config.access_log
         self.debug = config.debug

@@ -15,17 +15,16 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..api.response import Response
-from ..api.routing import Route
-from . import control
-from .stats import RequestStats, local_snapshot
+from ...api.response import Response
+from ...api.routing import Route
+from ..process import control
+from ..process.stats import RequestStats, local_snapshot
 
 if TYPE_CHECKING:
-    from ..api.request import Request
-    from .config import Listener
-    from .state import WorkerState
+    from ...api.request import Request
+    from ..process.config import Listener
+    from ..process.state import WorkerState
 
-ADMIN_KEY = "admin"
 ROUTE_KIND = "admin"
 ADMIN_PRIORITY = 0  # below handlers (2) and mounts (1)
 QUERY_TIMEOUT = 2.0  # a supervisor that does not answer a scrape in time: 503
@@ -111,7 +110,7 @@ def install(state: WorkerState, listeners: list[Listener]) -> None:
     if not names:
         return
     endpoints = AdminEndpoints(state)
-    state.extras[ADMIN_KEY] = endpoints
+    state.admin_endpoints = endpoints
     state.stats = RequestStats()
     state.router.remove_kind(ROUTE_KIND)  # a previous in-process server's
     for path, endpoint in (
@@ -134,8 +133,8 @@ def connect(
     state: WorkerState | None, send: Send, link_alive: Callable[[], bool], generation: int
 ) -> None:
     """A supervised worker: scrapes are answered from the supervisor's snapshot."""
-    endpoints = state.extras.get(ADMIN_KEY) if state is not None else None
-    if isinstance(endpoints, AdminEndpoints):
+    endpoints = state.admin_endpoints if state is not None else None
+    if endpoints is not None:
         endpoints.send = send
         endpoints.link_alive = link_alive
         endpoints.generation = generation
@@ -143,6 +142,6 @@ def connect(
 
 def on_control_message(state: WorkerState | None, message: control.Message) -> None:
     """The supervisor's messages for the admin endpoints (METRICS, UNREADY)."""
-    endpoints = state.extras.get(ADMIN_KEY) if state is not None else None
-    if isinstance(endpoints, AdminEndpoints):
+    endpoints = state.admin_endpoints if state is not None else None
+    if endpoints is not None:
         endpoints.on_message(message)

@@ -14,13 +14,13 @@ import re
 import secrets
 from typing import TYPE_CHECKING
 
-from ..api.request import Request
-from ..api.response import Response
-from .policybase import PortPolicy
+from ...api.request import Request
+from ...api.response import Response
+from .base import PortPolicy
 
 if TYPE_CHECKING:
-    from .config import Listener
-    from .state import WorkerState
+    from ..process.config import Listener
+    from ..process.state import WorkerState
 
 # What is kept of a client's id: visible ASCII, bounded; anything else is replaced, so an id
 # can neither split a header nor flood a log line.
@@ -55,7 +55,7 @@ class RequestIds(PortPolicy):
 
 def install(state: WorkerState, listeners: list[Listener]) -> None:
     """At worker start, after the ports' policies are built."""
-    if state.config.option("ACCESS_LOG_FORMAT") != "json":
+    if state.config.server.ACCESS_LOG_FORMAT != "json":
         return
     state.log.json_access = True
     for listener in listeners:

@@ -1,0 +1,1 @@
+"""ADMIN_ENDPOINTS: /metrics, /livez and /readyz, and the Prometheus exposition of the numbers."""
