@@ -24,6 +24,7 @@ from .forms import MULTIPART, URLENCODED, media_type
 from .jsonencode import dumps_bytes
 from .request import Request
 from .response import Response
+from .tracebacks import without_server_frames
 
 log = logging.getLogger("hwebserver")
 
@@ -171,6 +172,7 @@ def cannot_encode(request: Request, function: ApiFunction, result: Any, what: st
 
 def failure(request: Request, function: ApiFunction | None, exc: BaseException) -> Response:
     name = function.name if function is not None else "(unknown)"
+    without_server_frames(exc)  # the log and a debug answer start at the function's own frame
     log.error("API function %s raised %s", name, type(exc).__name__, exc_info=exc)
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     return server_error(request, text)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ...api.mounts import ASGI
 from ...api.request import Request
 from ...api.routing import Route
+from ...api.tracebacks import without_server_frames
 from ..http import eager
 from ..http.error_responses import error_response
 from ..http.response_streams import send_file_range
@@ -318,6 +319,7 @@ class AsgiHttp:
 
     def _log(self, error: BaseException) -> None:
         request = self.request
+        without_server_frames(error)
         self.protocol.state.log.error(
             "ASGI app for %s %s failed: %s",
             request.http_method,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import traceback
 
 from ...api.helpers import errorResponse, wants_json
 from ...api.request import Request
 from ...api.response import Response
+from ...api.tracebacks import format_user_exception
 
 
 class HttpError(Exception):
@@ -29,9 +29,10 @@ def rejection_response(error: HttpError) -> Response:
 
 
 def error_response(request: Request, exc: BaseException | None, debug: bool) -> Response:
-    """500: the traceback goes to the client only in debug mode."""
+    """500: the traceback (from the application's first frame) goes to the client only in
+    debug mode."""
     if debug and exc is not None:
-        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        text = format_user_exception(exc)
         if wants_json(request):
             return errorResponse(request, text, 500)
         return Response(text, 500, content_type="text/plain")

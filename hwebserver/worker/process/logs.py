@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from ...api.enums import webServerVerbosity
+from ...api.tracebacks import without_server_frames
 from ..policies.port_logs import close_port_logger, open_port_logger, reopen_log_files
 
 __all__ = [
@@ -74,7 +75,9 @@ class ServerLog:
                 port_logger.error(message, *args, exc_info=exc_info)  # type: ignore[arg-type]
 
     def request_failed(self, what: str, request: Any, exc: BaseException) -> None:
-        """One line, with the traceback, for a handler or app that raised; also in the port's log."""
+        """One line, with the traceback from the application's first frame, for a handler or
+        app that raised; also in the port's log."""
+        without_server_frames(exc)
         self.error(
             "%s for %s %s raised %s",
             what,

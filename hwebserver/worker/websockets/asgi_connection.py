@@ -26,6 +26,7 @@ from websockets.server import ServerProtocol
 from ...api.headers import check_header
 from ...api.request import Request
 from ...api.routing import Route
+from ...api.tracebacks import without_server_frames
 from ..apps.asgi import base_scope, late_lifespan, ready_lifespan, with_lifespan_state
 from ..http.response_head import status_line
 from ..http.streaming_body import ClientDisconnected
@@ -159,6 +160,7 @@ class AsgiWebSocket:
 
     def _app_done(self, error: BaseException | None) -> None:
         if error is not None and not isinstance(error, ClientDisconnected):
+            without_server_frames(error)
             self.http.state.log.error(
                 "ASGI WebSocket app for %s failed: %s",
                 self.request.url_path,

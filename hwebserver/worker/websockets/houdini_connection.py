@@ -38,6 +38,7 @@ from ...api.errors import OperationFailed
 from ...api.helpers import errorResponse
 from ...api.request import Request
 from ...api.response import Response
+from ...api.tracebacks import without_server_frames
 from ...api.websocket import WebSocket, WebSocketClosed, WebSocketEndpoint, settle
 from ..http import eager
 from ..http.error_responses import error_response
@@ -260,6 +261,7 @@ class WebSocketConnection:
             self._finish()
 
     def _log_handler_error(self, what: str, exc: BaseException) -> None:
+        without_server_frames(exc)
         self.state.log.error(
             "WebSocket %s.%s for %s raised %s",
             self.endpoint.cls.__qualname__,

@@ -1,0 +1,74 @@
+"""Tracebacks as the application's author wants to read them: from the first frame of their
+own code, without the server's frames (the worker's thread pool, the event loop's eager start,
+the command line's import) that called it.
+
+Only the leading frames go: once the application's code runs, every frame stays, including
+the server's own when the application called into it (a Response built with a bad header).
+"""
+
+from __future__ import annotations
+
+import os
+import site
+import sysconfig
+import traceback
+from types import TracebackType
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+# runpy and importlib (the command line's import of APP, `python -m`) call the application
+# before any of its frames: they are the server's path to it, not the user's code.
+_PATHS = sysconfig.get_paths()
+_STDLIB_DIRS = tuple(os.path.abspath(_PATHS[key]) + os.sep for key in ("stdlib", "platstdlib"))
+# Installed packages may live below the standard library's directory (a Python without a
+# venv: /usr/local/lib/python3.12/site-packages): they are the application's, not the server's.
+_SITE_DIRS = tuple(
+    os.path.abspath(path) + os.sep
+    for path in {*site.getsitepackages(), _PATHS["purelib"], _PATHS["platlib"]}
+)
+
+
+def is_server_frame(filename: str) -> bool:
+    """A frame of hwebserver itself, of the standard library, or frozen (importlib)."""
+    if filename.startswith("<frozen "):
+        return True
+    path = os.path.abspath(filename)
+    if path.startswith(_PACKAGE_DIR):
+        return True
+    return path.startswith(_STDLIB_DIRS) and not path.startswith(_SITE_DIRS)
+
+
+def first_user_frame(tb: TracebackType | None) -> TracebackType | None:
+    """The traceback from the first frame outside the server; None if there is none."""
+    while tb is not None and is_server_frame(tb.tb_frame.f_code.co_filename):
+        tb = tb.tb_next
+    return tb
+
+
+def user_traceback(exc: BaseException) -> TracebackType | None:
+    """What to show of `exc.__traceback__`: from the application's first frame. A failure
+    with no frame of the application's is the server's own: its whole traceback stays. A
+    SyntaxError names its own place (file, line, caret): the import machinery's frames that
+    compiled the file are dropped even though no frame of the application's remains."""
+    trimmed = first_user_frame(exc.__traceback__)
+    if trimmed is None and not isinstance(exc, SyntaxError):
+        return exc.__traceback__
+    return trimmed
+
+
+def without_server_frames(exc: BaseException) -> BaseException:
+    """`exc` with its traceback trimmed in place to the application's frames, so that every
+    place that shows it (the log through exc_info, a port's LOG_FILE, a debug 500 page, a
+    logging handler of the application's own) shows the same thing. Returns `exc`."""
+    return exc.with_traceback(user_traceback(exc))
+
+
+def format_user_exception(exc: BaseException) -> str:
+    """The traceback text from the application's first frame (see without_server_frames)."""
+    without_server_frames(exc)
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+def exception_summary(exc: BaseException) -> str:
+    """One line: `SyntaxError: invalid syntax (service.py, line 3)`."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
