@@ -162,8 +162,8 @@ def _serve_as_spawned_worker(
             for name, fd in claimed.listener_fds
         ]
         control_sock = socket.socket(fileno=claimed.control_fd)
-    except BaseException:
-        launch.report_failure(claimed, traceback.format_exc())
+    except BaseException as exc:
+        launch.report_failure(claimed, exc)
         main.flush_and_exit(1)
     code = 1
     try:

@@ -90,12 +90,12 @@ def test_broken_edit_keeps_old_code_and_the_fix_loads(tmp_path):
             loop.wait_for_text(is_v1)
             # An exception while importing: the traceback is logged, the old code serves on.
             edit(script, 'VERSION = "v1"', 'VERSION = "v2"\nraise RuntimeError("half-typed")')
-            wait_for(lambda: "reload to generation 1 failed" in srv.logs(), timeout=60)
+            wait_for(lambda: "reload failed (generation 1)" in srv.logs(), timeout=60)
             assert "RuntimeError: half-typed" in srv.logs()
             loop.wait_for_count(20)
             # A syntax error: the same.
             edit(script, 'raise RuntimeError("half-typed")', "def broken(:")
-            wait_for(lambda: "reload to generation 2 failed" in srv.logs(), timeout=60)
+            wait_for(lambda: "reload failed (generation 2)" in srv.logs(), timeout=60)
             assert "SyntaxError" in srv.logs()
             loop.wait_for_count(20)
             assert all(is_v1(text) for text in loop.texts)
@@ -114,7 +114,7 @@ def test_new_generation_without_ready_in_time_is_abandoned(tmp_path):
             edit(script, 'VERSION = "v1"', 'VERSION = "v2"\nimport time\ntime.sleep(600)')
             srv.signal(signal.SIGHUP)
             wait_for(lambda: "sent no READY within 3s" in srv.logs(), timeout=60)
-            wait_for(lambda: "reload to generation 1 failed" in srv.logs(), timeout=30)
+            wait_for(lambda: "reload failed (generation 1)" in srv.logs(), timeout=30)
             wait_for(lambda: len(worker_pids(srv)) == 2, timeout=30)  # the stuck ones are gone
             loop.wait_for_count(20)
         assert loop.failures == []

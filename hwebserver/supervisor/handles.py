@@ -53,6 +53,9 @@ class WorkerHandle:
         self.recycle_reason: str | None = None
         self.failure: str | None = None  # why it is considered failed, with any traceback
         self.killed = False
+        # Why the supervisor killed it, unless its failure says it (a drain past its deadline,
+        # a reload given up): an exit by that SIGKILL is logged so, not as a signal from nowhere.
+        self.kill_reason = ""
         # SIGUSR1 came while it booted (before its handler existed): sent when it is READY.
         self.reopen_pending = False
         self.process: subprocess.Popen[bytes] | None = None  # spawned workers only

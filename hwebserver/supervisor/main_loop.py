@@ -281,12 +281,22 @@ class Supervisor:
             why = f"{signal_name} to {worker}" if signal_name else f"requestShutdown() in {worker}"
             self._graceful_shutdown(why, now)
         elif kind == control.BOOT_FAILED:
-            error = str(message.get("error", "")).rstrip()
-            worker.failure = "failed to start"
-            worker.deadline = now + BOOT_FAILED_GRACE
+            self._boot_failed(worker, message, now)
+
+    def _boot_failed(self, worker: WorkerHandle, message: Message, now: float) -> None:
+        """The worker's own report of why it cannot serve (an exception at import, an exit
+        before run()), logged once: by the reload it fails, or by the first start."""
+        error = str(message.get("error", "")).rstrip()
+        summary = str(message.get("summary") or "").strip() or "see the traceback"
+        worker.failure = f"failed to start: {summary}"
+        worker.deadline = now + BOOT_FAILED_GRACE
+        generation = worker.generation
+        if generation is self.pending:
+            self._abort_pending(f"{worker} {worker.failure}", now, details=error)
+        elif generation is self.active and self.stopping is None:
             self.log.error("%s failed to start:\n%s", worker, error)
-            if worker.generation is self.pending:
-                self._abort_pending(f"{worker} failed to start", now)
+        else:  # its generation was given up already, by another worker's failure (logged)
+            self.log.lifecycle("%s %s", worker, worker.failure)
 
     def _reap_exited(self, now: float) -> None:
         for pid, worker in list(self.workers.items()):
@@ -311,16 +321,27 @@ class Supervisor:
     def _on_exit(self, worker: WorkerHandle, code: int, now: float) -> None:
         self.counters.worker_exited(worker, code)
         generation = worker.generation
-        how = tree.describe_exit(code)
+        ended_by_us = worker.killed and code == -signal.SIGKILL
+        if ended_by_us:
+            # Not a cause: the worker had failed or overstayed (logged when it was decided).
+            how = "ended by the supervisor" + (
+                f": {worker.kill_reason}" if worker.kill_reason else ""
+            )
+        else:
+            how = tree.describe_exit(code)
+        ended = how if ended_by_us else f"exited ({how})"
         asked = worker.phase in (Phase.RETIRING, Phase.STOPPING)
         if worker.failure is None and asked:
-            self.log.lifecycle("%s exited (%s)", worker, how)
+            self.log.lifecycle("%s %s", worker, ended)
             return
         what = f"{worker} {worker.failure or 'exited unexpectedly'} ({how})"
         if generation is self.pending:
             self._abort_pending(what, now)
         elif generation is not self.active or self.stopping is not None:
-            self.log.warning("%s", what)
+            if worker.killed:  # given up on: its failure is in the log already, once
+                self.log.lifecycle("%s %s", worker, ended)
+            else:
+                self.log.warning("%s", what)
         elif generation.starting_service and self._own_start_failure(worker, code):
             self._start_failed(what, now)
         else:
@@ -387,9 +408,12 @@ class Supervisor:
         except (KeyError, ValueError):
             pass
 
-    def _kill(self, worker: WorkerHandle) -> None:
+    def _kill(self, worker: WorkerHandle, reason: str = "") -> None:
+        """SIGKILL to its process tree. `reason`, if its failure does not say it already, is
+        logged with its exit."""
         if not worker.killed:
             worker.killed = True
+            worker.kill_reason = reason
             tree.kill_tree(worker.pid)
 
     # -- deadlines ---------------------------------------------------------------------------------
@@ -400,7 +424,9 @@ class Supervisor:
             if worker.deadline is not None and now >= worker.deadline:
                 if worker.failure is None:
                     self.log.warning("%s did not finish in time: killing it", worker)
-                self._kill(worker)
+                    self._kill(worker, "it did not finish in time")
+                else:
+                    self._kill(worker)
             elif worker.failure is not None:
                 continue
             elif worker.phase is Phase.BOOTING and now - worker.started > self.boot_timeout:
@@ -473,7 +499,7 @@ class Supervisor:
         """Drain it while others serve the same sockets."""
         if worker.phase is Phase.BOOTING:
             worker.phase = Phase.STOPPING
-            self._kill(worker)
+            self._kill(worker, "no longer wanted while it was booting")
         elif worker.phase is Phase.READY:
             worker.phase = Phase.RETIRING
             worker.send(control.DRAIN, mode=control.RETIRE)
@@ -534,22 +560,28 @@ class Supervisor:
         )
         self.notifier.ready(f"serving generation {new.number}")
 
-    def _abort_pending(self, reason: str, now: float, failed: bool = True) -> None:
+    def _abort_pending(
+        self, reason: str, now: float, failed: bool = True, details: str = ""
+    ) -> None:
+        """Give up the reload in progress. `details` (a traceback) follows the reason, so a
+        broken edit is one entry of the log, tied to the reload it failed."""
         generation = self.pending
         if generation is None:
             return
         self.pending = None
+        outcome = "its reload failed" if failed else f"its reload was abandoned ({reason})"
         for worker in list(generation.workers):
             worker.phase = Phase.STOPPING
-            self._kill(worker)
+            self._kill(worker, outcome)
         active = self.active.number if self.active is not None else -1
         if failed:
             self.counters.reloads_failed += 1
             self.log.error(
-                "reload to generation %d failed: %s; generation %d keeps serving",
+                "reload failed (generation %d): %s; generation %d keeps serving%s",
                 generation.number,
                 reason,
                 active,
+                f"\n{details}" if details and details.strip() not in reason else "",
             )
             self.notifier.ready(f"reload failed; serving generation {active}")
         else:
@@ -601,7 +633,7 @@ class Supervisor:
                 continue
             if worker.phase is Phase.BOOTING:
                 worker.phase = Phase.STOPPING
-                self._kill(worker)
+                self._kill(worker, f"shutting down ({reason}) while it was booting")
             elif immediate:
                 worker.phase = Phase.STOPPING
                 worker.send(control.STOP)
@@ -614,7 +646,7 @@ class Supervisor:
 
     def _cleanup(self) -> None:
         for worker in list(self.workers.values()):
-            self._kill(worker)
+            self._kill(worker, "the supervisor stops")
             self._reap(worker, tree.wait_exit(worker.pid))
         self.watcher.stop()
         close_all(self.listeners)

@@ -18,7 +18,7 @@ from typing import Any
 READY = "ready"  # pid, sources (the application's loaded source files)
 HEARTBEAT = "heartbeat"  # served, in_flight, lag (seconds), rss (bytes)
 SHUTDOWN = "shutdown"  # stop the whole server
-BOOT_FAILED = "boot_failed"  # error (text with the traceback)
+BOOT_FAILED = "boot_failed"  # error (text with the traceback), summary (its one line)
 DRAIN = "drain"  # mode: RETIRE or SHUTDOWN_MODE
 STOP = "stop"  # cut everything now and exit
 METRICS_QUERY = "metrics_query"  # id

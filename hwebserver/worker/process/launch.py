@@ -5,7 +5,9 @@ listener fds and the control pipe. Importing hwebserver in such a process takes 
 out of the environment (the application's own subprocesses must not see it) and, until run()
 claims the launch, reports a failure to boot (an exception while importing, an exit before
 run()) over the control pipe with its traceback, so the supervisor can log it and keep the
-old generation serving.
+old generation serving. Once reported, the failure is the supervisor's to log: the worker
+does not print it to the stderr it shares with the supervisor as well (that made every broken
+edit appear twice, once as raw stderr).
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ import json
 import os
 import socket
 import sys
-import traceback
 from dataclasses import dataclass
 from types import TracebackType
 
+from ..api.tracebacks import exception_summary, format_user_exception
 from .control import BOOT_FAILED, encode
 
 ENV_NAME = "HWEBSERVER_WORKER"
@@ -63,18 +65,20 @@ class _PendingLaunch:
         self.claimed = False
         self.reported = False
 
-    def report(self, error: str) -> None:
-        """Send BOOT_FAILED on a duplicate of the control fd (the loop does not run yet)."""
+    def report(self, error: str, summary: str | None = None) -> bool:
+        """Send BOOT_FAILED on a duplicate of the control fd (the loop does not run yet).
+        True if this call told the supervisor."""
         if self.claimed or self.reported:
-            return
+            return False
         self.reported = True
         try:
             with socket.socket(fileno=os.dup(self.launch.control_fd)) as sock:
                 sock.setblocking(True)
                 sock.settimeout(5.0)
-                sock.sendall(encode(BOOT_FAILED, error=error))
+                sock.sendall(encode(BOOT_FAILED, **boot_failure(error, summary)))
         except OSError:
-            pass  # the supervisor still sees the exit before READY
+            return False  # the supervisor still sees the exit before READY
+        return True
 
 
 _pending: list[_PendingLaunch] = []
@@ -92,11 +96,12 @@ def take_from_environment() -> None:
     def report_exception(
         kind: type[BaseException], value: BaseException, tb: TracebackType | None
     ) -> None:
-        pending.report("".join(traceback.format_exception(kind, value, tb)))
-        previous_hook(kind, value, tb)
+        if not pending.report(format_user_exception(value), exception_summary(value)):
+            previous_hook(kind, value, tb)  # nobody else will show it
 
     def report_early_exit() -> None:
-        pending.report("the application exited without calling hwebserver.run()")
+        reason = "the application exited without calling hwebserver.run()"
+        pending.report(reason, reason)
 
     sys.excepthook = report_exception
     atexit.register(report_early_exit)
@@ -115,6 +120,13 @@ def started_by_supervisor() -> bool:
     return bool(_pending)
 
 
-def report_failure(launch: WorkerLaunch, error: str) -> None:
+def report_failure(launch: WorkerLaunch, exc: BaseException) -> None:
     """A failure after run() claimed the launch but before the event loop runs."""
-    _PendingLaunch(launch).report(error)
+    _PendingLaunch(launch).report(format_user_exception(exc), exception_summary(exc))
+
+
+def boot_failure(error: str, summary: str | None) -> dict[str, str]:
+    """The fields of BOOT_FAILED: `error`, the traceback (or a sentence), and `summary`, the
+    one line that says what failed (`SyntaxError: invalid syntax (service.py, line 3)`)."""
+    lines = [line for line in error.splitlines() if line.strip()]
+    return {"error": error, "summary": summary or (lines[-1] if lines else "failed to boot")}

@@ -15,14 +15,14 @@ import os
 import signal
 import socket
 import sys
-import traceback
 from collections.abc import Callable
 from typing import Any, NoReturn
 
 import psutil
 
+from ...api.tracebacks import exception_summary, format_user_exception
 from ..admin import endpoints as admin
-from . import control, current, linux
+from . import control, current, launch, linux
 from .config import Listener, WorkerConfig
 from .control import FrameDecoder, Message
 from .logs import REPORT_INTERVAL, OncePerInterval, ServerLog, reopen_log_files
@@ -150,8 +150,9 @@ class WorkerProcess:
         self._install_signals(loop)
         try:
             await self.server.start()
-        except Exception:
-            self.channel.send(control.BOOT_FAILED, error=traceback.format_exc())
+        except Exception as exc:
+            failure = launch.boot_failure(format_user_exception(exc), exception_summary(exc))
+            self.channel.send(control.BOOT_FAILED, **failure)
             await self.channel.close()
             return 1
         self.channel.send(
