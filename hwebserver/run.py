@@ -36,11 +36,24 @@ _debug_mode = False
 
 
 def isInDebugMode() -> bool:
+    """Whether the server runs with `debug=True` (or `--debug`): every request logged,
+    tracebacks in 500 answers, reloads on source changes. False before `run()`."""
     return _debug_mode
 
 
 def requestShutdown() -> None:
-    """Stop the whole server: from any handler, thread or worker process, or from the host."""
+    """Stop the whole server, gracefully (as SIGTERM to the supervisor does): from any
+    handler, thread or worker process, or from the process that called
+    `run(in_background=True)`. `run(in_background=False)` then returns.
+
+    Example:
+        ```python
+        @hwebserver.urlHandler("/admin/stop", methods=["POST"])
+        def stop(request):
+            hwebserver.requestShutdown()
+            return "stopping"
+        ```
+    """
     server = current.get()
     if server is not None:
         server.request_stop()
@@ -107,13 +120,14 @@ Arguments (all optional):
 
 {arguments}
 
-Example::
-
+Example:
+    ```python
     @hwebserver.urlHandler("/hello")
     def hello(request):
         return hwebserver.Response("Hello")
 
     hwebserver.run(port=8008, in_background=False)
+    ```
 """
 run.__doc__ = RUN_DOC.format(arguments=describe_arguments())
 

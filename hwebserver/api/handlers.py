@@ -39,6 +39,7 @@ class URLHandler:
         return Route(path, self.handle, is_prefix=allows_partial, methods=methods, is_async=False)
 
     def handle(self, request: Request) -> Response | str | bytes:
+        """Answer `request`: return a `Response`, a `str` or `bytes`. Override it."""
         raise NotImplementedError(f"{type(self).__name__} must override handle(request)")
 
 

@@ -23,7 +23,29 @@ def wants_json(request: Request | None) -> bool:
 def errorResponse(
     request: Request | None, error_message: Any, status: int = 500, use_heading: bool = True
 ) -> Response:
-    """JSON {"error": ...} for clients that accept JSON, an escaped HTML page otherwise."""
+    """An error answer: `{"error": message}` as JSON for a client that accepts JSON, an HTML
+    page with the message escaped otherwise.
+
+    Args:
+        request: the request answered (its `Accept` header chooses JSON or HTML); `None`
+            gives HTML.
+        error_message: the message; any value JSON can encode (it is `str()`-ed for HTML).
+        status: the HTTP status.
+        use_heading: put the message in an `<h1>` of the HTML page.
+
+    Returns:
+        The response, to return from a handler.
+
+    Example:
+        ```python
+        @hwebserver.urlHandler("/item")
+        def item(request):
+            item_id = request.GET().get("id")
+            if item_id not in ITEMS:
+                return hwebserver.errorResponse(request, f"no item {item_id}", 404)
+            return ITEMS[item_id]
+        ```
+    """
     if wants_json(request):
         body = json.dumps({"error": error_message}, default=str)
         return Response(body, status=status, content_type="application/json")
@@ -34,10 +56,37 @@ def errorResponse(
 
 
 def notFoundResponse(request: Request) -> Response:
+    """The 404 answer for `request`: `Not found: <path>`, as JSON or HTML like
+    `errorResponse`.
+
+    Args:
+        request: the request answered.
+
+    Returns:
+        The response, to return from a handler.
+    """
     return errorResponse(request, f"Not found: {request.path()}", status=404)
 
 
 def redirect(request: Request, path: str, permanent: bool = False) -> Response:
+    """A redirect to `path`, made absolute against the request's own URL (scheme, host and
+    port as the client used them).
+
+    Args:
+        request: the request answered.
+        path: where to send the client: a path (`/login`), or an absolute URL.
+        permanent: 301 rather than 302.
+
+    Returns:
+        The response, to return from a handler.
+
+    Example:
+        ```python
+        @hwebserver.urlHandler("/old")
+        def old(request):
+            return hwebserver.redirect(request, "/new", permanent=True)
+        ```
+    """
     response = Response(b"", status=301 if permanent else 302)
     response.setHeader("Location", request.absoluteURI(path))
     return response
@@ -67,7 +116,28 @@ def fileResponse(
     delete_file: bool = False,
     download_as_filename: str | None = None,
 ) -> Response:
-    """Stream a file (sendfile where possible); a missing file becomes 404 when sent."""
+    """Answer with the contents of a file, streamed from disk (with `sendfile` where
+    possible), never read into memory whole.
+
+    Args:
+        file_path: the file to send. A file missing when the response is sent answers 404.
+        content_type: its media type; guessed from the file name by default.
+        delete_file: delete the file once it has been sent (a temporary export).
+        download_as_filename: ask the browser to save it under this name
+            (`Content-Disposition: attachment`).
+
+    Returns:
+        The response, to return from a handler.
+
+    Example:
+        ```python
+        @hwebserver.urlHandler("/report")
+        def report(request):
+            path = build_report()               # a temporary file
+            return hwebserver.fileResponse(path, "application/pdf", delete_file=True,
+                                           download_as_filename="report.pdf")
+        ```
+    """
     path = os.fspath(file_path)
     response = Response(
         path,

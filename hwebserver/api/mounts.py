@@ -46,12 +46,46 @@ def _mount(application: Any, path: str, ports: Iterable[str | int], kind: str) -
 
 
 def registerWSGIApp(application: Any, path: str = "/", ports: Iterable[str | int] = ()) -> None:
-    """Serve a PEP 3333 application (Flask, Django, ...) under `path` on `ports`."""
+    """Serve a WSGI (PEP 3333) application (Flask, Django, ...) under `path`.
+
+    The mount is a prefix route of low priority: a `urlHandler` whose path matches as long or
+    longer wins. The app sees `SCRIPT_NAME` = `path` and `PATH_INFO` = the rest, runs on the
+    handler threads, and reads the request body as it streams in.
+
+    Args:
+        application: the WSGI callable (`flask_app`, Django's `get_wsgi_application()`).
+        path: the URL prefix it is mounted at.
+        ports: port names (or `0`/`"main"`, `-1` for every port); the main port by default.
+
+    Example:
+        ```python
+        from flask import Flask
+        tools = Flask(__name__)
+        hwebserver.registerWSGIApp(tools, "/tools")
+        ```
+    """
     _mount(application, path, ports, WSGI)
 
 
 def registerASGIApp(application: Any, path: str = "/", ports: Iterable[str | int] = ()) -> None:
-    """Serve an ASGI 3 application (Starlette, FastAPI, Django ASGI, ...) under `path`."""
+    """Serve an ASGI 3 application (Starlette, FastAPI, Django ASGI, ...) under `path`:
+    HTTP with streamed bodies, WebSockets, and its lifespan once per worker process.
+
+    The mount is a prefix route of low priority, as for `registerWSGIApp`. As the ASGI
+    spec has it, `root_path` is the prefix and `path` the full path.
+
+    Args:
+        application: the ASGI 3 callable (`app(scope, receive, send)`).
+        path: the URL prefix it is mounted at.
+        ports: port names (or `0`/`"main"`, `-1` for every port); the main port by default.
+
+    Example:
+        ```python
+        from fastapi import FastAPI
+        api = FastAPI()
+        hwebserver.registerASGIApp(api, "/v2")
+        ```
+    """
     _mount(application, path, ports, ASGI)
 
 
@@ -62,6 +96,11 @@ def registerOpdefPath(
     prefix: str = "/opdef", port: str | int = -1, resolver: OpdefResolver | None = None
 ) -> None:
     """Serve operator-definition sections under `prefix`.
+
+    Args:
+        prefix: the URL prefix.
+        port: a port name, `0`/`"main"` for the main port, or `-1` for every port.
+        resolver: `resolver(node_type_path, section) -> bytes | None`.
 
     `GET {prefix}/{node type path}?{section}` calls `resolver(node_type_path, section)`, e.g.
     `/opdef/Sop/box?IconImage` -> resolver("Sop/box", "IconImage"). Bytes are sent (typed by

@@ -98,18 +98,23 @@ class Request:
 
     # -- the request line -------------------------------------------------------------
     def path(self) -> str:
+        """The URL path, percent-decoded, without the query string: `/items/a b`."""
         return self.url_path
 
     def method(self) -> str:
+        """The HTTP method: `GET`, `POST`, ..."""
         return self.http_method
 
     def protocol(self) -> str:
+        """The protocol version the client used: `HTTP/1.1` or `HTTP/1.0`."""
         return "HTTP/" + self.http_version
 
     def queryString(self) -> str:
+        """The query string as sent, without the `?` (still percent-encoded)."""
         return self.query.decode("latin-1")
 
     def pathWithQueryString(self) -> str:
+        """The path followed by `?` and the query string when there is one."""
         query = self.queryString()
         return f"{self.url_path}?{query}" if query else self.url_path
 
@@ -118,6 +123,8 @@ class Request:
         return self.target
 
     def GET(self) -> dict[str, str]:
+        """The query string's parameters, name -> value (percent-decoded; for a repeated name the last
+        one wins)."""
         if self._get is None:
             if has_escapes(self.query):
                 # dict() of the pairs keeps the last value of a repeated key (decided).
@@ -128,6 +135,8 @@ class Request:
 
     # -- headers ------------------------------------------------------------------------
     def headers(self) -> Headers:
+        """The request's header fields, looked up case-insensitively (`headers()["content-type"]`);
+        repeated fields are joined with `, `."""
         if self._headers is None:
             self._headers = headers_from_raw(self.raw_headers)
         return self._headers
@@ -165,12 +174,15 @@ class Request:
         return self._cookies
 
     def contentType(self) -> str:
+        """The `Content-Type` header (its first value), or `""`."""
         # The first Content-Type, as the server itself reads it (the form parser): the same
         # answer whether or not headers() has been built (which joins repeated values).
         raw = self.raw_header(b"content-type")
         return "" if raw is None else raw.decode("latin-1")
 
     def contentLength(self) -> int:
+        """The body's length in bytes: `Content-Length`, or the size received for a chunked body; 0
+        without a body."""
         if self.body_source is not None:
             return self.body_source.size
         try:
@@ -179,6 +191,8 @@ class Request:
             return 0
 
     def host(self) -> str:
+        """The host the client asked for (`Host`, or `X-Forwarded-Host` where the port sets
+        `USE_X_FORWARDED_HOST`), port included if it was sent."""
         headers = self.headers()
         if self.conn.port_settings.get("USE_X_FORWARDED_HOST"):
             forwarded = headers.get("X-Forwarded-Host")
@@ -188,6 +202,8 @@ class Request:
         return host or f"{self.conn.server[0]}:{self.conn.server[1]}"
 
     def isSecure(self) -> bool:
+        """True over TLS, or with `X-Forwarded-Proto: https` where the port sets
+        `USE_X_FORWARDED_HOST`."""
         if self.conn.is_tls:
             return True
         # A proxy's X-Forwarded-Proto is trusted only where the port trusts forwarded headers.
@@ -201,6 +217,8 @@ class Request:
         return "https" if self.isSecure() else "http"
 
     def absoluteURI(self, location: str | None = None) -> str:
+        """The request's absolute URL, or `location` resolved against it: `absoluteURI("/login")` ->
+        `https://example.com/login`."""
         target = self.target.decode("latin-1")
         if not target.startswith("/"):  # absolute-form target: keep only the path and query
             target = self.pathWithQueryString()
@@ -209,6 +227,7 @@ class Request:
 
     # -- connection ---------------------------------------------------------------------
     def port(self) -> int:
+        """The port number of the listener that received the request."""
         return self.conn.port
 
     def portName(self) -> str:
@@ -216,9 +235,11 @@ class Request:
         return self.conn.port_name
 
     def clientAddress(self) -> tuple[str, int]:
+        """The client's `(address, port)` (the proxy's, behind a reverse proxy)."""
         return self.conn.client
 
     def serverAddress(self) -> tuple[str, int]:
+        """The `(address, port)` the connection was accepted on."""
         return self.conn.server
 
     # -- body and forms -----------------------------------------------------------------
@@ -232,9 +253,12 @@ class Request:
         return b"" if self.body_source is None else self.body_source.getvalue()
 
     def POST(self) -> dict[str, str]:
+        """The form fields of a `application/x-www-form-urlencoded` or `multipart/form-data` body, name
+        -> value; parsed while the body streamed in."""
         return self._form_data().fields
 
     def files(self) -> dict[str, UploadedFile]:
+        """The uploaded files of a `multipart/form-data` body, form field name -> `UploadedFile`."""
         return self._form_data().files
 
     def _form_data(self) -> FormData:
@@ -246,6 +270,8 @@ class Request:
 
     # -- answering (AsyncURLHandler) -----------------------------------------------------
     def send(self, response: Any) -> None:
+        """Answer the request (from an `AsyncURLHandler`): from the event loop or any thread, at most
+        once; a second call raises `OperationFailed`."""
         responder = self.responder
         if responder is None:
             raise OperationFailed("this request cannot be answered with send() (already answered?)")

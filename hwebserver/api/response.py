@@ -177,6 +177,8 @@ class Response:
 
     # -- headers ------------------------------------------------------------------------
     def setHeader(self, name: str, value: Any) -> None:
+        """Set a header field, replacing one of the same name. A name that is not an RFC 9110 token, or
+        a value with a control character (CR, LF, NUL, ...), raises `ValueError`."""
         value = str(value)
         check_header(name, value)
         lowered = name.lower()
@@ -198,6 +200,7 @@ class Response:
             self.stream = None
 
     def headers(self) -> dict[str, str]:
+        """The header fields set so far, name -> value."""
         result = {name: value for name, value in self.header_fields.values()}
         if self.cookie_lines:
             result["Set-Cookie"] = ", ".join(self.cookie_lines)
@@ -243,6 +246,7 @@ class Response:
 
     # -- status and body -----------------------------------------------------------------
     def status(self) -> int:
+        """The HTTP status code."""
         return self.status_code
 
     def setStatus(self, status: int) -> None:
@@ -252,9 +256,11 @@ class Response:
             self.is_simple = False
 
     def statusLabel(self) -> str:
+        """The status code's reason phrase: `OK`, `Not Found`, ..."""
         return status_label(self.status_code)
 
     def body(self) -> bytes:
+        """The body held in memory (`b""` for a file or a streamed response)."""
         if self.file_path is not None:
             try:
                 with open(self.file_path, "rb") as file:
@@ -264,6 +270,8 @@ class Response:
         return self.body_bytes
 
     def contentLength(self) -> int:
+        """The body's length in bytes: the file's size for a file response, else the size of
+        the body in memory (0 for a streamed body)."""
         if self.file_path is not None:
             try:
                 return os.path.getsize(self.file_path)
@@ -272,9 +280,12 @@ class Response:
         return len(self.body_bytes)
 
     def isChunked(self) -> bool:
+        """True when the body goes out with chunked transfer coding (an iterable body)."""
         return self.stream is not None
 
     def setBody(self, body: Any, content_type: str | None = None) -> None:
+        """Replace the body (bytes, str, or an iterable streamed chunked), and its `Content-Type` if
+        `content_type` is given."""
         if content_type is not None:  # checked first: a refused type leaves the response as it was
             if isinstance(body, str):
                 content_type = text_content_type(content_type)

@@ -253,7 +253,37 @@ def urlHandler(
     ports: Iterable[str | int] = (),
     methods: Iterable[str] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register `handler(request) -> Response | str | bytes`, plain or async, for `path`."""
+    """Register `handler(request) -> Response | str | bytes`, plain or async, for `path`.
+
+    A plain (`def`) handler runs on the worker's handler threads (at most `max_num_threads`
+    at once), an `async def` one on the event loop. A returned `str` or `bytes` becomes a
+    200 response; an exception answers 500 and is logged with its traceback. An exact path
+    wins over a prefix handler, and a longer prefix over a shorter one; a trailing slash
+    does not matter (`/hello` and `/hello/` are one path).
+
+    Args:
+        path: the URL path, starting with `/`.
+        is_prefix: also answer every path below `path` (`/files` answers `/files/a/b`).
+        ports: port names (or `0`/`"main"` for the main port, `-1` for every port) to serve
+            it on; the main port by default. A name no `run(ports=...)` declares is a
+            `ValueError` at `run()`.
+        methods: the HTTP methods it answers (`["GET", "POST"]`); every method by default.
+            Others get 405.
+
+    Returns:
+        A decorator that registers the handler and returns it unchanged.
+
+    Example:
+        ```python
+        @hwebserver.urlHandler("/hello")
+        def hello(request):
+            return hwebserver.Response("Hello, " + request.GET().get("name", "world"))
+
+        @hwebserver.urlHandler("/upload", methods=["POST"])
+        async def upload(request):
+            return f"{len(request.files())} file(s)"
+        ```
+    """
 
     def register(handler: Callable[..., Any]) -> Callable[..., Any]:
         http_routes.add(Route(path, handler, is_prefix=is_prefix, methods=methods), ports)

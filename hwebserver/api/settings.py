@@ -361,7 +361,27 @@ port_settings = PortSettingsRegistry()
 
 
 def setSettingsForPort(settings: Mapping[str, Any], port_name: str = "") -> None:
-    """Per-port settings; '' and 'main' both mean the main port."""
+    """Set the settings of one listener (see the settings reference for every key).
+
+    Each key is checked now and again by `run()` before anything is bound.
+
+    Args:
+        settings: per-port settings (`ADDRESS`, `ALLOWED_HOSTS`, `SSL_CERTIFICATE`,
+            `LOG_FILE`, ...).
+        port_name: the port: `""` or `"main"` for the main port, else a name given to
+            `run(ports=...)`.
+
+    Raises:
+        ValueError: not a dict, an unknown or server-wide key (the message suggests the
+            closest name), or a value of the wrong type.
+
+    Example:
+        ```python
+        hwebserver.setSettingsForPort({"ADDRESS": "0.0.0.0", "ALLOWED_HOSTS": [".example.com"]},
+                                      "lab")
+        hwebserver.run(port=8008, ports=["lab"], in_background=False)
+        ```
+    """
     if not isinstance(settings, Mapping):
         raise ValueError("setSettingsForPort expects a dict of settings")
     port_settings.update("main" if port_name in ("", "main") else str(port_name), settings)

@@ -48,6 +48,7 @@ class UploadedFile:
         return self._name
 
     def size(self) -> int:
+        """The file's size in bytes."""
         return self._size
 
     def contentType(self) -> str:
@@ -55,9 +56,13 @@ class UploadedFile:
         return self._content_type
 
     def isInMemory(self) -> bool:
+        """True while the file is held in memory (at most `max_in_memory_file_upload_size`), False once
+        it is in a temporary file."""
         return self._path is None
 
     def temporaryFilePath(self) -> str:
+        """The path of the temporary file holding the upload, or `""` while it is in memory (see
+        `saveToDisk()`). The file is removed once the response has been sent."""
         return self._path or ""
 
     def saveToDisk(self) -> None:

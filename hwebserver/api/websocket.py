@@ -66,6 +66,8 @@ class WebSocket:
 
     # -- to call ----------------------------------------------------------------------------
     async def accept(self, subprotocol: str | None = None) -> None:
+        """Accept the connection (in `connect()`), optionally choosing one of the subprotocols the
+        client offered. Not accepting answers 403."""
         await self._connected().accept(subprotocol)
 
     async def send(
@@ -181,7 +183,31 @@ class WebSocketEndpoint:
 def webSocket(
     path: str, is_prefix: bool = False, ports: Iterable[str | int] = ()
 ) -> Callable[[type[WebSocket]], type[WebSocket]]:
-    """Class decorator: serve `path` (same rules as urlHandler) with a WebSocket subclass."""
+    """Class decorator: serve WebSocket connections to `path` with a `WebSocket` subclass,
+    one instance per connection.
+
+    Args:
+        path: the URL path, with the same rules as `urlHandler`.
+        is_prefix: also accept connections to every path below `path`.
+        ports: port names (or `0`/`"main"`, `-1` for every port); the main port by default.
+
+    Returns:
+        A decorator that registers the class and returns it unchanged.
+
+    Raises:
+        TypeError: the decorated object is not a subclass of `hwebserver.WebSocket`.
+
+    Example:
+        ```python
+        @hwebserver.webSocket("/echo")
+        class Echo(hwebserver.WebSocket):
+            async def connect(self, request):
+                await self.accept()
+
+            async def receive(self, text_data=None, bytes_data=None):
+                await self.send(text_data if text_data is not None else bytes_data)
+        ```
+    """
 
     def register(cls: type[WebSocket]) -> type[WebSocket]:
         if not (isinstance(cls, type) and issubclass(cls, WebSocket)):

@@ -176,9 +176,18 @@ class ServedArchive:
 def registerArchiveFile(
     archive_file: str | os.PathLike[str], url_prefix: str = "/static", port: str | int = -1
 ) -> None:
-    """Serve the files inside the zip archive `archive_file` under `url_prefix`, with the rules
-    of registerStaticFilesDirectory; port -1: every port, 0 or 'main' the main port, else a
-    port name. A missing or unreadable archive is a ValueError here, not a 404 later."""
+    """Serve the files inside the zip archive `archive_file` under `url_prefix`, with the
+    rules of `registerStaticFilesDirectory`.
+
+    Args:
+        archive_file: the zip archive.
+        url_prefix: the URL prefix, starting with `/`.
+        port: `-1` for every port, `0` or `"main"` for the main port, else a port name.
+
+    Raises:
+        ValueError: the archive is missing or unreadable (here, not as a 404 later), or
+            `url_prefix` does not start with `/`.
+    """
     if not isinstance(url_prefix, str) or not url_prefix.startswith("/"):
         raise ValueError(f"url_prefix must start with '/', not {url_prefix!r}")
     served = ServedArchive(os.fspath(archive_file), url_prefix)

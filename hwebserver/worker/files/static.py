@@ -159,8 +159,22 @@ def _unsatisfiable(size: int, validators: dict[str, str]) -> Response:
 def registerStaticFilesDirectory(
     directory: str | os.PathLike[str], url_prefix: str = "/static", port: str | int = -1
 ) -> None:
-    """Serve the files under `directory` at `url_prefix`; port -1: every port, 0 or 'main' the
-    main port, else a port name."""
+    """Serve the files under `directory` at `url_prefix`, with `Range`, conditional requests
+    and `sendfile`. Paths that leave the directory (`..`, symlinks out) answer 404.
+
+    Args:
+        directory: the directory whose files are served.
+        url_prefix: the URL prefix, starting with `/`.
+        port: `-1` for every port, `0` or `"main"` for the main port, else a port name.
+
+    Raises:
+        ValueError: `url_prefix` does not start with `/`.
+
+    Example:
+        ```python
+        hwebserver.registerStaticFilesDirectory("site/", url_prefix="/docs")
+        ```
+    """
     if not isinstance(url_prefix, str) or not url_prefix.startswith("/"):
         raise ValueError(f"url_prefix must start with '/', not {url_prefix!r}")
     served = StaticDirectory(os.fspath(directory), url_prefix)
