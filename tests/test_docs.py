@@ -105,3 +105,14 @@ def test_functions_with_parameters_document_each_of_them(name):
     doc = inspect.getdoc(function) or ""
     for parameter in inspect.signature(function).parameters:
         assert f"{parameter}" in doc, f"{name}: parameter {parameter} is not documented"
+
+
+def test_logs_page_says_what_each_verbosity_level_adds_and_how_to_get_access_lines():
+    page = (ROOT / "docs" / "logs.md").read_text()
+    table = [line for line in page.splitlines() if line.startswith("| `webServerVerbosity.")]
+    assert [line.split("`")[1] for line in table] == [
+        f"webServerVerbosity.{level.name}" for level in hwebserver.webServerVerbosity
+    ]
+    assert "access line" in table[-1]
+    assert "LOG_FILE" in page  # access lines in a file whatever the verbosity
+    assert "logs.md" in (ROOT / "mkdocs.yml").read_text()

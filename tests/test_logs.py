@@ -140,3 +140,30 @@ def test_handler_tracebacks_start_at_the_applications_first_frame(tmp_path):
     for first, text in logged.items():
         [function] = [name for key, name in functions.items() if f" {key} " in first]
         assert_starts_in_the_app(text, function)
+
+
+# -- each verbosity level adds what docs/logs.md says ----------------------------------------
+
+
+def served_once(tmp_path, verbosity: str) -> str:
+    """The log of the demo service started at `verbosity`, asked for /hello once, stopped."""
+    command = [sys.executable, "-m", "hwebserver", str(ROOT / "examples" / "hello.py")]
+    command += ["--port", str(free_port()), "--verbosity", verbosity]
+    with ServerProcess("hello.py", tmp_path / verbosity, command=command) as srv:
+        assert httpx.get(srv.url("/hello"), timeout=30).status_code == 200
+        wait_for(lambda: "serving with 1 worker(s)" in srv.logs(), timeout=30)
+        srv.signal(signal.SIGTERM)
+        assert srv.wait(60) == 0
+        return srv.logs()
+
+
+def test_each_verbosity_level_adds_to_the_one_before(tmp_path):
+    low, medium, high = (served_once(tmp_path, level) for level in ("low", "medium", "high"))
+    for logs in (low, medium, high):
+        assert "serving 'main' on http://127.0.0.1:" in logs
+        assert re.search(r"supervisor \d+ serving with 1 worker\(s\): \d+", logs)
+        assert "shutting down (SIGTERM)" in logs
+    lifecycle = re.compile(r"worker \d+ \(generation 0\) ready in")
+    assert not lifecycle.search(low) and lifecycle.search(medium) and lifecycle.search(high)
+    access = re.compile(r'127\.0\.0\.1:\d+ "GET /hello" 200 \d+ [\d.]+ms')
+    assert not access.search(low) and not access.search(medium) and access.search(high)

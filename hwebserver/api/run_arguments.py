@@ -159,8 +159,9 @@ class RunArguments:
     verbosity: Any = field(
         default=None,
         metadata=meaning(
-            "webServerVerbosity.Low (start-up, warnings, errors; the default), Medium (workers, "
-            "reloads), High (an access line per request).",
+            "webServerVerbosity.Low (the default: start-up, reloads and their outcome, warnings "
+            "and errors), Medium (adds the workers' lifecycle), High (adds an access line per "
+            "request); the documentation's Logs page details each level.",
             CommandLineForm("--verbosity", "low (default), medium or high", parse=parse_verbosity),
         ),
     )
