@@ -42,6 +42,7 @@ async def slow(request: hwebserver.Request) -> hwebserver.Response:
 @hwebserver.urlHandler("/block")
 async def block(request: hwebserver.Request) -> str:
     """Blocks the event loop itself: its heartbeats stop."""
+    print(f"blocking request started in {os.getpid()}", flush=True)  # tests wait for this line
     time.sleep(float(request.GET().get("s", "60")))
     return "unblocked"
 
