@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass
 from types import TracebackType
 
-from ..api.tracebacks import exception_summary, format_user_exception
+from ...api.tracebacks import exception_summary, format_user_exception
 from .control import BOOT_FAILED, encode
 
 ENV_NAME = "HWEBSERVER_WORKER"
