@@ -60,13 +60,14 @@ def test_metrics_count_every_worker_and_the_totals(tmp_path):
                 assert client.get(srv.url("/hello")).status_code == 200
             assert client.get(srv.url("/boom")).status_code == 500
             assert client.get(srv.url("/no-such-page")).status_code == 404
+
         # The counts reach the supervisor in the workers' heartbeats (every second).
-        found = wait_for(
-            lambda: (lambda f: f if total(f, "2xx") >= 20 and total(f, "5xx") >= 1 else None)(
-                scrape(srv)
-            ),
-            timeout=15,
-        )
+        def complete(found: dict[Any, float]) -> bool:
+            rss = per_worker(found, "hwebserver_worker_rss_bytes")
+            counted = total(found, "2xx") >= 20 and total(found, "5xx") >= 1
+            return counted and len(rss) == 2 and all(value > 0 for value in rss.values())
+
+        found = wait_for(lambda: (lambda f: f if complete(f) else None)(scrape(srv)), timeout=20)
         assert total(found, "4xx") >= 1
         durations = found[("hwebserver_request_duration_seconds_count", ())]
         assert durations >= 22

@@ -104,8 +104,11 @@ def haproxy(tmp_path: Path, backends: dict[str, int]) -> Iterator[tuple[int, int
 
 
 def server_states(stats_port: int) -> dict[str, str]:
-    """What HAProxy thinks of each backend server (UP, DOWN, ...)."""
-    text = httpx.get(f"http://127.0.0.1:{stats_port}/stats;csv", timeout=5).text
+    """What HAProxy thinks of each backend server (UP, DOWN, ...); {} until it listens."""
+    try:
+        text = httpx.get(f"http://127.0.0.1:{stats_port}/stats;csv", timeout=5).text
+    except httpx.TransportError:  # HAProxy still starting (a loaded machine)
+        return {}
     rows = csv.DictReader(io.StringIO(text.lstrip("# ")))
     return {
         row["svname"]: row["status"].split()[0]
@@ -137,7 +140,7 @@ def test_rolling_restart_and_reloads_behind_haproxy_fail_no_request(tmp_path):
             services[name] = start_service(tmp_path, f"{name}0", port)
             started_all.append(services[name])
         with haproxy(tmp_path, ports) as (front, stats):
-            wait_for(lambda: set(server_states(stats).values()) == {"UP"}, timeout=20)
+            wait_for(lambda: set(server_states(stats).values()) == {"UP"}, timeout=30)
             url = f"http://127.0.0.1:{front}/hello"
             began = time.monotonic()
             loops = {"max_requests": 100_000, "max_seconds": 120.0}
@@ -151,13 +154,13 @@ def test_rolling_restart_and_reloads_behind_haproxy_fail_no_request(tmp_path):
                     step = time.monotonic()
                     old = services[name]
                     old.signal(signal.SIGTERM)  # /readyz 503 for SHUTDOWN_DELAY, then drain
-                    wait_for(lambda name=name: server_states(stats)[name] != "UP", timeout=10)
+                    wait_for(lambda name=name: server_states(stats).get(name) == "DOWN", timeout=10)
                     steps[f"{name}: TERM until HAProxy marks it down"] = time.monotonic() - step
                     assert old.wait(30) == 0
                     steps[f"{name}: TERM until it exited"] = time.monotonic() - step
                     services[name] = start_service(tmp_path, f"{name}{generation}", ports[name])
                     started_all.append(services[name])
-                    wait_for(lambda name=name: server_states(stats)[name] == "UP", timeout=20)
+                    wait_for(lambda name=name: server_states(stats).get(name) == "UP", timeout=30)
                     steps[f"{name}: TERM until its replacement is UP in HAProxy"] = (
                         time.monotonic() - step
                     )
