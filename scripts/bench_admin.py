@@ -127,7 +127,9 @@ def main() -> None:
     options = parser.parse_args()
     results: dict[str, list[dict[str, float]]] = {"off": [], "on": []}
     for round_number in range(options.rounds):
-        for mode in ("off", "on"):
+        # The order alternates too, so a neighbour's load drifting during a round does not
+        # always fall on the same side.
+        for mode in ("off", "on") if round_number % 2 == 0 else ("on", "off"):
             figures = measure(mode == "on", options.seconds, options.connections)
             results[mode].append(figures)
             print(
