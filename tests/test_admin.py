@@ -154,3 +154,40 @@ def test_shutdown_delay_answers_503_on_readyz_while_serving_then_drains(tmp_path
 def test_a_bad_access_log_format_is_refused_at_start(tmp_path):
     logs = admin_service(tmp_path, settings={"ACCESS_LOG_FORMAT": "xml"}).start_and_fail()
     assert "ACCESS_LOG_FORMAT" in logs and "text, json" in logs
+
+
+IN_PROCESS_SERVICE = """
+import time
+
+from harness import report_port
+
+import hwebserver
+
+
+@hwebserver.urlHandler("/hello")
+def hello(request):
+    return "hi"
+
+
+hwebserver.setSettingsForPort({"ADMIN_ENDPOINTS": True}, "main")
+hwebserver.run(port=0, in_background=True, port_callback=report_port)
+while True:
+    time.sleep(1)
+"""
+
+
+def test_a_server_in_a_thread_serves_its_own_metrics(tmp_path):
+    """No supervisor (run(in_background=True)): this process is the one worker."""
+    script = tmp_path / "in_process.py"
+    script.write_text(IN_PROCESS_SERVICE)
+    with ServerProcess(script, tmp_path) as srv:
+        for _ in range(3):
+            assert httpx.get(srv.url("/hello"), timeout=10).text == "hi"
+        response = httpx.get(srv.url("/metrics"), timeout=10)
+        assert response.status_code == 200
+        found = samples(response.text)
+        assert total(found, "2xx") >= 3
+        assert set(per_worker(found, "hwebserver_worker_rss_bytes")) == {srv.pid}
+        assert not any(name == "hwebserver_supervisor_info" for name, _ in found)
+        assert httpx.get(srv.url("/readyz"), timeout=10).status_code == 200
+        assert httpx.get(srv.url("/livez"), timeout=10).status_code == 200
