@@ -63,12 +63,12 @@ def test_readme_quick_start_under_the_command_line_serves_on_the_typed_port(tmp_
         stop_and_check_nothing_is_left(srv, port)
 
 
-def test_readme_systemd_line_applies_workers_and_address_over_the_script(tmp_path):
+def test_documented_systemd_line_applies_workers_and_address_over_the_script(tmp_path):
     entry_point = Path(sys.executable).with_name("hwebserver")
     if not entry_point.exists():
         pytest.skip("the hwebserver entry point is not installed in this environment")
     port = free_port()
-    # ExecStart=/srv/venv/bin/hwebserver /srv/app/service.py --workers 4 --address 0.0.0.0
+    # docs/service.md: ExecStart=/srv/venv/bin/hwebserver /srv/app/service.py --workers 4 --address 0.0.0.0
     command = [str(entry_point), str(APPS / "own_port_app.py"), "--workers", "2"]
     command += ["--address", "127.0.0.1"]
     srv = ServerProcess("own_port_app.py", tmp_path, command=command)
