@@ -29,8 +29,7 @@ from .lifespan import ASGI_VERSION, Lifespan, LifespanFailed
 from .response_framing import LENGTH, NO_BODY, Framing, FramingError
 
 if TYPE_CHECKING:
-    from ..http.protocol import HttpProtocol
-    from ..process.server import WorkerServer
+    from ..http.seams import Connection
     from ..process.state import WorkerState
 
 LIFESPAN_SHUTDOWN_TIMEOUT = 30.0
@@ -38,7 +37,7 @@ LIFESPAN_SHUTDOWN_TIMEOUT = 30.0
 _DISCONNECT = {"type": "http.disconnect"}
 
 
-def start(protocol: HttpProtocol, route: Route, request: Request) -> None:
+def start(protocol: Connection, route: Route, request: Request) -> None:
     AsgiHttp(protocol, route, request).start()
 
 
@@ -116,7 +115,7 @@ class AsgiHttp:
         "waiter",
     )
 
-    def __init__(self, protocol: HttpProtocol, route: Route, request: Request) -> None:
+    def __init__(self, protocol: Connection, route: Route, request: Request) -> None:
         self.protocol = protocol
         self.loop = protocol.loop
         self.route = route
@@ -286,7 +285,7 @@ class AsgiHttp:
             self.body.abandon()
         self._release()
         framing = self.framing
-        self.protocol._finish(self.request, framing.status, framing.sent, framing.keep_alive)
+        self.protocol.finish(self.request, framing.status, framing.sent, framing.keep_alive)
 
     def _release(self) -> None:
         self.finished = True
@@ -305,7 +304,7 @@ class AsgiHttp:
         if self.body is not None:
             self.body.abandon()
         if self.disconnected or protocol.closed:
-            protocol._handler_finished_on_closed(request)
+            protocol.abandon(request)
             return
         if error is None:
             reason = "started no response" if not self.started else "left its response unfinished"
@@ -313,9 +312,9 @@ class AsgiHttp:
         self._log(error)
         if self.head_sent:
             protocol.transport.abort()  # the head is out: a cut connection says it failed
-            protocol._handler_finished_on_closed(request)
+            protocol.abandon(request)
         else:
-            protocol._respond(request, error_response(request, error, protocol.state.debug))
+            protocol.respond(request, error_response(request, error, protocol.state.debug))
 
     def _log(self, error: BaseException) -> None:
         request = self.request
@@ -360,7 +359,3 @@ async def lifespan_shutdown(state: WorkerState) -> None:
     for lifespan in reversed(list(lifespans.values())):
         await lifespan.shutdown(LIFESPAN_SHUTDOWN_TIMEOUT)
     lifespans.clear()
-
-
-def install(server: WorkerServer) -> None:
-    server.add_hooks(startup=lifespan_startup, stopped=lifespan_shutdown)

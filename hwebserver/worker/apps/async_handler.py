@@ -20,7 +20,7 @@ from ..http import eager
 from ..http.error_responses import error_response
 
 if TYPE_CHECKING:
-    from ..http.protocol import HttpProtocol
+    from ..http.seams import Connection
 
 
 class _Answer:
@@ -37,7 +37,7 @@ class Responder:
 
     __slots__ = ("__weakref__", "answer", "loop", "loop_thread", "protocol", "request")
 
-    def __init__(self, protocol: HttpProtocol, request: Request, answer: _Answer) -> None:
+    def __init__(self, protocol: Connection, request: Request, answer: _Answer) -> None:
         self.protocol = protocol
         self.request = request
         self.answer = answer
@@ -49,9 +49,9 @@ class Responder:
             raise OperationFailed("this request was already answered")
         self.answer.sent = True
         if threading.get_ident() == self.loop_thread:
-            self.protocol._respond(self.request, response)
+            self.protocol.respond(self.request, response)
         else:
-            self.loop.call_soon_threadsafe(self.protocol._respond, self.request, response)
+            self.loop.call_soon_threadsafe(self.protocol.respond, self.request, response)
 
 
 def _view_of(request: Request) -> Request:
@@ -61,7 +61,7 @@ def _view_of(request: Request) -> Request:
     return view
 
 
-def start(protocol: HttpProtocol, route: Route, request: Request) -> None:
+def start(protocol: Connection, route: Route, request: Request) -> None:
     handle = route.endpoint  # the instance's bound handle()
     answer = _Answer()
     view = _view_of(request)
@@ -81,7 +81,7 @@ def start(protocol: HttpProtocol, route: Route, request: Request) -> None:
 
 
 def _task_done(
-    protocol: HttpProtocol,
+    protocol: Connection,
     request: Request,
     answer: _Answer,
     task: asyncio.Task[Any],
@@ -94,7 +94,7 @@ def _task_done(
 
 
 def _failed(
-    protocol: HttpProtocol,
+    protocol: Connection,
     request: Request,
     answer: _Answer,
     exc: BaseException,
@@ -104,10 +104,10 @@ def _failed(
     if answer.sent:
         return
     answer.sent = True  # a late send() raises OperationFailed
-    protocol._respond(request, error_response(request, exc, state.debug))
+    protocol.respond(request, error_response(request, exc, state.debug))
 
 
-def _unanswered(protocol: HttpProtocol, request: Request, answer: _Answer, name: str) -> None:
+def _unanswered(protocol: Connection, request: Request, answer: _Answer, name: str) -> None:
     """Finalizer (any thread): the handler's request is gone and nobody sent a response."""
     if answer.sent:
         return
@@ -121,7 +121,7 @@ def _unanswered(protocol: HttpProtocol, request: Request, answer: _Answer, name:
             request.http_method,
             request.url_path,
         )
-        protocol._respond(request, error_response(request, None, state.debug))
+        protocol.respond(request, error_response(request, None, state.debug))
 
     try:
         protocol.loop.call_soon_threadsafe(respond)

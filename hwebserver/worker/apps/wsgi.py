@@ -29,7 +29,7 @@ from ..http.streaming_body import ClientDisconnected, StreamingBody, body_of
 from .response_framing import LENGTH, NO_BODY, Framing, FramingError
 
 if TYPE_CHECKING:
-    from ..http.protocol import HttpProtocol
+    from ..http.seams import Connection
 
 errors_logger = logging.getLogger("hwebserver.wsgi")
 
@@ -39,7 +39,7 @@ SYNC_BYTES = 256 * 1024
 WAIT_SLICE = 1.0
 
 
-def start(protocol: HttpProtocol, route: Route, request: Request) -> None:
+def start(protocol: Connection, route: Route, request: Request) -> None:
     WsgiExchange(protocol, route, request).start()
 
 
@@ -231,7 +231,7 @@ def _run_app(exchange: WsgiExchange) -> None:
 class WsgiExchange:
     """One request through the app; start() on the loop, run() in a pool thread."""
 
-    def __init__(self, protocol: HttpProtocol, route: Route, request: Request) -> None:
+    def __init__(self, protocol: Connection, route: Route, request: Request) -> None:
         self.protocol = protocol
         self.loop = protocol.loop
         self.app: Callable[..., Any] = route.endpoint
@@ -404,15 +404,15 @@ class WsgiExchange:
         # Disconnected with the connection still open: the server answered in the app's
         # place (e.g. a 413 mid-body), so nothing of the app's may be written any more.
         if protocol.closed or self.disconnected or isinstance(error, ClientDisconnected):
-            protocol._handler_finished_on_closed(request)
+            protocol.abandon(request)
             return
         if error is not None:
             state.log.request_failed("WSGI app", request, error)
             if self.head_sent:
                 protocol.transport.abort()  # the head is out: a cut connection says it failed
-                protocol._handler_finished_on_closed(request)
+                protocol.abandon(request)
             else:
-                protocol._respond(request, error_response(request, error, state.debug))
+                protocol.respond(request, error_response(request, error, state.debug))
             return
         try:
             tail = b"" if self.head_sent else self._head(b"")
@@ -421,11 +421,11 @@ class WsgiExchange:
             state.log.error("WSGI app for %s %s: %s", request.http_method, request.url_path, exc)
             if self.head_sent:
                 protocol.transport.abort()
-                protocol._handler_finished_on_closed(request)
+                protocol.abandon(request)
             else:
-                protocol._respond(request, error_response(request, exc, state.debug))
+                protocol.respond(request, error_response(request, exc, state.debug))
             return
         if tail:
             protocol.transport.write(tail)
         framing = self.framing
-        protocol._finish(request, framing.status, framing.sent, framing.keep_alive)
+        protocol.finish(request, framing.status, framing.sent, framing.keep_alive)

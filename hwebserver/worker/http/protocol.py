@@ -33,6 +33,7 @@ from . import eager, response_streams, streaming_body
 from .body_sinks import BodySink, open_body_sink
 from .error_responses import HttpError, error_response, rejection_response
 from .response_head import CLOSE, build_head, connection_header, content_length_line, simple_head
+from .seams import Exchange, Transport, Upgraded
 
 LINGER_TICKS = 2
 
@@ -187,7 +188,6 @@ class HttpProtocol(asyncio.Protocol):
         "has_transfer_encoding",
         "head_bytes",
         "head_uncounted",
-        "hold_reading",
         "host_count",
         "idle_tick",
         "lingering",
@@ -207,6 +207,7 @@ class HttpProtocol(asyncio.Protocol):
         "pumping",
         "queue",
         "raw_headers",
+        "reading_held",
         "reading_paused",
         "rejected",
         "request",
@@ -228,7 +229,7 @@ class HttpProtocol(asyncio.Protocol):
         self.state = state
         self.listener = listener
         self.loop = state.loop
-        self.transport: Any = None
+        self.transport: Transport = None  # type: ignore[assignment]  # until connection_made
         self.conn: ConnectionInfo | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.queue: deque[tuple[Any, bool]] = deque()
@@ -238,7 +239,7 @@ class HttpProtocol(asyncio.Protocol):
         self.send_task: asyncio.Task[None] | None = None
         self.pumping = False
         self.reading_paused = False
-        self.hold_reading = False  # a streamed body's buffer is full (streaming_body.py)
+        self.reading_held = False  # a streamed body's buffer is full (streaming_body.py)
         self.write_paused = False
         self.drain_waiter: asyncio.Future[None] | None = None
         self.closed = False
@@ -255,11 +256,11 @@ class HttpProtocol(asyncio.Protocol):
         self.head_bytes = 0
         self.feed_size = 0
         self.failure: HttpError | None = None
-        self.upgraded: Any = None
+        self.upgraded: Upgraded | None = None
         # The write backlog when last looked at, and the tick it last shrank (SEND_TIMEOUT).
         self.send_backlog = 0
         self.send_tick = 0
-        self.exchange: Any = None  # an app adapter's exchange in progress, told of disconnects
+        self.exchange: Exchange | None = None  # an app's exchange in progress, told of disconnects
         self.closing = False
         self.policy = listener.policy
         self.observed = state.access_log or self.policy is not None or state.stats is not None
@@ -295,7 +296,7 @@ class HttpProtocol(asyncio.Protocol):
         self.body: BodySink | None = None
 
     # -- transport events -----------------------------------------------------------------
-    def connection_made(self, transport: Any) -> None:
+    def connection_made(self, transport: Transport) -> None:  # type: ignore[override]
         self.transport = transport
         state = self.state
         state.connections.add(self)
@@ -348,7 +349,7 @@ class HttpProtocol(asyncio.Protocol):
         else:  # nothing but bytes before a request line (empty lines)
             self._count_preamble(len(data))
         if self.queue:
-            self._pump()
+            self.pump()
 
     def _receive_chunked(self, data: bytes) -> None:
         """A segment of a chunked body (and maybe of what follows it). Its feed is the one of
@@ -364,7 +365,7 @@ class HttpProtocol(asyncio.Protocol):
             self._parse_failed(error)
         self._count_framing(request, body_before, len(data))
         if self.queue:
-            self._pump()
+            self.pump()
 
     def _parse_failed(self, error: Exception) -> None:
         if isinstance(error, HttpError):
@@ -415,7 +416,8 @@ class HttpProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if not getattr(self.upgraded, "holds_registration", False):
+        upgraded = self.upgraded
+        if upgraded is None or not upgraded.holds_registration:
             # An upgrade that says so unregisters the connection itself once its handler has
             # finished (WebSocket.disconnect), so that a drain waits for that too.
             self.state.connections.discard(self)
@@ -441,7 +443,7 @@ class HttpProtocol(asyncio.Protocol):
             return
         self.write_paused = True
         self.send_tick = self.state.tick  # SEND_TIMEOUT counts from here (check_timeout)
-        self._pause_reading()
+        self.pause_reading()
 
     def resume_writing(self) -> None:
         if self.upgraded is not None:
@@ -453,7 +455,7 @@ class HttpProtocol(asyncio.Protocol):
             self.drain_waiter = None
             if not waiter.done():
                 waiter.set_result(None)
-        self._pump()
+        self.pump()
 
     async def drain(self) -> None:
         if self.closed:
@@ -463,12 +465,12 @@ class HttpProtocol(asyncio.Protocol):
                 self.drain_waiter = self.loop.create_future()
             await self.drain_waiter
 
-    def _pause_reading(self) -> None:
+    def pause_reading(self) -> None:
         if not self.reading_paused and not self.closed:
             self.reading_paused = True
             self.transport.pause_reading()
 
-    def _resume_reading(self) -> None:
+    def resume_reading(self) -> None:
         if self.reading_paused and not self.closed:
             self.reading_paused = False
             self.transport.resume_reading()
@@ -560,12 +562,42 @@ class HttpProtocol(asyncio.Protocol):
                 return  # no body now: an upgrade, or a declined one parsed again (_on_upgrade)
             if self.has_transfer_encoding:
                 self.raw_headers = []  # from now on: trailer fields, kept apart
-            if self.router.streaming and streaming_body.begin(self, self.request):
+            if self.router.streaming and self._stream_body(self.request):
                 return  # dispatched now; the body streams to the app
             # Only on an idle connection: mid-pipeline it would land inside another response
             # (the client sends the body anyway after its own short wait).
             if self.expect_continue and version == "1.1" and self.active is None and not self.queue:
                 self.transport.write(_CONTINUE)
+
+    def _stream_body(self, request: Request) -> bool:
+        """At headers-complete of a request with a body: when its route is a mount, the request
+        is queued now and its body streams to the app as it arrives (streaming_body.py)."""
+        route = self.router.match(self.port_name, request.url_path)
+        if route is None or not route.streams_body:
+            return False
+        expect = self.expect_continue and request.http_version == "1.1"
+        sink = streaming_body.StreamingBody(self, request, expect)
+        self.body = sink
+        request.body_source = sink  # type: ignore[assignment]  # read by the adapters only
+        self.queue.append((request, self.parser.should_keep_alive()))
+        if len(self.queue) >= self.state.max_pipelined:
+            self.pause_reading()
+        return True
+
+    # -- the connection, as a streamed body sees it (streaming_body.BodyStreamOwner) ----------
+    def is_waiting(self, request: Request) -> bool:
+        if self.active is request:
+            return True
+        return any(entry is request for entry, _ in self.queue)
+
+    def hold_reading(self) -> None:
+        self.reading_held = True
+        self.pause_reading()
+
+    def release_reading(self) -> None:
+        self.reading_held = False
+        if not self.closed:
+            self.pump()
 
     def _check_transfer_coding(self, value: bytes) -> None:
         """Only `chunked` is decoded here; a body in any other coding is never passed on as if
@@ -680,10 +712,10 @@ class HttpProtocol(asyncio.Protocol):
         else:
             self.queue.append((request, keep_alive))
             if len(self.queue) >= self.state.max_pipelined:
-                self._pause_reading()
+                self.pause_reading()
 
     # -- dispatch ---------------------------------------------------------------------------
-    def _pump(self) -> None:
+    def pump(self) -> None:
         """Start the next queued request when the previous one is answered."""
         if self.pumping:
             return
@@ -700,11 +732,11 @@ class HttpProtocol(asyncio.Protocol):
                 self.idle_tick = self.state.tick
             if (
                 self.reading_paused
-                and not self.hold_reading
+                and not self.reading_held
                 and not self.write_paused
                 and len(queue) < self.state.max_pipelined
             ):
-                self._resume_reading()
+                self.resume_reading()
         finally:
             self.pumping = False
 
@@ -719,16 +751,16 @@ class HttpProtocol(asyncio.Protocol):
                 if self.policy is not None:
                     early = self.policy.before(request)
                     if early is not None:
-                        self._respond(request, early)
+                        self.respond(request, early)
                         return
             route = self.router.match(self.port_name, request.url_path)
             if route is None:
-                self._respond(request, self._unrouted(request))
+                self.respond(request, self._unrouted(request))
                 return
             if route.methods is not None and request.http_method not in route.methods:
                 response = errorResponse(request, f"Method {request.http_method} not allowed", 405)
                 response.setHeader("Allow", route.allow)
-                self._respond(request, response)
+                self.respond(request, response)
                 return
             if route.is_async:
                 try:
@@ -737,7 +769,7 @@ class HttpProtocol(asyncio.Protocol):
                     self._respond_exception(request, exc)
                     return
                 if done:
-                    self._respond(request, value)
+                    self.respond(request, value)
                 else:
                     value.add_done_callback(lambda task: self._on_task_done(request, task))
             else:  # plain code: on a handler thread, never on the loop (_start_on_thread)
@@ -768,7 +800,7 @@ class HttpProtocol(asyncio.Protocol):
     def _on_task_done(self, request: Request, task: asyncio.Task[Any]) -> None:
         if task.cancelled():
             if self.closed:
-                self._handler_finished_on_closed(request)
+                self.abandon(request)
             else:  # something the handler awaited was cancelled: answer, don't stall the queue
                 self._respond_exception(request, asyncio.CancelledError())
             return
@@ -776,7 +808,7 @@ class HttpProtocol(asyncio.Protocol):
         if exc is not None:
             self._respond_exception(request, exc)
         else:
-            self._respond(request, task.result())
+            self.respond(request, task.result())
 
     def _start_on_thread(self, route: Route, request: Request) -> None:
         """Plain (synchronous) code always runs on the handler threads, never on the loop, as
@@ -792,11 +824,11 @@ class HttpProtocol(asyncio.Protocol):
     def _handler_returned(self, request: Request, ok: bool, value: Any) -> None:
         """Back on the loop from a handler thread (worker/process/threads.py)."""
         if ok:
-            self._respond(request, value)
+            self.respond(request, value)
         else:
             self._respond_exception(request, value)
 
-    def _handler_finished_on_closed(self, request: Request) -> None:
+    def abandon(self, request: Request) -> None:
         request.cleanup()
         if self.active is request:
             self.active = None
@@ -804,12 +836,12 @@ class HttpProtocol(asyncio.Protocol):
     # -- responding -------------------------------------------------------------------------
     def _respond_exception(self, request: Request, exc: BaseException) -> None:
         self.state.log.request_failed("handler", request, exc)
-        self._respond(request, error_response(request, exc, self.state.debug))
+        self.respond(request, error_response(request, exc, self.state.debug))
 
-    def _respond(self, request: Request, result: Any) -> None:
+    def respond(self, request: Request, result: Any) -> None:
         if self.closed:
             response_streams.release(request, result)  # e.g. a delete_file response never sent
-            self._handler_finished_on_closed(request)
+            self.abandon(request)
             return
         try:
             if result.__class__ is not Response:
@@ -869,7 +901,7 @@ class HttpProtocol(asyncio.Protocol):
             self.transport.write(head + body)
         else:
             self.transport.writelines((head, body))
-        self._finish(request, result.status_code, len(body), keep_alive)
+        self.finish(request, result.status_code, len(body), keep_alive)
 
     def _coerce(self, request: Request, result: Any) -> Response:
         if isinstance(result, Response):
@@ -885,7 +917,7 @@ class HttpProtocol(asyncio.Protocol):
         )
         return error_response(request, None, self.state.debug)
 
-    def _finish(self, request: Request, status: int, size: int, keep_alive: bool) -> None:
+    def finish(self, request: Request, status: int, size: int, keep_alive: bool) -> None:
         """The response is written (or handed to the transport): log, clean up, go on."""
         state = self.state
         state.requests_served += 1
@@ -912,7 +944,7 @@ class HttpProtocol(asyncio.Protocol):
             return
         if self.queue or self.reading_paused:
             if not self.pumping:
-                self._pump()
+                self.pump()
         else:
             self.idle_tick = state.tick
 
@@ -928,7 +960,7 @@ class HttpProtocol(asyncio.Protocol):
             if body.__class__ is streaming_body.StreamingBody and self._withdraw(request, error):
                 return
         self.queue.append((error, False))
-        self._pause_reading()
+        self.pause_reading()
 
     def _withdraw(self, request: Request, error: HttpError) -> bool:
         """A request whose body was streaming to an app is refused mid-body (e.g. past
@@ -946,7 +978,7 @@ class HttpProtocol(asyncio.Protocol):
             # Its answer is partly out and cannot become a 413: it stops short, and our side
             # of the connection ends (a half-close, so the client reads what was sent).
             self.state.log.lifecycle("request cut mid-answer: %d %s", error.status, error.message)
-            self._linger()
+            self.linger()
         else:
             self._send_rejection(error)
         return True
@@ -958,14 +990,14 @@ class HttpProtocol(asyncio.Protocol):
             response, content_length_line(len(response.body_bytes)), CLOSE, self.state.date_server
         )
         self.transport.write(head + response.body_bytes)
-        self._linger()
+        self.linger()
 
-    def _linger(self) -> None:
+    def linger(self) -> None:
         """Half-close: the client still sending a refused body reads our answer, not a reset."""
         self.rejected = True
         self.lingering = True
         self.idle_tick = self.state.tick
-        self._resume_reading()
+        self.resume_reading()
         if self.transport.can_write_eof():
             self.transport.write_eof()
         else:
@@ -1048,7 +1080,7 @@ class HttpProtocol(asyncio.Protocol):
             started = self.parse_tick if self.request is None else self.data_tick
             if tick - started >= state.header_timeout_ticks:
                 self._reject(HttpError(408, "timed out waiting for the request"))
-                self._pump()
+                self.pump()
         elif tick - self.idle_tick >= state.keepalive_timeout_ticks:
             self.close()
 
@@ -1082,3 +1114,9 @@ class HttpProtocol(asyncio.Protocol):
         self._mark_closing()
         if not self.closed and self.transport is not None:
             self.transport.close()
+
+    def abort(self) -> None:
+        """Cut the connection now, unanswered requests and unsent bytes with it (the end of a
+        drain that ran out of time)."""
+        if self.transport is not None:
+            self.transport.abort()

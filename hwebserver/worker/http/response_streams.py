@@ -21,19 +21,19 @@ from .response_head import (
 )
 
 if TYPE_CHECKING:
-    from .protocol import HttpProtocol
+    from .seams import Connection
 
 FILE_CHUNK = 256 * 1024
 _END = object()
 
 
 async def send_streamed(
-    protocol: HttpProtocol, request: Request, response: Response, keep_alive: bool
+    protocol: Connection, request: Request, response: Response, keep_alive: bool
 ) -> None:
     """Send a file or stream response; account for it exactly once, however it ends."""
     finished = False
     if response.status_code < 200:
-        keep_alive = False  # no final answer follows a 1xx (see HttpProtocol._respond)
+        keep_alive = False  # no final answer follows a 1xx (see HttpProtocol.respond)
     try:
         if response.file_path is not None:
             result = await _send_file(protocol, request, response, keep_alive)
@@ -44,7 +44,7 @@ async def send_streamed(
             return
         status, size, keep_alive = result
         finished = True
-        protocol._finish(request, status, size, keep_alive)
+        protocol.finish(request, status, size, keep_alive)
     except (asyncio.CancelledError, ConnectionError):
         pass
     except Exception as exc:
@@ -62,7 +62,7 @@ async def send_streamed(
         if response.deletes_file and response.file_path is not None:
             _unlink(response.file_path)
         if not finished:
-            protocol._handler_finished_on_closed(request)
+            protocol.abandon(request)
 
 
 def release(request: Request, response: Any) -> None:
@@ -102,7 +102,7 @@ class FileRangeResponse(Response):
 
 
 async def _send_file(
-    protocol: HttpProtocol, request: Request, response: Response, keep_alive: bool
+    protocol: Connection, request: Request, response: Response, keep_alive: bool
 ) -> tuple[int, int, bool] | None:
     opened = _open_file(response)
     if opened is None:
@@ -110,7 +110,7 @@ async def _send_file(
             _unlink(response.file_path)
         response.deletes_file = False
         protocol.send_task = None
-        protocol._respond(request, notFoundResponse(request))
+        protocol.respond(request, notFoundResponse(request))
         return None
     file, offset, count = opened
     bodiless = response.status_code in BODILESS_STATUSES  # 204/304: neither a length nor a body
@@ -146,7 +146,7 @@ def _open_file(response: Response) -> tuple[Any, int, int] | None:
 
 
 async def send_file_range(
-    protocol: HttpProtocol, file: Any, offset: int, count: int, head: bytes = b""
+    protocol: Connection, file: Any, offset: int, count: int, head: bytes = b""
 ) -> None:
     """`head`, then the file's bytes: zero-copy on plain TCP; read-and-write over TLS, where
     the kernel cannot encrypt."""
@@ -211,7 +211,7 @@ def _write_head_now(transport: Any, fd: int, head: bytes) -> bytes:
     return head[sent:]
 
 
-async def _wait_transport_flushed(protocol: HttpProtocol, fd: int) -> None:
+async def _wait_transport_flushed(protocol: Connection, fd: int) -> None:
     while protocol.transport.get_write_buffer_size():
         if protocol.closed:
             raise ConnectionError("client disconnected")
@@ -233,7 +233,7 @@ async def _writable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
         loop.remove_writer(fd)
 
 
-async def _copy_file(protocol: HttpProtocol, file: Any, offset: int, count: int) -> None:
+async def _copy_file(protocol: Connection, file: Any, offset: int, count: int) -> None:
     file.seek(offset)
     while count > 0:
         data = file.read(min(FILE_CHUNK, count))
@@ -245,7 +245,7 @@ async def _copy_file(protocol: HttpProtocol, file: Any, offset: int, count: int)
 
 
 async def _send_stream(
-    protocol: HttpProtocol, request: Request, response: Response, keep_alive: bool
+    protocol: Connection, request: Request, response: Response, keep_alive: bool
 ) -> tuple[int, int, bool]:
     """Chunked encoding for HTTP/1.1; for HTTP/1.0 the body ends when the connection closes.
 
@@ -278,7 +278,7 @@ async def _send_stream(
     return response.status_code, size, keep_alive
 
 
-async def _chunks(protocol: HttpProtocol, stream: Any) -> Any:
+async def _chunks(protocol: Connection, stream: Any) -> Any:
     """Bytes from a sync or async iterable; a generator's next() runs in the handler pool."""
     if isinstance(stream, AsyncIterable):
         async for item in stream:

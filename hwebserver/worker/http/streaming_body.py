@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ...api.request import Request
 
 if TYPE_CHECKING:
-    from .protocol import HttpProtocol
+    from ..process.state import WorkerState
+    from .seams import Transport
 
 MAX_BUFFERED = 256 * 1024
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -31,19 +32,32 @@ class ClientDisconnected(OSError):
     """The body cannot be read to its end: the client went away, stalled, or sent too much."""
 
 
-def begin(protocol: HttpProtocol, request: Request) -> bool:
-    """At headers-complete of a request with a body: stream it if its route is a mount."""
-    route = protocol.state.router.match(request.conn.port_name, request.url_path)
-    if route is None or not route.streams_body:
-        return False
-    expect = protocol.expect_continue and request.http_version == "1.1"
-    sink = StreamingBody(protocol, request, expect)
-    protocol.body = sink
-    request.body_source = sink  # type: ignore[assignment]  # read by the adapters, never as bytes
-    protocol.queue.append((request, protocol.parser.should_keep_alive()))
-    if len(protocol.queue) >= protocol.state.max_pipelined:
-        protocol._pause_reading()
-    return True
+class BodyStreamOwner(Protocol):
+    """The connection a streamed body arrives on (http/protocol.py), as the body sees it."""
+
+    @property
+    def state(self) -> WorkerState: ...
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop: ...
+
+    @property
+    def transport(self) -> Transport: ...
+
+    @property
+    def closed(self) -> bool: ...
+
+    def is_waiting(self, request: Request) -> bool:
+        """The request is being answered, or queued to be."""
+        ...
+
+    def hold_reading(self) -> None:
+        """Stop reading from the socket until release_reading(): the app is behind."""
+        ...
+
+    def release_reading(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 def body_of(request: Request) -> StreamingBody | None:
@@ -58,7 +72,7 @@ class StreamingBody:
     thread, or await receive() on the loop. The consumer calls abandon() when it is done.
     """
 
-    def __init__(self, protocol: HttpProtocol, request: Request, expect_continue: bool) -> None:
+    def __init__(self, protocol: BodyStreamOwner, request: Request, expect_continue: bool) -> None:
         self.protocol = protocol
         self.request = request
         self.loop = protocol.loop
@@ -93,8 +107,7 @@ class StreamingBody:
                 self.abandon()  # answered without running the app (e.g. a port policy)
                 return
             self._holding = True
-            self.protocol.hold_reading = True
-            self.protocol._pause_reading()
+            self.protocol.hold_reading()
 
     def finish(self) -> None:
         with self._lock:
@@ -118,10 +131,7 @@ class StreamingBody:
         self._wake()
 
     def _orphaned(self) -> bool:
-        protocol = self.protocol
-        if protocol.active is self.request:
-            return False
-        return not any(entry is self.request for entry, _ in protocol.queue)
+        return not self.protocol.is_waiting(self.request)
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -135,10 +145,7 @@ class StreamingBody:
         self._release_scheduled = False
         if self._holding and (self._buffered <= MAX_BUFFERED // 2 or self.abandoned):
             self._holding = False
-            protocol = self.protocol
-            protocol.hold_reading = False
-            if not protocol.closed:
-                protocol._pump()
+            self.protocol.release_reading()
 
     def _send_continue(self) -> None:
         if self.continue_pending:

@@ -42,7 +42,8 @@ class WorkerServer:
         self._startup_hooks: list[Callable[[WorkerState], Any]] = []
         self._shutdown_hooks: list[Callable[[WorkerState], Any]] = []
         self._stopped_hooks: list[Callable[[WorkerState], Any]] = []
-        asgi.install(self)  # lifespan of mounted ASGI apps
+        # The lifespan of mounted ASGI apps: started before serving, shut down once drained.
+        self.add_hooks(startup=asgi.lifespan_startup, stopped=asgi.lifespan_shutdown)
         self.add_hooks(startup=preload_websockets)
 
     def add_hooks(
@@ -218,8 +219,7 @@ class WorkerServer:
                 connection.shutdown(self._drain_closes_idle)
             await asyncio.sleep(DRAIN_POLL_INTERVAL)
         for connection in list(state.connections):
-            if connection.transport is not None:
-                connection.transport.abort()
+            connection.abort()
         await asyncio.sleep(0)
         for hook in self._stopped_hooks:
             result = hook(state)

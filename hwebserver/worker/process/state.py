@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ...api.routing import Router, http_routes, websocket_routes
 from ..http.dates import date_server_lines
@@ -16,7 +16,21 @@ from .threads import HandlerThreads
 if TYPE_CHECKING:
     from ..admin.endpoints import AdminEndpoints
     from ..apps.lifespan import Lifespan
-    from ..http.protocol import HttpProtocol
+
+
+class ServedConnection(Protocol):
+    """A client connection as the worker's clock and drain see it (http/protocol.py)."""
+
+    @property
+    def active(self) -> object | None: ...
+
+    def check_timeout(self, tick: int) -> None: ...
+
+    def shutdown(self, close_idle: bool = True) -> None: ...
+
+    def close(self) -> None: ...
+
+    def abort(self) -> None: ...
 
 
 class WorkerCalls:
@@ -38,7 +52,7 @@ class WorkerState:
         self.websocket_router: Router = websocket_routes
         # Where plain handlers, API functions and WSGI apps run (never on the loop).
         self.threads = HandlerThreads(loop, config.max_num_threads, "hwebserver-handler")
-        self.connections: set[HttpProtocol] = set()
+        self.connections: set[ServedConnection] = set()
         self.tick = 0
         self.date_server = date_server_lines()
         self.date_server_end = self.date_server + b"\r\n"

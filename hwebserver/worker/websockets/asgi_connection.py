@@ -40,7 +40,7 @@ from .houdini_connection import (
 from .keepalive import CLOSE_TIMEOUT, GIVE_UP, PING, keepalive_due
 
 if TYPE_CHECKING:
-    from ..http.protocol import HttpProtocol
+    from ..http.seams import Connection
 
 EARLY_BYTES = 64 * 1024  # what a client may send before the app accepts
 
@@ -67,7 +67,7 @@ class _TransportSide(asyncio.Protocol):
         return None
 
     def pause_writing(self) -> None:
-        self.session.write_paused = True
+        self.session.pause_writing()
 
     def resume_writing(self) -> None:
         self.session.resume_writing()
@@ -80,7 +80,10 @@ class _TransportSide(asyncio.Protocol):
 class AsgiWebSocket:
     """One WebSocket connection served by an ASGI app."""
 
-    def __init__(self, http: HttpProtocol, route: Route, request: Request, trailing: bytes) -> None:
+    # The HttpProtocol leaves state.connections when the transport goes (connection_lost).
+    holds_registration = False
+
+    def __init__(self, http: Connection, route: Route, request: Request, trailing: bytes) -> None:
         self.http = http
         self.loop = http.loop
         self.transport = http.transport
@@ -367,6 +370,9 @@ class AsgiWebSocket:
             await waiter
         if self.gone:
             raise ClientDisconnected("the WebSocket is closed")
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
 
     def resume_writing(self) -> None:
         self.write_paused = False

@@ -27,7 +27,7 @@ from ..policies.cors import normalise_origin
 from .houdini_connection import WebSocketConnection, write_refusal
 
 if TYPE_CHECKING:
-    from ..http.protocol import HttpProtocol
+    from ..http.seams import Connection
 
 # permessage-deflate with the library's memory-conscious defaults (12-bit windows).
 EXTENSIONS = enable_server_permessage_deflate(None)
@@ -71,7 +71,7 @@ def handshake_request(request: Request) -> HandshakeRequest:
     )
 
 
-def accept(http: HttpProtocol, request: Request, trailing: bytes) -> None:
+def accept(http: Connection, request: Request, trailing: bytes) -> None:
     """A complete `Upgrade: websocket` request for hwebserver's WebSocket classes (upgrade.py)."""
     state = http.state
     route = state.websocket_router.match(request.conn.port_name, request.url_path)
@@ -113,7 +113,7 @@ def accept(http: HttpProtocol, request: Request, trailing: bytes) -> None:
     connection.start()
 
 
-def refuse(http: HttpProtocol, request: Request, response: Any) -> None:
+def refuse(http: Connection, request: Request, response: Any) -> None:
     state = http.state
     if state.access_log:
         client = request.conn.client

@@ -48,7 +48,7 @@ from .keepalive import CLOSE_TIMEOUT, GIVE_UP, PING, keepalive_due
 from .messages import MessageAssembler
 
 if TYPE_CHECKING:
-    from ..http.protocol import HttpProtocol
+    from ..http.seams import Connection
 
 # Seconds the peer has to finish a closing handshake before we cut the connection.
 # Seconds a refused client has to read the answer and close.
@@ -60,12 +60,12 @@ INBOX_HIGH_BYTES = 1 << 20
 INBOX_LOW_BYTES = 1 << 18
 
 
-def write_refusal(http: HttpProtocol, response: Response) -> None:
+def write_refusal(http: Connection, response: Response) -> None:
     """Answer the upgrade request with a plain HTTP response, then close the connection."""
     body = response.body_bytes
     head = build_head(response, content_length_line(len(body)), CLOSE, http.state.date_server)
     http.transport.write(head + body)
-    http._linger()  # half-close; the client reads the answer, then the clock cuts
+    http.linger()  # half-close; the client reads the answer, then the clock cuts
 
 
 def handshake_bytes(response: HandshakeResponse, date_server: bytes) -> bytes:
@@ -121,7 +121,7 @@ class WebSocketConnection:
 
     def __init__(
         self,
-        http: HttpProtocol,
+        http: Connection,
         request: Request,
         endpoint: WebSocketEndpoint,
         protocol: ServerProtocol,
@@ -162,7 +162,7 @@ class WebSocketConnection:
         self.ping_sent_at: float | None = None
 
     def start(self) -> None:
-        self.http._pause_reading()  # nothing is read until connect() decided
+        self.http.pause_reading()  # nothing is read until connect() decided
         self.loop.create_task(self._connect())
 
     # -- the handler's side --------------------------------------------------------------
@@ -439,9 +439,9 @@ class WebSocketConnection:
         """Read while accepted (or refused: to see the client go) and neither side is behind."""
         http = self.http
         if self.refused or (self.accepted and not self.write_paused and not self.inbox_full):
-            http._resume_reading()
+            http.resume_reading()
         else:
-            http._pause_reading()
+            http.pause_reading()
 
     def _flush(self) -> None:
         """Write what the protocol produced; an empty chunk means: end our side of the TCP."""

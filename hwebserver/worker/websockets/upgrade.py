@@ -20,7 +20,7 @@ from ...api.mounts import ASGI
 
 if TYPE_CHECKING:
     from ...api.request import Request
-    from ..http.protocol import HttpProtocol
+    from ..http.seams import Connection
     from ..process.state import WorkerState
 
 
@@ -29,7 +29,7 @@ def preload(state: WorkerState) -> None:
         from . import handshake  # noqa: F401 - load now, not on the first connection
 
 
-def upgrade(http: HttpProtocol, request: Request, trailing: bytes) -> None:
+def upgrade(http: Connection, request: Request, trailing: bytes) -> None:
     state = http.state
     port = request.conn.port_name
     if state.websocket_router.match(port, request.url_path) is None:
