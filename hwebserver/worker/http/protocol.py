@@ -15,7 +15,6 @@ import re
 import time
 from collections import deque
 from typing import Any
-from urllib.parse import unquote
 
 import httptools
 
@@ -32,136 +31,29 @@ from ..websockets.upgrade import upgrade as upgrade_to_websocket
 from . import eager, response_streams, streaming_body
 from .body_sinks import BodySink, open_body_sink
 from .error_responses import HttpError, error_response, rejection_response
+from .request_head import (
+    CONTENT_LENGTH,
+    CONTENT_TYPE,
+    EXPECT,
+    FORBIDDEN_TRAILERS,
+    HEADER_KINDS,
+    HOST,
+    METHODS,
+    SERVER_ALLOW,
+    TARGET_CACHE,
+    TRANSFER_ENCODING,
+    UPGRADE,
+    decode_target,
+    decode_target_uncached,
+    header_kind,
+    is_valid_host,
+)
 from .response_head import CLOSE, build_head, connection_header, content_length_line, simple_head
 from .seams import Exchange, Transport, Upgraded
 
 LINGER_TICKS = 2
 
-# Headers the server itself must act on, by lower-case name. Every kind but Host marks the
-# message unusual: it takes the full checks and the full reset (see _reset_message).
-_HOST = 1
-_CONTENT_LENGTH = 2
-_TRANSFER_ENCODING = 3
-_EXPECT = 4
-_UPGRADE = 5
-_CONNECTION = 6
-_CONTENT_TYPE = 7
-_SPECIAL_HEADERS = {
-    b"host": _HOST,
-    b"content-length": _CONTENT_LENGTH,
-    b"transfer-encoding": _TRANSFER_ENCODING,
-    b"expect": _EXPECT,
-    b"upgrade": _UPGRADE,
-    b"connection": _CONNECTION,
-    b"proxy-connection": _CONNECTION,  # llhttp honours it as Connection
-    b"content-type": _CONTENT_TYPE,  # decides where a body goes (worker/http/body_sinks.py)
-}
-# The kind of each header name as clients spell it, so no name is lower-cased twice.
-_HEADER_KINDS: dict[bytes, int] = {}
-_HEADER_KINDS_SIZE = 512
-
-
-def header_kind(name: bytes) -> int:
-    kind = _SPECIAL_HEADERS.get(name.lower(), 0)
-    if len(_HEADER_KINDS) < _HEADER_KINDS_SIZE:  # a few dozen spellings in practice
-        _HEADER_KINDS[name] = kind
-    return kind
-
-
-_METHODS: dict[bytes, str] = {}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-
-
-_TARGET_CACHE: dict[bytes, tuple[str, bytes]] = {}
-_TARGET_CACHE_SIZE = 1024
-
-
-def decode_target(target: bytes) -> tuple[str, bytes]:
-    """Memoised: services see the same few targets over and over."""
-    decoded = _TARGET_CACHE.get(target)
-    if decoded is None:
-        decoded = _decode_target(target)
-        if len(_TARGET_CACHE) >= _TARGET_CACHE_SIZE:
-            _TARGET_CACHE.clear()
-        _TARGET_CACHE[target] = decoded
-    return decoded
-
-
-# RFC 9112 §3.2 and RFC 3986 §3.2.2: a Host is a host name, an IPv4 address or a bracketed IPv6
-# literal, then an optional port. Stricter than reg-name on one point: a comma (two Hosts joined
-# into one line by a proxy) is refused too. No userinfo, space, slash or '@'.
-_HOST_SYNTAX = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+;=]*)(?::[0-9]*)?")
-_VALID_HOSTS: dict[bytes, bool] = {}
-_VALID_HOSTS_SIZE = 256
-
-
-def is_valid_host(value: bytes) -> bool:
-    """Memoised: a service sees the same few Host values."""
-    if value in _VALID_HOSTS:
-        return True
-    if _HOST_SYNTAX.fullmatch(value) is None:
-        return False
-    if len(_VALID_HOSTS) < _VALID_HOSTS_SIZE:
-        _VALID_HOSTS[value] = True
-    return True
-
-
-# Trailer fields that must never be taken from a trailer section (RFC 9110 §6.5.1): framing,
-# routing, authentication, request modifiers and what the server itself acts on. The others are
-# kept apart from the headers (request.trailers()); these are dropped.
-_FORBIDDEN_TRAILERS = frozenset(
-    (
-        b"authorization",
-        b"cache-control",
-        b"connection",
-        b"content-encoding",
-        b"content-length",
-        b"content-range",
-        b"content-type",
-        b"cookie",
-        b"expect",
-        b"host",
-        b"if-match",
-        b"if-modified-since",
-        b"if-none-match",
-        b"if-range",
-        b"if-unmodified-since",
-        b"keep-alive",
-        b"max-forwards",
-        b"pragma",
-        b"proxy-authenticate",
-        b"proxy-authorization",
-        b"proxy-connection",
-        b"range",
-        b"set-cookie",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-        b"www-authenticate",
-        b"x-forwarded-for",
-        b"x-forwarded-host",
-        b"x-forwarded-proto",
-    )
-)
-
-# Methods a service may answer; what `OPTIONS *` advertises (a handler may restrict its own).
-_SERVER_ALLOW = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
-
-
-def _decode_target(target: bytes) -> tuple[str, bytes]:
-    """(percent-decoded path, raw query) of a request target (origin or absolute form)."""
-    raw_path, _, query = target.partition(b"?")
-    raw_path = raw_path.partition(b"#")[0]
-    if not raw_path.startswith(b"/"):
-        if b"://" in raw_path:  # absolute form: http://host/path
-            raw_path = b"/" + raw_path.split(b"://", 1)[1].partition(b"/")[2]
-        elif raw_path == b"*":
-            return "*", query
-    path = raw_path.decode("utf-8", "replace")
-    if "%" in path:
-        path = unquote(path, errors="replace")
-    return path, query
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -493,12 +385,12 @@ class HttpProtocol(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         # Size limits are enforced on raw bytes in data_received; here only what we must know.
         self.raw_headers.append((name, value))
-        kind = _HEADER_KINDS.get(name)
+        kind = HEADER_KINDS.get(name)
         if kind is None:
             kind = header_kind(name)
         if kind == 0:
             return
-        if kind == _HOST:
+        if kind == HOST:
             self.host_count += 1
             if value != self.valid_host:  # a keep-alive client sends the same Host again
                 self._check_host(value)
@@ -506,18 +398,18 @@ class HttpProtocol(asyncio.Protocol):
         if self.request is not None:
             return  # a trailer field (kept apart, see _keep_trailers): nothing to act on
         self.unusual = True
-        if kind == _CONTENT_LENGTH:
+        if kind == CONTENT_LENGTH:
             self.content_length = int(value)  # llhttp already rejected non-digits
-        elif kind == _TRANSFER_ENCODING:
+        elif kind == TRANSFER_ENCODING:
             self.has_transfer_encoding = True
             if value.strip().lower() != b"chunked":
                 self._check_transfer_coding(value)
-        elif kind == _EXPECT:
+        elif kind == EXPECT:
             self.expect_continue = value.strip().lower() == b"100-continue"
-        elif kind == _CONTENT_TYPE:
+        elif kind == CONTENT_TYPE:
             if self.content_type is None:  # the first one counts, as in Request.contentType()
                 self.content_type = value
-        elif kind == _UPGRADE:
+        elif kind == UPGRADE:
             self.wants_upgrade = True  # a WebSocket, or declined (see _on_upgrade)
 
     def _check_host(self, value: bytes) -> None:
@@ -542,11 +434,11 @@ class HttpProtocol(asyncio.Protocol):
         ):
             self._check_unusual_head(version)
         raw_method = parser.get_method()
-        method = _METHODS.get(raw_method)
+        method = METHODS.get(raw_method)
         if method is None:
             method = self._new_method(raw_method)
         target = self.url
-        decoded = _TARGET_CACHE.get(target)
+        decoded = TARGET_CACHE.get(target)
         path, query = self._decode_new_target(method, target) if decoded is None else decoded
         self.request = Request(
             self.conn,  # type: ignore[arg-type]
@@ -611,7 +503,7 @@ class HttpProtocol(asyncio.Protocol):
         the rest of the connection for it), so every CONNECT comes here to be refused."""
         if raw_method == b"CONNECT":
             self._fail(501, "CONNECT is not supported")
-        return _METHODS.setdefault(raw_method, raw_method.decode("ascii"))
+        return METHODS.setdefault(raw_method, raw_method.decode("ascii"))
 
     def _decode_new_target(self, method: str, target: bytes) -> tuple[str, bytes]:
         """A target not seen lately: its form is checked (RFC 9112 §3.2); only origin-form
@@ -633,7 +525,7 @@ class HttpProtocol(asyncio.Protocol):
             (name, authority) if name.lower() == b"host" else (name, value)
             for name, value in self.raw_headers
         ]
-        return _decode_target(target)
+        return decode_target_uncached(target)
 
     def _check_unusual_head(self, version: str) -> None:
         """The checks a plain HTTP/1.1 request with one Host passes; raises on a bad head."""
@@ -664,7 +556,7 @@ class HttpProtocol(asyncio.Protocol):
         if sum(len(n) + len(v) + 3 for n, v in trailers) > self.max_header_size:
             self._fail(431, "trailer fields too large")
         request.trailer_fields = [
-            (name, value) for name, value in trailers if name.lower() not in _FORBIDDEN_TRAILERS
+            (name, value) for name, value in trailers if name.lower() not in FORBIDDEN_TRAILERS
         ]
 
     def _head_size(self) -> int:
@@ -781,7 +673,7 @@ class HttpProtocol(asyncio.Protocol):
         if request.url_path == "*":  # OPTIONS * (other methods never get here): the server's
             response = Response(b"", status=204)
             response.removeHeader("Content-Type")
-            response.setHeader("Allow", _SERVER_ALLOW)
+            response.setHeader("Allow", SERVER_ALLOW)
             return response
         return notFoundResponse(request)
 
