@@ -1,36 +1,34 @@
-"""HTTP/1.1 on one connection: httptools parsing, dispatch to handlers, writing responses.
+"""HTTP/1.1 on one connection: httptools parsing, the limits a request is held to, timeouts.
+
+HttpProtocol is built in three layers, each with its own state, one class at run time:
+- connection_io.py: the transport, flow control both ways, closing and lingering;
+- pipeline.py: the queue of parsed requests, their dispatch, writing their responses;
+- protocol.py (here): parsing, limits, refusals, the WebSocket upgrade, the clock and drain.
 
 Flow control, both ways:
 - reading pauses while MAX_PIPELINED parsed requests wait, and while the client does not
   read what we write (the transport's high-water mark), so neither side can make this
   process buffer without bound;
 - bodies past BODY_SPOOL_SIZE go to a file in the request's temp directory.
-Timeouts come from the worker's one-second clock (see server.py), not per-request timers.
+Timeouts come from the worker's one-second clock (see process/server.py), not per-request
+timers.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
-from collections import deque
-from typing import Any
 
 import httptools
 
-from ...api.body import BodySource
-from ...api.connection import ConnectionInfo, OnHandlerThread
-from ...api.helpers import errorResponse, notFoundResponse
+from ...api.connection import ConnectionInfo
 from ...api.request import Request
-from ...api.response import BODILESS_STATUSES, Response
-from ...api.routing import Route
-from ..apps import exchange
 from ..process.config import Listener
 from ..process.state import WorkerState
 from ..websockets.upgrade import upgrade as upgrade_to_websocket
-from . import eager, response_streams, streaming_body
+from . import streaming_body
 from .body_sinks import BodySink, open_body_sink
-from .error_responses import HttpError, error_response, rejection_response
+from .error_responses import HttpError
+from .pipeline import RequestPipeline
 from .request_head import (
     CONTENT_LENGTH,
     CONTENT_TYPE,
@@ -39,7 +37,6 @@ from .request_head import (
     HEADER_KINDS,
     HOST,
     METHODS,
-    SERVER_ALLOW,
     TARGET_CACHE,
     TRANSFER_ENCODING,
     UPGRADE,
@@ -48,32 +45,26 @@ from .request_head import (
     header_kind,
     is_valid_host,
 )
-from .response_head import CLOSE, build_head, connection_header, content_length_line, simple_head
-from .seams import Exchange, Transport, Upgraded
+from .seams import Transport
 
 LINGER_TICKS = 2
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
-class HttpProtocol(asyncio.Protocol):
-    """One client connection; requests are answered strictly in the order they arrived."""
+class HttpProtocol(RequestPipeline):
+    """One client connection: the bytes it receives parsed into requests, held to the limits,
+    and handed to the pipeline; its clock (check_timeout) and its drain (shutdown)."""
 
     # Slots: a connection has more attributes than CPython shares keys for (30), and slot
-    # access stays fast where a full instance dict would not.
+    # access stays fast where a full instance dict would not. These are the parser's; the
+    # lower layers (pipeline.py, connection_io.py) hold their own.
     __slots__ = (
-        "active",
-        "active_keep_alive",
-        "active_started",
         "body",
-        "closed",
-        "closing",
         "conn",
         "content_length",
         "content_type",
         "data_tick",
-        "drain_waiter",
-        "exchange",
         "expect_continue",
         "failure",
         "feed_size",
@@ -81,66 +72,31 @@ class HttpProtocol(asyncio.Protocol):
         "head_bytes",
         "head_uncounted",
         "host_count",
-        "idle_tick",
-        "lingering",
         "listener",
-        "loop",
         "max_header_count",
         "max_header_size",
         "max_request_line",
         "max_request_size",
         "messages",
-        "observed",
         "parse_tick",
         "parser",
         "parsing",
-        "policy",
-        "port_name",
-        "pumping",
-        "queue",
         "raw_headers",
-        "reading_held",
-        "reading_paused",
-        "rejected",
         "request",
-        "router",
-        "send_backlog",
-        "send_task",
-        "send_tick",
-        "state",
-        "transport",
         "unusual",
-        "upgraded",
         "url",
         "valid_host",
         "wants_upgrade",
-        "write_paused",
     )
 
     def __init__(self, state: WorkerState, listener: Listener) -> None:
-        self.state = state
+        super().__init__(state, listener)
         self.listener = listener
-        self.loop = state.loop
-        self.transport: Transport = None  # type: ignore[assignment]  # until connection_made
         self.conn: ConnectionInfo | None = None
         self.parser = httptools.HttpRequestParser(self)
-        self.queue: deque[tuple[Any, bool]] = deque()
-        self.active: Request | None = None
-        self.active_keep_alive = True
-        self.active_started = 0.0
-        self.send_task: asyncio.Task[None] | None = None
-        self.pumping = False
-        self.reading_paused = False
-        self.reading_held = False  # a streamed body's buffer is full (streaming_body.py)
-        self.write_paused = False
-        self.drain_waiter: asyncio.Future[None] | None = None
-        self.closed = False
-        self.rejected = False  # input after a refused request is no longer parsed
-        self.lingering = False  # the refusal is sent; waiting for the client to close
         self.messages = 0  # complete messages parsed on this connection
-        # Ticks of the worker clock (see check_timeout): when the connection last went idle,
-        # when the current message began, when its body last received bytes.
-        self.idle_tick = state.tick
+        # Ticks of the worker clock (see check_timeout): when the current message began, when
+        # its body last received bytes.
         self.parse_tick = 0
         self.data_tick = 0
         # Bytes received while the current head is incomplete; while a chunked body streams,
@@ -148,17 +104,7 @@ class HttpProtocol(asyncio.Protocol):
         self.head_bytes = 0
         self.feed_size = 0
         self.failure: HttpError | None = None
-        self.upgraded: Upgraded | None = None
-        # The write backlog when last looked at, and the tick it last shrank (SEND_TIMEOUT).
-        self.send_backlog = 0
-        self.send_tick = 0
-        self.exchange: Exchange | None = None  # an app's exchange in progress, told of disconnects
-        self.closing = False
-        self.policy = listener.policy
-        self.observed = state.access_log or self.policy is not None or state.stats is not None
-        # Per-connection copies of what every request consults (one attribute hop, not two).
-        self.router = state.router
-        self.port_name = listener.name
+        # Per-connection copies of the limits every request is held to.
         self.max_request_line = state.max_request_line
         self.max_header_size = state.max_header_size
         self.max_header_count = state.max_header_count
@@ -187,7 +133,7 @@ class HttpProtocol(asyncio.Protocol):
         self.content_type: bytes | None = None
         self.body: BodySink | None = None
 
-    # -- transport events -----------------------------------------------------------------
+    # -- transport events --------------------------------------------------------------
     def connection_made(self, transport: Transport) -> None:  # type: ignore[override]
         self.transport = transport
         state = self.state
@@ -203,8 +149,6 @@ class HttpProtocol(asyncio.Protocol):
             state.services,
         )
         transport.set_write_buffer_limits(high=state.write_high_water)
-        # Accepted just before a drain began: the client has sent, or is sending, a request;
-        # it is answered (with Connection: close) rather than cut.
 
     def data_received(self, data: bytes) -> None:
         if self.rejected:
@@ -314,10 +258,10 @@ class HttpProtocol(asyncio.Protocol):
             # finished (WebSocket.disconnect), so that a drain waits for that too.
             self.state.connections.discard(self)
         if self.request is not None:  # cut off mid-upload
-            self._discard(self.request, self.body)
+            self.discard(self.request, self.body)
         for entry, _ in self.queue:
             if isinstance(entry, Request):
-                self._discard(entry, entry.body_source)
+                self.discard(entry, entry.body_source)
         self.queue.clear()
         if self.send_task is not None:
             self.send_task.cancel()
@@ -329,45 +273,7 @@ class HttpProtocol(asyncio.Protocol):
         if self.exchange is not None:
             self.exchange.connection_lost()
 
-    def pause_writing(self) -> None:
-        if self.upgraded is not None:
-            self.upgraded.pause_writing()
-            return
-        self.write_paused = True
-        self.send_tick = self.state.tick  # SEND_TIMEOUT counts from here (check_timeout)
-        self.pause_reading()
-
-    def resume_writing(self) -> None:
-        if self.upgraded is not None:
-            self.upgraded.resume_writing()
-            return
-        self.write_paused = False
-        waiter = self.drain_waiter
-        if waiter is not None:
-            self.drain_waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-        self.pump()
-
-    async def drain(self) -> None:
-        if self.closed:
-            raise ConnectionResetError("client disconnected")
-        if self.write_paused:
-            if self.drain_waiter is None:
-                self.drain_waiter = self.loop.create_future()
-            await self.drain_waiter
-
-    def pause_reading(self) -> None:
-        if not self.reading_paused and not self.closed:
-            self.reading_paused = True
-            self.transport.pause_reading()
-
-    def resume_reading(self) -> None:
-        if self.reading_paused and not self.closed:
-            self.reading_paused = False
-            self.transport.resume_reading()
-
-    # -- parser callbacks -------------------------------------------------------------------
+    # -- parser callbacks --------------------------------------------------------------
     def _fail(self, status: int, message: str) -> None:
         self.failure = HttpError(status, message)
         raise self.failure
@@ -475,21 +381,6 @@ class HttpProtocol(asyncio.Protocol):
         if len(self.queue) >= self.state.max_pipelined:
             self.pause_reading()
         return True
-
-    # -- the connection, as a streamed body sees it (streaming_body.BodyStreamOwner) ----------
-    def is_waiting(self, request: Request) -> bool:
-        if self.active is request:
-            return True
-        return any(entry is request for entry, _ in self.queue)
-
-    def hold_reading(self) -> None:
-        self.reading_held = True
-        self.pause_reading()
-
-    def release_reading(self) -> None:
-        self.reading_held = False
-        if not self.closed:
-            self.pump()
 
     def _check_transfer_coding(self, value: bytes) -> None:
         """Only `chunked` is decoded here; a body in any other coding is never passed on as if
@@ -606,241 +497,7 @@ class HttpProtocol(asyncio.Protocol):
             if len(self.queue) >= self.state.max_pipelined:
                 self.pause_reading()
 
-    # -- dispatch ---------------------------------------------------------------------------
-    def pump(self) -> None:
-        """Start the next queued request when the previous one is answered."""
-        if self.pumping:
-            return
-        self.pumping = True
-        try:
-            queue = self.queue
-            while queue and self.active is None and not self.closed and not self.write_paused:
-                entry, keep_alive = queue.popleft()
-                if isinstance(entry, HttpError):
-                    self._send_rejection(entry)
-                    return
-                self._start(entry, keep_alive)
-            if self.active is None:
-                self.idle_tick = self.state.tick
-            if (
-                self.reading_paused
-                and not self.reading_held
-                and not self.write_paused
-                and len(queue) < self.state.max_pipelined
-            ):
-                self.resume_reading()
-        finally:
-            self.pumping = False
-
-    def _start(self, request: Request, keep_alive: bool) -> None:
-        state = self.state
-        self.active = request
-        self.active_keep_alive = keep_alive and not state.draining
-        try:
-            if self.observed:  # an access log or a port policy: most services have neither
-                if state.access_log or state.stats is not None:
-                    self.active_started = time.perf_counter()
-                if self.policy is not None:
-                    early = self.policy.before(request)
-                    if early is not None:
-                        self.respond(request, early)
-                        return
-            route = self.router.match(self.port_name, request.url_path)
-            if route is None:
-                self.respond(request, self._unrouted(request))
-                return
-            if route.methods is not None and request.http_method not in route.methods:
-                response = errorResponse(request, f"Method {request.http_method} not allowed", 405)
-                response.setHeader("Allow", route.allow)
-                self.respond(request, response)
-                return
-            if route.is_async:
-                try:
-                    done, value = eager.start(self.loop, route.endpoint(request))
-                except (Exception, asyncio.CancelledError) as exc:
-                    self._respond_exception(request, exc)
-                    return
-                if done:
-                    self.respond(request, value)
-                else:
-                    value.add_done_callback(lambda task: self._on_task_done(request, task))
-            else:  # plain code: on a handler thread, never on the loop (_start_on_thread)
-                self._start_on_thread(route, request)
-        except Exception as exc:  # a fault of ours in routing or dispatch: answered, not hung
-            self._dispatch_failed(request, exc)
-
-    def _unrouted(self, request: Request) -> Response:
-        if request.url_path == "*":  # OPTIONS * (other methods never get here): the server's
-            response = Response(b"", status=204)
-            response.removeHeader("Content-Type")
-            response.setHeader("Allow", SERVER_ALLOW)
-            return response
-        return notFoundResponse(request)
-
-    def _dispatch_failed(self, request: Request, exc: Exception) -> None:
-        self.state.log.request_failed("dispatch", request, exc)
-        if self.active is request and not self.closed:  # nothing was written for it yet
-            self.active = None
-            request.cleanup()
-            for entry, _ in self.queue:  # the connection ends with this answer
-                if isinstance(entry, Request):
-                    self._discard(entry, entry.body_source)
-            self.queue.clear()
-            self._mark_closing()  # what is still parsed from this segment is not started
-            self._send_rejection(HttpError(500, "internal server error"))
-
-    def _on_task_done(self, request: Request, task: asyncio.Task[Any]) -> None:
-        if task.cancelled():
-            if self.closed:
-                self.abandon(request)
-            else:  # something the handler awaited was cancelled: answer, don't stall the queue
-                self._respond_exception(request, asyncio.CancelledError())
-            return
-        exc = task.exception()
-        if exc is not None:
-            self._respond_exception(request, exc)
-        else:
-            self.respond(request, task.result())
-
-    def _start_on_thread(self, route: Route, request: Request) -> None:
-        """Plain (synchronous) code always runs on the handler threads, never on the loop, as
-        in Houdini and as Starlette runs sync endpoints: a handler's speed on earlier calls
-        says nothing about its next one (an RPC dispatcher, a cook, a render), and one that
-        blocks the loop stalls every connection of the worker and gets it killed by the
-        watchdog. `async def` is how a handler asks for the loop."""
-        if route.runs_exchange:  # an app mount or AsyncURLHandler runs it all
-            exchange.start(self, route, request)
-            return
-        self.state.threads.call(route.endpoint, request, self._handler_returned, request)
-
-    def _handler_returned(self, request: Request, ok: bool, value: Any) -> None:
-        """Back on the loop from a handler thread (worker/process/threads.py)."""
-        if ok:
-            self.respond(request, value)
-        else:
-            self._respond_exception(request, value)
-
-    def abandon(self, request: Request) -> None:
-        request.cleanup()
-        if self.active is request:
-            self.active = None
-
-    # -- responding -------------------------------------------------------------------------
-    def _respond_exception(self, request: Request, exc: BaseException) -> None:
-        self.state.log.request_failed("handler", request, exc)
-        self.respond(request, error_response(request, exc, self.state.debug))
-
-    def respond(self, request: Request, result: Any) -> None:
-        if self.closed:
-            response_streams.release(request, result)  # e.g. a delete_file response never sent
-            self.abandon(request)
-            return
-        try:
-            if result.__class__ is not Response:
-                if result.__class__ is OnHandlerThread:  # the rest of an async endpoint
-                    self.state.threads.call(result.run, request, self._handler_returned, request)
-                    return
-                result = self._coerce(request, result)
-            if self.policy is not None:
-                self.policy.after(request, result)
-            keep_alive = self.active_keep_alive
-            if result.is_simple and keep_alive and request.http_version == "1.1":
-                body = result.body_bytes
-                head = simple_head(
-                    result.status_code,
-                    result.header_fields["content-type"][1],
-                    len(body),
-                    self.state.date_server_end,
-                )
-            elif result.stream is None and result.file_path is None:
-                body = result.body_bytes
-                headers = result.header_fields
-                if keep_alive and "connection" in headers:
-                    keep_alive = "close" not in headers["connection"][1].lower()
-                if result.status_code in BODILESS_STATUSES:  # neither a body nor a length
-                    body = b""
-                    framing = b""
-                    if result.status_code < 200:
-                        # A client takes a 1xx for an interim answer and waits for the final
-                        # one: closing tells it there is none, instead of leaving it hanging.
-                        keep_alive = False
-                else:
-                    framing = content_length_line(len(body))
-                head = build_head(
-                    result,
-                    framing,
-                    connection_header(keep_alive, request.http_version),
-                    self.state.date_server,
-                )
-            else:
-                headers = result.header_fields
-                if keep_alive and "connection" in headers:
-                    keep_alive = "close" not in headers["connection"][1].lower()
-                task = self.loop.create_task(
-                    response_streams.send_streamed(self, request, result, keep_alive)
-                )
-                # A task cancelled before its first step never runs its own cleanup: this does.
-                task.add_done_callback(lambda _: response_streams.release(request, result))
-                self.send_task = task
-                return
-        except Exception as exc:  # a fault building the head (ours, or a policy's): a 500
-            response_streams.release(request, result)
-            self._dispatch_failed(request, exc)
-            return
-        if request.http_method == "HEAD" or not body:
-            self.transport.write(head)
-        elif len(body) < 65536:
-            self.transport.write(head + body)
-        else:
-            self.transport.writelines((head, body))
-        self.finish(request, result.status_code, len(body), keep_alive)
-
-    def _coerce(self, request: Request, result: Any) -> Response:
-        if isinstance(result, Response):
-            return result
-        if isinstance(result, (str, bytes, bytearray)):
-            return Response(result)
-        self.state.log.error(
-            "handler for %s %s returned %r, not a Response, str or bytes",
-            request.http_method,
-            request.url_path,
-            type(result).__name__,
-            port_name=request.conn.port_name,
-        )
-        return error_response(request, None, self.state.debug)
-
-    def finish(self, request: Request, status: int, size: int, keep_alive: bool) -> None:
-        """The response is written (or handed to the transport): log, clean up, go on."""
-        state = self.state
-        state.requests_served += 1
-        if state.stats is not None:  # a port serves /metrics
-            state.stats.record(status, time.perf_counter() - self.active_started)
-        if state.access_log:
-            conn = request.conn
-            state.log.access(
-                f"{conn.client[0]}:{conn.client[1]}",
-                request.http_method,
-                request.url_path,
-                status,
-                size,
-                (time.perf_counter() - self.active_started) * 1000.0,
-                conn.port_name,
-                request.request_id,
-            )
-        if request.made_tempdir is not None:
-            request.made_tempdir.cleanup()
-        self.active = None
-        self.send_task = None
-        if not keep_alive:
-            self.close()
-            return
-        if self.queue or self.reading_paused:
-            if not self.pumping:
-                self.pump()
-        else:
-            self.idle_tick = state.tick
-
-    # -- errors before dispatch ---------------------------------------------------------
+    # -- refusals ----------------------------------------------------------------------
     def _reject(self, error: HttpError) -> None:
         """Queue an error answer behind the requests already parsed, and stop reading."""
         self.rejected = True
@@ -848,7 +505,7 @@ class HttpProtocol(asyncio.Protocol):
         request, body = self.request, self.body
         self._reset_message()
         if request is not None:
-            self._discard(request, body)
+            self.discard(request, body)
             if body.__class__ is streaming_body.StreamingBody and self._withdraw(request, error):
                 return
         self.queue.append((error, False))
@@ -872,36 +529,10 @@ class HttpProtocol(asyncio.Protocol):
             self.state.log.lifecycle("request cut mid-answer: %d %s", error.status, error.message)
             self.linger()
         else:
-            self._send_rejection(error)
+            self.send_rejection(error)
         return True
 
-    def _send_rejection(self, error: HttpError) -> None:
-        self.state.log.lifecycle("rejected request: %d %s", error.status, error.message)
-        response = rejection_response(error)
-        head = build_head(
-            response, content_length_line(len(response.body_bytes)), CLOSE, self.state.date_server
-        )
-        self.transport.write(head + response.body_bytes)
-        self.linger()
-
-    def linger(self) -> None:
-        """Half-close: the client still sending a refused body reads our answer, not a reset."""
-        self.rejected = True
-        self.lingering = True
-        self.idle_tick = self.state.tick
-        self.resume_reading()
-        if self.transport.can_write_eof():
-            self.transport.write_eof()
-        else:
-            self.close()
-
-    @staticmethod
-    def _discard(request: Request, body: BodySink | BodySource | None) -> None:
-        if body is not None:
-            body.close()
-        request.cleanup()
-
-    # -- upgrade ----------------------------------------------------------------------------
+    # -- upgrade -----------------------------------------------------------------------
     def _on_upgrade(self, trailing: bytes) -> None:
         replay = self._upgrade_or_replay(trailing)
         while replay is not None:  # a declined upgrade: parse its head again, then the rest
@@ -951,13 +582,13 @@ class HttpProtocol(asyncio.Protocol):
                 lines.append(name + b": " + value)
         return b"\r\n".join(lines) + b"\r\n\r\n"
 
-    # -- lifecycle -------------------------------------------------------------------------
+    # -- lifecycle ---------------------------------------------------------------------
     def check_timeout(self, tick: int) -> None:
         """Called once a second by the worker clock: what the connection waits for decides."""
         if self.closed or self.upgraded is not None:
             return
         state = self.state
-        if (self.write_paused or self.closing) and self._send_stalled(tick):
+        if (self.write_paused or self.closing) and self.send_stalled(tick):
             state.log.lifecycle(
                 "closing a connection whose client read nothing for %ds", state.send_timeout_ticks
             )
@@ -976,15 +607,6 @@ class HttpProtocol(asyncio.Protocol):
         elif tick - self.idle_tick >= state.keepalive_timeout_ticks:
             self.close()
 
-    def _send_stalled(self, tick: int) -> bool:
-        """True when what waits to be written has not shrunk for SEND_TIMEOUT, whether a
-        handler is still at work or not (a response the client never reads)."""
-        backlog = self.transport.get_write_buffer_size()
-        if backlog == 0 or backlog < self.send_backlog:
-            self.send_tick = tick
-        self.send_backlog = backlog
-        return backlog > 0 and tick - self.send_tick >= self.state.send_timeout_ticks
-
     def shutdown(self, close_idle: bool = True) -> None:
         """Draining: close after the response in progress; an idle connection closes now only
         when `close_idle` (a request arriving later is then answered with Connection: close).
@@ -996,19 +618,3 @@ class HttpProtocol(asyncio.Protocol):
                 self.close()
         else:
             self.active_keep_alive = False
-
-    def _mark_closing(self) -> None:
-        if not self.closing:
-            self.closing = True
-            self.send_tick = self.state.tick  # what is left to write has SEND_TIMEOUT to go
-
-    def close(self) -> None:
-        self._mark_closing()
-        if not self.closed and self.transport is not None:
-            self.transport.close()
-
-    def abort(self) -> None:
-        """Cut the connection now, unanswered requests and unsent bytes with it (the end of a
-        drain that ran out of time)."""
-        if self.transport is not None:
-            self.transport.abort()

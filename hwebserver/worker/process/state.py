@@ -24,6 +24,9 @@ class ServedConnection(Protocol):
     @property
     def active(self) -> object | None: ...
 
+    @property
+    def upgraded(self) -> object | None: ...  # a WebSocket now (counted apart in /metrics)
+
     def check_timeout(self, tick: int) -> None: ...
 
     def shutdown(self, close_idle: bool = True) -> None: ...
