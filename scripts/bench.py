@@ -4,14 +4,20 @@ Each server is pinned to CPU 0 and wrk to CPU 1 (taskset). Every workload starts
 servers, waits until they answer, warms each up, then runs interleaved rounds (A B C, A B C,
 ...) so that drift of the machine hits every server alike. Ratios compare medians measured
 in the same run. Run through `scripts/bench`, which prepares the peers' venv and wrk.
+
+The idle-connection rows are no wrk run: a worker (and uvicorn) is given 10,000 keep-alive
+connections, each after one answered request, or 10,000 accepted WebSockets, and the RSS it
+gained is divided by their number (after a warm-up batch opened and closed).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -223,7 +229,9 @@ def hw(name: str, env: dict[str, str] | None = None, pinned: bool = True) -> Ser
     return Server(name, [str(PROJECT_PYTHON), str(APPS / "hw_app.py"), "{port}"], env or {}, pinned)
 
 
-def uvicorn(name: str, app: str, workers: int = 1, pinned: bool = True) -> Server:
+def uvicorn(
+    name: str, app: str, workers: int = 1, pinned: bool = True, keepalive: int | None = None
+) -> Server:
     command = [
         str(PEERS / "uvicorn"),
         app,
@@ -241,7 +249,37 @@ def uvicorn(name: str, app: str, workers: int = 1, pinned: bool = True) -> Serve
     ]
     if workers > 1:
         command += ["--workers", str(workers)]
+    if keepalive is not None:
+        command += ["--timeout-keep-alive", str(keepalive)]
     return Server(name, command, pinned=pinned)
+
+
+def hw_mount(name: str, kind: str) -> Server:
+    """hwebserver serving a peer's own app object, mounted (scripts/bench_apps/hw_mount.py)."""
+    return Server(name, [str(PROJECT_PYTHON), str(APPS / "hw_mount.py"), kind, "{port}"])
+
+
+def gunicorn_gthread(name: str, app: str) -> Server:
+    """gunicorn as Flask is usually served: one gthread worker with 4 threads."""
+    return Server(
+        name,
+        [
+            str(PEERS / "gunicorn"),
+            "--worker-class",
+            "gthread",
+            "--workers",
+            "1",
+            "--threads",
+            "4",
+            "--bind",
+            "127.0.0.1:{port}",
+            "--backlog",
+            "2048",
+            "--log-level",
+            "warning",
+            app,
+        ],
+    )
 
 
 def granian(name: str, app: str) -> Server:
@@ -260,6 +298,8 @@ def granian(name: str, app: str) -> Server:
             "--log-level",
             "warning",
             "--no-ws",
+            "--backlog",
+            "2048",
             app,
         ],
     )
@@ -388,6 +428,61 @@ def workloads(static_dir: Path, work: Path, selected: set[str] | None) -> list[W
             pinned=False,
         )
     )
+    all_workloads.append(
+        Workload(
+            "hello (mounted raw ASGI)",
+            [
+                Contender(hw_mount("hwebserver registerASGIApp", "asgi"), "/"),
+                Contender(uvicorn("uvicorn raw ASGI", "peer_asgi:app"), "/"),
+                Contender(granian("granian raw ASGI", "peer_asgi:app"), "/"),
+            ],
+            baseline="uvicorn raw ASGI",
+        )
+    )
+    all_workloads.append(
+        Workload(
+            "hello (mounted Starlette)",
+            [
+                Contender(hw_mount("hwebserver mounted starlette", "starlette"), "/hello"),
+                Contender(uvicorn("uvicorn+starlette", "peer_starlette:app"), "/hello"),
+            ],
+            baseline="uvicorn+starlette",
+        )
+    )
+    all_workloads.append(
+        Workload(
+            "hello (mounted FastAPI async)",
+            [
+                Contender(hw_mount("hwebserver mounted fastapi", "fastapi"), "/ahello"),
+                Contender(uvicorn("uvicorn+fastapi", "peer_fastapi:app"), "/ahello"),
+            ],
+            baseline="uvicorn+fastapi",
+        )
+    )
+    all_workloads.append(
+        Workload(
+            # The WSGI app runs on a handler thread in both: the adapter and the hop are measured.
+            "hello (mounted Flask, WSGI)",
+            [
+                Contender(hw_mount("hwebserver registerWSGIApp", "flask"), "/hello"),
+                Contender(gunicorn_gthread("gunicorn gthread 1x4", "peer_flask:app"), "/hello"),
+            ],
+            baseline="gunicorn gthread 1x4",
+        )
+    )
+    all_workloads.append(
+        Workload(
+            "hello, 1,000 connections",
+            [
+                Contender(hw("hwebserver plain (threads)"), "/hello"),
+                Contender(hw("hwebserver async"), "/ahello"),
+                Contender(uvicorn("uvicorn raw ASGI", "peer_asgi:app"), "/"),
+                Contender(granian("granian raw ASGI", "peer_asgi:app"), "/"),
+            ],
+            baseline="uvicorn raw ASGI",
+            connections=1000,
+        )
+    )
     if selected:
         all_workloads = [w for w in all_workloads if any(s in w.name for s in selected)]
     return all_workloads
@@ -510,6 +605,167 @@ def run_websocket_bench(args: argparse.Namespace) -> list[dict[str, object]]:
     ]
 
 
+IDLE_CONNECTIONS = 10_000
+WS_UPGRADE = (
+    "GET /ws HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+HELLO_REQUEST = "GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n"
+
+
+def serving_process(server: Server) -> psutil.Process:
+    """The process that holds the connections: the largest child (a worker), else the server."""
+    assert server.process is not None
+    root = psutil.Process(server.process.pid)
+    children = root.children(recursive=True)
+    return max(children, key=lambda c: c.memory_info().rss) if children else root
+
+
+def established(process: psutil.Process, port: int) -> int:
+    """TCP connections to `port` the process holds open (psutil 6 renamed connections())."""
+    listing = getattr(process, "net_connections", None) or process.connections
+    return sum(
+        1
+        for c in listing(kind="tcp")
+        if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == port
+    )
+
+
+async def open_idle(
+    port: int, request: bytes, answer_end: bytes, count: int
+) -> list[socket.socket]:
+    """`count` connections, each after one exchange (a request answered, or a 101), left idle."""
+    loop = asyncio.get_running_loop()
+    limit = asyncio.Semaphore(200)
+    sockets: list[socket.socket] = []
+
+    async def one() -> None:
+        async with limit:
+            sock = socket.socket()
+            sock.setblocking(False)
+            await loop.sock_connect(sock, ("127.0.0.1", port))
+            await loop.sock_sendall(sock, request)
+            data = b""
+            while answer_end not in data:
+                chunk = await loop.sock_recv(sock, 4096)
+                if not chunk:
+                    raise ConnectionError("the server closed an idle connection early")
+                data += chunk
+            sockets.append(sock)
+
+    await asyncio.gather(*(one() for _ in range(count)))
+    return sockets
+
+
+@dataclass
+class IdleCase:
+    workload: str
+    server: Server
+    request: bytes
+    answer_end: bytes  # the answer is complete once this arrived
+
+
+def measure_idle(case: IdleCase, count: int) -> dict[str, object]:
+    """RSS the serving process gains per idle connection: one warm-up batch opened and closed
+    (pools and allocator in steady state), then `count` connections held while RSS is read."""
+    server = case.server
+    warm = asyncio.run(open_idle(server.port, case.request, case.answer_end, 500))
+    for sock in warm:
+        sock.close()
+    time.sleep(1.0)
+    process = serving_process(server)
+    before = process.memory_info().rss
+    sockets = asyncio.run(open_idle(server.port, case.request, case.answer_end, count))
+    try:
+        time.sleep(2.0)
+        after = process.memory_info().rss
+        held = established(process, server.port)
+    finally:
+        for sock in sockets:
+            sock.close()
+    per_connection = (after - before) / count
+    print(
+        f"  {server.name}: RSS {before / 2**20:.1f} -> {after / 2**20:.1f} MiB with {count:,} "
+        f"open ({held:,} held by the server): {per_connection / 1024:.2f} KiB per connection",
+        flush=True,
+    )
+    return {
+        "workload": case.workload,
+        "server": server.name,
+        "connections": count,
+        "held": held,
+        "rss_before_mib": before / 2**20,
+        "rss_after_mib": after / 2**20,
+        "kib_per_connection": per_connection / 1024,
+    }
+
+
+def run_idle_memory(args: argparse.Namespace, log_dir: Path) -> list[dict[str, object]]:
+    """RSS per idle keep-alive connection and per idle WebSocket: a worker beside uvicorn."""
+    count = args.idle_connections
+    hello = HELLO_REQUEST.format(path="/hello").encode()
+    root_hello = HELLO_REQUEST.format(path="/").encode()
+    keepalive_env = {"BENCH_KEEPALIVE_TIMEOUT": "600"}
+    cases = [
+        IdleCase(
+            f"idle keep-alive x{count:,}",
+            hw("hwebserver worker", keepalive_env),
+            hello,
+            b"Hello, world!",
+        ),
+        IdleCase(
+            f"idle keep-alive x{count:,}",
+            uvicorn("uvicorn raw ASGI", "peer_asgi:app", keepalive=600),
+            root_hello,
+            b"Hello, world!",
+        ),
+        IdleCase(
+            f"idle WebSocket x{count:,}",
+            hw("hwebserver worker ws", keepalive_env),
+            WS_UPGRADE.encode(),
+            b"\r\n\r\n",
+        ),
+        IdleCase(
+            f"idle WebSocket x{count:,}",
+            uvicorn("uvicorn raw ASGI ws", "peer_asgi:app", keepalive=600),
+            WS_UPGRADE.encode(),
+            b"\r\n\r\n",
+        ),
+    ]
+    rows = []
+    print(f"\n== idle connections: RSS per connection, {count:,} held", flush=True)
+    for case in cases:
+        case.server.start(log_dir)
+        try:
+            case.server.wait_ready("/hello" if case.server.name.startswith("hw") else "/")
+            rows.append(measure_idle(case, count))
+        finally:
+            case.server.stop()
+    return rows
+
+
+def print_memory_table(rows: list[dict[str, object]]) -> None:
+    header = f"{'workload':30} {'server':34} {'held':>7} {'RSS before':>11} {'RSS after':>10} {'KiB/conn':>9}"
+    print("\n" + header)
+    print("-" * len(header))
+    for row in rows:
+        print(
+            f"{row['workload']:30} {row['server']:34} {row['held']:7,} {row['rss_before_mib']:9.1f}Mi "
+            f"{row['rss_after_mib']:8.1f}Mi {row['kib_per_connection']:9.2f}"
+        )
+
+
+def raise_fd_limit() -> None:
+    """wrk -c1000 and 10,000 idle connections need more descriptors than a default soft limit;
+    servers started from here inherit the raised limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft != resource.RLIM_INFINITY and soft < IDLE_CONNECTIONS + 1000:
+        print(f"note: open-file limit {soft}: the idle-connection rows may fail (raise ulimit -Hn)")
+
+
 def url(contender: Contender) -> str:
     return f"http://127.0.0.1:{contender.server.port}{contender.path}"
 
@@ -539,7 +795,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (at least 3)")
     parser.add_argument("--only", action="append", help="run workloads whose name contains this")
     parser.add_argument("--json", type=Path, default=ROOT / "bench-results" / "bench.json")
+    parser.add_argument(
+        "--idle-connections",
+        type=int,
+        default=IDLE_CONNECTIONS,
+        help="idle keep-alive connections and WebSockets held for the memory rows",
+    )
     args = parser.parse_args()
+    raise_fd_limit()
     work = Path(tempfile.mkdtemp(prefix="hwebserver-bench-"))
     static_dir = work / "static"
     static_dir.mkdir()
@@ -548,16 +811,30 @@ def main() -> int:
     for path in (work, static_dir, static_dir / "1mib.bin"):
         path.chmod(0o755)
     rows: list[dict[str, object]] = []
+    memory_rows: list[dict[str, object]] = []
     try:
         for workload in workloads(static_dir, work, set(args.only) if args.only else None):
             rows.extend(run_workload(workload, args, work))
         if not args.only or any("websocket" in name.lower() for name in args.only):
             rows.extend(run_websocket_bench(args))
+        if not args.only or any("idle" in name.lower() for name in args.only):
+            memory_rows.extend(run_idle_memory(args, work))
     finally:
-        print_table(rows)
+        if rows:
+            print_table(rows)
+        if memory_rows:
+            print_memory_table(memory_rows)
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(
-            json.dumps({"time": time.time(), "cpus": os.cpu_count(), "rows": rows}, indent=2)
+            json.dumps(
+                {
+                    "time": time.time(),
+                    "cpus": os.cpu_count(),
+                    "rows": rows,
+                    "idle_memory": memory_rows,
+                },
+                indent=2,
+            )
         )
         print(f"written: {args.json}")
         shutil.rmtree(work, ignore_errors=True)

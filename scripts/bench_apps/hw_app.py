@@ -39,6 +39,17 @@ def json_endpoint(request):
     return hwebserver.Response(json.dumps({"result": 3.0}), content_type="application/json")
 
 
+@hwebserver.webSocket("/ws")
+class Echo(hwebserver.WebSocket):
+    """Every message back; the idle-WebSocket memory row holds many of these open."""
+
+    async def connect(self, request):
+        await self.accept()
+
+    async def receive(self, text_data=None, bytes_data=None):
+        await self.send(text_data if text_data is not None else bytes_data)
+
+
 def _register_optional() -> None:
     """Features that land in later issues; the bench skips what is not there."""
     api_function = getattr(hwebserver, "apiFunction", None)
@@ -61,4 +72,6 @@ if __name__ == "__main__":
         in_background=False,
         workers=int(os.environ.get("BENCH_WORKERS", "1")),
         max_num_threads=4,
+        # The idle-connection memory rows keep connections open longer than the default 5 s.
+        settings={"KEEPALIVE_TIMEOUT": float(os.environ.get("BENCH_KEEPALIVE_TIMEOUT", "5"))},
     )

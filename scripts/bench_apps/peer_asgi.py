@@ -1,4 +1,4 @@
-"""Raw ASGI app for uvicorn and granian: hello, and echo of a POST body."""
+"""Raw ASGI app for uvicorn and granian: hello, echo of a POST body, WebSocket echo."""
 
 HELLO = b"Hello, world!"
 _HEADERS = [(b"content-type", b"text/plain")]
@@ -14,6 +14,8 @@ async def app(scope, receive, send):
                 elif message["type"] == "lifespan.shutdown":
                     await send({"type": "lifespan.shutdown.complete"})
                     return
+        elif scope["type"] == "websocket":
+            await websocket_echo(receive, send)
         return
     if scope["method"] == "POST":
         chunks = []
@@ -34,3 +36,21 @@ async def app(scope, receive, send):
         return
     await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
     await send({"type": "http.response.body", "body": HELLO})
+
+
+async def websocket_echo(receive, send):
+    """Accept, then send every message back (the idle-WebSocket memory row holds these open)."""
+    while True:
+        message = await receive()
+        kind = message["type"]
+        if kind == "websocket.connect":
+            await send({"type": "websocket.accept"})
+        elif kind == "websocket.receive":
+            await send(
+                {
+                    "type": "websocket.send",
+                    **{k: v for k, v in message.items() if k in ("text", "bytes")},
+                }
+            )
+        else:
+            return

@@ -16,6 +16,12 @@ def hello() -> PlainTextResponse:
     return PlainTextResponse("Hello, world!")
 
 
+@app.get("/ahello")
+async def async_hello() -> PlainTextResponse:
+    """An `async def` endpoint: FastAPI calls it on the event loop (the mounted-FastAPI row)."""
+    return PlainTextResponse("Hello, world!")
+
+
 @app.post("/api")
 def api(x: float = Form(), y: float = Form(), z: float = Form()) -> JSONResponse:
     return JSONResponse((x * x + y * y + z * z) ** 0.5)
