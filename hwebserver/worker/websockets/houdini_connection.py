@@ -45,6 +45,7 @@ from ..http.error_responses import error_response
 from ..http.response_head import CLOSE, build_head, content_length_line
 from .data_frames import send_data
 from .keepalive import CLOSE_TIMEOUT, GIVE_UP, PING, keepalive_due
+from .frame_reader import FrameReader
 from .messages import MessageAssembler
 
 if TYPE_CHECKING:
@@ -85,7 +86,6 @@ class WebSocketConnection:
     # HttpProtocol.connection_lost leaves the connection in state.connections: _finish()
     # removes it once disconnect() has returned.
     holds_registration = True
-    # Slots: thirty attributes is CPython's limit for shared-key instance dicts (fast access).
     __slots__ = (
         "accepted",
         "assembler",
@@ -106,6 +106,7 @@ class WebSocketConnection:
         "lost",
         "ping_sent_at",
         "pumping",
+        "reader",
         "receiving",
         "refused",
         "registry",
@@ -135,6 +136,7 @@ class WebSocketConnection:
         self.request = request
         self.endpoint = endpoint
         self.ws = protocol
+        self.reader = FrameReader(protocol)
         self.handshake = handshake
         self.registry = http.state.open_websockets
         self.socket: WebSocket | None = None
@@ -348,19 +350,24 @@ class WebSocketConnection:
                 self.held.append(data)  # read before reading paused; fed after accept()
             return
         self.seen = True
-        ws = self.ws
-        ws.receive_data(data)
-        events = ws.events_received()
-        if events:
+        # Common frames arrive as messages already; the rest as the protocol's frame events.
+        received = self.reader.receive(data)
+        if received:
             assembler = self.assembler
-            for frame in cast("list[Frame]", events):  # only frames: the request was parsed
-                try:
-                    message = assembler.feed(frame)
-                except UnicodeDecodeError as exc:
-                    ws.fail(CloseCode.INVALID_DATA, f"invalid UTF-8 at position {exc.start}")
-                    break
-                if message is not None:
-                    self._enqueue(message)
+            for item in received:
+                if item.__class__ is Frame:
+                    try:
+                        message = assembler.feed(cast(Frame, item))
+                    except UnicodeDecodeError as exc:
+                        self.ws.fail(
+                            CloseCode.INVALID_DATA, f"invalid UTF-8 at position {exc.start}"
+                        )
+                        break
+                    if message is None:
+                        continue
+                else:
+                    message = cast("str | bytes", item)
+                self._enqueue(message)
         self._flush()
 
     def pause_writing(self) -> None:
@@ -383,6 +390,7 @@ class WebSocketConnection:
             self.close_timer.cancel()
             self.close_timer = None
         ws = self.ws
+        self.reader.flush_to_protocol()  # the protocol sees every byte that arrived
         ws.receive_eof()  # an open connection becomes closed abnormally (1006)
         ws.data_to_send()
         self.registry.discard(self)
