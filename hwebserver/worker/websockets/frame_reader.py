@@ -64,29 +64,38 @@ def frame_size(data: bytes, pos: int) -> int:
 class FrameReader:
     """Reads one connection's incoming bytes; see the module docstring."""
 
-    __slots__ = ("held", "owed", "partial_head", "ws")
+    __slots__ = ("forwarded", "held", "limit", "owed", "partial_head", "ws")
 
     def __init__(self, ws: Protocol) -> None:
         self.ws = ws
+        # The largest payload taken here: what the protocol accepts as a first frame (its
+        # limits are set once, at the handshake), at most what a 16-bit length describes.
+        limits = (ws.max_message_size, ws.max_fragment_size, _MEDIUM_LIMIT)
+        self.limit = min(limit for limit in limits if limit is not None)
         # The start of a common frame not complete yet: not given to the protocol.
         self.held = b""
         # Bytes the protocol still needs to finish the frame it is in (it is mid-frame).
         self.owed = 0
         # The start of a frame given to the protocol whose header is incomplete (size unknown).
         self.partial_head = b""
+        # The last receive() gave the protocol bytes: it may have something to send.
+        self.forwarded = False
 
     def receive(self, data: bytes) -> list[Received]:
         """Messages and protocol events in `data`, in order (see the module docstring)."""
         received: list[Received] = []
+        self.forwarded = False
         if self.partial_head or self.owed:
             data = self._continue_frame(data, received)
         if self.held:
             data = self.held + data
             self.held = b""
         ws = self.ws
+        limit = self.limit
         pos = 0
         end = len(data)
         while pos < end:
+            # Only the protocol changes these, so they are checked again after it was fed.
             if (
                 ws.state is not OPEN
                 or ws.current_size is not None  # a fragmented message is open
@@ -95,12 +104,14 @@ class FrameReader:
             ):
                 self._forward(data[pos:] if pos else data, received)
                 return received
-            if end - pos < 2:
-                self.held = data[pos:]
-                return received
-            first = data[pos]
-            second = data[pos + 1]
-            if (first == _TEXT_FIN or first == _BINARY_FIN) and second & _MASKED:
+            while pos < end:  # common frames, one after the other
+                if end - pos < 2:
+                    self.held = data[pos:]
+                    return received
+                first = data[pos]
+                second = data[pos + 1]
+                if not ((first == _TEXT_FIN or first == _BINARY_FIN) and second & _MASKED):
+                    break
                 length = second & 0x7F
                 if length < _LENGTH_16:
                     start = pos + 6
@@ -111,22 +122,24 @@ class FrameReader:
                     length = (data[pos + 2] << 8) | data[pos + 3]
                     start = pos + 8
                 else:
-                    length = -1  # a 64-bit length: not a small frame
-                if 0 <= length <= self._limit():
-                    stop = start + length
-                    if stop > end:
-                        self.held = data[pos:]
-                        return received
-                    payload = apply_mask(data[start:stop], data[start - 4 : start])
-                    if first == _TEXT_FIN:
-                        try:
-                            received.append(payload.decode("utf-8"))
-                        except UnicodeDecodeError:
-                            received.append(Frame(TEXT, payload))
-                    else:
-                        received.append(payload)
-                    pos = stop
-                    continue
+                    break  # a 64-bit length: not a small frame
+                if length > limit:
+                    break
+                stop = start + length
+                if stop > end:
+                    self.held = data[pos:]
+                    return received
+                payload = apply_mask(data[start:stop], data[start - 4 : start])
+                if first == _TEXT_FIN:
+                    try:
+                        received.append(payload.decode("utf-8"))
+                    except UnicodeDecodeError:
+                        received.append(Frame(TEXT, payload))
+                else:
+                    received.append(payload)
+                pos = stop
+            else:
+                return received
             pos = self._forward_frame(data, pos, received)
         return received
 
@@ -135,16 +148,6 @@ class FrameReader:
         if self.held:
             held, self.held = self.held, b""
             self.ws.receive_data(held)
-
-    def _limit(self) -> int:
-        """The largest payload the protocol accepts for a first frame, at most 16-bit."""
-        ws = self.ws
-        limit = _MEDIUM_LIMIT
-        if ws.max_message_size is not None and ws.max_message_size < limit:
-            limit = ws.max_message_size
-        if ws.max_fragment_size is not None and ws.max_fragment_size < limit:
-            limit = ws.max_fragment_size
-        return limit
 
     def _forward(self, data: bytes, received: list[Received]) -> None:
         """Give the protocol all of `data`, which starts at a frame boundary."""
@@ -189,6 +192,7 @@ class FrameReader:
         return data[owed:]
 
     def _feed(self, data: bytes, received: list[Received]) -> None:
+        self.forwarded = True
         ws = self.ws
         ws.receive_data(data)
         # Only frames: the connection's HTTP request was parsed before the protocol existed.

@@ -351,7 +351,9 @@ class WebSocketConnection:
             return
         self.seen = True
         # Common frames arrive as messages already; the rest as the protocol's frame events.
-        received = self.reader.receive(data)
+        reader = self.reader
+        received = reader.receive(data)
+        failed = False
         if received:
             assembler = self.assembler
             for item in received:
@@ -362,13 +364,17 @@ class WebSocketConnection:
                         self.ws.fail(
                             CloseCode.INVALID_DATA, f"invalid UTF-8 at position {exc.start}"
                         )
+                        failed = True
                         break
                     if message is None:
                         continue
                 else:
                     message = cast("str | bytes", item)
                 self._enqueue(message)
-        self._flush()
+        # What the protocol has to send (a pong, a close) comes from the bytes it was given or
+        # from fail(); a handler's send() or close() flushed its own writes already.
+        if reader.forwarded or failed:
+            self._flush()
 
     def pause_writing(self) -> None:
         self.write_paused = True
