@@ -27,6 +27,7 @@ from support import ROOT, ServerProcess
 
 WORK = ROOT / ".autobahn"
 VENV = WORK / "py27"
+DEFAULT_ECHO_APP = "websocket_echo.py"  # the WebSocket API's echo, in tests/apps
 # virtualenv 16 is a single module that still makes Python 2.7 environments.
 VIRTUALENV = "virtualenv==16.7.12"
 # A set that installs and runs on 2.7: autobahntestsuite 0.8.2 pins autobahn 0.10.9, and the
@@ -159,20 +160,25 @@ def ensure_environment(python27: str, log: Path) -> Path:
     return wstest
 
 
-def run_cases(cases: list[str], echo_settings: dict[str, object] | None = None) -> Counter[str]:
-    """Start the echo service, run the fuzzing client on `cases`, count the behaviours."""
+def run_cases(
+    cases: list[str],
+    echo_settings: dict[str, object] | None = None,
+    echo_app: str = DEFAULT_ECHO_APP,
+) -> Counter[str]:
+    """Start the echo service (`echo_app` in tests/apps), run the fuzzing client on `cases`,
+    count the behaviours."""
     python27 = find_python27()
     WORK.mkdir(exist_ok=True)
     log = WORK / "install.log"
     wstest = ensure_environment(python27, log)
-    run_dir = WORK / "run"
-    reports = WORK / "reports"
+    run_dir = WORK / run_dir_name(echo_app)
+    reports = reports_dir(echo_app)
     shutil.rmtree(reports, ignore_errors=True)
     run_dir.mkdir(exist_ok=True)
     kwargs: dict[str, object] = {}
     if echo_settings:
         kwargs["settings"] = echo_settings
-    service = ServerProcess("websocket_echo.py", run_dir, kwargs)
+    service = ServerProcess(echo_app, run_dir, kwargs)
     try:
         service.start()
         spec = run_dir / "fuzzingclient.json"
@@ -202,8 +208,19 @@ def run_cases(cases: list[str], echo_settings: dict[str, object] | None = None) 
     return Counter(result["behavior"] for result in index["hwebserver"].values())
 
 
-def failed_cases() -> list[str]:
-    index = json.loads((WORK / "reports" / "index.json").read_text())
+def run_dir_name(echo_app: str) -> str:
+    """Each echo app its own directories, so that two runs may go on side by side."""
+    return "run" if echo_app == DEFAULT_ECHO_APP else f"run-{Path(echo_app).stem}"
+
+
+def reports_dir(echo_app: str = DEFAULT_ECHO_APP) -> Path:
+    if echo_app == DEFAULT_ECHO_APP:
+        return WORK / "reports"
+    return WORK / f"reports-{Path(echo_app).stem}"
+
+
+def failed_cases(echo_app: str = DEFAULT_ECHO_APP) -> list[str]:
+    index = json.loads((reports_dir(echo_app) / "index.json").read_text())
     return sorted(
         (case for case, result in index["hwebserver"].items() if result["behavior"] == "FAILED"),
         key=lambda case: [int(part) for part in case.split(".")],

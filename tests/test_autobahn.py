@@ -25,3 +25,13 @@ def test_autobahn_cases_1_to_10_do_not_fail():
     assert sum(counts.values()) >= 300, counts
     assert counts.get("FAILED", 0) == 0, f"FAILED: {failed_cases()}"
     assert counts.get("OK", 0) >= 280, counts
+
+
+@pytest.mark.skipif(bool(MISSING), reason=MISSING or "Python 2.7 present")
+@pytest.mark.timeout(900)
+def test_autobahn_cases_1_to_10_do_not_fail_on_a_mounted_asgi_app():
+    """The same cases against a raw ASGI echo app (asgi_websocket.py's path)."""
+    counts = run_cases(CI_CASES, echo_app="asgi_websocket_echo.py")
+    assert sum(counts.values()) >= 300, counts
+    assert counts.get("FAILED", 0) == 0, f"FAILED: {failed_cases('asgi_websocket_echo.py')}"
+    assert counts.get("OK", 0) >= 280, counts

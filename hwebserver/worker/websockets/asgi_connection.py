@@ -31,6 +31,7 @@ from ..apps.asgi import base_scope, late_lifespan, ready_lifespan, with_lifespan
 from ..http.response_head import status_line
 from ..http.streaming_body import ClientDisconnected
 from .data_frames import send_data
+from .handshake import ServerWebSocketProtocol
 from .houdini_connection import (
     INBOX_HIGH_BYTES,
     INBOX_HIGH_MESSAGES,
@@ -94,7 +95,9 @@ class AsgiWebSocket:
         self.pending = bytearray(trailing)
         self.chosen: str | None = None
         max_size = http.state.config.server.WEBSOCKET_MAX_MESSAGE_SIZE
-        self.ws = ServerProtocol(
+        # The server protocol of hwebserver's own WebSockets: a Close frame between the
+        # fragments of a message is a normal close (Autobahn 7.1.5), not a protocol error.
+        self.ws = ServerWebSocketProtocol(
             extensions=[ServerPerMessageDeflateFactory()],
             # A plain function: websockets binds it to the protocol as a method.
             select_subprotocol=cast(Any, lambda _protocol, offered: self._select(offered)),

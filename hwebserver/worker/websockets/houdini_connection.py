@@ -44,8 +44,8 @@ from ..http import eager
 from ..http.error_responses import error_response
 from ..http.response_head import CLOSE, build_head, content_length_line
 from .data_frames import send_data
-from .keepalive import CLOSE_TIMEOUT, GIVE_UP, PING, keepalive_due
 from .frame_reader import FrameReader
+from .keepalive import CLOSE_TIMEOUT, GIVE_UP, PING, keepalive_due
 from .messages import MessageAssembler
 
 if TYPE_CHECKING:
