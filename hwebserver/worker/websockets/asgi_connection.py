@@ -31,6 +31,7 @@ from ..apps.asgi import base_scope, late_lifespan, ready_lifespan, with_lifespan
 from ..http.response_head import status_line
 from ..http.streaming_body import ClientDisconnected
 from .data_frames import send_data
+from .frame_reader import FrameReader, Received
 from .handshake import ServerWebSocketProtocol
 from .houdini_connection import (
     INBOX_HIGH_BYTES,
@@ -103,6 +104,7 @@ class AsgiWebSocket:
             select_subprotocol=cast(Any, lambda _protocol, offered: self._select(offered)),
             max_size=max_size,
         )
+        self.reader = FrameReader(self.ws)  # common frames decoded beside the protocol
         self.inbox: deque[dict[str, Any]] = deque()
         self.waiter: asyncio.Future[None] | None = None
         self.write_paused = False
@@ -303,16 +305,23 @@ class AsgiWebSocket:
                 self.transport.pause_reading()
             return
         self.seen = True
-        self.ws.receive_data(data)
-        self._process()
+        self._process(self.reader.receive(data))
 
     def feed_eof(self) -> None:
         if self.accepted:
+            self.reader.flush_to_protocol()  # the protocol sees every byte that arrived
             self.ws.receive_eof()
-            self._process()
+            self._process(cast("list[Received]", self.ws.events_received()))
 
-    def _process(self) -> None:
-        for frame in self.ws.events_received():
+    def _process(self, received: list[Received]) -> None:
+        for frame in received:
+            kind = frame.__class__
+            if kind is str:  # a whole text message the fast path decoded
+                self._push({"type": "websocket.receive", "text": frame})
+                continue
+            if kind is bytes:
+                self._push({"type": "websocket.receive", "bytes": frame})
+                continue
             if not isinstance(frame, Frame):
                 continue
             opcode = frame.opcode
