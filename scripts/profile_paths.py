@@ -10,7 +10,8 @@ get instructions per request that do not depend on what else the machine runs:
 
 or under cProfile with --cprofile. PATH is one of: asgi (raw ASGI hello, registerASGIApp),
 starlette, fastapi (their hello endpoints mounted), flask (registerWSGIApp: the thread hop
-included), ws (WebSocket echo of a 32-byte text message), hello (a plain urlHandler).
+included), ws (WebSocket echo of a 32-byte text message), hello (a plain urlHandler, on a
+handler thread), ahello (an async urlHandler).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ REQUESTS = {
     "fastapi": b"GET /ahello HTTP/1.1\r\nHost: bench\r\nUser-Agent: wrk\r\n\r\n",
     "flask": b"GET /hello HTTP/1.1\r\nHost: bench\r\nUser-Agent: wrk\r\n\r\n",
     "hello": b"GET /hello HTTP/1.1\r\nHost: bench\r\nUser-Agent: wrk\r\n\r\n",
+    "ahello": b"GET /ahello HTTP/1.1\r\nHost: bench\r\nUser-Agent: wrk\r\n\r\n",
 }
 WS_UPGRADE = (
     b"GET /ws HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

@@ -85,6 +85,24 @@ def test_script_name_and_path_info(srv):
     assert root == "admin '' '/x/y'"  # a mount at / of another port: SCRIPT_NAME is empty
 
 
+def test_escaped_path_info_and_underscore_headers(srv):
+    """PATH_INFO is the unescaped path as latin-1 text (PEP 3333), with or without escapes in
+    it; a header name with '_' never shadows its '-' twin: on a first request and once the
+    server has seen the names before."""
+    escaped_path = "/caf\xc3\xa9 x/y"  # the UTF-8 bytes of /café x/y, one char per byte
+    for _ in range(2):
+        assert httpx.get(srv.url("/caf%C3%A9%20x%2Fy", port_name="admin")).text == (
+            f"admin '' {escaped_path!r}"
+        )
+        assert httpx.get(srv.url("/plain/path", port_name="admin")).text == (
+            "admin '' '/plain/path'"
+        )
+        data = httpx.get(
+            srv.url("/raw/environ"), headers=[("X_Test", "shadow"), ("X-Test", "yes")]
+        ).json()
+        assert data["HTTP_X_TEST"] == "yes"
+
+
 def test_write_callable_and_exc_info(srv):
     assert httpx.get(srv.url("/raw/write")).text == "written-then-returned"
     response = httpx.get(srv.url("/raw/exc-info"))

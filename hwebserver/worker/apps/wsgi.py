@@ -153,7 +153,23 @@ class WsgiInput:
             yield line
 
 
+# Header name -> environ key, for the few names clients send again and again; bounded, as a
+# client may send any names at all.
+_HEADER_KEYS: dict[bytes, str | None] = {}
+_HEADER_KEYS_SIZE = 512
+
+
 def _header_key(name: bytes) -> str | None:
+    key = _HEADER_KEYS.get(name, "")
+    if key != "":
+        return key
+    key = _environ_key(name)
+    if len(_HEADER_KEYS) < _HEADER_KEYS_SIZE:
+        _HEADER_KEYS[name] = key
+    return key
+
+
+def _environ_key(name: bytes) -> str | None:
     key = name.decode("latin-1").upper()
     if "_" in key:
         return None  # X_User would shadow X-User: refuse the ambiguity (as most servers do)
@@ -166,7 +182,9 @@ def _header_key(name: bytes) -> str | None:
 def build_environ(request: Request, prefix: str, body: StreamingBody | None) -> dict[str, Any]:
     raw_path = request.target.partition(b"?")[0]
     if raw_path.startswith(b"/"):
-        path = unquote_to_bytes(raw_path).decode("latin-1")
+        # Most paths have no escape: unquoting them would only copy them.
+        escaped = b"%" in raw_path
+        path = (unquote_to_bytes(raw_path) if escaped else raw_path).decode("latin-1")
     else:  # absolute-form or '*': the decoded path is all we have
         path = request.url_path.encode("utf-8").decode("latin-1")
     script_name = prefix.encode("utf-8").decode("latin-1")
