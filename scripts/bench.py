@@ -121,6 +121,10 @@ class Measure:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int = 0
+    # CPU (user + system) the server's processes spent per request during the run: less
+    # sensitive than req/s to what else a shared machine runs.
+    cpu_us_per_request: float = float("nan")
 
 
 def parse_latency(text: str, label: str) -> float:
@@ -141,6 +145,7 @@ def run_wrk(
         command = ["taskset", "-c", CLIENT_CPU, *command]
     out = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60).stdout
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
@@ -153,7 +158,26 @@ def run_wrk(
         parse_latency(out, "50%"),
         parse_latency(out, "99%"),
         count,
+        int(total.group(1)) if total else 0,
     )
+
+
+def cpu_seconds(server: Server) -> float:
+    """User + system CPU seconds of the server and every process under it, so far."""
+    assert server.process is not None
+    try:
+        root = psutil.Process(server.process.pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return float("nan")
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
 
 
 @dataclass
@@ -213,15 +237,19 @@ class Workload:
 
 def measure(contender: Contender, seconds: float, workload: Workload) -> tuple[Measure, BusyReport]:
     """One wrk run against a contender, with its background client if it has one."""
+    before = cpu_seconds(contender.server)
     if contender.busy_path is None:
         run = run_wrk(
             url(contender), seconds, workload.connections, contender.script, workload.pinned
         )
-        return run, BusyReport()
-    with keep_busy(contender.server.port, contender.busy_path, workload.pinned) as busy:
-        run = run_wrk(
-            url(contender), seconds, workload.connections, contender.script, workload.pinned
-        )
+        busy = BusyReport()
+    else:
+        with keep_busy(contender.server.port, contender.busy_path, workload.pinned) as busy:
+            run = run_wrk(
+                url(contender), seconds, workload.connections, contender.script, workload.pinned
+            )
+    if run.requests:
+        run.cpu_us_per_request = (cpu_seconds(contender.server) - before) / run.requests * 1e6
     return run, busy
 
 
@@ -539,6 +567,7 @@ def run_workload(
                     "max": max(rates),
                     "p50_ms": statistics.median(m.p50_ms for m in measures),
                     "p99_ms": statistics.median(m.p99_ms for m in measures),
+                    "cpu_us_per_request": statistics.median(m.cpu_us_per_request for m in measures),
                     "errors": sum(m.errors for m in measures)
                     + sum(b.errors or 0 for b in busy[contender.server.name]),
                     "busy_completed": busy_completed(busy[contender.server.name]),
@@ -581,7 +610,13 @@ def run_websocket_bench(args: argparse.Namespace) -> list[dict[str, object]]:
     result = subprocess.run(command, capture_output=True, text=True, timeout=900)
     print(result.stdout.strip())
     try:
-        runs: dict[str, list[float]] = json.loads(Path(command[-1]).read_text())["runs"]
+        figures = json.loads(Path(command[-1]).read_text())
+        runs: dict[str, list[float]] = figures["runs"]
+        cpu = {
+            name: statistics.median(figures["user_us"][name])
+            + statistics.median(figures["system_us"][name])
+            for name in runs
+        }
     except (OSError, ValueError, KeyError):
         print(result.stderr[-2000:])
         return []
@@ -596,6 +631,7 @@ def run_websocket_bench(args: argparse.Namespace) -> list[dict[str, object]]:
             "max": max(values),
             "p50_ms": float("nan"),
             "p99_ms": float("nan"),
+            "cpu_us_per_request": cpu[name],  # per round-trip
             "errors": 0,
             "rss_mib": float("nan"),
             "ratio": statistics.median(values) / baseline,
@@ -771,16 +807,18 @@ def url(contender: Contender) -> str:
 
 
 def print_table(rows: list[dict[str, object]]) -> None:
-    header = f"{'workload':30} {'server':34} {'req/s median (min-max)':>30} {'p50 ms':>7} {'p99 ms':>7} {'RSS MiB':>8} {'ratio':>7} {'errors':>6}"
+    header = f"{'workload':30} {'server':34} {'req/s median (min-max)':>30} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10} {'RSS MiB':>8} {'ratio':>7} {'errors':>6}"
     print("\n" + header)
     print("-" * len(header))
     for row in rows:
         span = f"{row['median']:,.0f} ({row['min']:,.0f}-{row['max']:,.0f})"
         print(
             f"{row['workload']:30} {row['server']:34} {span:>30} {row['p50_ms']:7.2f} {row['p99_ms']:7.2f} "
-            f"{row['rss_mib']:8.1f} {row['ratio']:6.2f}x {row['errors']:6d}"
+            f"{row.get('cpu_us_per_request', float('nan')):10.1f} {row['rss_mib']:8.1f} {row['ratio']:6.2f}x {row['errors']:6d}"
         )
     print("ratio: median req/s over the median of the workload's baseline peer, same run")
+    print("CPU us/req: the server's user + system CPU per request (median of rounds); it depends")
+    print("  less than req/s on what else the machine runs")
     busy_rows = [row for row in rows if row.get("busy_completed") is not None]
     if busy_rows:
         print("mixed: slow (2 s) calls answered while wrk ran, over all rounds:")
