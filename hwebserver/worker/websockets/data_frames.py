@@ -48,5 +48,6 @@ def send_data(
             ws.send_binary(payload)
         flush()
     else:
-        flush()  # what the protocol queued (a pong) goes first
+        if ws.writes:  # what the protocol queued (a pong) goes first
+            flush()
         write_data_frame(transport, payload, is_text)
