@@ -33,11 +33,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts" / "bench_apps")]
 
 import hwebserver  # noqa: E402
-from hwebserver.worker.asgi import lifespan_startup  # noqa: E402
-from hwebserver.worker.config import Listener, WorkerConfig  # noqa: E402
-from hwebserver.worker.protocol import HttpProtocol  # noqa: E402
-from hwebserver.worker.state import WorkerState  # noqa: E402
-from hwebserver.worker.upgrade import install as install_upgrade  # noqa: E402
+from hwebserver.worker.apps.asgi import lifespan_startup  # noqa: E402
+from hwebserver.worker.http.protocol import HttpProtocol  # noqa: E402
+from hwebserver.worker.process.config import Listener, WorkerConfig  # noqa: E402
+from hwebserver.worker.process.state import WorkerState  # noqa: E402
+from hwebserver.worker.websockets.upgrade import preload as preload_websockets  # noqa: E402
 
 REQUESTS = {
     "asgi": b"GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: wrk\r\n\r\n",
@@ -134,7 +134,7 @@ def masked_frame(payload: bytes) -> bytes:
 async def drive(path: str, count: int, profile: cProfile.Profile | None) -> float:
     loop = asyncio.get_running_loop()
     state = WorkerState(WorkerConfig(max_num_threads=4), loop)
-    install_upgrade(state)
+    preload_websockets(state)
     await lifespan_startup(state)
     sock = socket.socket()
     protocol = HttpProtocol(state, Listener("main", sock))

@@ -18,9 +18,9 @@ import pytest
 from websockets.frames import CloseCode, Frame
 from websockets.protocol import OPEN
 
-from hwebserver.worker.websocket_handshake import ServerWebSocketProtocol
-from hwebserver.worker.websocket_messages import MessageAssembler
 from hwebserver.worker.websockets.frame_reader import FrameReader
+from hwebserver.worker.websockets.handshake import ServerWebSocketProtocol
+from hwebserver.worker.websockets.messages import MessageAssembler
 
 DEFAULT_LIMIT = 16 * 1024 * 1024
 

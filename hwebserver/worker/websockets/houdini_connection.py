@@ -359,7 +359,7 @@ class WebSocketConnection:
             for item in received:
                 if item.__class__ is Frame:
                     try:
-                        message = assembler.feed(cast(Frame, item))
+                        message = assembler.feed(item)
                     except UnicodeDecodeError as exc:
                         self.ws.fail(
                             CloseCode.INVALID_DATA, f"invalid UTF-8 at position {exc.start}"
