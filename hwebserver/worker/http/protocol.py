@@ -25,7 +25,7 @@ from ...api.request import Request
 from ..process.config import Listener
 from ..process.state import WorkerState
 from ..websockets.upgrade import upgrade as upgrade_to_websocket
-from . import streaming_body
+from . import request_head, streaming_body
 from .body_sinks import BodySink, open_body_sink
 from .error_responses import HttpError
 from .pipeline import RequestPipeline
@@ -34,10 +34,7 @@ from .request_head import (
     CONTENT_TYPE,
     EXPECT,
     FORBIDDEN_TRAILERS,
-    HEADER_KINDS,
     HOST,
-    METHODS,
-    TARGET_CACHE,
     TRANSFER_ENCODING,
     UPGRADE,
     decode_target,
@@ -50,6 +47,13 @@ from .seams import Transport
 LINGER_TICKS = 2
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+# The memos of request_head.py, bound here by assignment and not by `from ... import`: CPython
+# 3.11 compiles `name.get(...)` on a name that an import bound as an attribute load and a call,
+# which makes a bound method on every request (it takes such a name for a module).
+_HEADER_KINDS = request_head.HEADER_KINDS
+_METHODS = request_head.METHODS
+_TARGET_CACHE = request_head.TARGET_CACHE
 
 
 class HttpProtocol(RequestPipeline):
@@ -291,7 +295,7 @@ class HttpProtocol(RequestPipeline):
     def on_header(self, name: bytes, value: bytes) -> None:
         # Size limits are enforced on raw bytes in data_received; here only what we must know.
         self.raw_headers.append((name, value))
-        kind = HEADER_KINDS.get(name)
+        kind = _HEADER_KINDS.get(name)
         if kind is None:
             kind = header_kind(name)
         if kind == 0:
@@ -340,11 +344,11 @@ class HttpProtocol(RequestPipeline):
         ):
             self._check_unusual_head(version)
         raw_method = parser.get_method()
-        method = METHODS.get(raw_method)
+        method = _METHODS.get(raw_method)
         if method is None:
             method = self._new_method(raw_method)
         target = self.url
-        decoded = TARGET_CACHE.get(target)
+        decoded = _TARGET_CACHE.get(target)
         path, query = self._decode_new_target(method, target) if decoded is None else decoded
         self.request = Request(
             self.conn,  # type: ignore[arg-type]
@@ -394,7 +398,7 @@ class HttpProtocol(RequestPipeline):
         the rest of the connection for it), so every CONNECT comes here to be refused."""
         if raw_method == b"CONNECT":
             self._fail(501, "CONNECT is not supported")
-        return METHODS.setdefault(raw_method, raw_method.decode("ascii"))
+        return _METHODS.setdefault(raw_method, raw_method.decode("ascii"))
 
     def _decode_new_target(self, method: str, target: bytes) -> tuple[str, bytes]:
         """A target not seen lately: its form is checked (RFC 9112 §3.2); only origin-form
