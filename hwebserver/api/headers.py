@@ -86,7 +86,7 @@ _CONTROL = r"\x00-\x08\x0a-\x1f\x7f"
 _TOKEN = re.compile(f"[{_TCHAR}]+")
 _FORBIDDEN_IN_VALUE = re.compile(f"[{_CONTROL}]")
 _TOKEN_BYTES = re.compile(f"[{_TCHAR}]+".encode("ascii"))
-# A block of header lines as framing.py builds them: `name: value CRLF`, each name a token.
+# A block of header lines as worker/apps/response_framing.py builds them: `name: value CRLF`, each name a token.
 _HEADER_LINES_BYTES = re.compile(f"(?:[{_TCHAR}]+: [^{_CONTROL}]*\\r\\n)*".encode("ascii"))
 
 _GOOD_NAMES: set[str] = set()  # names already checked: a service sets the same few

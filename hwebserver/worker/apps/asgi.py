@@ -1,10 +1,11 @@
-"""ASGI 3: running a mounted ASGI application (HTTP here; lifespan below; WebSocket in
-asgi_websocket.py).
+"""ASGI 3: running a mounted ASGI application (HTTP here; the lifespan hooks below, the
+protocol in lifespan.py; WebSocket in websockets/asgi_connection.py).
 
-The app runs on the event loop, started eagerly (eager.py): an endpoint that never really
+The app runs on the event loop, started eagerly (http/eager.py): an endpoint that never really
 waits completes without a Task. The request body streams in through receive() (see
-streaming_body.py); what the app sends is framed (framing.py) and written at once, waiting for
-the transport to drain only when the client reads slower than the app writes.
+http/streaming_body.py); what the app sends is framed (response_framing.py) and written at
+once, waiting for the transport to drain only when the client reads slower than the app
+writes.
 
 Scope paths follow the ASGI spec: `root_path` is the mount prefix and `path` the full path,
 so the app routes on path[len(root_path):] (Starlette, FastAPI and Django all do).

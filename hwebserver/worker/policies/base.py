@@ -1,4 +1,4 @@
-"""The shape of a per-port policy (see policy.py): a hook before dispatch and one after."""
+"""The shape of a per-port policy (see build.py): a hook before dispatch and one after."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ class Listener:
     sock: socket.socket
     settings: dict[str, Any] = field(default_factory=dict)
     ssl_context: ssl.SSLContext | None = None
-    # Built in the worker from `settings` (see policy.py); None when the port needs none.
+    # Built in the worker from `settings` (see policies/build.py); None when the port needs none.
     policy: Any = None
 
     @property

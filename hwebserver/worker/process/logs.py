@@ -36,7 +36,7 @@ REPORT_INTERVAL = 10.0
 
 
 class ServerLog:
-    """One place that knows the verbosity and the ports' own log files (see portlogs.py),
+    """One place that knows the verbosity and the ports' own log files (see policies/port_logs.py),
     so call sites stay one line."""
 
     def __init__(self, verbosity: int = webServerVerbosity.Low, debug: bool = False) -> None:

@@ -411,7 +411,7 @@ class AsgiWebSocket:
         self._queue_disconnect()
 
     def check_keepalive(self, now: float, interval: float, timeout: float) -> None:
-        """Called by the worker's WebSocket clock (websocket_keepalive.py)."""
+        """Called by the worker's WebSocket clock (keepalive.py)."""
         ws = self.ws
         if self.gone or ws.state is not OPEN:
             return

@@ -158,7 +158,7 @@ class WebSocketConnection:
         self.write_paused = http.write_paused
         self.drain_waiters: list[asyncio.Future[None]] = []
         self.close_timer: asyncio.TimerHandle | None = None
-        # Keep-alive bookkeeping (see websocket_keepalive.py).
+        # Keep-alive bookkeeping (see keepalive.py).
         self.seen = True
         self.last_seen = 0.0
         self.ping_sent_at: float | None = None
