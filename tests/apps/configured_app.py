@@ -15,7 +15,7 @@ import echo_app  # registers the echo handlers on the main port
 from harness import serve
 
 import hwebserver
-from hwebserver.worker.process.logs import reopen_log_files
+from hwebserver.worker.logs import reopen_log_files
 
 
 @hwebserver.urlHandler("/static/special", is_prefix=True)
