@@ -6,9 +6,9 @@ import asyncio
 from typing import TYPE_CHECKING, Protocol
 
 from ...api.routing import Router, http_routes, websocket_routes
-from ..http.dates import date_server_lines
 from ..websockets.keepalive import WebSocketRegistry
 from .config import WorkerConfig
+from .dates import date_server_lines
 from .logs import ServerLog
 from .stats import RequestStats
 from .threads import HandlerThreads
