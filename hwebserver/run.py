@@ -2,7 +2,7 @@
 
 - A process started by a supervisor for a reload (HWEBSERVER_WORKER in its environment)
   becomes a worker on the inherited sockets when its script reaches run().
-- in_background=True: an in-process server on a daemon thread (worker/process/inprocess.py).
+- in_background=True: an in-process server on a daemon thread (worker/inprocess.py).
 - Otherwise the calling process becomes the supervisor (supervisor/main_loop.py), which
   forks the first workers; only where that is impossible (not the main thread, no fork) does
   the server run in the calling thread.
@@ -25,7 +25,8 @@ from .supervisor import systemd
 from .supervisor.listeners import acquire_all, close_all
 from .supervisor.main_loop import Supervisor
 from .supervisor.options import RunOptions, build_options
-from .worker.process import current, inprocess, launch, main
+from .worker.process import current, inprocess, launch
+from .worker.process import main as process
 from .worker.process.config import Listener
 from .worker.process.logs import ServerLog, logger, setup_console_logging
 
@@ -166,7 +167,7 @@ def _serve_as_spawned_worker(
     """The new code's options, the supervisor's sockets; the process ends here."""
     global _debug_mode
     try:
-        main.prepare_worker_process(claimed.supervisor_pid)
+        process.prepare_worker_process(claimed.supervisor_pid)
         options = build()
         setup_console_logging()
         _debug_mode = options.config.debug
@@ -178,12 +179,12 @@ def _serve_as_spawned_worker(
         control_sock = socket.socket(fileno=claimed.control_fd)
     except BaseException as exc:
         launch.report_failure(claimed, exc)
-        main.flush_and_exit(1)
+        process.flush_and_exit(1)
     code = 1
     try:
-        code = main.run_worker(
+        code = process.run_worker(
             options.config, listeners, control_sock, claimed.generation, claimed.request_limit
         )
     except BaseException:
         traceback.print_exc()
-    main.flush_and_exit(code)
+    process.flush_and_exit(code)
