@@ -22,7 +22,6 @@ from ...api.helpers import errorResponse, notFoundResponse
 from ...api.request import Request
 from ...api.response import BODILESS_STATUSES, Response
 from ...api.routing import Route
-from ..apps import exchange
 from . import eager, response_streams
 from .connection_io import ConnectionIO
 from .error_responses import HttpError, error_response, rejection_response
@@ -33,7 +32,7 @@ if TYPE_CHECKING:
     from ..process.config import Listener
     from ..process.state import WorkerState
     from .body_sinks import BodySink
-    from .seams import Exchange
+    from .seams import Exchange, ExchangeStarter
 
 
 class RequestPipeline(ConnectionIO):
@@ -51,10 +50,16 @@ class RequestPipeline(ConnectionIO):
         "queue",
         "router",
         "send_task",
+        "start_exchange",
     )
 
-    def __init__(self, state: WorkerState, listener: Listener) -> None:
+    def __init__(
+        self, state: WorkerState, listener: Listener, start_exchange: ExchangeStarter | None
+    ) -> None:
         super().__init__(state)
+        # The adapters of apps and AsyncURLHandler (apps/exchange.py), given by the server so
+        # that the HTTP core does not import what it hands requests to.
+        self.start_exchange = start_exchange
         # Requests parsed but not started, or refusals (HttpError) to send in their turn.
         self.queue: deque[tuple[Any, bool]] = deque()
         self.active: Request | None = None
@@ -153,7 +158,10 @@ class RequestPipeline(ConnectionIO):
         blocks the loop stalls every connection of the worker and gets it killed by the
         watchdog. `async def` is how a handler asks for the loop."""
         if route.runs_exchange:  # an app mount or AsyncURLHandler runs it all
-            exchange.start(self, route, request)
+            start_exchange = self.start_exchange
+            if start_exchange is None:  # a connection built without a WorkerServer
+                raise RuntimeError(f"no adapter serves the {route.kind} route {route.path}")
+            start_exchange(self, route, request)
             return
         self.state.threads.call(route.endpoint, request, self._handler_returned, request)
 

@@ -24,7 +24,6 @@ from ...api.connection import ConnectionInfo
 from ...api.request import Request
 from ..process.config import Listener
 from ..process.state import WorkerState
-from ..websockets.upgrade import upgrade as upgrade_to_websocket
 from . import request_head, streaming_body
 from .body_sinks import BodySink, open_body_sink
 from .error_responses import HttpError
@@ -42,7 +41,7 @@ from .request_head import (
     header_kind,
     is_valid_host,
 )
-from .seams import Transport
+from .seams import ExchangeStarter, Transport, UpgradeStarter
 
 LINGER_TICKS = 2
 
@@ -88,13 +87,24 @@ class HttpProtocol(RequestPipeline):
         "raw_headers",
         "request",
         "unusual",
+        "upgrade_to_websocket",
         "url",
         "valid_host",
         "wants_upgrade",
     )
 
-    def __init__(self, state: WorkerState, listener: Listener) -> None:
-        super().__init__(state, listener)
+    def __init__(
+        self,
+        state: WorkerState,
+        listener: Listener,
+        start_exchange: ExchangeStarter | None = None,
+        upgrade_to_websocket: UpgradeStarter | None = None,
+    ) -> None:
+        """`start_exchange` and `upgrade_to_websocket` are what the connection hands requests
+        to that it does not answer itself (process/server.py gives them); without them, such
+        requests are refused."""
+        super().__init__(state, listener, start_exchange)
+        self.upgrade_to_websocket = upgrade_to_websocket
         self.listener = listener
         self.conn: ConnectionInfo | None = None
         self.parser = httptools.HttpRequestParser(self)
@@ -570,7 +580,10 @@ class HttpProtocol(RequestPipeline):
             request.cleanup()
             self._reset_message()
             return self._head_without_upgrade(request) + trailing
-        if self.active is not None or self.queue:
+        upgrade_to_websocket = self.upgrade_to_websocket
+        if upgrade_to_websocket is None:
+            self._reject(HttpError(400, "unsupported protocol upgrade"))
+        elif self.active is not None or self.queue:
             self._reject(HttpError(400, "protocol upgrade while requests are pending"))
         else:
             self._reset_message()

@@ -3,7 +3,8 @@
 HttpProtocol (protocol.py) is the only Connection. What answers through it is typed against
 these Protocols, never against HttpProtocol itself: the adapters of hosted apps (apps/),
 file and stream responses (response_streams.py), WebSockets (websockets/). So none of them
-imports the connection, and the connection imports them without a circle.
+imports the connection; nor does the connection import apps/ or websockets/: the worker's
+server (process/server.py) gives each connection its ExchangeStarter and UpgradeStarter.
 
 Every request a connection starts ends exactly once, by one of:
 - `respond(request, result)`: a Response (or str/bytes) for the connection to write;

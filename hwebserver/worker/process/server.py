@@ -10,12 +10,13 @@ from collections.abc import Callable
 from typing import Any
 
 from ..admin import endpoints as admin
-from ..apps import asgi
+from ..apps import asgi, exchange
 from ..http.protocol import HttpProtocol
 from ..policies import request_ids
 from ..policies.build import build_policy
 from ..policies.tls import server_ssl_context
 from ..websockets.upgrade import preload as preload_websockets
+from ..websockets.upgrade import upgrade as upgrade_to_websocket
 from .config import Listener, WorkerConfig
 from .descriptors import DescriptorGuard
 from .state import WorkerState
@@ -106,7 +107,7 @@ class WorkerServer:
 
             def new_connection(listener: Listener = listener) -> HttpProtocol:
                 guard.accepted()
-                return HttpProtocol(state, listener)
+                return HttpProtocol(state, listener, exchange.start, upgrade_to_websocket)
 
             server = await loop.create_server(
                 new_connection,
