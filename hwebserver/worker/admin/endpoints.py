@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ...api.response import Response
 from ...api.routing import Route
 from ..process import control
-from ..process.stats import RequestStats, local_snapshot
+from ..process.stats import RequestStats
 
 if TYPE_CHECKING:
     from ...api.request import Request
@@ -45,6 +45,12 @@ class AdminEndpoints:
         self.query_ids = itertools.count(1)
 
     # -- the supervisor side ---------------------------------------------------------------
+    def connect(self, send: Send, link_alive: Callable[[], bool], generation: int) -> None:
+        """A supervised worker: scrapes are answered from the supervisor's snapshot."""
+        self.send = send
+        self.link_alive = link_alive
+        self.generation = generation
+
     def on_message(self, message: control.Message) -> None:
         kind = message["kind"]
         if kind == control.UNREADY:
@@ -135,9 +141,7 @@ def connect(
     """A supervised worker: scrapes are answered from the supervisor's snapshot."""
     endpoints = state.admin_endpoints if state is not None else None
     if endpoints is not None:
-        endpoints.send = send
-        endpoints.link_alive = link_alive
-        endpoints.generation = generation
+        endpoints.connect(send, link_alive, generation)
 
 
 def on_control_message(state: WorkerState | None, message: control.Message) -> None:
@@ -145,3 +149,22 @@ def on_control_message(state: WorkerState | None, message: control.Message) -> N
     endpoints = state.admin_endpoints if state is not None else None
     if endpoints is not None:
         endpoints.on_message(message)
+
+
+def local_snapshot(state: WorkerState, generation: int, lag: float, rss: int) -> dict[str, Any]:
+    """/metrics without a supervisor (a server in a thread of the calling process): this
+    process alone, in the shape the supervisor's snapshot has."""
+    stats = state.stats
+    worker: dict[str, Any] = {
+        "pid": os.getpid(),
+        "generation": generation,
+        "phase": "ready",
+        "uptime": 0.0,
+        "served": state.requests_served,
+        "in_flight": state.in_flight,
+        "lag": lag,
+        "rss": rss,
+    }
+    if stats is not None:
+        worker.update(stats.report(*state.connection_counts()))
+    return {"supervisor": None, "workers": [worker], "retired": {}}

@@ -231,7 +231,7 @@ class WorkerProcess:
             in_flight=state.in_flight,
             lag=round(max(0.0, now - self._beat_due), 4),
             rss=self._measure_rss(),
-            **(state.stats.report(state) if state.stats is not None else {}),
+            **(state.stats.report(*state.connection_counts()) if state.stats is not None else {}),
         )
 
     def _measure_rss(self) -> int:

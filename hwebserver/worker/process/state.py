@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from ...api.routing import Router, http_routes, websocket_routes
@@ -14,8 +15,8 @@ from .stats import RequestStats
 from .threads import HandlerThreads
 
 if TYPE_CHECKING:
-    from ..admin.endpoints import AdminEndpoints
     from ..apps.lifespan import Lifespan
+    from .control import Message
 
 
 class ServedConnection(Protocol):
@@ -34,6 +35,17 @@ class ServedConnection(Protocol):
     def close(self) -> None: ...
 
     def abort(self) -> None: ...
+
+
+class AdminLink(Protocol):
+    """The admin endpoints (admin/endpoints.py) as the worker's process sees them: told of
+    its control pipe once connected, and handed the supervisor's messages for them."""
+
+    def connect(
+        self, send: Callable[..., None], link_alive: Callable[[], bool], generation: int
+    ) -> None: ...
+
+    def on_message(self, message: Message) -> None: ...
 
 
 class WorkerCalls:
@@ -61,7 +73,7 @@ class WorkerState:
         self.date_server_end = self.date_server + b"\r\n"
         self.requests_served = 0
         self.stats: RequestStats | None = None  # set when a port serves /metrics (stats.py)
-        self.admin_endpoints: AdminEndpoints | None = None  # the same (admin/endpoints.py)
+        self.admin_endpoints: AdminLink | None = None  # the same (admin/endpoints.py)
         self.draining = False
         self.access_log = config.access_log
         self.debug = config.debug
@@ -100,3 +112,8 @@ class WorkerState:
     def close(self) -> None:
         self.threads.close()
         self.log.close()
+
+    def connection_counts(self) -> tuple[int, int]:
+        """(plain HTTP connections, WebSockets) open now, for /metrics."""
+        websockets = sum(1 for connection in self.connections if connection.upgraded is not None)
+        return len(self.connections) - websockets, websockets

@@ -5,12 +5,8 @@ nothing; the counts travel to the supervisor in each heartbeat, which adds up al
 
 from __future__ import annotations
 
-import os
 from bisect import bisect_left
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .state import WorkerState
+from typing import Any
 
 # Upper bounds (seconds) of the request-duration histogram's buckets; +Inf is implied.
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -35,32 +31,13 @@ class RequestStats:
         self.buckets[bisect_left(DURATION_BUCKETS, seconds)] += 1
         self.duration_sum += seconds
 
-    def report(self, state: WorkerState) -> dict[str, Any]:
-        """The heartbeat's share: these counters and the worker's open connections."""
-        websockets = sum(1 for connection in state.connections if connection.upgraded is not None)
+    def report(self, connections: int, websockets: int) -> dict[str, Any]:
+        """The heartbeat's share: these counters and the worker's open connections (plain
+        HTTP ones and WebSockets, counted by WorkerState.connection_counts)."""
         return {
             "statuses": self.statuses[1:],
             "buckets": self.buckets,
             "duration_sum": round(self.duration_sum, 6),
-            "connections": len(state.connections) - websockets,
+            "connections": connections,
             "websockets": websockets,
         }
-
-
-def local_snapshot(state: WorkerState, generation: int, lag: float, rss: int) -> dict[str, Any]:
-    """/metrics without a supervisor (a server in a thread of the calling process): this
-    process alone, in the shape the supervisor's snapshot has."""
-    stats = state.stats
-    worker: dict[str, Any] = {
-        "pid": os.getpid(),
-        "generation": generation,
-        "phase": "ready",
-        "uptime": 0.0,
-        "served": state.requests_served,
-        "in_flight": state.in_flight,
-        "lag": lag,
-        "rss": rss,
-    }
-    if stats is not None:
-        worker.update(stats.report(state))
-    return {"supervisor": None, "workers": [worker], "retired": {}}
