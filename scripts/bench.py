@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import re
@@ -60,7 +61,7 @@ class Server:
         command = [part.replace("{port}", str(self.port)) for part in self.command]
         if self.pinned:
             command = ["taskset", "-c", SERVER_CPU, *command]
-        log = open(log_dir / f"{self.name.replace(' ', '_')}.log", "wb")
+        log = open(log_dir / f"{re.sub(r'[^A-Za-z0-9.+-]+', '_', self.name)}.log", "wb")
         env = {**os.environ, "PYTHONPATH": str(ROOT), **self.env}
         self.process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, cwd=str(APPS), env=env
@@ -257,6 +258,27 @@ def hw(name: str, env: dict[str, str] | None = None, pinned: bool = True) -> Ser
     return Server(name, [str(PROJECT_PYTHON), str(APPS / "hw_app.py"), "{port}"], env or {}, pinned)
 
 
+def with_baseline(workload: Workload, checkout: Path | None) -> Workload:
+    """Beside each hwebserver contender, the same app served by another checkout's code
+    (--baseline): a before/after comparison measured in the same run."""
+    if checkout is None:
+        return workload
+    contenders: list[Contender] = []
+    for contender in workload.contenders:
+        contenders.append(contender)
+        server = contender.server
+        # (Not the metrics row: a version before ADMIN_ENDPOINTS refuses the setting.)
+        if server.command[0] == str(PROJECT_PYTHON) and "BENCH_ADMIN" not in server.env:
+            twin = Server(
+                f"{server.name} @baseline",
+                list(server.command),
+                {**server.env, "PYTHONPATH": str(checkout)},
+                server.pinned,
+            )
+            contenders.append(dataclasses.replace(contender, server=twin))
+    return dataclasses.replace(workload, contenders=contenders)
+
+
 def uvicorn(
     name: str, app: str, workers: int = 1, pinned: bool = True, keepalive: int | None = None
 ) -> Server:
@@ -380,6 +402,15 @@ def workloads(static_dir: Path, work: Path, selected: set[str] | None) -> list[W
                 Contender(uvicorn("uvicorn raw ASGI", "peer_asgi:app"), "/"),
             ],
             baseline="uvicorn raw ASGI",
+        ),
+        Workload(
+            # The cost of ADMIN_ENDPOINTS: on another port, only the request counting remains.
+            "hello, metrics on and off",
+            [
+                Contender(hw("hwebserver plain (threads)"), "/hello"),
+                Contender(hw("hwebserver plain + metrics port", {"BENCH_ADMIN": "1"}), "/hello"),
+            ],
+            baseline="hwebserver plain (threads)",
         ),
         Workload(
             # wrk measures /hello while one client keeps a 2 s plain handler (/slow) busy.
@@ -839,6 +870,12 @@ def main() -> int:
         default=IDLE_CONNECTIONS,
         help="idle keep-alive connections and WebSockets held for the memory rows",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a checkout of another version (git worktree add DIR COMMIT): each hwebserver "
+        "row is run again on its code, in the same rounds",
+    )
     args = parser.parse_args()
     raise_fd_limit()
     work = Path(tempfile.mkdtemp(prefix="hwebserver-bench-"))
@@ -852,7 +889,7 @@ def main() -> int:
     memory_rows: list[dict[str, object]] = []
     try:
         for workload in workloads(static_dir, work, set(args.only) if args.only else None):
-            rows.extend(run_workload(workload, args, work))
+            rows.extend(run_workload(with_baseline(workload, args.baseline), args, work))
         if not args.only or any("websocket" in name.lower() for name in args.only):
             rows.extend(run_websocket_bench(args))
         if not args.only or any("idle" in name.lower() for name in args.only):

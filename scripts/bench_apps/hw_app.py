@@ -65,10 +65,20 @@ def _register_optional() -> None:
         static(static_dir, "/static")
 
 
+def _admin_ports() -> list[str]:
+    """BENCH_ADMIN=1: the admin endpoints (/metrics) on a port of their own, as an operator
+    would enable them; the measured port then pays only for the request counting."""
+    if os.environ.get("BENCH_ADMIN") != "1":
+        return []
+    hwebserver.setSettingsForPort({"ADMIN_ENDPOINTS": True}, "admin")
+    return ["admin"]
+
+
 if __name__ == "__main__":
     _register_optional()
     hwebserver.run(
         port=int(sys.argv[1]),
+        ports=_admin_ports(),
         in_background=False,
         workers=int(os.environ.get("BENCH_WORKERS", "1")),
         max_num_threads=4,
