@@ -2,7 +2,7 @@
 
 - A process started by a supervisor for a reload (HWEBSERVER_WORKER in its environment)
   becomes a worker on the inherited sockets when its script reaches run().
-- in_background=True: an in-process server on a daemon thread (worker/inprocess.py).
+- in_background=True: an in-process server on a daemon thread (worker/process/inprocess.py).
 - Otherwise the calling process becomes the supervisor (supervisor/main_loop.py), which
   forks the first workers; only where that is impossible (not the main thread, no fork) does
   the server run in the calling thread.
