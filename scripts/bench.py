@@ -564,9 +564,10 @@ def run_workload(
     workload: Workload, args: argparse.Namespace, log_dir: Path
 ) -> list[dict[str, object]]:
     print(f"\n== {workload.name}", flush=True)
-    for contender in workload.contenders:
-        contender.server.start(log_dir)
     try:
+        # Started inside the try: a server that cannot start stops the ones started before it.
+        for contender in workload.contenders:
+            contender.server.start(log_dir)
         for contender in workload.contenders:
             contender.server.wait_ready(contender.path if not contender.script else "/")
         samples: dict[str, list[Measure]] = {c.server.name: [] for c in workload.contenders}
