@@ -33,11 +33,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts" / "bench_apps")]
 
 import hwebserver  # noqa: E402
+from hwebserver.worker.apps import exchange  # noqa: E402
 from hwebserver.worker.apps.asgi import lifespan_startup  # noqa: E402
 from hwebserver.worker.http.protocol import HttpProtocol  # noqa: E402
 from hwebserver.worker.process.config import Listener, WorkerConfig  # noqa: E402
 from hwebserver.worker.process.state import WorkerState  # noqa: E402
 from hwebserver.worker.websockets.upgrade import preload as preload_websockets  # noqa: E402
+from hwebserver.worker.websockets.upgrade import upgrade  # noqa: E402
 
 REQUESTS = {
     "asgi": b"GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: wrk\r\n\r\n",
@@ -131,13 +133,19 @@ def masked_frame(payload: bytes) -> bytes:
     )
 
 
+def connection(state: WorkerState, listener: Listener) -> HttpProtocol:
+    """A connection as the worker's server (process/server.py) makes it: app mounts go to
+    their adapter, WebSocket upgrades to the upgrade."""
+    return HttpProtocol(state, listener, exchange.start, upgrade)
+
+
 async def drive(path: str, count: int, profile: cProfile.Profile | None) -> float:
     loop = asyncio.get_running_loop()
     state = WorkerState(WorkerConfig(max_num_threads=4), loop)
     preload_websockets(state)
     await lifespan_startup(state)
     sock = socket.socket()
-    protocol = HttpProtocol(state, Listener("main", sock))
+    protocol = connection(state, Listener("main", sock))
     transport = Transport()
     protocol.connection_made(transport)
 
