@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from bisect import bisect_left
 from collections import deque
+from time import perf_counter  # a global, not time.perf_counter: one lookup less per request
 from typing import TYPE_CHECKING, Any
 
 from ...api.body import BodySource
@@ -22,11 +24,15 @@ from ...api.helpers import errorResponse, notFoundResponse
 from ...api.request import Request
 from ...api.response import BODILESS_STATUSES, Response
 from ...api.routing import Route
+from ..process.stats import DURATION_BUCKETS
 from . import eager, response_streams
 from .connection_io import ConnectionIO
 from .error_responses import HttpError, error_response, rejection_response
 from .request_head import SERVER_ALLOW
 from .response_head import CLOSE, build_head, connection_header, content_length_line, simple_head
+
+# The first bound of the request-duration histogram (/metrics), where most requests land.
+FASTEST_BUCKET = DURATION_BUCKETS[0]
 
 if TYPE_CHECKING:
     from ..process.config import Listener
@@ -113,7 +119,7 @@ class RequestPipeline(ConnectionIO):
         try:
             if self.observed:  # an access log or a port policy: most services have neither
                 if state.access_log or state.stats is not None:
-                    self.active_started = time.perf_counter()
+                    self.active_started = perf_counter()
                 if self.policy is not None:
                     early = self.policy.before(request)
                     if early is not None:
@@ -285,8 +291,15 @@ class RequestPipeline(ConnectionIO):
         """The response is written (or handed to the transport): log, clean up, go on."""
         state = self.state
         state.requests_served += 1
-        if state.stats is not None:  # a port serves /metrics
-            state.stats.record(status, time.perf_counter() - self.active_started)
+        stats = state.stats
+        if stats is not None:  # a port serves /metrics: RequestStats.record, inlined
+            seconds = perf_counter() - self.active_started
+            stats.statuses[status // 100] += 1
+            if seconds <= FASTEST_BUCKET:  # most requests: one comparison, not a bisect
+                stats.buckets[0] += 1
+            else:
+                stats.buckets[bisect_left(DURATION_BUCKETS, seconds)] += 1
+            stats.duration_sum += seconds
         if state.access_log:
             conn = request.conn
             state.log.access(
