@@ -234,6 +234,34 @@ def test_expect_continue_is_sent_when_the_app_reads(srv):
     assert b"total 5 " in body
 
 
+def test_no_100_continue_once_the_answer_has_started(srv):
+    """An app that streams part of its answer, then reads the body: a 100 Continue now would
+    land inside the answer's body. The client, waiting in vain, sends the body anyway."""
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as sock:
+        sock.sendall(
+            b"POST /raw/answer-then-read HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+            b"Expect: 100-continue\r\n\r\n"
+        )
+        received = b""
+        while b"answered;" not in received:
+            chunk = sock.recv(65536)
+            assert chunk, received
+            received += chunk
+        sock.settimeout(1.0)  # the app now waits for the body: nothing more may come
+        try:
+            received += sock.recv(65536)
+        except TimeoutError:
+            pass
+        sock.settimeout(30)
+        sock.sendall(b"hello")
+        received += read_all(sock, until_close=True)
+    assert b"100 Continue" not in received
+    status, headers, body = parse_response(received)
+    assert status == 200
+    assert headers["connection"] == "close"  # it cannot tell whether the body would come
+    assert body == b"9\r\nanswered;\r\n6\r\nread 5\r\n0\r\n\r\n"
+
+
 def test_an_app_that_never_reads_does_not_stall_the_connection(srv):
     """A mount that answers without reading the body: the rest is read and dropped, and the
     next request on the connection is answered."""

@@ -131,6 +131,14 @@ def raw_app(environ, start_response):
             yield f"total {total} {digest.hexdigest()}\n".encode()
 
         return report()
+    if path == "/answer-then-read":  # streams part of its answer before it reads the body
+        start_response("200 OK", [("Content-Type", "text/plain")])
+
+        def answer():
+            yield b"answered;"
+            yield b"read %d" % len(environ["wsgi.input"].read(5))
+
+        return answer()
     if path == "/write":
         write = start_response("200 OK", [("Content-Type", "text/plain")])
         write(b"written-")

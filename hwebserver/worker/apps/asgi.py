@@ -27,7 +27,7 @@ from ..http.error_responses import error_response
 from ..http.response_streams import send_file_range
 from ..http.streaming_body import ClientDisconnected, body_of
 from .lifespan import ASGI_VERSION, Lifespan, LifespanFailed
-from .response_framing import LENGTH, NO_BODY, Framing, FramingError
+from .response_framing import LENGTH, NO_BODY, Framing, FramingError, app_head
 
 if TYPE_CHECKING:
     from ..http.seams import Connection
@@ -240,16 +240,12 @@ class AsgiHttp:
             raise ValueError(f"unknown ASGI message type {kind!r} for an HTTP connection")
 
     def _head(self, complete_body: bytes | None) -> bytes:
-        body = self.body
-        if body is not None and body.continue_pending and not body.complete:
-            self.framing.keep_alive = False  # see wsgi.py: the client cannot reuse it
-            body.continue_pending = False
-        request = self.request
-        head = self.framing.head(
+        head = app_head(
+            self.framing,
+            self.request,
+            self.body,
             self.status,
             self.headers,
-            request.http_method,
-            request.http_version,
             self.protocol.state.date_server,
             complete_body,
         )

@@ -8,6 +8,8 @@ chunked encoding and HTTP/1.0 a body delimited by closing the connection.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ...api.headers import check_header_block
 from ..http.response_head import (
     CHUNKED,
@@ -27,6 +29,11 @@ _HOP_BY_HOP = frozenset(
 _SPECIAL = _HOP_BY_HOP | {b"content-length", b"server", b"date"}
 
 NO_BODY, LENGTH, CHUNKS, UNTIL_CLOSE = range(4)
+
+
+if TYPE_CHECKING:
+    from ...api.request import Request
+    from ..http.streaming_body import StreamingBody
 
 
 class FramingError(Exception):
@@ -138,3 +145,30 @@ class Framing:
         if self.mode == LENGTH and self.remaining:
             raise FramingError(f"response ended {self.remaining} bytes short of its Content-Length")
         return b""
+
+
+def app_head(
+    framing: Framing,
+    request: Request,
+    body: StreamingBody | None,
+    status: int,
+    headers: list[tuple[bytes, bytes]],
+    date_server: bytes,
+    complete_body: bytes | None,
+) -> bytes:
+    """The head of a hosted app's answer (WSGI and ASGI alike).
+
+    A client still waiting for 100 Continue gets none from now on: the final answer has
+    started, and a 100 would land inside it. Such a client may or may not send its body, so
+    the connection cannot be reused."""
+    if body is not None and body.continue_pending and not body.complete:
+        framing.keep_alive = False
+        body.continue_pending = False
+    return framing.head(
+        status,
+        headers,
+        request.http_method,
+        request.http_version,
+        date_server,
+        complete_body,
+    )

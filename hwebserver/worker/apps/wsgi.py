@@ -26,7 +26,7 @@ from ...api.routing import Route
 from ..http.error_responses import error_response
 from ..http.response_streams import send_file_range
 from ..http.streaming_body import ClientDisconnected, StreamingBody, body_of
-from .response_framing import LENGTH, NO_BODY, Framing, FramingError
+from .response_framing import LENGTH, NO_BODY, Framing, FramingError, app_head
 
 if TYPE_CHECKING:
     from ..http.seams import Connection
@@ -324,18 +324,13 @@ class WsgiExchange:
 
     def _head(self, complete_body: bytes | None) -> bytes:
         assert self.pending is not None
-        request = self.request
-        body = self.body
-        if body is not None and body.continue_pending and not body.complete:
-            # The client waits for 100 Continue that will not come: it cannot reuse this
-            # connection, as it may or may not send the body now.
-            self.framing.keep_alive = False
         status, headers = self.pending
-        head = self.framing.head(
+        head = app_head(
+            self.framing,
+            self.request,
+            self.body,
             status,
             headers,
-            request.http_method,
-            request.http_version,
             self.protocol.state.date_server,
             complete_body,
         )
