@@ -332,10 +332,6 @@ def load_settings(
     raise ValueError(f"settings must be a dict or a file path, not {type(source).__name__}")
 
 
-def default(name: str) -> Any:
-    return OPTIONS[name].default
-
-
 class PortSettingsRegistry:
     """What setSettingsForPort() recorded, per port name ('main' for the main port)."""
 
