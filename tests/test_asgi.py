@@ -12,7 +12,14 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-from support import ServerProcess, can_connect, wait_for
+from support import (
+    ServerProcess,
+    can_connect,
+    raw_exchange,
+    read_all,
+    read_response,
+    wait_for,
+)
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -147,6 +154,61 @@ def test_a_failing_app_gets_500_and_a_log_line(srv):
     assert response.status_code == 500
     assert "on purpose" not in response.text
     wait_for(lambda: "asgi app failed on purpose" in srv.logs())
+
+
+# -- an answer in one message: framed at once (Framing.whole) -------------------------------------
+def framed(srv, *cases: str) -> list[tuple[int, dict[str, str], bytes]]:
+    """Each case asked for twice on one kept-alive connection: the second answer comes from
+    the memoised header block, and must be framed as the first."""
+    answers = []
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+        for case in cases:
+            for _ in range(2):
+                sock.sendall(f"GET /framed?{case} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                answers.append(read_response(sock))
+    return answers
+
+
+def test_a_body_longer_than_its_content_length_is_cut_at_the_length(srv):
+    answers = framed(srv, "long", "lists")  # the connection goes on after the cut body
+    assert [body for _, _, body in answers] == [b"Hel", b"Hel", b"as lists", b"as lists"]
+
+
+def test_a_body_shorter_than_its_content_length_is_a_500_never_a_short_answer(srv):
+    status, _, body = framed(srv, "short")[1]
+    assert status == 500 and b"hello" not in body
+    wait_for(lambda: "short of its Content-Length" in srv.logs())
+
+
+def test_headers_given_as_lists_are_framed_like_tuples(srv):
+    status, headers, body = framed(srv, "lists")[1]
+    assert (status, headers["x-kind"], headers["content-length"], body) == (
+        200,
+        "lists",
+        "8",
+        b"as lists",
+    )
+
+
+def test_an_apps_server_header_replaces_ours_on_every_answer(srv):
+    for _, _, _ in framed(srv, "server"):
+        pass
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+        for _ in range(2):
+            sock.sendall(b"GET /framed?server HTTP/1.1\r\nHost: x\r\n\r\n")
+            head = read_all(sock, until_close=False).partition(b"\r\n\r\n")[0].lower()
+            assert head.count(b"\r\nserver:") == 1 and b"server: framed/1.0" in head
+            assert head.count(b"\r\ndate:") == 1
+
+
+def test_an_apps_connection_close_closes_after_the_answer(srv):
+    for _ in range(2):
+        data = raw_exchange(srv.port, b"GET /framed?close HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert data.endswith(b"\r\n\r\nclosing") and b"Connection: close" in data
+
+
+def test_a_header_with_a_line_break_is_a_500_every_time(srv):
+    assert [status for status, _, _ in framed(srv, "bad", "lists")] == [500, 500, 200, 200]
 
 
 def test_http_request_on_a_websocket_route_and_a_keep_alive_connection(srv):

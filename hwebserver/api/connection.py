@@ -27,7 +27,16 @@ class WorkerServices(Protocol):
 class ConnectionInfo:
     """Built once per connection by the worker and shared by every request on it."""
 
-    __slots__ = ("client", "is_tls", "port", "port_name", "port_settings", "server", "services")
+    __slots__ = (
+        "client",
+        "fixed_scheme",
+        "is_tls",
+        "port",
+        "port_name",
+        "port_settings",
+        "server",
+        "services",
+    )
 
     def __init__(
         self,
@@ -44,5 +53,9 @@ class ConnectionInfo:
         self.port_name = port_name
         self.is_tls = is_tls
         self.port_settings = port_settings
+        # The scheme when no request header can change it (see Request.isSecure): most ports.
+        self.fixed_scheme: str | None = (
+            "https" if is_tls else None if port_settings.get("USE_X_FORWARDED_HOST") else "http"
+        )
         # None outside a worker (a Request built by hand): plain functions are then called directly.
         self.services = services

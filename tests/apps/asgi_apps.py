@@ -212,7 +212,26 @@ async def raw_fails(scope, receive, send):
         raise RuntimeError("asgi app failed on purpose")
 
 
+# -- a raw ASGI app, under /framed: answers whose framing the server must check ------------------
+FRAMED_ANSWERS = {
+    b"short": ([(b"content-length", b"20")], b"hello"),  # 15 bytes fewer than it announces
+    b"long": ([(b"content-length", b"3")], b"Hello, world!"),  # only 3 may go out
+    b"lists": ([[b"content-type", b"text/plain"], [b"x-kind", b"lists"]], b"as lists"),
+    b"server": ([(b"server", b"framed/1.0")], b"own server header"),
+    b"close": ([(b"connection", b"close")], b"closing"),
+    b"bad": ([(b"x-bad", b"a\r\nInjected: yes")], b"never sent"),
+}
+
+
+async def framed(scope, receive, send):
+    """Every answer in one message: head, body and end framed at once."""
+    headers, body = FRAMED_ANSWERS[scope["query_string"]]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 hwebserver.registerASGIApp(star, "/star")
+hwebserver.registerASGIApp(framed, "/framed")
 hwebserver.registerASGIApp(fast, "/fast")
 hwebserver.registerASGIApp(raw_asgi, "/raw")
 hwebserver.registerASGIApp(raw_fails, "/fails", ports=["other"])

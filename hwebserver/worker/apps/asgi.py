@@ -27,7 +27,7 @@ from ..http.error_responses import error_response
 from ..http.response_streams import send_file_range
 from ..http.streaming_body import ClientDisconnected, body_of
 from .lifespan import ASGI_VERSION, Lifespan, LifespanFailed
-from .response_framing import LENGTH, NO_BODY, Framing, FramingError, app_head
+from .response_framing import LENGTH, NO_BODY, Framing, FramingError, app_head, end_continue
 
 if TYPE_CHECKING:
     from ..http.seams import Connection
@@ -140,15 +140,47 @@ class AsgiHttp:
         if self.body is not None:
             self.body.started = True
         request = self.request
-        scope = base_scope(request, self.route, "http", request.scheme())
-        scope["method"] = request.http_method
-        scope["extensions"] = {"http.response.pathsend": {}}
-        lifespan = ready_lifespan(protocol.state, self.app)
-        if lifespan is None:
+        conn = request.conn
+        raw_path = request.target.partition(b"?")[0]
+        # base_scope's keys and the HTTP ones, built in one literal: this runs per request.
+        scope = {
+            "type": "http",
+            "asgi": ASGI_VERSION,
+            "http_version": request.http_version,
+            "method": request.http_method,
+            "scheme": conn.fixed_scheme or request.scheme(),
+            "path": request.url_path,
+            "raw_path": raw_path if raw_path[:1] == b"/" else request.url_path.encode("utf-8"),
+            "query_string": request.query,
+            "root_path": self.route.path.rstrip("/"),
+            "headers": [(name.lower(), value) for name, value in request.raw_headers],
+            "client": conn.client,
+            "server": conn.server,
+            "extensions": {"http.response.pathsend": {}},
+        }
+        lifespan = protocol.state.asgi_lifespans.get(id(self.app))
+        if lifespan is None or lifespan.starting is not None:  # see ready_lifespan
             eager.start(self.loop, self.run_after_startup(scope))
+            return
+        if lifespan.supported:
+            scope["state"] = dict(lifespan.state)  # each request gets a shallow copy (spec)
+        # The app's own coroutine, without a wrapper of ours around it: one frame less on
+        # every request. What a wrapper would catch is caught here, or by _task_ended.
+        try:
+            done, task = eager.start(self.loop, self.app(scope, self.receive, self.send))
+        except Exception as exc:
+            self._end(exc)
+            return
+        if done:
+            self._end(None)
         else:
-            with_lifespan_state(scope, lifespan)
-            eager.start(self.loop, self.run(scope))
+            task.add_done_callback(self._task_ended)
+
+    def _task_ended(self, task: asyncio.Task[Any]) -> None:
+        """An app that really waited has returned, raised or been cancelled."""
+        if task.cancelled():
+            return  # as when its Task is cancelled inside run(): the worker is stopping
+        self._end(task.exception())
 
     def connection_lost(self) -> None:
         self.disconnected = True
@@ -215,13 +247,16 @@ class AsgiHttp:
                 raise RuntimeError("http.response.body sent after the response was complete")
             data = message.get("body", b"")
             more = message.get("more_body", False)
-            if self.head_sent:
-                payload = self.framing.body(data)
-            else:
-                payload = self._head(None if more else data) + self.framing.body(data)
-            if not more:
-                payload += self.framing.end()
             protocol = self.protocol
+            if more:
+                if self.head_sent:
+                    payload = self.framing.body(data)
+                else:
+                    payload = self._head(None) + self.framing.body(data)
+            elif self.head_sent:
+                payload = self.framing.body(data) + self.framing.end()
+            else:  # the usual answer: the whole body in one message
+                payload = self._whole(data)
             if payload:
                 protocol.transport.write(payload)
             if not more:
@@ -252,6 +287,22 @@ class AsgiHttp:
         self.head_sent = True  # not before: a head refused (a bad header) can still become a 500
         return head
 
+    def _whole(self, data: bytes) -> bytes:
+        """Head, body and end of an answer sent in one message."""
+        if self.body is not None:
+            end_continue(self.framing, self.body)
+        request = self.request
+        payload = self.framing.whole(
+            self.status,
+            self.headers,
+            request.http_method,
+            request.http_version,
+            self.protocol.state.date_server,
+            data,
+        )
+        self.head_sent = True  # not before: a refused head or a short body can become a 500
+        return payload
+
     async def _send_path(self, path: str) -> None:
         if not self.started or self.head_sent:
             raise RuntimeError("http.response.pathsend must follow http.response.start alone")
@@ -277,7 +328,8 @@ class AsgiHttp:
     def _complete(self) -> None:
         """The response is on the wire: the connection goes on while the app may still run."""
         self.complete = True
-        self._wake()
+        if self.waiter is not None:
+            self._wake()
         if self.body is not None:
             self.body.abandon()
         self._release()

@@ -40,9 +40,65 @@ class FramingError(Exception):
     """The app broke its own framing (e.g. sent fewer bytes than its Content-Length)."""
 
 
-def _without_line(date_server: bytes, name: bytes) -> bytes:
+def _without_lines(date_server: bytes, names: tuple[bytes, ...]) -> bytes:
+    """The server's Date and Server lines, less those the app sent its own of."""
     lines = date_server.split(b"\r\n")
-    return b"".join(line + b"\r\n" for line in lines if line and not line.startswith(name))
+    return b"".join(line + b"\r\n" for line in lines if line and not line.startswith(names))
+
+
+# An app's header block, validated and framed, by the headers' content: most apps send the
+# same few headers on every answer. Bounded: emptied when full.
+_BLOCKS: dict[tuple[tuple[bytes, bytes], ...], tuple[bytes, int | None, bool, tuple[bytes, ...]]]
+_BLOCKS = {}
+_BLOCKS_SIZE = 512
+
+
+def app_header_block(
+    headers: list[tuple[bytes, bytes]],
+) -> tuple[bytes, int | None, bool, tuple[bytes, ...]]:
+    """(header lines, the app's Content-Length or None, whether it asked to close, the server
+    lines it replaces), for an app's raw headers; ValueError for headers no response may have.
+    """
+    try:
+        key = tuple(headers)
+        known = _BLOCKS.get(key)
+    except TypeError:  # a header given as a list (allowed): no memo for such an app
+        return _frame_header_block(headers)
+    if known is None:
+        known = _frame_header_block(headers)
+        if len(_BLOCKS) >= _BLOCKS_SIZE:
+            _BLOCKS.clear()
+        _BLOCKS[key] = known
+    return known
+
+
+def _frame_header_block(
+    headers: list[tuple[bytes, bytes]],
+) -> tuple[bytes, int | None, bool, tuple[bytes, ...]]:
+    lines: list[bytes] = []
+    length: int | None = None
+    closes = False
+    replaces: tuple[bytes, ...] = ()
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered not in _SPECIAL:
+            lines.append(name + b": " + value + b"\r\n")
+            continue
+        if lowered in _HOP_BY_HOP:
+            if lowered == b"connection" and value.lower().find(b"close") >= 0:
+                closes = True
+            continue
+        if lowered == b"content-length":
+            digits = value.strip()
+            if not digits.isdigit() or len(digits) > 18:  # no sign, no '_': a byte count
+                raise ValueError(f"invalid Content-Length {value!r}")
+            length = int(digits)
+            continue
+        replaces += (b"Server:",) if lowered == b"server" else (b"Date:",)
+        lines.append(name + b": " + value + b"\r\n")
+    block = b"".join(lines)
+    check_header_block(headers, block, len(lines))
+    return block, length, closes, replaces
 
 
 class Framing:
@@ -74,30 +130,11 @@ class Framing:
         if not 100 <= status <= 599:
             raise ValueError(f"invalid HTTP status {status!r}: a status is from 100 to 599")
         self.status = status
-        lines: list[bytes] = []
-        length: int | None = None
-        for name, value in headers:
-            lowered = name.lower()
-            if lowered not in _SPECIAL:
-                lines.append(name + b": " + value + b"\r\n")
-                continue
-            if lowered in _HOP_BY_HOP:
-                if lowered == b"connection" and value.lower().find(b"close") >= 0:
-                    self.keep_alive = False
-                continue
-            if lowered == b"content-length":
-                digits = value.strip()
-                if not digits.isdigit() or len(digits) > 18:  # no sign, no '_': a byte count
-                    raise ValueError(f"invalid Content-Length {value!r}")
-                length = int(digits)
-                continue
-            if lowered == b"server":
-                date_server = _without_line(date_server, b"Server:")
-            elif lowered == b"date":
-                date_server = _without_line(date_server, b"Date:")
-            lines.append(name + b": " + value + b"\r\n")
-        block = b"".join(lines)
-        check_header_block(headers, block, len(lines))
+        block, length, closes, replaces = app_header_block(headers)
+        if closes:
+            self.keep_alive = False
+        if replaces:
+            date_server = _without_lines(date_server, replaces)
         framing = b""
         if status < 200 or status in (204, 304) or method == "HEAD":
             self.mode = NO_BODY
@@ -125,6 +162,34 @@ class Framing:
                 b"\r\n",
             )
         )
+
+    def whole(
+        self,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        method: str,
+        version: str,
+        date_server: bytes,
+        body: bytes,
+    ) -> bytes:
+        """A response known in full at once (the usual app answer): head, body and end in one
+        step, exactly as head(), body() and end() would frame them."""
+        head = self.head(status, headers, method, version, date_server, body)
+        if not body or self.mode == NO_BODY:
+            payload = head
+        elif len(body) > self.remaining:  # never past the announced length
+            payload = head + body[: self.remaining]
+        else:
+            payload = head + body
+        if self.mode == LENGTH:
+            sent = len(payload) - len(head)
+            self.sent = sent
+            self.remaining -= sent
+            if self.remaining:
+                raise FramingError(
+                    f"response ended {self.remaining} bytes short of its Content-Length"
+                )
+        return payload
 
     def body(self, data: bytes) -> bytes:
         """A body block as it goes on the wire (nothing for a bodiless response)."""
@@ -156,14 +221,8 @@ def app_head(
     date_server: bytes,
     complete_body: bytes | None,
 ) -> bytes:
-    """The head of a hosted app's answer (WSGI and ASGI alike).
-
-    A client still waiting for 100 Continue gets none from now on: the final answer has
-    started, and a 100 would land inside it. Such a client may or may not send its body, so
-    the connection cannot be reused."""
-    if body is not None and body.continue_pending and not body.complete:
-        framing.keep_alive = False
-        body.continue_pending = False
+    """The head of a hosted app's answer (WSGI and ASGI alike)."""
+    end_continue(framing, body)
     return framing.head(
         status,
         headers,
@@ -172,3 +231,12 @@ def app_head(
         date_server,
         complete_body,
     )
+
+
+def end_continue(framing: Framing, body: StreamingBody | None) -> None:
+    """A client still waiting for 100 Continue gets none once the final answer has started:
+    a 100 would land inside it. Such a client may or may not send its body, so the
+    connection cannot be reused."""
+    if body is not None and body.continue_pending and not body.complete:
+        framing.keep_alive = False
+        body.continue_pending = False

@@ -143,6 +143,8 @@ class RequestPipeline(ConnectionIO):
                     self.respond(request, value)
                 else:
                     value.add_done_callback(lambda task: self._on_task_done(request, task))
+            elif route.runs_exchange and self.start_exchange is not None:
+                self.start_exchange(self, route, request)  # an app mount: it runs it all
             else:  # plain code: on a handler thread, never on the loop (_start_on_thread)
                 self._start_on_thread(route, request)
         except Exception as exc:  # a fault of ours in routing or dispatch: answered, not hung
