@@ -122,7 +122,7 @@ class AsgiHttp:
         self.route = route
         self.app: Callable[..., Any] = route.endpoint
         self.request = request
-        self.body = body_of(request)
+        self.body = None if request.body_source is None else body_of(request)
         self.framing = Framing(protocol.active_keep_alive)
         self.started = False
         self.head_sent = False
@@ -131,7 +131,7 @@ class AsgiHttp:
         self.disconnected = False
         self.request_done = False
         self.status = 0
-        self.headers: list[tuple[bytes, bytes]] = []
+        self.headers: tuple[tuple[bytes, bytes], ...] = ()
         self.waiter: asyncio.Future[None] | None = None
 
     def start(self) -> None:
@@ -172,7 +172,8 @@ class AsgiHttp:
             self._end(exc)
             return
         if done:
-            self._end(None)
+            if not self.finished:  # else it answered: the usual case, nothing more to do
+                self._end(None)
         else:
             task.add_done_callback(self._task_ended)
 
@@ -268,7 +269,9 @@ class AsgiHttp:
                 raise RuntimeError("http.response.start sent twice")
             self.started = True
             self.status = int(message["status"])
-            self.headers = list(message.get("headers", ()))
+            # A tuple: the app may change its own list later, and the framing memo's key is
+            # then this very object (response_framing.app_header_block).
+            self.headers = tuple(message.get("headers", ()))
         elif kind == "http.response.pathsend":
             await self._send_path(message["path"])
         else:
@@ -309,7 +312,7 @@ class AsgiHttp:
         with open(path, "rb") as file:
             size = os.fstat(file.fileno()).st_size
             if not any(name.lower() == b"content-length" for name, _ in self.headers):
-                self.headers.append((b"content-length", b"%d" % size))
+                self.headers += ((b"content-length", b"%d" % size),)
             head = self._head(None)
             protocol = self.protocol
             if self.framing.mode == LENGTH:

@@ -8,6 +8,7 @@ chunked encoding and HTTP/1.0 a body delimited by closing the connection.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ...api.headers import check_header_block
@@ -54,7 +55,7 @@ _BLOCKS_SIZE = 512
 
 
 def app_header_block(
-    headers: list[tuple[bytes, bytes]],
+    headers: Sequence[tuple[bytes, bytes]],
 ) -> tuple[bytes, int | None, bool, tuple[bytes, ...]]:
     """(header lines, the app's Content-Length or None, whether it asked to close, the server
     lines it replaces), for an app's raw headers; ValueError for headers no response may have.
@@ -73,7 +74,7 @@ def app_header_block(
 
 
 def _frame_header_block(
-    headers: list[tuple[bytes, bytes]],
+    headers: Sequence[tuple[bytes, bytes]],
 ) -> tuple[bytes, int | None, bool, tuple[bytes, ...]]:
     lines: list[bytes] = []
     length: int | None = None
@@ -116,7 +117,7 @@ class Framing:
     def head(
         self,
         status: int,
-        headers: list[tuple[bytes, bytes]],
+        headers: Sequence[tuple[bytes, bytes]],
         method: str,
         version: str,
         date_server: bytes,
@@ -166,7 +167,7 @@ class Framing:
     def whole(
         self,
         status: int,
-        headers: list[tuple[bytes, bytes]],
+        headers: Sequence[tuple[bytes, bytes]],
         method: str,
         version: str,
         date_server: bytes,
@@ -217,7 +218,7 @@ def app_head(
     request: Request,
     body: StreamingBody | None,
     status: int,
-    headers: list[tuple[bytes, bytes]],
+    headers: Sequence[tuple[bytes, bytes]],
     date_server: bytes,
     complete_body: bytes | None,
 ) -> bytes:
