@@ -211,6 +211,14 @@ def test_a_header_with_a_line_break_is_a_500_every_time(srv):
     assert [status for status, _, _ in framed(srv, "bad", "lists")] == [500, 500, 200, 200]
 
 
+def test_every_answer_carries_its_own_headers(srv):
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+        for n in range(5):
+            sock.sendall(f"GET /framed?fresh={n} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            _, headers, body = read_response(sock)
+            assert (headers["set-cookie"], body) == ("id=" + str(n) * 400, b"fresh")
+
+
 def test_http_request_on_a_websocket_route_and_a_keep_alive_connection(srv):
     with httpx.Client() as client:
         for _ in range(3):

@@ -48,10 +48,12 @@ def _without_lines(date_server: bytes, names: tuple[bytes, ...]) -> bytes:
 
 
 # An app's header block, validated and framed, by the headers' content: most apps send the
-# same few headers on every answer. Bounded: emptied when full.
+# same few headers on every answer. Bounded in entries and in size (a block that differs on
+# every answer, e.g. with a fresh cookie, is framed each time): at most ~0.5 MiB.
 _BLOCKS: dict[tuple[tuple[bytes, bytes], ...], tuple[bytes, int | None, bool, tuple[bytes, ...]]]
 _BLOCKS = {}
-_BLOCKS_SIZE = 512
+_BLOCKS_ENTRIES = 256
+_BLOCK_MEMO_BYTES = 1024
 
 
 def app_header_block(
@@ -67,9 +69,10 @@ def app_header_block(
         return _frame_header_block(headers)
     if known is None:
         known = _frame_header_block(headers)
-        if len(_BLOCKS) >= _BLOCKS_SIZE:
-            _BLOCKS.clear()
-        _BLOCKS[key] = known
+        if len(known[0]) <= _BLOCK_MEMO_BYTES:
+            if len(_BLOCKS) >= _BLOCKS_ENTRIES:
+                _BLOCKS.clear()
+            _BLOCKS[key] = known
     return known
 
 
