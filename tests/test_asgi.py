@@ -211,6 +211,14 @@ def test_a_header_with_a_line_break_is_a_500_every_time(srv):
     assert [status for status, _, _ in framed(srv, "bad", "lists")] == [500, 500, 200, 200]
 
 
+def test_head_gets_the_apps_content_length_and_no_body(srv):
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+        for _ in range(2):  # and the connection goes on
+            sock.sendall(b"HEAD /framed?long HTTP/1.1\r\nHost: x\r\n\r\n")
+            head, _, body = read_all(sock, until_close=False).partition(b"\r\n\r\n")
+            assert b"\r\nContent-Length: 3\r\n" in head and body == b""
+
+
 def test_every_answer_carries_its_own_headers(srv):
     with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
         for n in range(5):

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 from ...api.headers import check_header_block
 from ..http.response_head import (
     CHUNKED,
+    CLOSE,
+    KEEP_ALIVE,
     LAST_CHUNK,
     chunk,
     connection_header,
@@ -178,22 +180,48 @@ class Framing:
     ) -> bytes:
         """A response known in full at once (the usual app answer): head, body and end in one
         step, exactly as head(), body() and end() would frame them."""
-        head = self.head(status, headers, method, version, date_server, body)
-        if not body or self.mode == NO_BODY:
-            payload = head
-        elif len(body) > self.remaining:  # never past the announced length
-            payload = head + body[: self.remaining]
-        else:
-            payload = head + body
-        if self.mode == LENGTH:
-            sent = len(payload) - len(head)
-            self.sent = sent
-            self.remaining -= sent
-            if self.remaining:
-                raise FramingError(
-                    f"response ended {self.remaining} bytes short of its Content-Length"
-                )
-        return payload
+        if method == "HEAD" or not 200 <= status <= 599 or status == 204 or status == 304:
+            return self._whole_without_body(status, headers, method, version, date_server, body)
+        self.status = status
+        block, length, closes, replaces = app_header_block(headers)
+        if closes:
+            self.keep_alive = False
+        if replaces:
+            date_server = _without_lines(date_server, replaces)
+        if length is None:
+            length = len(body)
+        elif length < len(body):
+            body = body[:length]  # never past the announced length
+        elif length > len(body):
+            raise FramingError(
+                f"response ended {length - len(body)} bytes short of its Content-Length"
+            )
+        self.mode = LENGTH
+        self.sent = length
+        return b"".join(
+            (
+                status_line(status),
+                block,
+                content_length_line(length),
+                CLOSE if not self.keep_alive else KEEP_ALIVE if version != "1.1" else b"",
+                date_server,
+                b"\r\n",
+                body,
+            )
+        )
+
+    def _whole_without_body(
+        self,
+        status: int,
+        headers: Sequence[tuple[bytes, bytes]],
+        method: str,
+        version: str,
+        date_server: bytes,
+        body: bytes,
+    ) -> bytes:
+        """whole() for HEAD, 1xx, 204 and 304 (and a status out of range): head() says how."""
+        payload = self.head(status, headers, method, version, date_server, body) + self.body(body)
+        return payload + self.end()
 
     def body(self, data: bytes) -> bytes:
         """A body block as it goes on the wire (nothing for a bodiless response)."""
