@@ -20,6 +20,11 @@ _MEDIUM = 1 << 16
 _COPY_LIMIT = 64 * 1024  # past this, the payload goes out beside its head, not copied
 
 
+# The heads of small text and binary frames, made once: most messages are small.
+_TEXT_HEADS = [bytes((TEXT, length)) for length in range(_SMALL)]
+_BINARY_HEADS = [bytes((BINARY, length)) for length in range(_SMALL)]
+
+
 def frame_head(first_byte: int, length: int) -> bytes:
     if length < _SMALL:
         return bytes((first_byte, length))
@@ -30,8 +35,12 @@ def frame_head(first_byte: int, length: int) -> bytes:
 
 def write_data_frame(transport: Any, payload: bytes, is_text: bool) -> None:
     """One whole (FIN) text or binary message, unmasked, as a server sends it."""
-    head = frame_head(TEXT if is_text else BINARY, len(payload))
-    if len(payload) <= _COPY_LIMIT:
+    size = len(payload)
+    if size < _SMALL:
+        transport.write((_TEXT_HEADS if is_text else _BINARY_HEADS)[size] + payload)
+        return
+    head = frame_head(TEXT if is_text else BINARY, size)
+    if size <= _COPY_LIMIT:
         transport.write(head + payload)
     else:
         transport.writelines((head, payload))
