@@ -227,6 +227,14 @@ def test_every_answer_carries_its_own_headers(srv):
             assert (headers["set-cookie"], body) == ("id=" + str(n) * 400, b"fresh")
 
 
+def test_a_body_of_none_in_one_message_is_an_empty_answer(srv):
+    for _ in range(2):  # the second with the memoised header block
+        data = raw_exchange(srv.port, b"GET /framed?none HTTP/1.1\r\nHost: x\r\n\r\n", 5, False)
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 ") and b"\r\nx-kind: none" in head
+        assert body == b"0\r\n\r\n"  # chunked, with no chunk before the last
+
+
 def test_http_request_on_a_websocket_route_and_a_keep_alive_connection(srv):
     with httpx.Client() as client:
         for _ in range(3):

@@ -220,6 +220,7 @@ FRAMED_ANSWERS = {
     b"server": ([(b"server", b"framed/1.0")], b"own server header"),
     b"close": ([(b"connection", b"close")], b"closing"),
     b"bad": ([(b"x-bad", b"a\r\nInjected: yes")], b"never sent"),
+    b"none": ([(b"x-kind", b"none")], None),  # not bytes: an empty body (chunked), as always
 }
 
 

@@ -256,8 +256,10 @@ class AsgiHttp:
                     payload = self._head(None) + self.framing.body(data)
             elif self.head_sent:
                 payload = self.framing.body(data) + self.framing.end()
-            else:  # the usual answer: the whole body in one message
+            elif data.__class__ is bytes:  # the usual answer: the whole body in one message
                 payload = self._whole(data)
+            else:  # None, a str, a bytearray...: framed step by step, as it always was
+                payload = self._head(data) + self.framing.body(data) + self.framing.end()
             if payload:
                 protocol.transport.write(payload)
             if not more:
