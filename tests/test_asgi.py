@@ -235,6 +235,25 @@ def test_a_body_of_none_in_one_message_is_an_empty_answer(srv):
         assert body == b"0\r\n\r\n"  # chunked, with no chunk before the last
 
 
+# -- how the app is called: its scope, and apps that are not an `async def` ----------------------------
+def test_the_scopes_keys_come_in_their_usual_order(srv):
+    assert httpx.get(srv.url("/keys/x")).json() == [
+        "type",
+        "asgi",
+        "http_version",
+        "scheme",
+        "path",
+        "raw_path",
+        "query_string",
+        "root_path",
+        "headers",
+        "client",
+        "server",
+        "method",
+        "extensions",
+    ]
+
+
 def test_http_request_on_a_websocket_route_and_a_keep_alive_connection(srv):
     with httpx.Client() as client:
         for _ in range(3):

@@ -235,6 +235,14 @@ async def framed(scope, receive, send):
     await send({"type": "http.response.body", "body": body})
 
 
+async def scope_keys(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": json.dumps(list(scope)).encode()})
+
+
+hwebserver.registerASGIApp(scope_keys, "/keys")
 hwebserver.registerASGIApp(star, "/star")
 hwebserver.registerASGIApp(framed, "/framed")
 hwebserver.registerASGIApp(fast, "/fast")

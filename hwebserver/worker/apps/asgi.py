@@ -143,11 +143,11 @@ class AsgiHttp:
         conn = request.conn
         raw_path = request.target.partition(b"?")[0]
         # base_scope's keys and the HTTP ones, built in one literal: this runs per request.
+        # In base_scope's order, then the HTTP ones: an app that lists its scope sees the same.
         scope = {
             "type": "http",
             "asgi": ASGI_VERSION,
             "http_version": request.http_version,
-            "method": request.http_method,
             "scheme": conn.fixed_scheme or request.scheme(),
             "path": request.url_path,
             "raw_path": raw_path if raw_path[:1] == b"/" else request.url_path.encode("utf-8"),
@@ -156,6 +156,7 @@ class AsgiHttp:
             "headers": [(name.lower(), value) for name, value in request.raw_headers],
             "client": conn.client,
             "server": conn.server,
+            "method": request.http_method,
             "extensions": {"http.response.pathsend": {}},
         }
         lifespan = protocol.state.asgi_lifespans.get(id(self.app))
