@@ -254,6 +254,21 @@ def test_the_scopes_keys_come_in_their_usual_order(srv):
     ]
 
 
+def test_what_a_plain_function_app_sets_in_its_context_stays_in_its_request(srv):
+    answers = [httpx.get(srv.url(f"/calling/{n}")).text for n in range(3)]
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+        for n in range(3):
+            sock.sendall(f"GET /calling/kept{n} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            answers.append(read_response(sock)[2].decode())
+    assert answers == ["seen=''"] * 6
+
+
+def test_an_endpoint_class_mounted_as_the_app_answers(srv):
+    for _ in range(2):
+        response = httpx.get(srv.url("/endpoint"))
+        assert (response.status_code, response.text) == (200, "an endpoint class")
+
+
 def test_http_request_on_a_websocket_route_and_a_keep_alive_connection(srv):
     with httpx.Client() as client:
         for _ in range(3):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import os
 
@@ -12,6 +13,7 @@ from fastapi import WebSocket as FastAPIWebSocket
 from harness import serve
 from pydantic import BaseModel
 from starlette.applications import Starlette
+from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
@@ -235,6 +237,34 @@ async def framed(scope, receive, send):
     await send({"type": "http.response.body", "body": body})
 
 
+# -- apps the server calls in other ways: a plain function, a class ------------------------------
+# Set by calling_app for its own request: no other request may see it.
+REQUEST_MARK: contextvars.ContextVar[str] = contextvars.ContextVar("request_mark", default="")
+
+
+def calling_app(scope, receive, send):
+    """A plain function returning the app's coroutine, as a decorator or an adapter does: what
+    it does before returning belongs to its request."""
+    seen = REQUEST_MARK.get()
+    REQUEST_MARK.set(scope.get("path", "lifespan"))
+
+    async def answer():
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": f"seen={seen!r}".encode()})
+
+    return answer()
+
+
+class EndpointApp(HTTPEndpoint):
+    """A Starlette endpoint class mounted as the app: ASGI calls the class, awaits the
+    instance."""
+
+    async def get(self, request: Request):
+        return PlainTextResponse("an endpoint class")
+
+
 async def scope_keys(scope, receive, send):
     if scope["type"] != "http":
         return
@@ -242,6 +272,8 @@ async def scope_keys(scope, receive, send):
     await send({"type": "http.response.body", "body": json.dumps(list(scope)).encode()})
 
 
+hwebserver.registerASGIApp(calling_app, "/calling")
+hwebserver.registerASGIApp(EndpointApp, "/endpoint")
 hwebserver.registerASGIApp(scope_keys, "/keys")
 hwebserver.registerASGIApp(star, "/star")
 hwebserver.registerASGIApp(framed, "/framed")
