@@ -219,6 +219,11 @@ def test_head_gets_the_apps_content_length_and_no_body(srv):
             assert b"\r\nContent-Length: 3\r\n" in head and body == b""
 
 
+def test_a_bytes_subclass_header_never_changes_how_plain_bytes_are_framed(srv):
+    *_, (status, headers, body) = framed(srv, "odd", "plain-odd")
+    assert (status, headers["x-odd"], headers["content-length"], body) == (200, "5", "6", b"plain!")
+
+
 def test_every_answer_carries_its_own_headers(srv):
     with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
         for n in range(5):

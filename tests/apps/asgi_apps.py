@@ -226,6 +226,17 @@ FRAMED_ANSWERS = {
 }
 
 
+class OddBytes(bytes):
+    """A header name whose lower() says something else than its bytes."""
+
+    def lower(self):
+        return b"content-length"
+
+
+FRAMED_ANSWERS[b"odd"] = ([(OddBytes(b"x-odd"), b"5")], b"12345")
+FRAMED_ANSWERS[b"plain-odd"] = ([(b"x-odd", b"5")], b"plain!")
+
+
 async def framed(scope, receive, send):
     """Every answer in one message: head, body and end framed at once."""
     query = scope["query_string"]

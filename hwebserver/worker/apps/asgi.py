@@ -14,9 +14,7 @@ so the app routes on path[len(root_path):] (Starlette, FastAPI and Django all do
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
-import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -65,43 +63,6 @@ def base_scope(request: Request, route: Route, kind: str, scheme: str) -> dict[s
         "client": conn.client,
         "server": conn.server,
     }
-
-
-# id(app) -> (app, whether calling it runs no code of its own): asked once per mounted app.
-_CALLS_NO_CODE: dict[int, tuple[Any, bool]] = {}
-
-
-def calls_no_code(app: Any) -> bool:
-    """True when calling `app` only makes a coroutine: an `async def` function or method, or
-    an object whose class's __call__ is one (Starlette, FastAPI, Django, most middlewares).
-    Such an app's coroutine can be started as it is; any other is called inside run()."""
-    known = _CALLS_NO_CODE.get(id(app))
-    if known is None or known[0] is not app:
-        known = _CALLS_NO_CODE[id(app)] = (app, _only_makes_a_coroutine(app))
-    return known[1]
-
-
-def _only_makes_a_coroutine(app: Any) -> bool:
-    if _is_async_def(app):
-        return True
-    if isinstance(app, type):  # calling a class runs its __init__ (e.g. HTTPEndpoint)
-        return False
-    return _is_async_def(_call_method_of(type(app)))
-
-
-def _call_method_of(cls: type) -> Any:
-    """What `cls.__dict__` (or a base's) holds as __call__: the function as written."""
-    for base in cls.__mro__:
-        if "__call__" in base.__dict__:
-            return base.__dict__["__call__"]
-    return None
-
-
-def _is_async_def(function: Any) -> bool:
-    function = getattr(function, "__func__", function)  # a bound method: its function
-    return isinstance(function, types.FunctionType) and bool(
-        function.__code__.co_flags & inspect.CO_COROUTINE
-    )
 
 
 def with_lifespan_state(scope: dict[str, Any], lifespan: Lifespan) -> None:
@@ -204,7 +165,7 @@ class AsgiHttp:
             return
         if lifespan.supported:
             scope["state"] = dict(lifespan.state)  # each request gets a shallow copy (spec)
-        if not calls_no_code(self.app):
+        if not lifespan.starts_directly:
             # Calling this app runs code of its own (a plain function returning a coroutine,
             # a class whose instances are awaited): inside run(), so that it runs in the
             # request's context and anything it returns that can be awaited is awaited.

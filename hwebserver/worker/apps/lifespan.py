@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from .app_calls import only_makes_a_coroutine
+
 if TYPE_CHECKING:
     from ..process.logs import ServerLog
 
@@ -33,6 +35,8 @@ class Lifespan:
         self.shutdown_result: asyncio.Future[dict[str, Any]] = self.loop.create_future()
         self.task: asyncio.Task[None] | None = None
         self.starting: asyncio.Task[None] | None = None  # a late startup (late_lifespan)
+        # Decided once per app, read by every request (apps/app_calls.py).
+        self.starts_directly = only_makes_a_coroutine(app)
 
     async def startup(self) -> None:
         self.task = self.loop.create_task(self._main())

@@ -71,11 +71,17 @@ def app_header_block(
         return _frame_header_block(headers)
     if known is None:
         known = _frame_header_block(headers)
-        if len(known[0]) <= _BLOCK_MEMO_BYTES:
+        if len(known[0]) <= _BLOCK_MEMO_BYTES and _plain_bytes(headers):
             if len(_BLOCKS) >= _BLOCKS_ENTRIES:
                 _BLOCKS.clear()
             _BLOCKS[key] = known
     return known
+
+
+def _plain_bytes(headers: Sequence[tuple[bytes, bytes]]) -> bool:
+    """Only headers of plain bytes are memoised: a bytes subclass equals the plain bytes of
+    its content, but its methods (lower()) may frame it otherwise."""
+    return all(name.__class__ is bytes and value.__class__ is bytes for name, value in headers)
 
 
 def _frame_header_block(
