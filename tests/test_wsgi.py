@@ -273,3 +273,88 @@ def test_an_app_that_never_reads_does_not_stall_the_connection(srv):
         started = time.monotonic()
         assert client.get(srv.url("/raw/environ")).status_code == 200
         assert time.monotonic() - started < 10
+
+
+# -- each answer framed by its own start_response() and request -----------------------------------
+def _ask(sock: socket.socket, target: str, method: str = "GET", extra: str = "") -> bytes:
+    sock.sendall(f"{method} {target} HTTP/1.1\r\nHost: x\r\n{extra}\r\n".encode())
+    return _one_head(sock)
+
+
+def _one_head(sock: socket.socket) -> bytes:
+    """The head of the next answer on the socket (its body, if any, left to read)."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = sock.recv(1)  # byte by byte: nothing of what follows the head is consumed
+        assert chunk, received
+        received += chunk
+    return received
+
+
+def _body(sock: socket.socket, head: bytes) -> bytes:
+    _, headers, _ = parse_response(head)
+    length = int(headers["content-length"])
+    body = b""
+    while len(body) < length:
+        chunk = sock.recv(length - len(body))
+        assert chunk, body
+        body += chunk
+    return body
+
+
+def test_answers_alike_but_for_one_thing_are_each_framed_right(srv):
+    """The same app answering the same headers again, but for the body's size, the status, a
+    HEAD, the client's HTTP version or its Connection header: every answer has its own head."""
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as sock:
+        for size in (3, 5, 3):  # no Content-Length from the app: the list's size is given
+            head = _ask(sock, f"/raw/framed?n={size}")
+            assert parse_response(head)[1]["content-length"] == str(size)
+            assert _body(sock, head) == b"x" * size
+        head = _ask(sock, "/raw/framed?n=5&status=404+Not+Found")
+        assert head.startswith(b"HTTP/1.1 404 Not Found\r\n")
+        assert _body(sock, head) == b"xxxxx"
+        head = _ask(sock, "/raw/framed?n=5&cl=5")
+        assert _body(sock, head) == b"xxxxx"
+        head = _ask(sock, "/raw/framed?n=5&cl=5", method="HEAD")
+        assert parse_response(head)[1]["content-length"] == "5"
+        # No body after a HEAD's head: the next answer follows it directly.
+        head = _ask(sock, "/raw/framed?n=2")
+        assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert _body(sock, head) == b"xx"
+        head = _ask(sock, "/raw/framed?n=2", extra="Connection: close\r\n")
+        assert parse_response(head)[1]["connection"] == "close"
+        assert _body(sock, head) == b"xx"
+        assert read_all(sock) == b""  # and closed
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as sock:
+        sock.sendall(b"GET /raw/framed?n=2 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        head = _one_head(sock)
+        assert parse_response(head)[1]["connection"] == "keep-alive"  # HTTP/1.0 must be told
+        assert _body(sock, head) == b"xx"
+        head = _ask(sock, "/raw/framed?n=2")
+        assert "connection" not in parse_response(head)[1]
+        assert _body(sock, head) == b"xx"
+
+
+def test_an_answer_given_again_later_has_the_date_of_its_time(srv):
+    def date() -> str:
+        return httpx.get(srv.url("/raw/framed?n=1")).headers["date"]
+
+    first = date()
+    wait_for(lambda: date() != first, timeout=10)
+
+
+@pytest.mark.parametrize("shape", ["lists", "iterator"])
+def test_header_pairs_as_lists_or_an_iterator_are_accepted_every_time(srv, shape):
+    for _ in range(3):
+        response = httpx.get(srv.url(f"/raw/framed?n=4&cl=4&shape={shape}"))
+        assert response.headers["content-type"] == "text/plain"
+        assert response.headers["content-length"] == "4"
+        assert response.text == "xxxx"
+
+
+def test_a_header_value_that_is_not_str_is_refused_every_time(srv):
+    for _ in range(2):
+        assert httpx.get(srv.url("/raw/framed?n=4&cl=4")).text == "xxxx"
+        response = httpx.get(srv.url("/raw/framed?n=4&cl=4&bytes=1"))
+        assert response.status_code == 500
+        assert "xxxx" not in response.text

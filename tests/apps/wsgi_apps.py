@@ -171,6 +171,22 @@ def raw_app(environ, start_response):
         if name == "endless":
             return Tracked(name, iter(lambda: b"x" * 65536, None))
         return Tracked(name, [b"one-", b"two"])
+    if path == "/framed":
+        # Answers as its query says: each answer must be framed by its own status, headers,
+        # body and request, whatever the answers before it were.
+        params = dict(parse_qsl(environ["QUERY_STRING"]))
+        headers = [("Content-Type", "text/plain")]
+        if "cl" in params:
+            headers.append(("Content-Length", params["cl"]))
+        if "bytes" in params:
+            headers.append(("X-Raw", b"bytes"))  # refused: header values are str
+        shaped = params.get("shape")
+        if shaped == "lists":  # pairs as lists, not tuples: accepted, as they unpack
+            headers = [list(pair) for pair in headers]
+        elif shaped == "iterator":  # not a list as PEP 3333 says, accepted all the same
+            headers = iter(headers)
+        start_response(params.get("status", "200 OK"), headers)
+        return [b"x" * int(params.get("n", "3"))]
     if path == "/closed":
         with closed_lock:
             body = json.dumps(closed).encode()

@@ -240,6 +240,53 @@ def _encode_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]
     return encoded
 
 
+# A head as Framing.head() made it, and the framing it chose: (head, mode, remaining, keep_alive).
+HeadMemo = tuple[bytes, int, int, bool]
+
+
+class Start:
+    """What start_response() made of a status and headers, checked and encoded; and the heads
+    framed from them, by what else a head depends on."""
+
+    __slots__ = ("headers", "heads", "status")
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        self.status = status
+        self.headers = headers  # shared by the requests answered alike: never changed
+        self.heads: dict[tuple[str, str, bool, bytes, int], HeadMemo] = {}
+
+
+# Apps answer the same few statuses and header lists again and again (the same Content-Type,
+# the same Content-Length for the same page): checking, encoding and framing them is done once
+# per distinct (status, headers), found again by value. Bounded, as the values may vary freely
+# (a Content-Length, a cookie): full, it starts over.
+_STARTS: dict[tuple[str, tuple[tuple[str, str], ...]], Start] = {}
+_STARTS_SIZE = 256
+_HEADS_SIZE = 8  # per Start: the Date line changes every second
+
+
+def _start_of(status: str, headers: list[tuple[str, str]]) -> Start:
+    """The checked form of a start_response() call; ValueError/TypeError as PEP 3333 asks."""
+    key = None
+    if headers.__class__ is list:  # not an iterator, which making a key would consume
+        try:
+            key = (status, tuple(headers))
+            start = _STARTS.get(key)
+        except TypeError:  # an unhashable header (a list pair): checked below, the slow way
+            key = None
+        else:
+            # Equal values of other types than str (the checks below refuse them) never get
+            # here: they could only match a key made of str, which they do not equal.
+            if start is not None:
+                return start
+    start = Start(_parse_status(status), _encode_headers(headers))
+    if key is not None:
+        if len(_STARTS) >= _STARTS_SIZE:
+            _STARTS.clear()
+        _STARTS[key] = start
+    return start
+
+
 # -- the exchange -----------------------------------------------------------------------------
 def _run_app(exchange: WsgiExchange) -> None:
     """On a handler thread."""
@@ -257,7 +304,7 @@ class WsgiExchange:
         self.request = request
         self.body = body_of(request)
         self.framing = Framing(protocol.active_keep_alive)
-        self.pending: tuple[int, list[tuple[bytes, bytes]]] | None = None
+        self.pending: Start | None = None
         self.head_sent = False
         self.on_wire = False  # a byte of the answer reached the transport (set on the loop)
         self.unsynced = 0
@@ -302,7 +349,7 @@ class WsgiExchange:
                 exc_info = None
         elif self.pending is not None:
             raise AssertionError("start_response() called a second time without exc_info")
-        self.pending = (_parse_status(status), _encode_headers(headers))
+        self.pending = _start_of(status, headers)
         return self.write
 
     def write(self, data: bytes, complete: bool = False) -> None:
@@ -323,18 +370,52 @@ class WsgiExchange:
         self._send(payload)
 
     def _head(self, complete_body: bytes | None) -> bytes:
-        assert self.pending is not None
-        status, headers = self.pending
-        head = app_head(
-            self.framing,
-            self.request,
-            self.body,
-            status,
-            headers,
-            self.protocol.state.date_server,
+        start = self.pending
+        assert start is not None
+        if self.body is None:  # no request body, so no 100 Continue to settle: memoised
+            head = self._memoised_head(start, complete_body)
+        else:
+            head = app_head(
+                self.framing,
+                self.request,
+                self.body,
+                start.status,
+                start.headers,
+                self.protocol.state.date_server,
+                complete_body,
+            )
+        self.head_sent = True  # not before: a head refused (a bad header) can still become a 500
+        return head
+
+    def _memoised_head(self, start: Start, complete_body: bytes | None) -> bytes:
+        """Framing.head() of this answer, by the values it depends on: the same inputs make
+        the same head and framing, so an answer given before is framed once."""
+        request = self.request
+        framing = self.framing
+        date_server = self.protocol.state.date_server
+        key = (
+            request.http_method,
+            request.http_version,
+            framing.keep_alive,
+            date_server,
+            -1 if complete_body is None else len(complete_body),
+        )
+        memo = start.heads.get(key)
+        if memo is not None:
+            head, framing.mode, framing.remaining, framing.keep_alive = memo
+            framing.status = start.status
+            return head
+        head = framing.head(
+            start.status,
+            start.headers,
+            request.http_method,
+            request.http_version,
+            date_server,
             complete_body,
         )
-        self.head_sent = True  # not before: a head refused (a bad header) can still become a 500
+        if len(start.heads) >= _HEADS_SIZE:
+            start.heads.clear()
+        start.heads[key] = (head, framing.mode, framing.remaining, framing.keep_alive)
         return head
 
     def _send(self, payload: bytes) -> None:
@@ -380,11 +461,10 @@ class WsgiExchange:
         if self.framing.mode == LENGTH:  # the app's Content-Length: send no more than that
             count = min(count, self.framing.remaining)
         elif self.framing.mode != NO_BODY:  # no Content-Length: announce the file's
-            status, headers = self.pending
             self.framing = Framing(self.framing.keep_alive)
             head = self.framing.head(
-                status,
-                [*headers, (b"Content-Length", b"%d" % count)],
+                self.pending.status,
+                [*self.pending.headers, (b"Content-Length", b"%d" % count)],
                 self.request.http_method,
                 self.request.http_version,
                 self.protocol.state.date_server,
