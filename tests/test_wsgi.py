@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import socket
 import time
@@ -358,3 +359,60 @@ def test_a_header_value_that_is_not_str_is_refused_every_time(srv):
         response = httpx.get(srv.url("/raw/framed?n=4&cl=4&bytes=1"))
         assert response.status_code == 500
         assert "xxxx" not in response.text
+
+
+# -- the environ: each request's own ------------------------------------------------------------
+def _environ(sock: socket.socket, target: str, version: str = "1.1", extra: str = "") -> dict:
+    sock.sendall(f"GET {target} HTTP/{version}\r\nHost: x\r\n{extra}\r\n".encode())
+    head = _one_head(sock)
+    return json.loads(_body(sock, head))
+
+
+def test_every_environ_key_is_the_request_s_own(srv):
+    """Two connections, several requests each: the address keys are the connection's, the
+    rest the request's, and nothing of an earlier request (a header, a key the app set) is
+    left in a later one's environ."""
+    for _ in range(2):
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as sock:
+            client_port = sock.getsockname()[1]
+            first = _environ(sock, "/raw/environ-all?a=1", extra="X-Only-First: 1\r\n")
+            assert first == {
+                "REQUEST_METHOD": "GET",
+                "SCRIPT_NAME": "/raw",
+                "PATH_INFO": "/environ-all",
+                "QUERY_STRING": "a=1",
+                "SERVER_NAME": "127.0.0.1",
+                "SERVER_PORT": str(srv.port),
+                "SERVER_PROTOCOL": "HTTP/1.1",
+                "REMOTE_ADDR": "127.0.0.1",
+                "REMOTE_PORT": str(client_port),
+                "wsgi.version": [1, 0],
+                "wsgi.url_scheme": "http",
+                "wsgi.input": "BytesIO",
+                "wsgi.input_terminated": True,
+                "wsgi.errors": "ErrorStream",
+                "wsgi.multithread": True,
+                "wsgi.multiprocess": True,
+                "wsgi.run_once": False,
+                "wsgi.file_wrapper": "type",
+                "HTTP_HOST": "x",
+                "HTTP_X_ONLY_FIRST": "1",
+            }
+            second = _environ(
+                sock, "/raw/environ-all", version="1.0", extra="Connection: keep-alive\r\n"
+            )
+            assert second["QUERY_STRING"] == ""
+            assert second["SERVER_PROTOCOL"] == "HTTP/1.0"
+            assert second["HTTP_CONNECTION"] == "keep-alive"
+            assert second["REMOTE_PORT"] == str(client_port)
+            assert "HTTP_X_ONLY_FIRST" not in second
+            assert "HTTP_X_SET_BY_THE_APP" not in second
+
+
+def test_the_same_target_under_two_mounts_has_each_mount_s_script_name(srv):
+    for _ in range(2):
+        main = httpx.get(srv.url("/raw/environ-all")).json()
+        assert (main["SCRIPT_NAME"], main["PATH_INFO"]) == ("/raw", "/environ-all")
+        admin = httpx.get(srv.url("/raw/environ-all", port_name="admin")).json()
+        assert (admin["SCRIPT_NAME"], admin["PATH_INFO"]) == ("", "/raw/environ-all")
+        assert admin["SERVER_PORT"] != main["SERVER_PORT"]

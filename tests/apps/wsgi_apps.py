@@ -88,6 +88,17 @@ class Tracked:
             closed.append(self.name)
 
 
+def environ_all(environ, start_response):
+    """Every key of the environ; objects by their type."""
+    shown = {
+        key: value if isinstance(value, (str, bool, list, tuple)) else type(value).__name__
+        for key, value in environ.items()
+    }
+    environ["HTTP_X_SET_BY_THE_APP"] = "must not reach the next request"
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps(shown).encode()]
+
+
 def raw_app(environ, start_response):
     path = environ["PATH_INFO"]
     if path == "/environ":
@@ -99,6 +110,8 @@ def raw_app(environ, start_response):
         body = json.dumps(data).encode()
         start_response("200 OK", [("Content-Type", "application/json")])
         return [body]
+    if path == "/environ-all":
+        return environ_all(environ, start_response)
     if path == "/swallow":  # reads its body whatever happens, then answers 400
         try:
             while environ["wsgi.input"].read(65536):
@@ -197,6 +210,8 @@ def raw_app(environ, start_response):
 
 
 def admin_app(environ, start_response):
+    if environ["PATH_INFO"] == "/raw/environ-all":  # the same target as a main-port request
+        return environ_all(environ, start_response)
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [f"admin {environ['SCRIPT_NAME']!r} {environ['PATH_INFO']!r}".encode()]
 

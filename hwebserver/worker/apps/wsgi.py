@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
+from ...api.connection import ConnectionInfo
 from ...api.request import Request
 from ...api.routing import Route
 from ..http.error_responses import error_response
@@ -68,8 +69,7 @@ class FileWrapper:
 class ErrorStream:
     """wsgi.errors: what the app writes becomes server log lines, one per line written."""
 
-    def __init__(self) -> None:
-        self._partial = ""
+    _partial = ""  # a class default, no __init__: one is made per request, most never used
 
     def write(self, text: str) -> int:
         lines = (self._partial + str(text)).split("\n")
@@ -153,33 +153,37 @@ class WsgiInput:
             yield line
 
 
-# Header name -> environ key, for the few names clients send again and again; bounded, as a
-# client may send any names at all.
-_HEADER_KEYS: dict[bytes, str | None] = {}
+# Header name -> environ key ("" for a name refused), for the few names clients send again
+# and again; bounded, as a client may send any names at all.
+_HEADER_KEYS: dict[bytes, str] = {}
 _HEADER_KEYS_SIZE = 512
 
 
-def _header_key(name: bytes) -> str | None:
-    key = _HEADER_KEYS.get(name, "")
-    if key != "":
-        return key
+def _new_header_key(name: bytes) -> str:
     key = _environ_key(name)
     if len(_HEADER_KEYS) < _HEADER_KEYS_SIZE:
         _HEADER_KEYS[name] = key
     return key
 
 
-def _environ_key(name: bytes) -> str | None:
+def _environ_key(name: bytes) -> str:
     key = name.decode("latin-1").upper()
     if "_" in key:
-        return None  # X_User would shadow X-User: refuse the ambiguity (as most servers do)
+        return ""  # X_User would shadow X-User: refuse the ambiguity (as most servers do)
     key = key.replace("-", "_")
     if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
         return key
     return "HTTP_" + key
 
 
-def build_environ(request: Request, prefix: str, body: StreamingBody | None) -> dict[str, Any]:
+# (mount prefix, request target) -> SCRIPT_NAME, PATH_INFO, QUERY_STRING: a function of the
+# target alone (url_path and query are made from it), and clients ask for the same few.
+TargetParts = tuple[str, str, str]
+_TARGET_PARTS: dict[tuple[str, bytes], TargetParts] = {}
+_TARGET_PARTS_SIZE = 1024
+
+
+def _target_parts(request: Request, prefix: str) -> TargetParts:
     raw_path = request.target.partition(b"?")[0]
     if raw_path.startswith(b"/"):
         # Most paths have no escape: unquoting them would only copy them.
@@ -189,30 +193,70 @@ def build_environ(request: Request, prefix: str, body: StreamingBody | None) -> 
         path = request.url_path.encode("utf-8").decode("latin-1")
     script_name = prefix.encode("utf-8").decode("latin-1")
     path_info = path[len(script_name) :] if path.startswith(script_name) else path
-    conn = request.conn
+    parts = (script_name, path_info, request.query.decode("latin-1"))
+    if len(_TARGET_PARTS) >= _TARGET_PARTS_SIZE:
+        _TARGET_PARTS.clear()
+    _TARGET_PARTS[(prefix, request.target)] = parts
+    return parts
+
+
+# The environ of a connection's requests before the request's own keys are set: its address,
+# and what is the same for every request. Copied per request (one C call, and no resizing:
+# the copy has the room the template has), not rebuilt. Keyed by the connection's info;
+# bounded, as connections come and go (full, it starts over).
+_CONNECTION_ENVIRONS: dict[ConnectionInfo, dict[str, Any]] = {}
+_CONNECTION_ENVIRONS_SIZE = 256
+
+
+def _connection_environ(conn: ConnectionInfo) -> dict[str, Any]:
     environ: dict[str, Any] = {
-        "REQUEST_METHOD": request.http_method,
-        "SCRIPT_NAME": script_name,
-        "PATH_INFO": path_info,
-        "QUERY_STRING": request.query.decode("latin-1"),
+        # The request's own, set by build_environ (here to keep the keys in this order).
+        "REQUEST_METHOD": "",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": "",
+        "QUERY_STRING": "",
         "SERVER_NAME": conn.server[0],
         "SERVER_PORT": str(conn.server[1]),
-        "SERVER_PROTOCOL": "HTTP/" + request.http_version,
+        "SERVER_PROTOCOL": "",
         "REMOTE_ADDR": conn.client[0],
         "REMOTE_PORT": str(conn.client[1]),
         "wsgi.version": (1, 0),
-        "wsgi.url_scheme": request.scheme(),
-        "wsgi.input": io.BytesIO() if body is None else WsgiInput(body),
+        "wsgi.url_scheme": "",
+        "wsgi.input": None,
         "wsgi.input_terminated": True,
-        "wsgi.errors": ErrorStream(),
+        "wsgi.errors": None,
         "wsgi.multithread": True,
         "wsgi.multiprocess": True,
         "wsgi.run_once": False,
         "wsgi.file_wrapper": FileWrapper,
     }
+    if len(_CONNECTION_ENVIRONS) >= _CONNECTION_ENVIRONS_SIZE:
+        _CONNECTION_ENVIRONS.clear()
+    _CONNECTION_ENVIRONS[conn] = environ
+    return environ
+
+
+def build_environ(request: Request, prefix: str, body: StreamingBody | None) -> dict[str, Any]:
+    conn = request.conn
+    template = _CONNECTION_ENVIRONS.get(conn)
+    if template is None:
+        template = _connection_environ(conn)
+    parts = _TARGET_PARTS.get((prefix, request.target))
+    if parts is None:
+        parts = _target_parts(request, prefix)
+    environ = template.copy()
+    environ["REQUEST_METHOD"] = request.http_method
+    environ["SCRIPT_NAME"], environ["PATH_INFO"], environ["QUERY_STRING"] = parts
+    version = request.http_version
+    environ["SERVER_PROTOCOL"] = "HTTP/1.1" if version == "1.1" else "HTTP/" + version
+    environ["wsgi.url_scheme"] = request.scheme()  # per request: X-Forwarded-Proto may say
+    environ["wsgi.input"] = io.BytesIO() if body is None else WsgiInput(body)
+    environ["wsgi.errors"] = ErrorStream()
     for name, value in request.raw_headers:
-        key = _header_key(name)
+        key = _HEADER_KEYS.get(name)
         if key is None:
+            key = _new_header_key(name)
+        if not key:
             continue
         text = value.decode("latin-1")
         if key in environ:
