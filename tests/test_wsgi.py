@@ -11,7 +11,7 @@ import time
 import httpx
 import psutil
 import pytest
-from support import ServerProcess, parse_response, read_all, wait_for
+from support import ServerProcess, parse_response, raw_exchange, read_all, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -416,3 +416,47 @@ def test_the_same_target_under_two_mounts_has_each_mount_s_script_name(srv):
         admin = httpx.get(srv.url("/raw/environ-all", port_name="admin")).json()
         assert (admin["SCRIPT_NAME"], admin["PATH_INFO"]) == ("", "/raw/environ-all")
         assert admin["SERVER_PORT"] != main["SERVER_PORT"]
+
+
+# -- one-block lists (answered with the end of the exchange) and what is not one ---------------------
+@pytest.mark.parametrize(("kind", "body"), [("empty", b""), ("bytearray", b"from a bytearray")])
+def test_a_one_block_list_is_answered_with_its_length(srv, kind, body):
+    for _ in range(2):
+        response = httpx.get(srv.url(f"/raw/list-of/{kind}"))
+        assert response.status_code == 200
+        assert response.headers["content-length"] == str(len(body))
+        assert response.content == body
+
+
+def test_a_block_that_is_not_bytes_or_a_failure_before_any_block_is_a_500(srv):
+    for target in ("/raw/list-of/str", "/raw/raises-after-start"):
+        response = httpx.get(srv.url(target))
+        assert response.status_code == 500
+    wait_for(lambda: "failed after start_response, before any block" in srv.logs())
+    assert httpx.get(srv.url("/raw/list-of/empty")).status_code == 200  # the worker goes on
+
+
+def test_a_one_block_list_longer_or_shorter_than_its_content_length(srv):
+    """Longer: cut to the announced length. Shorter: the head and the block go out, then the
+    connection is cut (the client can tell the answer is incomplete), as for any iterable."""
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as sock:
+        head = _ask(sock, "/raw/list-of/long")
+        assert parse_response(head)[1]["content-length"] == "5"
+        assert _body(sock, head) == b"xxxxx"
+        head = _ask(sock, "/raw/list-of/long")  # nothing of the cut part came before it
+        assert _body(sock, head) == b"xxxxx"
+    raw = raw_exchange(srv.port, b"GET /raw/list-of/short HTTP/1.1\r\nHost: x\r\n\r\n")
+    status, headers, body = parse_response(raw)
+    assert (status, headers["content-length"], body) == (200, "100", b"x" * 13)
+    wait_for(lambda: "13" in srv.logs() and "short of its Content-Length" in srv.logs())
+
+
+def test_a_list_with_close_sends_its_block_before_close_returns(srv):
+    """A list subclass with close() is an iterable like any other: its block goes out at once,
+    and close() is called once, after it, even though close() takes its time."""
+    before = _closed(srv).count("closing-list")
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+        head = _ask(sock, "/raw/closing-list")  # close() is still waiting for /raw/release
+        assert _body(sock, head) == b"block before close"
+        assert httpx.get(srv.url("/raw/release")).text == "released"
+    wait_for(lambda: _closed(srv).count("closing-list") == before + 1)

@@ -88,6 +88,28 @@ class Tracked:
             closed.append(self.name)
 
 
+class ClosingList(list):
+    """A one-block list with a close() that waits for /raw/release: its block must reach the
+    client before close() returns, as any iterable's does."""
+
+    def close(self):
+        released.wait(30)
+        with closed_lock:
+            closed.append("closing-list")
+
+
+released = threading.Event()
+
+# /raw/list-of/<kind>: a one-block list answer, with its headers.
+ONE_BLOCK_LISTS = {
+    "empty": ([], [b""]),
+    "str": ([], ["text, not bytes"]),
+    "bytearray": ([], [bytearray(b"from a bytearray")]),
+    "short": ([("Content-Length", "100")], [b"x" * 13]),  # less than it announced
+    "long": ([("Content-Length", "5")], [b"x" * 13]),  # more than it announced
+}
+
+
 def environ_all(environ, start_response):
     """Every key of the environ; objects by their type."""
     shown = {
@@ -200,6 +222,21 @@ def raw_app(environ, start_response):
             headers = iter(headers)
         start_response(params.get("status", "200 OK"), headers)
         return [b"x" * int(params.get("n", "3"))]
+    if path.startswith("/list-of/"):
+        headers, body = ONE_BLOCK_LISTS[path.rsplit("/", 1)[1]]
+        start_response("200 OK", [("Content-Type", "text/plain"), *headers])
+        return body
+    if path == "/closing-list":
+        released.clear()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return ClosingList([b"block before close"])
+    if path == "/release":
+        released.set()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"released"]
+    if path == "/raises-after-start":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        raise RuntimeError("failed after start_response, before any block")
     if path == "/closed":
         with closed_lock:
             body = json.dumps(closed).encode()

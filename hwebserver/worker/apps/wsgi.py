@@ -26,7 +26,7 @@ from ...api.request import Request
 from ...api.routing import Route
 from ..http.error_responses import error_response
 from ..http.response_streams import send_file_range
-from ..http.streaming_body import ClientDisconnected, StreamingBody, body_of
+from ..http.streaming_body import ClientDisconnected, StreamingBody
 from .response_framing import LENGTH, NO_BODY, Framing, FramingError, app_head
 
 if TYPE_CHECKING:
@@ -41,7 +41,14 @@ WAIT_SLICE = 1.0
 
 
 def start(protocol: Connection, route: Route, request: Request) -> None:
-    WsgiExchange(protocol, route, request).start()
+    body: Any = request.body_source
+    exchange = WsgiExchange(
+        protocol, route, request, body if body.__class__ is StreamingBody else None
+    )
+    protocol.exchange = exchange
+    if exchange.body is not None:
+        exchange.body.started = True
+    protocol.state.threads.call(WsgiExchange.run, exchange, WsgiExchange.done, exchange)
 
 
 # -- the environ ------------------------------------------------------------------------------
@@ -176,14 +183,15 @@ def _environ_key(name: bytes) -> str:
     return "HTTP_" + key
 
 
-# (mount prefix, request target) -> SCRIPT_NAME, PATH_INFO, QUERY_STRING: a function of the
+# (mount path, request target) -> SCRIPT_NAME, PATH_INFO, QUERY_STRING: a function of the
 # target alone (url_path and query are made from it), and clients ask for the same few.
 TargetParts = tuple[str, str, str]
 _TARGET_PARTS: dict[tuple[str, bytes], TargetParts] = {}
 _TARGET_PARTS_SIZE = 1024
 
 
-def _target_parts(request: Request, prefix: str) -> TargetParts:
+def _target_parts(request: Request, mount_path: str) -> TargetParts:
+    prefix = mount_path.rstrip("/")
     raw_path = request.target.partition(b"?")[0]
     if raw_path.startswith(b"/"):
         # Most paths have no escape: unquoting them would only copy them.
@@ -196,7 +204,7 @@ def _target_parts(request: Request, prefix: str) -> TargetParts:
     parts = (script_name, path_info, request.query.decode("latin-1"))
     if len(_TARGET_PARTS) >= _TARGET_PARTS_SIZE:
         _TARGET_PARTS.clear()
-    _TARGET_PARTS[(prefix, request.target)] = parts
+    _TARGET_PARTS[(mount_path, request.target)] = parts
     return parts
 
 
@@ -236,14 +244,15 @@ def _connection_environ(conn: ConnectionInfo) -> dict[str, Any]:
     return environ
 
 
-def build_environ(request: Request, prefix: str, body: StreamingBody | None) -> dict[str, Any]:
+def build_environ(request: Request, mount_path: str, body: StreamingBody | None) -> dict[str, Any]:
+    """The environ of a request to the app mounted at `mount_path` (its SCRIPT_NAME)."""
     conn = request.conn
     template = _CONNECTION_ENVIRONS.get(conn)
     if template is None:
         template = _connection_environ(conn)
-    parts = _TARGET_PARTS.get((prefix, request.target))
+    parts = _TARGET_PARTS.get((mount_path, request.target))
     if parts is None:
-        parts = _target_parts(request, prefix)
+        parts = _target_parts(request, mount_path)
     environ = template.copy()
     environ["REQUEST_METHOD"] = request.http_method
     environ["SCRIPT_NAME"], environ["PATH_INFO"], environ["QUERY_STRING"] = parts
@@ -332,21 +341,17 @@ def _start_of(status: str, headers: list[tuple[str, str]]) -> Start:
 
 
 # -- the exchange -----------------------------------------------------------------------------
-def _run_app(exchange: WsgiExchange) -> None:
-    """On a handler thread."""
-    exchange.run()
-
-
 class WsgiExchange:
-    """One request through the app; start() on the loop, run() in a pool thread."""
+    """One request through the app: started on the loop (start()), run() in a pool thread,
+    ended back on the loop (done())."""
 
-    def __init__(self, protocol: Connection, route: Route, request: Request) -> None:
+    def __init__(
+        self, protocol: Connection, route: Route, request: Request, body: StreamingBody | None
+    ) -> None:
         self.protocol = protocol
-        self.loop = protocol.loop
-        self.app: Callable[..., Any] = route.endpoint
-        self.prefix = route.path.rstrip("/")
+        self.route = route
         self.request = request
-        self.body = body_of(request)
+        self.body = body
         self.framing = Framing(protocol.active_keep_alive)
         self.pending: Start | None = None
         self.head_sent = False
@@ -354,22 +359,21 @@ class WsgiExchange:
         self.unsynced = 0
         self.disconnected = False
 
-    def start(self) -> None:
-        protocol = self.protocol
-        state = protocol.state
-        protocol.exchange = self
-        if self.body is not None:
-            self.body.started = True
-        state.threads.call(_run_app, self, WsgiExchange._done, self)
-
     def connection_lost(self) -> None:
         self.disconnected = True
 
     # -- in the handler thread ----------------------------------------------------------------
-    def run(self) -> None:
-        environ = build_environ(self.request, self.prefix, self.body)
-        result = self.app(environ, self.start_response)
+    def run(self) -> bytes:
+        """The app's part of the exchange. Returns what is left to write: b"", or the whole
+        answer of a bodiless request answered with a one-block list, which done() writes with
+        the end of the exchange, one loop wake-up for both. Nothing of the app runs after
+        that block (a list has no close()), so holding it back delays nothing."""
+        route = self.route
+        environ = build_environ(self.request, route.path, self.body)
+        result = route.endpoint(environ, self.start_response)
         try:
+            if result.__class__ is list and len(result) == 1 and self.body is None:
+                return self.framed(result[0], True)
             if isinstance(result, FileWrapper) and self._sendable(result):
                 self._send_file(result)
             else:
@@ -381,6 +385,7 @@ class WsgiExchange:
             if close is not None:
                 close()
             environ["wsgi.errors"].flush()
+        return b""
 
     def start_response(
         self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
@@ -393,50 +398,59 @@ class WsgiExchange:
                 exc_info = None
         elif self.pending is not None:
             raise AssertionError("start_response() called a second time without exc_info")
+        if headers.__class__ is list:  # the common case, found again without a call
+            try:
+                start = _STARTS.get((status, tuple(headers)))
+            except TypeError:  # unhashable: _start_of() says what is wrong, if anything
+                start = None
+            if start is not None:
+                self.pending = start
+                return self.write
         self.pending = _start_of(status, headers)
         return self.write
 
     def write(self, data: bytes, complete: bool = False) -> None:
         """The write() callable of PEP 3333, and each block of the iterable."""
+        payload = self.framed(data, complete)
+        if not payload:
+            return
+        self.protocol.loop.call_soon_threadsafe(self._write_on_loop, payload)
+        self.unsynced += len(payload)
+        if self.unsynced > SYNC_BYTES or self.protocol.write_paused:
+            self._wait_on_loop(self.protocol.drain())
+            self.unsynced = 0
+
+    def framed(self, data: bytes, complete: bool) -> bytes:
+        """A block of the body as it goes on the wire, after the head if it is the first;
+        `complete`: it is the whole body."""
         if self.pending is None:
             raise AssertionError("the WSGI app wrote before calling start_response()")
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(f"a WSGI app must produce bytes, not {type(data).__name__}")
+        if data.__class__ is not bytes:
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise TypeError(f"a WSGI app must produce bytes, not {type(data).__name__}")
+            data = bytes(data)
         if self.disconnected:
             raise ClientDisconnected("the client disconnected")
         if not data:
-            return
-        data = bytes(data)
+            return b""
         if self.head_sent:
-            payload = self.framing.body(data)
-        else:
-            payload = self._head(data if complete else None) + self.framing.body(data)
-        self._send(payload)
+            return self.framing.body(data)
+        return self._head(data if complete else None) + self.framing.body(data)
 
     def _head(self, complete_body: bytes | None) -> bytes:
         start = self.pending
         assert start is not None
-        if self.body is None:  # no request body, so no 100 Continue to settle: memoised
-            head = self._memoised_head(start, complete_body)
-        else:
-            head = app_head(
-                self.framing,
-                self.request,
-                self.body,
-                start.status,
-                start.headers,
-                self.protocol.state.date_server,
-                complete_body,
-            )
-        self.head_sent = True  # not before: a head refused (a bad header) can still become a 500
-        return head
-
-    def _memoised_head(self, start: Start, complete_body: bytes | None) -> bytes:
-        """Framing.head() of this answer, by the values it depends on: the same inputs make
-        the same head and framing, so an answer given before is framed once."""
-        request = self.request
         framing = self.framing
+        request = self.request
         date_server = self.protocol.state.date_server
+        if self.body is not None:  # a 100 Continue may be pending: app_head() settles it
+            head = app_head(
+                framing, request, self.body, start.status, start.headers, date_server, complete_body
+            )
+            self.head_sent = True  # not before: a head refused (a bad header) can become a 500
+            return head
+        # Without a request body, the head and framing are a function of these: an answer
+        # given before is framed once (see Start).
         key = (
             request.http_method,
             request.http_version,
@@ -445,31 +459,23 @@ class WsgiExchange:
             -1 if complete_body is None else len(complete_body),
         )
         memo = start.heads.get(key)
-        if memo is not None:
+        if memo is None:
+            head = framing.head(
+                start.status,
+                start.headers,
+                request.http_method,
+                request.http_version,
+                date_server,
+                complete_body,
+            )
+            if len(start.heads) >= _HEADS_SIZE:
+                start.heads.clear()
+            start.heads[key] = (head, framing.mode, framing.remaining, framing.keep_alive)
+        else:
             head, framing.mode, framing.remaining, framing.keep_alive = memo
             framing.status = start.status
-            return head
-        head = framing.head(
-            start.status,
-            start.headers,
-            request.http_method,
-            request.http_version,
-            date_server,
-            complete_body,
-        )
-        if len(start.heads) >= _HEADS_SIZE:
-            start.heads.clear()
-        start.heads[key] = (head, framing.mode, framing.remaining, framing.keep_alive)
+        self.head_sent = True
         return head
-
-    def _send(self, payload: bytes) -> None:
-        if not payload:
-            return
-        self.loop.call_soon_threadsafe(self._write_on_loop, payload)
-        self.unsynced += len(payload)
-        if self.unsynced > SYNC_BYTES or self.protocol.write_paused:
-            self._wait_on_loop(self.protocol.drain())
-            self.unsynced = 0
 
     def _write_on_loop(self, payload: bytes) -> None:
         # Disconnected: the client is gone, or the server answered in the app's place.
@@ -479,7 +485,7 @@ class WsgiExchange:
 
     def _wait_on_loop(self, coro: Any) -> Any:
         """Run a coroutine on the loop and wait for it, giving up when the client is gone."""
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        future = asyncio.run_coroutine_threadsafe(coro, self.protocol.loop)
         while True:
             try:
                 return future.result(WAIT_SLICE)
@@ -530,7 +536,10 @@ class WsgiExchange:
             protocol.transport.write(head)
 
     # -- back on the loop -----------------------------------------------------------------------
-    def _done(self, ok: bool, value: Any) -> None:
+    def done(self, ok: bool, value: Any) -> None:
+        """`value`: what run() returned (the answer it held back, or b""), or what it raised."""
+        if ok and value:
+            self._write_on_loop(value)  # first, as if written from the thread
         protocol = self.protocol
         state = protocol.state
         protocol.exchange = None
