@@ -114,6 +114,8 @@ def test_write_callable_and_exc_info(srv):
 def test_wsgi_errors_goes_to_the_server_log(srv):
     assert httpx.get(srv.url("/raw/errors")).text == "logged"
     wait_for(lambda: "wsgi.errors: custom-wsgi-error-line" in srv.logs())
+    assert httpx.get(srv.url("/raw/errors-unended")).text == "logged"
+    wait_for(lambda: "wsgi.errors: unended-wsgi-error-line" in srv.logs())
 
 
 def test_file_wrapper_is_sent_whole_with_a_length(srv, tmp_path):

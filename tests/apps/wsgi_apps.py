@@ -188,6 +188,10 @@ def raw_app(environ, start_response):
                 "503 Service Unavailable", [("Content-Type", "text/plain")], sys.exc_info()
             )
         return [b"replaced by exc_info"]
+    if path == "/errors-unended":  # a line never ended: logged when the request ends
+        environ["wsgi.errors"].write("unended-wsgi-error-line")
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"logged"]
     if path == "/errors":
         environ["wsgi.errors"].write("custom-wsgi-error-line\n")
         start_response("200 OK", [("Content-Type", "text/plain")])

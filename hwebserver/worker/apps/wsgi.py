@@ -76,11 +76,13 @@ class FileWrapper:
 class ErrorStream:
     """wsgi.errors: what the app writes becomes server log lines, one per line written."""
 
-    _partial = ""  # a class default, no __init__: one is made per request, most never used
+    # The line begun and not yet ended (logged by flush()). A class default, no __init__:
+    # one stream is made per request, and most are never written to.
+    partial = ""
 
     def write(self, text: str) -> int:
-        lines = (self._partial + str(text)).split("\n")
-        self._partial = lines.pop()
+        lines = (self.partial + str(text)).split("\n")
+        self.partial = lines.pop()
         for line in lines:
             if line.strip():
                 errors_logger.error("wsgi.errors: %s", line)
@@ -91,9 +93,9 @@ class ErrorStream:
             self.write(line)
 
     def flush(self) -> None:
-        if self._partial.strip():
-            errors_logger.error("wsgi.errors: %s", self._partial)
-        self._partial = ""
+        if self.partial.strip():
+            errors_logger.error("wsgi.errors: %s", self.partial)
+        self.partial = ""
 
 
 class WsgiInput:
@@ -384,7 +386,9 @@ class WsgiExchange:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
-            environ["wsgi.errors"].flush()
+            errors = environ["wsgi.errors"]
+            if errors.__class__ is not ErrorStream or errors.partial:  # (most have no line)
+                errors.flush()
         return b""
 
     def start_response(
