@@ -94,3 +94,41 @@ def test_run_gives_a_future_and_calls_run_on_named_threads(loop):
     name = loop.run_until_complete(threads.run(lambda _: threading.current_thread().name, None))
     assert name.startswith("hwebserver-test-")
     threads.close()
+
+
+def _later(n: int) -> int:
+    time.sleep(n / 1000)
+    return n
+
+
+def _collect(context: tuple[list[int], asyncio.Future[None], int], ok: bool, value: Any) -> None:
+    delivered, everything, index = context
+    assert ok and value == index
+    delivered.append(index)
+    if len(delivered) == 1:
+        time.sleep(0.005)  # the other three report meanwhile
+    if len(delivered) == 4:
+        everything.set_result(None)
+
+
+def test_no_result_is_lost_when_threads_finish_calls_while_the_loop_delivers(loop):
+    """Results come back without a lock. Round after round, three calls finish on their
+    threads while the loop is delivering the result of a fourth (it lets go of the GIL
+    there): every result comes back, each once, none left waiting for a wake-up that no
+    later result will bring."""
+    threads = HandlerThreads(loop, 4, "test")
+
+    async def rounds() -> None:
+        for round_number in range(200):
+            delivered: list[int] = []
+            everything = loop.create_future()
+            for index in range(4):  # the first returns at once, the others a little later
+                threads.call(_later, index, _collect, (delivered, everything, index))
+            try:
+                await asyncio.wait_for(everything, 10)
+            except TimeoutError:
+                pytest.fail(f"round {round_number}: only {sorted(delivered)} came back")
+            assert sorted(delivered) == [0, 1, 2, 3]
+
+    loop.run_until_complete(rounds())
+    threads.close()

@@ -9,7 +9,10 @@ the loop, and waking the loop for each result. So:
 - calls must not wait behind a long one while threads sleep: if calls are still queued after
   NUDGE_DELAY, the loop wakes as many sleeping threads as there are calls waiting;
 - results come back through a deque, with one loop wake-up for however many calls finished
-  since the loop last looked; no future per call, one tuple each way.
+  since the loop last looked; no future per call, one tuple each way, and no lock: the deque
+  is thread-safe, and a flag set before the loop looks says whether a wake-up is on its way.
+- no `with lock:` on the way of a call (a with statement costs twice an explicit acquire and
+  release, and every request pays it).
 
 Calls start in the order they were made (FIFO); at most `size` run at once, and those beyond
 wait their turn, never refused. Threads start when first needed and are daemons: a handler
@@ -45,8 +48,7 @@ class HandlerThreads:
         self._queue: deque[Call] = deque()
         self._sleeping: list[threading.Lock] = []  # each sleeping thread waits on its lock
         self._finished: deque[tuple[Done, Any, bool, Any]] = deque()
-        self._finished_lock = threading.Lock()
-        self._wake_pending = False
+        self._wake_pending = False  # a _deliver() is scheduled and has not begun to look
         self._nudge_armed = False
         self._threads = 0
         self._closed = False
@@ -78,10 +80,14 @@ class HandlerThreads:
     def _hand_over(self) -> None:
         """At the end of the loop's turn: queue what it made, wake one thread if none is up."""
         made, self._made = self._made, []
-        with self._mutex:
+        mutex = self._mutex
+        mutex.acquire()
+        try:
             self._queue.extend(made)
             wake = self._sleeping.pop() if self._sleeping else None
             waiting = len(self._queue)
+        finally:
+            mutex.release()
         if wake is not None:
             wake.release()
         elif self._threads < self.size:
@@ -107,11 +113,13 @@ class HandlerThreads:
             self.loop.call_later(NUDGE_DELAY, self._nudge)
 
     def _deliver(self) -> None:
-        with self._finished_lock:
-            self._wake_pending = False
-            finished = list(self._finished)
-            self._finished.clear()
-        for done, context, ok, value in finished:
+        # Cleared before looking: a result reported from now on may not be counted below, so
+        # its thread wakes the loop again (_report). Only those counted are delivered now: the
+        # loop's other work does not wait behind threads that keep finishing calls.
+        self._wake_pending = False
+        finished = self._finished
+        for _ in range(len(finished)):
+            done, context, ok, value = finished.popleft()
             done(context, ok, value)
 
     # -- in the threads ---------------------------------------------------------------------
@@ -126,12 +134,15 @@ class HandlerThreads:
         queue = self._queue
         mutex = self._mutex
         while not self._closed:
-            with mutex:
+            mutex.acquire()
+            try:
                 if queue:
                     item: Call | None = queue.popleft()
                 else:
                     item = None
                     self._sleeping.append(wake)
+            finally:
+                mutex.release()
             if item is None:
                 wake.acquire()  # until the loop hands over calls (or closes)
                 continue
@@ -151,11 +162,12 @@ class HandlerThreads:
             del done, context, value
 
     def _report(self, done: Done, context: Any, ok: bool, value: Any) -> None:
-        with self._finished_lock:
-            self._finished.append((done, context, ok, value))
-            if self._wake_pending:
-                return  # the loop has yet to look: it will find this one too
-            self._wake_pending = True
+        self._finished.append((done, context, ok, value))
+        # Seen set, the loop has yet to clear it and look: it will find this result too.
+        # Both threads may find it clear and wake the loop: the second wake-up finds nothing.
+        if self._wake_pending:
+            return
+        self._wake_pending = True
         try:
             self.loop.call_soon_threadsafe(self._deliver)
         except RuntimeError:  # the loop is closed: the worker is going away
