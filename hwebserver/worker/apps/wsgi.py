@@ -347,6 +347,19 @@ class WsgiExchange:
     """One request through the app: started on the loop (start()), run() in a pool thread,
     ended back on the loop (done())."""
 
+    __slots__ = (
+        "body",
+        "disconnected",
+        "framing",
+        "head_sent",
+        "on_wire",
+        "pending",
+        "protocol",
+        "request",
+        "route",
+        "unsynced",
+    )
+
     def __init__(
         self, protocol: Connection, route: Route, request: Request, body: StreamingBody | None
     ) -> None:
