@@ -5,7 +5,14 @@ on wsgi.input, which the event loop feeds: see streaming_body.py). What the app 
 to the loop with call_soon_threadsafe, block by block, as PEP 3333 wants (no block is held
 back); the thread waits for the transport to drain when the client reads slower than the app
 writes. A wsgi.file_wrapper over a real file goes out with sendfile. close() of the app's
-iterable is called whatever happens.
+iterable is called whatever happens. A bodiless request answered with a plain one-block list
+(nothing of the app runs after that block) is written with the end of the exchange instead,
+one loop callback for both.
+
+What is the same from one request to the next is made once and found again by value, in
+bounded memos: the environ's per-connection part, a target's SCRIPT_NAME/PATH_INFO/
+QUERY_STRING, the checked and encoded form of a (status, headers), and the head framed from
+it. Each answer is still the one its request and its start_response() call make.
 """
 
 from __future__ import annotations
