@@ -338,6 +338,11 @@ def test_answers_alike_but_for_one_thing_are_each_framed_right(srv):
         assert _body(sock, head) == b"xx"
 
 
+def test_a_str_subclass_header_never_changes_how_plain_str_are_encoded(srv):
+    httpx.get(srv.url("/raw/framed?n=1&odd=1"))
+    assert httpx.get(srv.url("/raw/framed?n=1&odd=0")).headers["x-odd"] == "plain"
+
+
 def test_an_answer_given_again_later_has_the_date_of_its_time(srv):
     def date() -> str:
         return httpx.get(srv.url("/raw/framed?n=1")).headers["date"]

@@ -19,6 +19,13 @@ import hwebserver
 flask_app = Flask(__name__)
 
 
+class OddStr(str):
+    """A header value whose encode() gives other bytes than its text."""
+
+    def encode(self, *args, **kwargs):
+        return b"odd"
+
+
 @flask_app.route("/")
 def flask_index():
     return {
@@ -219,6 +226,8 @@ def raw_app(environ, start_response):
             headers.append(("Content-Length", params["cl"]))
         if "bytes" in params:
             headers.append(("X-Raw", b"bytes"))  # refused: header values are str
+        if "odd" in params:  # a value whose encode() says something else than its text
+            headers.append(("X-Odd", OddStr("plain") if params["odd"] == "1" else "plain"))
         shaped = params.get("shape")
         if shaped == "lists":  # pairs as lists, not tuples: accepted, as they unpack
             headers = [list(pair) for pair in headers]

@@ -342,11 +342,19 @@ def _start_of(status: str, headers: list[tuple[str, str]]) -> Start:
             if start is not None:
                 return start
     start = Start(_parse_status(status), _encode_headers(headers))
-    if key is not None:
+    if key is not None and _plain_str(status, headers):
         if len(_STARTS) >= _STARTS_SIZE:
             _STARTS.clear()
         _STARTS[key] = start
     return start
+
+
+def _plain_str(status: str, headers: list[tuple[str, str]]) -> bool:
+    """Only plain str are memoised: a str subclass equals the plain str of its content, but its
+    methods (encode()) may make something else of it."""
+    return status.__class__ is str and all(
+        name.__class__ is str and value.__class__ is str for name, value in headers
+    )
 
 
 # -- the exchange -----------------------------------------------------------------------------
