@@ -234,3 +234,19 @@ def test_a_silent_client_cannot_hold_a_tls_handshake_open(srv):
     with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as raw:
         raw.settimeout(30)
         assert raw.recv(1024) == b""  # closed by the server, long before our 30 s
+
+
+def test_a_burst_of_tls_clients_is_served(srv: ServerProcess, pki: dict[str, Path]) -> None:
+    """Connections opened faster than the worker turns its loop are taken from the backlog
+    together (process/backlog.py): over TLS too, each one's handshake and answer as usual."""
+    context = ssl.create_default_context(cafile=str(pki["cert"]))
+    raw = [socket.create_connection(("127.0.0.1", srv.port), timeout=10) for _ in range(60)]
+    try:
+        for sock in raw:
+            with context.wrap_socket(sock, server_hostname="localhost") as tls:
+                tls.sendall(b"GET /echo HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                status, _, _ = parse_response(read_all(tls))
+                assert status == 200
+    finally:
+        for sock in raw:
+            sock.close()

@@ -17,6 +17,7 @@ from ..policies.build import build_policy
 from ..policies.tls import server_ssl_context
 from ..websockets.upgrade import preload as preload_websockets
 from ..websockets.upgrade import upgrade as upgrade_to_websocket
+from .backlog import BacklogDrain
 from .config import Listener, WorkerConfig
 from .descriptors import DescriptorGuard
 from .state import WorkerState
@@ -34,6 +35,7 @@ class WorkerServer:
         self.state: WorkerState | None = None
         self._servers: list[asyncio.base_events.Server] = []
         self._guard: DescriptorGuard | None = None
+        self._backlog: BacklogDrain | None = None
         self._resuming: asyncio.Task[None] | None = None
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -88,6 +90,7 @@ class WorkerServer:
             clock=time.monotonic,
         )
         self._guard.check()
+        self._backlog = BacklogDrain(loop, room=self._backlog_room)
         await self._serve_listeners()
         if state.log.port_loggers:  # a port's file gets access lines whatever the verbosity
             state.access_log = True
@@ -95,8 +98,9 @@ class WorkerServer:
         return state
 
     async def _serve_listeners(self) -> None:
-        loop, state, guard = self._loop, self.state, self._guard
+        loop, state, guard, backlog = self._loop, self.state, self._guard, self._backlog
         assert loop is not None and state is not None and guard is not None
+        assert backlog is not None
         for listener in self.listeners:
             if state.draining:
                 return  # a resume that began as the drain did
@@ -105,9 +109,19 @@ class WorkerServer:
             if listener.ssl_context is not None:
                 handshake["ssl_handshake_timeout"] = self.config.server.HEADER_TIMEOUT
 
-            def new_connection(listener: Listener = listener) -> HttpProtocol:
+            def make_protocol(listener: Listener = listener) -> HttpProtocol:
                 guard.accepted()
                 return HttpProtocol(state, listener, exchange.start, upgrade_to_websocket)
+
+            tls: dict[str, Any] = {"ssl": listener.ssl_context, **handshake}
+
+            def new_connection(
+                listener: Listener = listener,
+                make: Callable[[], HttpProtocol] = make_protocol,
+                tls: dict[str, Any] = tls,
+            ) -> HttpProtocol:
+                backlog.after_accept(listener.sock, make, tls)  # libuv took just this one
+                return make()
 
             server = await loop.create_server(
                 new_connection,
@@ -117,6 +131,13 @@ class WorkerServer:
                 **handshake,
             )
             self._servers.append(server)
+
+    def _backlog_room(self) -> int:
+        """How many connections may be taken from a backlog now, beyond libuv's one."""
+        guard, state = self._guard, self.state
+        if not self._servers or guard is None or guard.paused or state is None or state.draining:
+            return 0
+        return guard.headroom - 1  # the guard counts them as they start: keep one for its check
 
     def _pause_accepting(self) -> bool:
         """Short of descriptors: stop accepting, the listening sockets staying open (their
