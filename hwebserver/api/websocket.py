@@ -85,7 +85,9 @@ class WebSocket:
                     raise ValueError("send(..., is_binary=False) needs UTF-8 bytes") from exc
         else:
             raise TypeError(f"WebSocket.send() takes str or bytes, not {type(data).__name__}")
-        channel = self._connected()
+        channel = self._channel  # as _connected(), without a call per message
+        if channel is None:
+            raise OperationFailed("this WebSocket is not attached to a connection")
         if channel.send_message(payload, is_text):
             await channel.drain()
 
@@ -133,6 +135,7 @@ class WebSocketEndpoint:
         "cls",
         "connect_takes_request",
         "disconnect_takes_code",
+        "receive_both",
         "receive_keywords",
         "receive_positional",
     )
@@ -148,6 +151,9 @@ class WebSocketEndpoint:
             self.receive_keywords = frozenset(names & {"text_data", "bytes_data"})
         # Houdini 19: receive(self, message) gets the str or bytes itself.
         self.receive_positional = not self.receive_keywords and count >= 1
+        # The usual Houdini 20 shape, receive(text_data=None, bytes_data=None): called with
+        # both keywords and no dict built per message.
+        self.receive_both = len(self.receive_keywords) == 2
         count, _, _ = _positional_capacity(cls.disconnect)
         self.disconnect_takes_code = count >= 1
 
@@ -168,6 +174,10 @@ class WebSocketEndpoint:
         if self.receive_positional:
             return method(message)
         is_text = isinstance(message, str)
+        if self.receive_both:
+            if is_text:
+                return method(text_data=message, bytes_data=None)
+            return method(text_data=None, bytes_data=message)
         keywords: dict[str, Any] = {}
         if "text_data" in self.receive_keywords:
             keywords["text_data"] = message if is_text else None

@@ -43,7 +43,7 @@ from ...api.websocket import WebSocket, WebSocketClosed, WebSocketEndpoint, sett
 from ..http import eager
 from ..http.error_responses import error_response
 from ..http.response_head import CLOSE, build_head, content_length_line
-from .data_frames import send_data
+from .data_frames import send_data, write_data_frame
 from .frame_reader import FrameReader
 from .keepalive import CLOSE_TIMEOUT, GIVE_UP, PING, keepalive_due
 from .messages import MessageAssembler
@@ -316,7 +316,10 @@ class WebSocketConnection:
         ws = self.ws
         if self.lost or ws.state is not OPEN:
             raise WebSocketClosed("the WebSocket connection is closed")
-        send_data(ws, self.transport, payload, is_text, self._flush)
+        if ws.extensions or ws.writes:  # compressed, or a pong queued to go first
+            send_data(ws, self.transport, payload, is_text, self._flush)
+        else:
+            write_data_frame(self.transport, payload, is_text)
         return self.write_paused or self.lost
 
     async def close(self, code: int, reason: str) -> None:
