@@ -42,21 +42,17 @@ def start(protocol: Connection, route: Route, request: Request) -> None:
     AsgiHttp(protocol, route, request).start()
 
 
-def raw_path_of(request: Request) -> bytes:
-    raw = request.target.partition(b"?")[0]
-    return raw if raw.startswith(b"/") else request.url_path.encode("utf-8")
-
-
 def base_scope(request: Request, route: Route, kind: str, scheme: str) -> dict[str, Any]:
     """The keys HTTP and WebSocket scopes share."""
     conn = request.conn
+    raw_path = request.target.partition(b"?")[0]  # as sent; an absolute-form target: decoded
     return {
         "type": kind,
         "asgi": ASGI_VERSION,
         "http_version": request.http_version,
         "scheme": scheme,
         "path": request.url_path,
-        "raw_path": raw_path_of(request),
+        "raw_path": raw_path if raw_path[:1] == b"/" else request.url_path.encode("utf-8"),
         "query_string": request.query,
         "root_path": route.path.rstrip("/"),
         "headers": [(name.lower(), value) for name, value in request.raw_headers],
@@ -140,25 +136,11 @@ class AsgiHttp:
         if self.body is not None:
             self.body.started = True
         request = self.request
-        conn = request.conn
-        raw_path = request.target.partition(b"?")[0]
-        # base_scope's keys and the HTTP ones, built in one literal: this runs per request.
-        # In base_scope's order, then the HTTP ones: an app that lists its scope sees the same.
-        scope = {
-            "type": "http",
-            "asgi": ASGI_VERSION,
-            "http_version": request.http_version,
-            "scheme": conn.fixed_scheme or request.scheme(),
-            "path": request.url_path,
-            "raw_path": raw_path if raw_path[:1] == b"/" else request.url_path.encode("utf-8"),
-            "query_string": request.query,
-            "root_path": self.route.path.rstrip("/"),
-            "headers": [(name.lower(), value) for name, value in request.raw_headers],
-            "client": conn.client,
-            "server": conn.server,
-            "method": request.http_method,
-            "extensions": {"http.response.pathsend": {}},
-        }
+        scope = base_scope(
+            request, self.route, "http", request.conn.fixed_scheme or request.scheme()
+        )
+        scope["method"] = request.http_method
+        scope["extensions"] = {"http.response.pathsend": {}}
         lifespan = protocol.state.asgi_lifespans.get(id(self.app))
         if lifespan is None or lifespan.starting is not None:  # see ready_lifespan
             eager.start(self.loop, self.run_after_startup(scope))

@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING
 from ...api.headers import check_header_block
 from ..http.response_head import (
     CHUNKED,
-    CLOSE,
-    KEEP_ALIVE,
     LAST_CHUNK,
     chunk,
     connection_header,
@@ -141,12 +139,7 @@ class Framing:
         """
         if not 100 <= status <= 599:
             raise ValueError(f"invalid HTTP status {status!r}: a status is from 100 to 599")
-        self.status = status
-        block, length, closes, replaces = app_header_block(headers)
-        if closes:
-            self.keep_alive = False
-        if replaces:
-            date_server = _without_lines(date_server, replaces)
+        block, length, date_server = self._app_headers(status, headers, date_server)
         framing = b""
         if status < 200 or status in (204, 304) or method == "HEAD":
             self.mode = NO_BODY
@@ -188,12 +181,7 @@ class Framing:
         step, exactly as head(), body() and end() would frame them."""
         if method == "HEAD" or not 200 <= status <= 599 or status == 204 or status == 304:
             return self._whole_without_body(status, headers, method, version, date_server, body)
-        self.status = status
-        block, length, closes, replaces = app_header_block(headers)
-        if closes:
-            self.keep_alive = False
-        if replaces:
-            date_server = _without_lines(date_server, replaces)
+        block, length, date_server = self._app_headers(status, headers, date_server)
         if length is None:
             length = len(body)
         elif length < len(body):
@@ -209,12 +197,25 @@ class Framing:
                 status_line(status),
                 block,
                 content_length_line(length),
-                CLOSE if not self.keep_alive else KEEP_ALIVE if version != "1.1" else b"",
+                connection_header(self.keep_alive, version),
                 date_server,
                 b"\r\n",
                 body,
             )
         )
+
+    def _app_headers(
+        self, status: int, headers: Sequence[tuple[bytes, bytes]], date_server: bytes
+    ) -> tuple[bytes, int | None, bytes]:
+        """What head() and whole() take from the app's status and headers: (its header lines,
+        its Content-Length or None, the server's Date and Server lines it did not replace)."""
+        self.status = status
+        block, length, closes, replaces = app_header_block(headers)
+        if closes:
+            self.keep_alive = False
+        if replaces:
+            date_server = _without_lines(date_server, replaces)
+        return block, length, date_server
 
     def _whole_without_body(
         self,
