@@ -104,16 +104,16 @@ class WorkerServer:
         for listener in self.listeners:
             if state.draining:
                 return  # a resume that began as the drain did
-            # A TLS handshake gets no longer than a request head: slow clients cannot hold on.
-            handshake: dict[str, Any] = {}
+            # The TLS arguments of the listener's server and of the connections taken from its
+            # backlog (process/backlog.py). A TLS handshake gets no longer than a request head:
+            # slow clients cannot hold on.
+            tls: dict[str, Any] = {"ssl": listener.ssl_context}
             if listener.ssl_context is not None:
-                handshake["ssl_handshake_timeout"] = self.config.server.HEADER_TIMEOUT
+                tls["ssl_handshake_timeout"] = self.config.server.HEADER_TIMEOUT
 
             def make_protocol(listener: Listener = listener) -> HttpProtocol:
                 guard.accepted()
                 return HttpProtocol(state, listener, exchange.start, upgrade_to_websocket)
-
-            tls: dict[str, Any] = {"ssl": listener.ssl_context, **handshake}
 
             def new_connection(
                 listener: Listener = listener,
@@ -126,9 +126,8 @@ class WorkerServer:
             server = await loop.create_server(
                 new_connection,
                 sock=listener.sock,
-                ssl=listener.ssl_context,
                 backlog=2048,
-                **handshake,
+                **tls,
             )
             self._servers.append(server)
 
