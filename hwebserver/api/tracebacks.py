@@ -8,6 +8,7 @@ the server's own when the application called into it (a Response built with a ba
 
 from __future__ import annotations
 
+import asyncio
 import os
 import site
 import sysconfig
@@ -72,3 +73,16 @@ def exception_summary(exc: BaseException) -> str:
     """One line: `SyntaxError: invalid syntax (service.py, line 3)`."""
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def contained(exc: BaseException) -> BaseException:
+    """What a handler or an app raised, as the server handles it: an Exception, a
+    CancelledError or a GeneratorExit as it is; anything else that is not an Exception
+    (SystemExit, KeyboardInterrupt) as a RuntimeError caused by it. Such code fails its own
+    request: it does not stop the worker, nor the thread or the event loop it ran on (the
+    worker's own signals never raise inside it: they have handlers of their own)."""
+    if isinstance(exc, (Exception, asyncio.CancelledError, GeneratorExit)):
+        return exc
+    error = RuntimeError(f"raised {exc!r}")
+    error.__cause__ = exc
+    return error

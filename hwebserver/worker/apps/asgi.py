@@ -26,7 +26,7 @@ from ..http import eager
 from ..http.error_responses import error_response
 from ..http.response_streams import send_file_range
 from ..http.streaming_body import ClientDisconnected, body_of
-from .lifespan import ASGI_VERSION, Lifespan, LifespanFailed
+from .lifespan import ASGI_VERSION, Lifespan
 from .response_framing import LENGTH, NO_BODY, Framing, FramingError, app_head, end_continue
 
 if TYPE_CHECKING:
@@ -142,22 +142,23 @@ class AsgiHttp:
         scope["method"] = request.http_method
         scope["extensions"] = {"http.response.pathsend": {}}
         lifespan = protocol.state.asgi_lifespans.get(id(self.app))
-        if lifespan is None or lifespan.starting is not None:  # see ready_lifespan
-            eager.start(self.loop, self.run_after_startup(scope))
-            return
-        if lifespan.supported:
-            scope["state"] = dict(lifespan.state)  # each request gets a shallow copy (spec)
-        if not lifespan.starts_directly:
-            # Calling this app runs code of its own (a plain function returning a coroutine,
-            # a class whose instances are awaited): inside run(), so that it runs in the
-            # request's context and anything it returns that can be awaited is awaited.
-            eager.start(self.loop, self.run(scope))
-            return
-        # The app's own coroutine, without a wrapper of ours around it: one frame less on
-        # every request. What a wrapper would catch is caught here, or by _task_ended.
         try:
-            done, task = eager.start(self.loop, self.app(scope, self.receive, self.send))
-        except Exception as exc:
+            if lifespan is None or lifespan.starting is not None:  # see ready_lifespan
+                app_run = self.run_after_startup(scope)
+            else:
+                if lifespan.supported:
+                    scope["state"] = dict(lifespan.state)  # a shallow copy per request (spec)
+                if lifespan.starts_directly:
+                    # The app's own coroutine, without a wrapper of ours around it: one frame
+                    # less on every request. Calling it runs none of the app's code.
+                    app_run = self.app(scope, self.receive, self.send)
+                else:
+                    # Calling this app runs code of its own (a plain function returning a
+                    # coroutine, a class whose instances are awaited): inside run(), so that
+                    # it runs in the request's context and anything it returns is awaited.
+                    app_run = self.run(scope)
+            done, task = eager.start(self.loop, app_run)
+        except (Exception, asyncio.CancelledError) as exc:  # failed before its first wait
             self._end(exc)
             return
         if done:
@@ -168,9 +169,11 @@ class AsgiHttp:
 
     def _task_ended(self, task: asyncio.Task[Any]) -> None:
         """An app that really waited has returned, raised or been cancelled."""
-        if task.cancelled():
-            return  # as when its Task is cancelled inside run(): the worker is stopping
-        self._end(task.exception())
+        try:
+            error = task.exception()
+        except asyncio.CancelledError as cancelled:  # the app's own, as the app raised it
+            error = cancelled
+        self._end(error)
 
     def connection_lost(self) -> None:
         self.disconnected = True
@@ -190,21 +193,13 @@ class AsgiHttp:
                 waiter.set_result(None)
 
     async def run_after_startup(self, scope: dict[str, Any]) -> None:
-        try:
-            lifespan = await late_lifespan(self.protocol.state, self.app)
-        except LifespanFailed as exc:
-            self._end(exc)
-            return
+        """The app once its lifespan has started (LifespanFailed: answered 500, see _end)."""
+        lifespan = await late_lifespan(self.protocol.state, self.app)
         with_lifespan_state(scope, lifespan)
-        await self.run(scope)
+        await self.app(scope, self.receive, self.send)
 
     async def run(self, scope: dict[str, Any]) -> None:
-        try:
-            await self.app(scope, self.receive, self.send)
-        except Exception as exc:
-            self._end(exc)
-        else:
-            self._end(None)
+        await self.app(scope, self.receive, self.send)
 
     # -- the app's receive() and send() -------------------------------------------------------
     async def receive(self) -> dict[str, Any]:

@@ -72,7 +72,7 @@ def start(protocol: Connection, route: Route, request: Request) -> None:
     del responder
     try:
         done, value = eager.start(protocol.loop, handle(view))
-    except Exception as exc:
+    except (Exception, asyncio.CancelledError) as exc:
         _failed(protocol, request, answer, exc)
         return
     # No reference to the view from here on: holding it would keep the request "in use".
@@ -86,9 +86,10 @@ def _task_done(
     answer: _Answer,
     task: asyncio.Task[Any],
 ) -> None:
-    if task.cancelled():
-        return
-    exc = task.exception()
+    try:
+        exc = task.exception()
+    except asyncio.CancelledError as cancelled:  # the handler's own, as it raised it
+        exc = cancelled
     if exc is not None:
         _failed(protocol, request, answer, exc)
 

@@ -12,6 +12,8 @@ import types
 from collections.abc import Coroutine, Generator
 from typing import Any
 
+from ...api.tracebacks import contained
+
 _DONE = object()
 
 
@@ -45,17 +47,31 @@ async def _drive(gen: Generator[Any, None, None], yielded: Any, box: list[Any]) 
             yielded = gen.send(None) if error is None else gen.throw(error)
         except StopIteration:
             return box[0]
+        except BaseException as exc:
+            # A SystemExit or KeyboardInterrupt would leave the Task and stop the loop, and
+            # with it every connection of the worker: the code's failure instead.
+            failure = contained(exc)
+            if failure is exc:
+                raise
+            raise failure from exc
 
 
 def start(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
     """(True, result) if the coroutine completed at once; (False, task) otherwise.
 
-    Exceptions of a coroutine that fails in its first step propagate to the caller.
+    Exceptions of a coroutine that fails in its first step propagate to the caller, as an
+    Exception or a CancelledError (what is neither becomes a RuntimeError: see contained).
     """
     context = contextvars.copy_context()
     box: list[Any] = []
     gen = _capture(coro, box)
-    yielded = context.run(next, gen, _DONE)
+    try:
+        yielded = context.run(next, gen, _DONE)
+    except BaseException as exc:
+        failure = contained(exc)
+        if failure is exc:
+            raise
+        raise failure from exc
     if yielded is _DONE:
         return True, box[0]
     return False, _task_in(loop, _drive(gen, yielded, box), context)

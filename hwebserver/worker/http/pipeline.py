@@ -173,13 +173,14 @@ class RequestPipeline(ConnectionIO):
         self.state.threads.call(route.endpoint, request, self._handler_returned, request)
 
     def _on_task_done(self, request: Request, task: asyncio.Task[Any]) -> None:
-        if task.cancelled():
+        try:
+            exc = task.exception()
+        except asyncio.CancelledError as cancelled:  # the handler's own, as it raised it
             if self.closed:
                 self.abandon(request)
             else:  # something the handler awaited was cancelled: answer, don't stall the queue
-                self._respond_exception(request, asyncio.CancelledError())
+                self._respond_exception(request, cancelled)
             return
-        exc = task.exception()
         if exc is not None:
             self._respond_exception(request, exc)
         else:

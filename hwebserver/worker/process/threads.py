@@ -27,6 +27,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from ...api.tracebacks import contained
+
 # What a finished call hands back: its context, whether it returned, and its value (the result,
 # or the exception it raised).
 Done = Callable[[Any, bool, Any], None]
@@ -154,8 +156,7 @@ class HandlerThreads:
                 value = exc
                 ok = False
             except BaseException as exc:  # SystemExit in a handler: its caller gets an error,
-                value = RuntimeError(f"raised {exc!r}")  # the loop is not asked to exit
-                value.__cause__ = exc
+                value = contained(exc)  # the loop is not asked to exit
                 ok = False
             del item, function, argument  # the request is not kept alive by an idle thread
             self._report(done, context, ok, value)

@@ -26,7 +26,7 @@ from websockets.server import ServerProtocol
 from ...api.headers import check_header
 from ...api.request import Request
 from ...api.routing import Route
-from ...api.tracebacks import without_server_frames
+from ...api.tracebacks import contained, without_server_frames
 from ..apps.asgi import base_scope, late_lifespan, ready_lifespan, with_lifespan_state
 from ..http.response_head import status_line
 from ..http.streaming_body import ClientDisconnected
@@ -162,8 +162,10 @@ class AsgiWebSocket:
             lifespan = ready_lifespan(state, self.app) or await late_lifespan(state, self.app)
             with_lifespan_state(scope, lifespan)
             await self.app(scope, self.receive, self.send)
-        except Exception as exc:
-            error = exc
+        except GeneratorExit:  # the coroutine is being closed with the loop: no failure
+            raise
+        except BaseException as exc:  # CancelledError, SystemExit too: the app's failure
+            error = contained(exc)
         self._app_done(error)
 
     def _app_done(self, error: BaseException | None) -> None:

@@ -38,7 +38,7 @@ from ...api.errors import OperationFailed
 from ...api.helpers import errorResponse
 from ...api.request import Request
 from ...api.response import Response
-from ...api.tracebacks import without_server_frames
+from ...api.tracebacks import contained, without_server_frames
 from ...api.websocket import WebSocket, WebSocketClosed, WebSocketEndpoint, settle
 from ..http import eager
 from ..http.error_responses import error_response
@@ -176,7 +176,10 @@ class WebSocketConnection:
             await self.endpoint.connect(socket, request)
         except WebSocketClosed:
             pass  # the client left, or the server is shutting down
-        except Exception as exc:
+        except GeneratorExit:  # the coroutine is being closed with the loop: no failure
+            raise
+        except BaseException as exc:  # SystemExit too: the handler's failure (see contained)
+            exc = contained(exc)
             self._log_handler_error("connect", exc)
             if self.accepted:
                 self._close_for_error()
@@ -215,8 +218,8 @@ class WebSocketConnection:
                     return
                 result = settle(result)
             done, task = eager.start(self.loop, result)
-        except Exception as exc:
-            self._receive_failed(exc)
+        except BaseException as exc:  # a plain method's SystemExit too (see contained)
+            self._receive_failed(contained(exc))
             return
         if not done:
             self.receiving = task
@@ -257,8 +260,10 @@ class WebSocketConnection:
             if self.accepted and self.socket is not None:
                 try:
                     await self.endpoint.disconnect(self.socket, self._close_code())
-                except Exception as exc:
-                    self._log_handler_error("disconnect", exc)
+                except GeneratorExit:  # the coroutine is being closed with the loop
+                    raise
+                except BaseException as exc:  # SystemExit too: the handler's failure
+                    self._log_handler_error("disconnect", contained(exc))
         finally:
             self._finish()
 

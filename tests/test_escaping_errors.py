@@ -1,0 +1,90 @@
+"""App code on the event loop that raises what is not an Exception.
+
+CancelledError, SystemExit or KeyboardInterrupt out of an ASGI app, an `async def` urlHandler
+or an AsyncURLHandler is that request's failure, as any exception is: the client gets a 500
+and the log says why. Before, such a request was never answered (the client waited until it
+gave up), and a KeyboardInterrupt or SystemExit raised after an `await` stopped the worker
+with every other request it held. (Plain handlers on the handler threads already got a 500.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from support import ServerProcess, raw_exchange, wait_for
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+KINDS = ("cancelled", "exit", "interrupt")
+WHEN = ("now", "late")  # before the code's first await, or after it
+ROUTES = ("asgi", "wrapped", "handler", "async-handler")
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    process = ServerProcess("escaping_errors_app.py", tmp_path_factory.mktemp("escaping"))
+    try:
+        process.start()
+        yield process
+    finally:
+        process.stop()
+
+
+def worker_pid(srv: ServerProcess) -> str:
+    return httpx.get(srv.url("/pid"), timeout=10).text
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("when", WHEN)
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_request_gets_a_500_and_the_worker_goes_on(srv, route, when, kind):
+    before = worker_pid(srv)
+    response = httpx.get(srv.url(f"/{route}/{kind}/{when}"), timeout=10)
+    assert response.status_code == 500
+    wait_for(lambda: f"{kind} raised {when} on purpose" in srv.logs())
+    assert worker_pid(srv) == before  # the same worker: it did not stop, nor was replaced
+
+
+def test_a_kept_alive_connection_goes_on_after_such_a_failure(srv):
+    with httpx.Client(timeout=10) as client:
+        assert client.get(srv.url("/asgi/interrupt/late")).status_code == 500
+        assert client.get(srv.url("/handler/cancelled/now")).status_code == 500
+        assert client.get(srv.url("/pid")).status_code == 200
+
+
+async def close_code_after_a_message(url: str) -> int | None:
+    async with connect(url, open_timeout=10) as ws:
+        await ws.send("go")
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 10)
+        assert ws.protocol.close_rcvd is not None, "closed without a close frame"
+        return ws.protocol.close_rcvd.code
+
+
+@pytest.mark.parametrize("route", ("asgi", "wrapped", "houdini-ws/receive"))
+@pytest.mark.parametrize("when", WHEN)
+@pytest.mark.parametrize("kind", ("exit", "interrupt"))
+def test_a_websocket_is_closed_with_1011_and_the_worker_goes_on(srv, route, when, kind):
+    before = worker_pid(srv)
+    url = f"ws://127.0.0.1:{srv.port}/{route}/{kind}/{when}"
+    assert asyncio.run(close_code_after_a_message(url)) == 1011
+    wait_for(lambda: f"{kind} raised {when} on purpose" in srv.logs())
+    assert worker_pid(srv) == before
+
+
+@pytest.mark.parametrize("when", WHEN)
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_websocket_connect_that_fails_so_is_refused_with_500(srv, kind, when):
+    before = worker_pid(srv)
+    answer = raw_exchange(
+        srv.port,
+        f"GET /houdini-ws/connect/{kind}/{when} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n".encode(),
+        read_until_close=False,
+    )
+    assert answer.startswith(b"HTTP/1.1 500"), answer[:80]
+    wait_for(lambda: f"{kind} raised {when} on purpose" in srv.logs())
+    assert worker_pid(srv) == before
