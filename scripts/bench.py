@@ -234,6 +234,9 @@ class Workload:
     baseline: str  # name of the peer the ratio is taken against
     connections: int = 64
     pinned: bool = True
+    # A mounted-app workload: every contender serves this app (app_alone.py's KIND), whose
+    # own CPU per request, measured without a server, bounds the ratios (see app_bounds).
+    app: str | None = None
 
 
 def measure(contender: Contender, seconds: float, workload: Workload) -> tuple[Measure, BusyReport]:
@@ -268,7 +271,7 @@ def with_baseline(workload: Workload, checkout: Path | None) -> Workload:
         contenders.append(contender)
         server = contender.server
         # (Not the metrics row: a version before ADMIN_ENDPOINTS refuses the setting.)
-        if server.command[0] == str(PROJECT_PYTHON) and "BENCH_ADMIN" not in server.env:
+        if is_hwebserver(server) and "BENCH_ADMIN" not in server.env:
             twin = Server(
                 f"{server.name} @baseline",
                 list(server.command),
@@ -496,6 +499,7 @@ def workloads(static_dir: Path, work: Path, selected: set[str] | None) -> list[W
                 Contender(granian("granian raw ASGI", "peer_asgi:app"), "/"),
             ],
             baseline="uvicorn raw ASGI",
+            app="asgi",
         )
     )
     all_workloads.append(
@@ -506,6 +510,7 @@ def workloads(static_dir: Path, work: Path, selected: set[str] | None) -> list[W
                 Contender(uvicorn("uvicorn+starlette", "peer_starlette:app"), "/hello"),
             ],
             baseline="uvicorn+starlette",
+            app="starlette",
         )
     )
     all_workloads.append(
@@ -516,6 +521,7 @@ def workloads(static_dir: Path, work: Path, selected: set[str] | None) -> list[W
                 Contender(uvicorn("uvicorn+fastapi", "peer_fastapi:app"), "/ahello"),
             ],
             baseline="uvicorn+fastapi",
+            app="fastapi",
         )
     )
     all_workloads.append(
@@ -527,6 +533,7 @@ def workloads(static_dir: Path, work: Path, selected: set[str] | None) -> list[W
                 Contender(gunicorn_gthread("gunicorn gthread 1x4", "peer_flask:app"), "/hello"),
             ],
             baseline="gunicorn gthread 1x4",
+            app="flask",
         )
     )
     all_workloads.append(
@@ -626,6 +633,100 @@ def busy_note(reports: list[BusyReport]) -> str:
         return ""
     errors = sum(r.errors or 0 for r in reports)
     return f" (slow calls answered meanwhile: {completed}, failed: {errors})"
+
+
+def is_hwebserver(server: Server) -> bool:
+    """A row of hwebserver (this checkout's or --baseline's): run by the project's Python."""
+    return server.command[0] == str(PROJECT_PYTHON)
+
+
+def app_alone_us(kind: str) -> float | None:
+    """CPU us one request costs the app alone, called in a loop with no server
+    (scripts/bench_apps/app_alone.py), on the servers' core and with their Python; None,
+    said aloud, when it failed: the bounds are then left out, the table is not."""
+    command = ["taskset", "-c", SERVER_CPU, str(PROJECT_PYTHON), str(APPS / "app_alone.py"), kind]
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        cwd=str(APPS),
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=300,
+    )
+    try:
+        return float(json.loads(result.stdout.strip().splitlines()[-1])["cpu_us_per_request"])
+    except (ValueError, IndexError, KeyError):
+        print(f"  app alone ({kind}) failed, no bounds for it:\n{result.stderr[-2000:]}")
+        return None
+
+
+def figure(row: dict[str, object], key: str) -> float:
+    value = row[key]
+    assert isinstance(value, (int, float)), (key, value)
+    return float(value)
+
+
+def quotient(numerator: float, denominator: float) -> float:
+    """numerator / denominator, NaN rather than an exception that would lose the run's table."""
+    return numerator / denominator if denominator else float("nan")
+
+
+def app_bounds(workload: Workload, rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    """What the app alone leaves to each server of a mounted-app workload.
+
+    A server's CPU per request is the app's plus its own. Its CPU over the app alone is the
+    most a server costing nothing could gain over it: a ratio target above that bound cannot
+    be reached by anyone. Its own cost over hwebserver's own says how much cheaper hwebserver
+    is where a server can make a difference.
+    """
+    if workload.app is None:
+        return []
+    print(f"  app alone ({workload.app}): measuring", flush=True)
+    alone = app_alone_us(workload.app)
+    if alone is None:
+        return []
+    hw_names = [c.server.name for c in workload.contenders if is_hwebserver(c.server)]
+    cpu = {str(row["server"]): figure(row, "cpu_us_per_request") for row in rows}
+    hw_own = cpu[hw_names[0]] - alone if hw_names else float("nan")
+    return [
+        {
+            "workload": workload.name,
+            "app": workload.app,
+            "app_alone_cpu_us_per_request": alone,
+            "server": name,
+            "hwebserver": name in hw_names,
+            "cpu_us_per_request": server_cpu,
+            "own_cpu_us_per_request": server_cpu - alone,
+            # The ratio a server costing nothing beyond the app would reach over this one.
+            "free_server_bound": quotient(server_cpu, alone),
+            "own_over_hwebserver_own": quotient(server_cpu - alone, hw_own),
+            "baseline": workload.baseline,
+        }
+        for name, server_cpu in cpu.items()
+    ]
+
+
+def print_bounds(bounds: list[dict[str, object]]) -> None:
+    print("\nwhat bounds the mounted-app ratios (CPU us per request)")
+    header = f"{'workload':30} {'app alone':>9}  {'server':34} {'CPU':>7} {'own':>7} {'bound':>7} {'own/hw':>7}"
+    print(header)
+    print("-" * len(header))
+    previous = None
+    for row in bounds:
+        first = row["workload"] != previous
+        previous = row["workload"]
+        alone = row["app_alone_cpu_us_per_request"]
+        label = f"{row['workload']:30} {alone:9.1f}" if first else " " * 40
+        print(
+            f"{label}  {row['server']:34} {row['cpu_us_per_request']:7.1f} "
+            f"{row['own_cpu_us_per_request']:7.1f} {row['free_server_bound']:6.2f}x "
+            f"{row['own_over_hwebserver_own']:6.2f}x"
+        )
+    print("app alone: the app object called in a loop with no server (bench_apps/app_alone.py)")
+    print("CPU: the server's, as in the table; own: CPU minus the app alone, the server's share")
+    print("bound: CPU over the app alone, the ratio a server costing nothing beyond the app would")
+    print("  reach over this one (optimistic: the loop runs with hot caches)")
+    print("own/hw: own over hwebserver's own")
 
 
 def run_websocket_bench(args: argparse.Namespace) -> list[dict[str, object]]:
@@ -888,9 +989,13 @@ def main() -> int:
         path.chmod(0o755)
     rows: list[dict[str, object]] = []
     memory_rows: list[dict[str, object]] = []
+    bounds: list[dict[str, object]] = []
     try:
         for workload in workloads(static_dir, work, set(args.only) if args.only else None):
-            rows.extend(run_workload(with_baseline(workload, args.baseline), args, work))
+            workload_rows = run_workload(with_baseline(workload, args.baseline), args, work)
+            rows.extend(workload_rows)
+            # After the rounds, its servers stopped: the app alone has the core to itself.
+            bounds.extend(app_bounds(workload, workload_rows))
         if not args.only or any("websocket" in name.lower() for name in args.only):
             rows.extend(run_websocket_bench(args))
         if not args.only or any("idle" in name.lower() for name in args.only):
@@ -898,6 +1003,8 @@ def main() -> int:
     finally:
         if rows:
             print_table(rows)
+        if bounds:
+            print_bounds(bounds)
         if memory_rows:
             print_memory_table(memory_rows)
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -908,6 +1015,7 @@ def main() -> int:
                     "cpus": os.cpu_count(),
                     "rows": rows,
                     "idle_memory": memory_rows,
+                    "mounted_app_bounds": bounds,
                 },
                 indent=2,
             )
