@@ -581,6 +581,7 @@ def run_workload(
         busy: dict[str, list[BusyReport]] = {c.server.name: [] for c in workload.contenders}
         for contender in workload.contenders:  # warm-up, in the same conditions as the rounds
             measure(contender, args.warmup, workload)
+        alone: list[float] = []
         for round_number in range(args.rounds):
             for contender in workload.contenders:
                 run, report = measure(contender, args.duration, workload)
@@ -591,6 +592,10 @@ def run_workload(
                     + busy_note([report]),
                     flush=True,
                 )
+            if workload.app is not None:
+                # Once a round, as one more contender: a drift of the machine (a neighbour on
+                # CPU 0 moves it by a third) then hits the app alone as it hits the servers.
+                alone.extend(app_alone_us(workload.app, round_number + 1))
         rows = []
         baseline = statistics.median(m.requests_per_s for m in samples[workload.baseline])
         for contender in workload.contenders:
@@ -615,6 +620,8 @@ def run_workload(
                     "baseline": workload.baseline,
                 }
             )
+            if alone:
+                rows[-1]["app_alone_cpu_us_per_request"] = statistics.median(alone)
         return rows
     finally:
         for contender in workload.contenders:
@@ -640,9 +647,9 @@ def is_hwebserver(server: Server) -> bool:
     return server.command[0] == str(PROJECT_PYTHON)
 
 
-def app_alone_us(kind: str) -> float | None:
+def app_alone_us(kind: str, round_number: int) -> list[float]:
     """CPU us one request costs the app alone, called in a loop with no server
-    (scripts/bench_apps/app_alone.py), on the servers' core and with their Python; None,
+    (scripts/bench_apps/app_alone.py), on the servers' core and with their Python; nothing,
     said aloud, when it failed: the bounds are then left out, the table is not."""
     command = ["taskset", "-c", SERVER_CPU, str(PROJECT_PYTHON), str(APPS / "app_alone.py"), kind]
     result = subprocess.run(
@@ -654,10 +661,12 @@ def app_alone_us(kind: str) -> float | None:
         timeout=300,
     )
     try:
-        return float(json.loads(result.stdout.strip().splitlines()[-1])["cpu_us_per_request"])
+        cost = float(json.loads(result.stdout.strip().splitlines()[-1])["cpu_us_per_request"])
     except (ValueError, IndexError, KeyError):
-        print(f"  app alone ({kind}) failed, no bounds for it:\n{result.stderr[-2000:]}")
-        return None
+        print(f"  round {round_number} app alone ({kind}) failed:\n{result.stderr[-2000:]}")
+        return []
+    print(f"  round {round_number} app alone ({kind}): {cost:.1f} CPU us/req", flush=True)
+    return [cost]
 
 
 def figure(row: dict[str, object], key: str) -> float:
@@ -667,8 +676,9 @@ def figure(row: dict[str, object], key: str) -> float:
 
 
 def quotient(numerator: float, denominator: float) -> float:
-    """numerator / denominator, NaN rather than an exception that would lose the run's table."""
-    return numerator / denominator if denominator else float("nan")
+    """numerator / denominator, NaN when the denominator is not above 0: a server's own share
+    at or below 0 is the noise of two measures, not a cost to divide by."""
+    return numerator / denominator if denominator > 0 else float("nan")
 
 
 def app_bounds(workload: Workload, rows: list[dict[str, object]]) -> list[dict[str, object]]:
@@ -679,12 +689,9 @@ def app_bounds(workload: Workload, rows: list[dict[str, object]]) -> list[dict[s
     be reached by anyone. Its own cost over hwebserver's own says how much cheaper hwebserver
     is where a server can make a difference.
     """
-    if workload.app is None:
+    if workload.app is None or not rows or "app_alone_cpu_us_per_request" not in rows[0]:
         return []
-    print(f"  app alone ({workload.app}): measuring", flush=True)
-    alone = app_alone_us(workload.app)
-    if alone is None:
-        return []
+    alone = figure(rows[0], "app_alone_cpu_us_per_request")
     hw_names = [c.server.name for c in workload.contenders if is_hwebserver(c.server)]
     cpu = {str(row["server"]): figure(row, "cpu_us_per_request") for row in rows}
     hw_own = cpu[hw_names[0]] - alone if hw_names else float("nan")
@@ -994,7 +1001,6 @@ def main() -> int:
         for workload in workloads(static_dir, work, set(args.only) if args.only else None):
             workload_rows = run_workload(with_baseline(workload, args.baseline), args, work)
             rows.extend(workload_rows)
-            # After the rounds, its servers stopped: the app alone has the core to itself.
             bounds.extend(app_bounds(workload, workload_rows))
         if not args.only or any("websocket" in name.lower() for name in args.only):
             rows.extend(run_websocket_bench(args))
