@@ -5,6 +5,10 @@ servers, waits until they answer, warms each up, then runs interleaved rounds (A
 ...) so that drift of the machine hits every server alike. Ratios compare medians measured
 in the same run. Run through `scripts/bench`, which prepares the peers' venv and wrk.
 
+The mounted-app workloads also time the app alone, called in a loop with no server
+(bench_apps/app_alone.py), once a round: its CPU per request is in every server's, so it bounds
+the ratio any server could reach (printed after the table; see app_bounds).
+
 The idle-connection rows are no wrk run: a worker (and uvicorn) is given 10,000 keep-alive
 connections, each after one answered request, or 10,000 accepted WebSockets, and the RSS it
 gained is divided by their number (after a warm-up batch opened and closed).
