@@ -65,7 +65,7 @@ async def close_code_after_a_message(url: str) -> int | None:
 
 @pytest.mark.parametrize("route", ("asgi", "wrapped", "houdini-ws/receive"))
 @pytest.mark.parametrize("when", WHEN)
-@pytest.mark.parametrize("kind", ("exit", "interrupt"))
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_websocket_is_closed_with_1011_and_the_worker_goes_on(srv, route, when, kind):
     before = worker_pid(srv)
     url = f"ws://127.0.0.1:{srv.port}/{route}/{kind}/{when}"

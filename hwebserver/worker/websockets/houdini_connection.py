@@ -227,10 +227,12 @@ class WebSocketConnection:
 
     def _on_receive_done(self, task: asyncio.Task[None]) -> None:
         self.receiving = None
-        if not task.cancelled():
+        try:
             exc = task.exception()
-            if exc is not None:
-                self._receive_failed(exc)
+        except asyncio.CancelledError as cancelled:  # the handler's own, as it raised it
+            exc = cancelled
+        if exc is not None:
+            self._receive_failed(exc)
         self._pump()
 
     def _receive_failed(self, exc: BaseException) -> None:
