@@ -16,6 +16,7 @@ RAISED: dict[str, type[BaseException]] = {
     "cancelled": asyncio.CancelledError,
     "exit": SystemExit,
     "interrupt": KeyboardInterrupt,
+    "generator-exit": GeneratorExit,  # the code's own, not the loop closing its coroutine
 }
 
 
