@@ -86,3 +86,14 @@ def contained(exc: BaseException) -> BaseException:
     error = RuntimeError(f"raised {exc!r}")
     error.__cause__ = exc
     return error
+
+
+def closing_from_outside(own_task: asyncio.Task[object] | None) -> bool:
+    """Whether a GeneratorExit caught in a coroutine of `own_task` is that coroutine being
+    closed (the loop goes, the task is collected): it must then be re-raised, the coroutine
+    may run nothing more. One that the code raised itself, while its task runs, is the code's
+    failure like any other exception."""
+    try:
+        return asyncio.current_task() is not own_task
+    except RuntimeError:  # no loop runs any more: closed at the worker's exit
+        return True

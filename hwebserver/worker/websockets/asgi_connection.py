@@ -26,7 +26,7 @@ from websockets.server import ServerProtocol
 from ...api.headers import check_header
 from ...api.request import Request
 from ...api.routing import Route
-from ...api.tracebacks import contained, without_server_frames
+from ...api.tracebacks import closing_from_outside, contained, without_server_frames
 from ..apps.asgi import base_scope, late_lifespan, ready_lifespan, with_lifespan_state
 from ..http.response_head import status_line
 from ..http.streaming_body import ClientDisconnected
@@ -157,14 +157,15 @@ class AsgiWebSocket:
 
     async def _run(self, scope: dict[str, Any]) -> None:
         error: BaseException | None = None
+        own_task = asyncio.current_task()
         try:
             state = self.http.state
             lifespan = ready_lifespan(state, self.app) or await late_lifespan(state, self.app)
             with_lifespan_state(scope, lifespan)
             await self.app(scope, self.receive, self.send)
-        except GeneratorExit:  # the coroutine is being closed with the loop: no failure
-            raise
         except BaseException as exc:  # CancelledError, SystemExit too: the app's failure
+            if isinstance(exc, GeneratorExit) and closing_from_outside(own_task):
+                raise  # the coroutine is being closed with the loop: no failure
             error = contained(exc)
         self._app_done(error)
 

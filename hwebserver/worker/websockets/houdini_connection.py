@@ -38,7 +38,7 @@ from ...api.errors import OperationFailed
 from ...api.helpers import errorResponse
 from ...api.request import Request
 from ...api.response import Response
-from ...api.tracebacks import contained, without_server_frames
+from ...api.tracebacks import closing_from_outside, contained, without_server_frames
 from ...api.websocket import WebSocket, WebSocketClosed, WebSocketEndpoint, settle
 from ..http import eager
 from ..http.error_responses import error_response
@@ -170,15 +170,16 @@ class WebSocketConnection:
     # -- the handler's side --------------------------------------------------------------
     async def _connect(self) -> None:
         request = self.request
+        own_task = asyncio.current_task()
         try:
             socket = self.socket = self.endpoint()
             socket.attach(self, request)
             await self.endpoint.connect(socket, request)
         except WebSocketClosed:
             pass  # the client left, or the server is shutting down
-        except GeneratorExit:  # the coroutine is being closed with the loop: no failure
-            raise
         except BaseException as exc:  # SystemExit too: the handler's failure (see contained)
+            if isinstance(exc, GeneratorExit) and closing_from_outside(own_task):
+                raise  # the coroutine is being closed with the loop: no failure
             exc = contained(exc)
             self._log_handler_error("connect", exc)
             if self.accepted:
