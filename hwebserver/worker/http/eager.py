@@ -67,6 +67,8 @@ def start(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> tu
     gen = _capture(coro, box)
     try:
         yielded = context.run(next, gen, _DONE)
+    except GeneratorExit as exc:  # the code's own: nothing closes a coroutine in its first step
+        raise RuntimeError(f"raised {exc!r}") from exc
     except BaseException as exc:
         failure = contained(exc)
         if failure is exc:
