@@ -102,3 +102,14 @@ def test_a_websocket_connect_that_fails_so_is_refused_with_500(srv, kind, when):
     wait_for(lambda: f"{kind} raised {when} on purpose" in srv.logs())
     assert worker_pid(srv) == before
 
+
+def test_the_log_shows_what_the_code_raised_from_its_own_frame(srv):
+    """A SystemExit is carried as a RuntimeError (so that it stops nothing), but the log shows
+    the SystemExit first, its traceback from the app's frame, then the RuntimeError."""
+    assert httpx.get(srv.url("/handler/exit/late"), timeout=10).status_code == 500
+    wait_for(lambda: "raised RuntimeError" in srv.logs() and "exit raised late" in srv.logs())
+    entry = srv.logs().split("handler for GET /handler/exit/late raised RuntimeError\n", 1)[1]
+    lines = entry.splitlines()
+    assert lines[0] == "Traceback (most recent call last):"
+    assert "escaping_errors_app.py" in lines[1], entry
+    assert "SystemExit: exit raised late on purpose" in entry

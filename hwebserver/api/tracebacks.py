@@ -59,8 +59,16 @@ def user_traceback(exc: BaseException) -> TracebackType | None:
 def without_server_frames(exc: BaseException) -> BaseException:
     """`exc` with its traceback trimmed in place to the application's frames, so that every
     place that shows it (the log through exc_info, a port's LOG_FILE, a debug 500 page, a
-    logging handler of the application's own) shows the same thing. Returns `exc`."""
-    return exc.with_traceback(user_traceback(exc))
+    logging handler of the application's own) shows the same thing. Its causes are trimmed
+    too: a SystemExit carried as a RuntimeError (see contained) shows from the app's frame.
+    Returns `exc`."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.with_traceback(user_traceback(current))
+        current = current.__cause__
+    return exc
 
 
 def format_user_exception(exc: BaseException) -> str:
