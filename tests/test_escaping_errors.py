@@ -113,3 +113,21 @@ def test_the_log_shows_what_the_code_raised_from_its_own_frame(srv):
     assert lines[0] == "Traceback (most recent call last):"
     assert "escaping_errors_app.py" in lines[1], entry
     assert "SystemExit: exit raised late on purpose" in entry
+
+
+async def echo_once_and_close(url: str) -> None:
+    async with connect(url, open_timeout=10) as ws:
+        await ws.send("hi")
+        assert await asyncio.wait_for(ws.recv(), 10) == "hi"
+
+
+@pytest.mark.parametrize("when", WHEN)
+@pytest.mark.parametrize("kind", (*KINDS, "generator-exit"))
+def test_a_websocket_disconnect_that_fails_so_is_logged(srv, kind, when):
+    before = worker_pid(srv)
+    url = f"ws://127.0.0.1:{srv.port}/houdini-ws/disconnect/{kind}/{when}"
+    asyncio.run(echo_once_and_close(url))
+    wait_for(lambda: f"{kind} raised {when} on purpose" in srv.logs())
+    assert "FailingSocket.disconnect for /houdini-ws/disconnect" in srv.logs()
+    assert "Task exception was never retrieved" not in srv.logs()
+    assert worker_pid(srv) == before

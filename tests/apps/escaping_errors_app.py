@@ -63,17 +63,26 @@ class Failing(hwebserver.AsyncURLHandler):
 
 @hwebserver.webSocket("/houdini-ws", is_prefix=True)
 class FailingSocket(hwebserver.WebSocket):
-    """Fails in connect() for /houdini-ws/connect/KIND/WHEN, else in receive()."""
+    """Fails in connect() for /houdini-ws/connect/KIND/WHEN, in disconnect() for
+    /houdini-ws/disconnect/KIND/WHEN (after echoing), else in receive()."""
 
     async def connect(self, request: Any) -> None:
         _, stage, kind, when = request.path().rsplit("/", 3)
         if stage == "connect":
             await fail(kind, when)
+        self.stage = stage
         self.failure = (kind, when)
         await self.accept()
 
     async def receive(self, text_data: Any = None, bytes_data: Any = None) -> None:
+        if self.stage == "disconnect":
+            await self.send(text_data)
+            return
         await fail(*self.failure)
+
+    async def disconnect(self, code: int) -> None:
+        if self.stage == "disconnect":
+            await fail(*self.failure)
 
 
 @hwebserver.urlHandler("/pid")

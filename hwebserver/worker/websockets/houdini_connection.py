@@ -259,13 +259,14 @@ class WebSocketConnection:
 
     async def _end(self) -> None:
         """The TCP connection is closed and no receive() runs: disconnect(), then unregister."""
+        own_task = asyncio.current_task()
         try:
             if self.accepted and self.socket is not None:
                 try:
                     await self.endpoint.disconnect(self.socket, self._close_code())
-                except GeneratorExit:  # the coroutine is being closed with the loop
-                    raise
                 except BaseException as exc:  # SystemExit too: the handler's failure
+                    if isinstance(exc, GeneratorExit) and closing_from_outside(own_task):
+                        raise  # the coroutine is being closed with the loop: no failure
                     self._log_handler_error("disconnect", contained(exc))
         finally:
             self._finish()
