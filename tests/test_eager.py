@@ -95,3 +95,28 @@ def test_context_variables_do_not_leak_out_of_a_handler():
 
     assert run(sets) == (False, "inside")
     assert VAR.get() == "unset"
+
+
+def test_closing_a_waiting_handler_closes_it_and_runs_none_of_its_code():
+    """A task collected or closed while its handler waits (the loop going away): the handler
+    gets GeneratorExit at its await and is closed, it is not resumed as if the wait ended."""
+    trace: list[str] = []
+
+    async def waits_forever():
+        try:
+            await asyncio.get_running_loop().create_future()
+            trace.append("resumed")
+        except GeneratorExit:
+            trace.append("closed")
+            raise
+
+    async def main():
+        done, task = eager.start(asyncio.get_running_loop(), waits_forever())
+        assert not done
+        await asyncio.sleep(0)  # the task now waits on the future
+        task.get_coro().close()
+        task.cancel()  # the closed coroutine's task must not run it again
+        await asyncio.sleep(0)
+
+    uvloop.run(main())
+    assert trace == ["closed"]

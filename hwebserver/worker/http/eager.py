@@ -38,6 +38,11 @@ async def _drive(gen: Generator[Any, None, None], yielded: Any, box: list[Any]) 
                 # mark when it takes the future over, and so must we, or awaiting it fails.
                 yielded._asyncio_future_blocking = False
                 await yielded
+        except GeneratorExit:
+            # This coroutine is being closed (its task collected, the loop gone): the handler
+            # is closed with it, at its own await, and none of its code runs as if resumed.
+            gen.close()
+            raise
         except BaseException as exc:
             # A future's own outcome reaches the coroutine through the future when resumed;
             # only a cancellation during a bare yield must be thrown in explicitly.
