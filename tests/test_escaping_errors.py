@@ -10,6 +10,7 @@ with every other request it held. (Plain handlers on the handler threads already
 from __future__ import annotations
 
 import asyncio
+import re
 
 import httpx
 import pytest
@@ -34,6 +35,15 @@ def srv(tmp_path_factory):
         process.stop()
 
 
+def logged(srv: ServerProcess, path: str, message: str) -> bool:
+    """A log entry about `path` (on its first line) that shows `message`. The server is the
+    module's: an entry of another test, for another path, must not count."""
+    for entry in re.split(r"\n(?=\d{4}-\d\d-\d\d )", srv.logs()):
+        if f"{path} " in entry.partition("\n")[0] and message in entry:
+            return True
+    return False
+
+
 def worker_pid(srv: ServerProcess) -> str:
     return httpx.get(srv.url("/pid"), timeout=10).text
 
@@ -45,7 +55,7 @@ def test_the_request_gets_a_500_and_the_worker_goes_on(srv, route, when, kind):
     before = worker_pid(srv)
     response = httpx.get(srv.url(f"/{route}/{kind}/{when}"), timeout=10)
     assert response.status_code == 500
-    wait_for(lambda: f"{kind} raised {when} on purpose" in srv.logs())
+    wait_for(lambda: logged(srv, f"/{route}/{kind}/{when}", f"{kind} raised {when} on purpose"))
     assert worker_pid(srv) == before  # the same worker: it did not stop, nor was replaced
 
 
@@ -56,7 +66,8 @@ def test_a_generator_exit_raised_by_the_code_is_its_failure_too(srv, route, when
     before = worker_pid(srv)
     response = httpx.get(srv.url(f"/{route}/generator-exit/{when}"), timeout=10)
     assert response.status_code == 500
-    wait_for(lambda: f"generator-exit raised {when} on purpose" in srv.logs())
+    path, message = f"/{route}/generator-exit/{when}", f"generator-exit raised {when} on purpose"
+    wait_for(lambda: logged(srv, path, message))
     assert worker_pid(srv) == before
 
 
@@ -83,7 +94,7 @@ def test_a_websocket_is_closed_with_1011_and_the_worker_goes_on(srv, route, when
     before = worker_pid(srv)
     url = f"ws://127.0.0.1:{srv.port}/{route}/{kind}/{when}"
     assert asyncio.run(close_code_after_a_message(url)) == 1011
-    wait_for(lambda: f"{kind} raised {when} on purpose" in srv.logs())
+    wait_for(lambda: logged(srv, f"/{route}/{kind}/{when}", f"{kind} raised {when} on purpose"))
     assert worker_pid(srv) == before
 
 
@@ -99,7 +110,8 @@ def test_a_websocket_connect_that_fails_so_is_refused_with_500(srv, kind, when):
         read_until_close=False,
     )
     assert answer.startswith(b"HTTP/1.1 500"), answer[:80]
-    wait_for(lambda: f"{kind} raised {when} on purpose" in srv.logs())
+    path = f"/houdini-ws/connect/{kind}/{when}"
+    wait_for(lambda: logged(srv, path, f"{kind} raised {when} on purpose"))
     assert worker_pid(srv) == before
 
 
@@ -127,7 +139,8 @@ def test_a_websocket_disconnect_that_fails_so_is_logged(srv, kind, when):
     before = worker_pid(srv)
     url = f"ws://127.0.0.1:{srv.port}/houdini-ws/disconnect/{kind}/{when}"
     asyncio.run(echo_once_and_close(url))
-    wait_for(lambda: f"{kind} raised {when} on purpose" in srv.logs())
-    assert "FailingSocket.disconnect for /houdini-ws/disconnect" in srv.logs()
+    path = f"/houdini-ws/disconnect/{kind}/{when}"
+    wait_for(lambda: logged(srv, path, f"{kind} raised {when} on purpose"))
+    assert logged(srv, path, "FailingSocket.disconnect for")
     assert "Task exception was never retrieved" not in srv.logs()
     assert worker_pid(srv) == before
