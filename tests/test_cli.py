@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import httpx
+import psutil
 from clientloop import ClientLoop
 from supervision import copy_app, edit, worker_pids
 from support import ServerProcess, python_env, wait_for
@@ -53,11 +54,18 @@ def test_command_line_serves_an_app_file_and_reloads_it(tmp_path):
             srv.signal(signal.SIGHUP)
             loop.wait_for_text(lambda text: text.startswith("v2 "))
         assert loop.failures == []
-        # The new workers run the same command line.
-        for pid in worker_pids(srv):
-            import psutil
+        # The new workers run the same command line (polled: the old generation may still be
+        # exiting, and an exited worker has no command line any more).
+        expected = ["-m", "hwebserver", str(script)]
 
-            assert psutil.Process(pid).cmdline()[1:4] == ["-m", "hwebserver", str(script)]
+        def new_workers_run_the_same_command() -> bool:
+            try:
+                lines = [psutil.Process(pid).cmdline()[1:4] for pid in worker_pids(srv)]
+            except psutil.NoSuchProcess:
+                return False
+            return len(lines) == 2 and all(line == expected for line in lines)
+
+        wait_for(new_workers_run_the_same_command)
 
 
 def test_command_line_app_as_module_name(tmp_path):
