@@ -91,6 +91,12 @@ def contained(exc: BaseException) -> BaseException:
     worker's own signals never raise inside it: they have handlers of their own)."""
     if isinstance(exc, (Exception, asyncio.CancelledError, GeneratorExit)):
         return exc
+    return carried(exc)
+
+
+def carried(exc: BaseException) -> RuntimeError:
+    """`exc` carried as a RuntimeError caused by it: an Exception every handler of failures
+    takes, which the log shows with `exc` and its traceback first."""
     error = RuntimeError(f"raised {exc!r}")
     error.__cause__ = exc
     return error

@@ -12,7 +12,7 @@ import types
 from collections.abc import Coroutine, Generator
 from typing import Any
 
-from ...api.tracebacks import contained
+from ...api.tracebacks import carried, contained
 
 _DONE = object()
 
@@ -72,10 +72,9 @@ def start(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> tu
     gen = _capture(coro, box)
     try:
         yielded = context.run(next, gen, _DONE)
-    except GeneratorExit as exc:  # the code's own: nothing closes a coroutine in its first step
-        raise RuntimeError(f"raised {exc!r}") from exc
     except BaseException as exc:
-        failure = contained(exc)
+        # A GeneratorExit here is the code's own: nothing closes a coroutine in its first step.
+        failure = carried(exc) if isinstance(exc, GeneratorExit) else contained(exc)
         if failure is exc:
             raise
         raise failure from exc
