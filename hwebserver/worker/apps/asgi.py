@@ -169,11 +169,7 @@ class AsgiHttp:
 
     def _task_ended(self, task: asyncio.Task[Any]) -> None:
         """An app that really waited has returned, raised or been cancelled."""
-        try:
-            error = task.exception()
-        except asyncio.CancelledError as cancelled:  # the app's own, as the app raised it
-            error = cancelled
-        self._end(error)
+        self._end(eager.failure_of(task))
 
     def connection_lost(self) -> None:
         self.disconnected = True

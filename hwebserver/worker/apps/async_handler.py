@@ -86,10 +86,7 @@ def _task_done(
     answer: _Answer,
     task: asyncio.Task[Any],
 ) -> None:
-    try:
-        exc = task.exception()
-    except asyncio.CancelledError as cancelled:  # the handler's own, as it raised it
-        exc = cancelled
+    exc = eager.failure_of(task)
     if exc is not None:
         _failed(protocol, request, answer, exc)
 

@@ -83,6 +83,15 @@ def start(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> tu
     return False, _task_in(loop, _drive(gen, yielded, box), context)
 
 
+def failure_of(task: asyncio.Task[Any]) -> BaseException | None:
+    """What a finished task's code raised, None if it returned: its own CancelledError too
+    (task.exception() raises that one rather than return it)."""
+    try:
+        return task.exception()
+    except asyncio.CancelledError as cancelled:
+        return cancelled
+
+
 def _task_in(
     loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], context: contextvars.Context
 ) -> asyncio.Task[Any]:

@@ -173,15 +173,10 @@ class RequestPipeline(ConnectionIO):
         self.state.threads.call(route.endpoint, request, self._handler_returned, request)
 
     def _on_task_done(self, request: Request, task: asyncio.Task[Any]) -> None:
-        try:
-            exc = task.exception()
-        except asyncio.CancelledError as cancelled:  # the handler's own, as it raised it
-            if self.closed:
-                self.abandon(request)
-            else:  # something the handler awaited was cancelled: answer, don't stall the queue
-                self._respond_exception(request, cancelled)
-            return
-        if exc is not None:
+        exc = eager.failure_of(task)
+        if isinstance(exc, asyncio.CancelledError) and self.closed:
+            self.abandon(request)
+        elif exc is not None:  # a cancellation too: answer, don't stall the queue
             self._respond_exception(request, exc)
         else:
             self.respond(request, task.result())

@@ -228,10 +228,7 @@ class WebSocketConnection:
 
     def _on_receive_done(self, task: asyncio.Task[None]) -> None:
         self.receiving = None
-        try:
-            exc = task.exception()
-        except asyncio.CancelledError as cancelled:  # the handler's own, as it raised it
-            exc = cancelled
+        exc = eager.failure_of(task)
         if exc is not None:
             self._receive_failed(exc)
         self._pump()
