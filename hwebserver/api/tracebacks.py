@@ -102,11 +102,17 @@ def carried(exc: BaseException) -> RuntimeError:
     return error
 
 
-def closing_from_outside(own_task: asyncio.Task[object] | None) -> bool:
-    """Whether a GeneratorExit caught in a coroutine of `own_task` is that coroutine being
-    closed (the loop goes, the task is collected): it must then be re-raised, the coroutine
-    may run nothing more. One that the code raised itself, while its task runs, is the code's
-    failure like any other exception."""
+def contained_in(exc: BaseException, own_task: asyncio.Task[object] | None) -> BaseException:
+    """contained(), for code that ran in `own_task`. A GeneratorExit that is that coroutine
+    being closed (the loop goes, the task is collected) is raised again: the coroutine may run
+    nothing more. One the code raised itself, while its task runs, is its failure like any
+    other exception."""
+    if isinstance(exc, GeneratorExit) and _closing_from_outside(own_task):
+        raise exc
+    return contained(exc)
+
+
+def _closing_from_outside(own_task: asyncio.Task[object] | None) -> bool:
     try:
         return asyncio.current_task() is not own_task
     except RuntimeError:  # no loop runs any more: closed at the worker's exit

@@ -26,7 +26,7 @@ from websockets.server import ServerProtocol
 from ...api.headers import check_header
 from ...api.request import Request
 from ...api.routing import Route
-from ...api.tracebacks import closing_from_outside, contained, without_server_frames
+from ...api.tracebacks import contained_in, without_server_frames
 from ..apps.asgi import base_scope, late_lifespan, ready_lifespan, with_lifespan_state
 from ..http.response_head import status_line
 from ..http.streaming_body import ClientDisconnected
@@ -164,9 +164,7 @@ class AsgiWebSocket:
             with_lifespan_state(scope, lifespan)
             await self.app(scope, self.receive, self.send)
         except BaseException as exc:  # CancelledError, SystemExit too: the app's failure
-            if isinstance(exc, GeneratorExit) and closing_from_outside(own_task):
-                raise  # the coroutine is being closed with the loop: no failure
-            error = contained(exc)
+            error = contained_in(exc, own_task)
         self._app_done(error)
 
     def _app_done(self, error: BaseException | None) -> None:

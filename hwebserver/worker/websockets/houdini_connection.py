@@ -38,7 +38,7 @@ from ...api.errors import OperationFailed
 from ...api.helpers import errorResponse
 from ...api.request import Request
 from ...api.response import Response
-from ...api.tracebacks import closing_from_outside, contained, without_server_frames
+from ...api.tracebacks import contained, contained_in, without_server_frames
 from ...api.websocket import WebSocket, WebSocketClosed, WebSocketEndpoint, settle
 from ..http import eager
 from ..http.error_responses import error_response
@@ -178,9 +178,7 @@ class WebSocketConnection:
         except WebSocketClosed:
             pass  # the client left, or the server is shutting down
         except BaseException as exc:  # SystemExit too: the handler's failure (see contained)
-            if isinstance(exc, GeneratorExit) and closing_from_outside(own_task):
-                raise  # the coroutine is being closed with the loop: no failure
-            exc = contained(exc)
+            exc = contained_in(exc, own_task)
             self._log_handler_error("connect", exc)
             if self.accepted:
                 self._close_for_error()
@@ -262,9 +260,7 @@ class WebSocketConnection:
                 try:
                     await self.endpoint.disconnect(self.socket, self._close_code())
                 except BaseException as exc:  # SystemExit too: the handler's failure
-                    if isinstance(exc, GeneratorExit) and closing_from_outside(own_task):
-                        raise  # the coroutine is being closed with the loop: no failure
-                    self._log_handler_error("disconnect", contained(exc))
+                    self._log_handler_error("disconnect", contained_in(exc, own_task))
         finally:
             self._finish()
 
