@@ -180,7 +180,9 @@ class Framing:
         """A response known in full at once (the usual app answer): head, body and end in one
         step, exactly as head(), body() and end() would frame them."""
         if method == "HEAD" or not 200 <= status <= 599 or status == 204 or status == 304:
-            return self._whole_without_body(status, headers, method, version, date_server, body)
+            # No body goes out (or the status is refused): head() says how, as it always did.
+            payload = self.head(status, headers, method, version, date_server, body)
+            return payload + self.body(body) + self.end()
         block, length, date_server = self._app_headers(status, headers, date_server)
         if length is None:
             length = len(body)
@@ -216,19 +218,6 @@ class Framing:
         if replaces:
             date_server = _without_lines(date_server, replaces)
         return block, length, date_server
-
-    def _whole_without_body(
-        self,
-        status: int,
-        headers: Sequence[tuple[bytes, bytes]],
-        method: str,
-        version: str,
-        date_server: bytes,
-        body: bytes,
-    ) -> bytes:
-        """whole() for HEAD, 1xx, 204 and 304 (and a status out of range): head() says how."""
-        payload = self.head(status, headers, method, version, date_server, body) + self.body(body)
-        return payload + self.end()
 
     def body(self, data: bytes) -> bytes:
         """A body block as it goes on the wire (nothing for a bodiless response)."""
