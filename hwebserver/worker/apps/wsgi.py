@@ -430,14 +430,6 @@ class WsgiExchange:
                 exc_info = None
         elif self.pending is not None:
             raise AssertionError("start_response() called a second time without exc_info")
-        if headers.__class__ is list:  # the common case, found again without a call
-            try:
-                start = _STARTS.get((status, tuple(headers)))
-            except TypeError:  # unhashable: _start_of() says what is wrong, if anything
-                start = None
-            if start is not None:
-                self.pending = start
-                return self.write
         self.pending = _start_of(status, headers)
         return self.write
 
