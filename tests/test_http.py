@@ -349,6 +349,50 @@ def test_idle_keep_alive_connection_is_closed(srv):
         assert time.monotonic() - started < 10
 
 
+def _staggered_requests(port: int, first: bytes, rest: bytes) -> list[bytes]:
+    """Four connections opened 0.25 s apart; each sends `first` at once and `rest` 0.6 s later.
+    The server's clock ticks once a second, so some tick falls within every 0.6 s wait, at every
+    phase of it: one of the four waits across each possible tick (what a 1 s timeout must
+    survive)."""
+    events = sorted(
+        [(0.25 * i, "open", i) for i in range(4)] + [(0.25 * i + 0.6, "rest", i) for i in range(4)]
+    )
+    socks: dict[int, socket.socket] = {}
+    started = time.monotonic()
+    try:
+        for at, action, index in events:
+            time.sleep(max(0.0, started + at - time.monotonic()))
+            if action == "open":
+                socks[index] = socket.create_connection(("127.0.0.1", port))
+                socks[index].sendall(first)
+            else:
+                try:
+                    socks[index].sendall(rest)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # closed early: what the answer read below shows
+        return [read_all(socks[index], timeout=15) for index in range(4)]
+    finally:
+        for sock in socks.values():
+            sock.close()
+
+
+def test_a_new_connection_has_the_whole_keep_alive_timeout_for_its_first_request(srv):
+    """KEEPALIVE_TIMEOUT=1: a client that connects and sends its request 0.6 s later is
+    answered, whenever the server's once-a-second clock ticks in between."""
+    answers = _staggered_requests(
+        srv.port, b"", b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    assert [answer[:15] for answer in answers] == [b"HTTP/1.1 200 OK"] * 4
+
+
+def test_a_head_has_the_whole_header_timeout(srv):
+    """HEADER_TIMEOUT=1: a head whose second half comes 0.6 s after its first is answered."""
+    answers = _staggered_requests(
+        srv.port, b"GET /hello HTTP/1.1\r\n", b"Host: x\r\nConnection: close\r\n\r\n"
+    )
+    assert [answer[:15] for answer in answers] == [b"HTTP/1.1 200 OK"] * 4
+
+
 def test_a_head_trickled_in_pieces_is_still_limited(srv):
     """The head limit holds when a huge header arrives over many segments."""
     with socket.create_connection(("127.0.0.1", srv.port)) as sock:

@@ -607,7 +607,8 @@ class HttpProtocol(RequestPipeline):
         state = self.state
         if (self.write_paused or self.closing) and self.send_stalled(tick):
             state.log.lifecycle(
-                "closing a connection whose client read nothing for %ds", state.send_timeout_ticks
+                "closing a connection whose client read nothing for %gs",
+                state.config.server.SEND_TIMEOUT,
             )
             self.transport.abort()
         elif self.lingering:  # after an error answer

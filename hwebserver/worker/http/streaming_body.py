@@ -82,7 +82,7 @@ class StreamingBody:
         self.abandoned = False
         self.started = False
         self.continue_pending = expect_continue
-        self.timeout = float(protocol.state.header_timeout_ticks)
+        self.timeout = protocol.state.config.server.HEADER_TIMEOUT  # real seconds, not ticks
         self._chunks: deque[bytes] = deque()
         self._buffered = 0
         self._holding = False

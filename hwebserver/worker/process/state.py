@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
@@ -17,6 +18,15 @@ from .threads import HandlerThreads
 if TYPE_CHECKING:
     from ..apps.lifespan import Lifespan
     from .control import Message
+
+
+def ticks_of(seconds: float) -> int:
+    """The clock ticks a timeout of `seconds` lasts. The clock ticks once a second, and a
+    connection notes the tick it last moved at, which may come just before the next one: a
+    timeout over after N ticks could end after N-1 seconds (a new connection closed before its
+    first request was read, with KEEPALIVE_TIMEOUT=1). One tick more: never shorter than asked,
+    at most a second longer."""
+    return max(1, math.ceil(seconds)) + 1
 
 
 class ServedConnection(Protocol):
@@ -82,9 +92,9 @@ class WorkerState:
         self.max_request_line = config.server.MAX_REQUEST_LINE
         self.max_header_size = config.server.MAX_HEADER_SIZE
         self.max_header_count = config.server.MAX_HEADER_COUNT
-        self.header_timeout_ticks = max(1, round(config.server.HEADER_TIMEOUT))
-        self.keepalive_timeout_ticks = max(1, round(config.server.KEEPALIVE_TIMEOUT))
-        self.send_timeout_ticks = max(1, round(config.server.SEND_TIMEOUT))
+        self.header_timeout_ticks = ticks_of(config.server.HEADER_TIMEOUT)
+        self.keepalive_timeout_ticks = ticks_of(config.server.KEEPALIVE_TIMEOUT)
+        self.send_timeout_ticks = ticks_of(config.server.SEND_TIMEOUT)
         self.max_pipelined = config.server.MAX_PIPELINED
         self.spool_size = config.server.BODY_SPOOL_SIZE
         self.form_memory_size = config.server.FORM_MEMORY_SIZE
