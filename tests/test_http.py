@@ -353,27 +353,38 @@ def _staggered_requests(port: int, first: bytes, rest: bytes) -> list[bytes]:
     """Four connections opened 0.25 s apart; each sends `first` at once and `rest` 0.6 s later.
     The server's clock ticks once a second, so some tick falls within every 0.6 s wait, at every
     phase of it: one of the four waits across each possible tick (what a 1 s timeout must
-    survive)."""
+    survive). The answers of the connections whose wait really stayed under a second (a
+    loaded machine may oversleep), the others' as None."""
     events = sorted(
         [(0.25 * i, "open", i) for i in range(4)] + [(0.25 * i + 0.6, "rest", i) for i in range(4)]
     )
     socks: dict[int, socket.socket] = {}
+    opened: dict[int, float] = {}
+    in_time: set[int] = set()
     started = time.monotonic()
     try:
         for at, action, index in events:
             time.sleep(max(0.0, started + at - time.monotonic()))
             if action == "open":
+                opened[index] = time.monotonic()
                 socks[index] = socket.create_connection(("127.0.0.1", port))
                 socks[index].sendall(first)
-            else:
-                try:
-                    socks[index].sendall(rest)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # closed early: what the answer read below shows
-        return [read_all(socks[index], timeout=15) for index in range(4)]
+                continue
+            if time.monotonic() - opened[index] < 0.95:
+                in_time.add(index)
+            try:
+                socks[index].sendall(rest)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # closed early: what the answer read below shows
+        answers = [read_all(socks[index], timeout=15) for index in range(4)]
+        return [answers[index] if index in in_time else None for index in range(4)]
     finally:
         for sock in socks.values():
             sock.close()
+
+
+def _statuses_in_time(answers: list[bytes | None]) -> list[bytes]:
+    return [answer[:15] for answer in answers if answer is not None]
 
 
 def test_a_new_connection_has_the_whole_keep_alive_timeout_for_its_first_request(srv):
@@ -382,7 +393,8 @@ def test_a_new_connection_has_the_whole_keep_alive_timeout_for_its_first_request
     answers = _staggered_requests(
         srv.port, b"", b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     )
-    assert [answer[:15] for answer in answers] == [b"HTTP/1.1 200 OK"] * 4
+    statuses = _statuses_in_time(answers)
+    assert statuses == [b"HTTP/1.1 200 OK"] * len(statuses)
 
 
 def test_a_head_has_the_whole_header_timeout(srv):
@@ -390,7 +402,8 @@ def test_a_head_has_the_whole_header_timeout(srv):
     answers = _staggered_requests(
         srv.port, b"GET /hello HTTP/1.1\r\n", b"Host: x\r\nConnection: close\r\n\r\n"
     )
-    assert [answer[:15] for answer in answers] == [b"HTTP/1.1 200 OK"] * 4
+    statuses = _statuses_in_time(answers)
+    assert statuses == [b"HTTP/1.1 200 OK"] * len(statuses)
 
 
 def test_a_head_trickled_in_pieces_is_still_limited(srv):
