@@ -13,11 +13,17 @@ own state, and a slot or method of a lower layer costs what it would in one clas
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import struct
+import termios
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..process.state import WorkerState
     from .seams import Transport, Upgraded
+
+# The buffer FIONREAD fills: a C int, the count of bytes received and not yet read.
+_NO_BYTES = struct.pack("i", 0)
 
 
 class ConnectionIO(asyncio.Protocol):
@@ -121,6 +127,23 @@ class ConnectionIO(asyncio.Protocol):
             self.send_tick = tick
         self.send_backlog = backlog
         return backlog > 0 and tick - self.send_tick >= self.state.send_timeout_ticks
+
+    def input_waiting(self) -> bool:
+        """True when bytes from the client wait in the socket, not yet read: they came while
+        the event loop was busy, and the worker clock runs before the loop reads sockets.
+        Closing now would reset a request the client has already sent (a proxy does not send
+        a POST again). Never true while reading is paused: nothing would read them."""
+        if self.reading_paused or self.closed or self.transport is None:
+            return False
+        sock = self.transport.get_extra_info("socket")
+        if sock is None:
+            return False
+        try:
+            waiting = fcntl.ioctl(sock.fileno(), termios.FIONREAD, _NO_BYTES)
+        except (OSError, ValueError):
+            return False  # not a socket the kernel can tell about (closed meanwhile)
+        count: int = struct.unpack("i", waiting)[0]
+        return count > 0
 
     # -- ending ------------------------------------------------------------------------
     def linger(self) -> None:

@@ -623,7 +623,9 @@ class HttpProtocol(RequestPipeline):
                 self._reject(HttpError(408, "timed out waiting for the request"))
                 self.pump()
         elif tick - self.idle_tick >= state.keepalive_timeout_ticks:
-            self.close()
+            # A request that came while the loop was busy is read and answered, not reset.
+            if not self.input_waiting():
+                self.close()
 
     def shutdown(self, close_idle: bool = True) -> None:
         """Draining: close after the response in progress; an idle connection closes now only
