@@ -84,6 +84,7 @@ def test_graceful_timeout_cuts_what_remains(tmp_path):
         assert srv.wait(30) == 0
         thread.join(timeout=30)
         assert "error" in result
+        assert "GRACEFUL_TIMEOUT (1s) reached, cutting 1 request(s)" in srv.logs()
 
 
 def test_second_sigint_stops_at_once(tmp_path):
@@ -99,6 +100,7 @@ def test_second_sigint_stops_at_once(tmp_path):
         assert srv.wait(30) == 0
         thread.join(timeout=30)
         assert "error" in result  # cut, as asked
+        assert "stopping at once, cutting 1 request(s)" in srv.logs()
 
 
 def test_sigquit_stops_at_once(tmp_path):
@@ -111,6 +113,7 @@ def test_sigquit_stops_at_once(tmp_path):
         assert srv.wait(30) == 0
         thread.join(timeout=30)
         assert "error" in result
+        assert "stopping at once, cutting 1 request(s)" in srv.logs()
         assert not any(alive(pid) for pid in pids)
 
 

@@ -41,6 +41,7 @@ class WorkerServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._clock: asyncio.TimerHandle | None = None
         self._drain_deadline = 0.0
+        self._drain_cut_reason = ""  # what the log says if the deadline cuts a request
         self._drain_closes_idle = True
         self._startup_hooks: list[Callable[[WorkerState], Any]] = []
         self._shutdown_hooks: list[Callable[[WorkerState], Any]] = []
@@ -231,6 +232,7 @@ class WorkerServer:
         self.stop_accepting()
         self._drain_closes_idle = close_idle
         self._drain_deadline = time.monotonic() + timeout
+        self._drain_cut_reason = _cut_reason(timeout, f"GRACEFUL_TIMEOUT ({timeout:g}s) reached")
         for hook in self._shutdown_hooks:
             result = hook(state)
             if asyncio.iscoroutine(result):
@@ -239,19 +241,36 @@ class WorkerServer:
             for connection in list(state.connections):
                 connection.shutdown(self._drain_closes_idle)
             await asyncio.sleep(DRAIN_POLL_INTERVAL)
-        for connection in list(state.connections):
-            connection.abort()
+        self._cut_what_remains()
         await asyncio.sleep(0)
         for hook in self._stopped_hooks:
             result = hook(state)
             if asyncio.iscoroutine(result):
                 await result
 
+    def _cut_what_remains(self) -> None:
+        """The drain's deadline: every connection still open is cut. Those with a request or
+        a WebSocket in progress are said in the log: their clients got no answer, or part."""
+        state = self.state
+        assert state is not None
+        left = list(state.connections)
+        busy = sum(1 for each in left if each.active is not None or each.upgraded is not None)
+        if busy:
+            state.log.warning(
+                "worker %d: %s, cutting %d request(s) or WebSocket(s) in progress",
+                os.getpid(),
+                self._drain_cut_reason,
+                busy,
+            )
+        for connection in left:
+            connection.abort()
+
     def hasten_drain(self, timeout: float | None = None) -> None:
         """During drain(): close idle connections now, and cut at most `timeout` from now."""
         self._drain_closes_idle = True
-        if timeout is not None:
-            self._drain_deadline = min(self._drain_deadline, time.monotonic() + timeout)
+        if timeout is not None and time.monotonic() + timeout < self._drain_deadline:
+            self._drain_deadline = time.monotonic() + timeout
+            self._drain_cut_reason = _cut_reason(timeout, f"told to stop within {timeout:g}s")
 
     def close(self) -> None:
         if self._clock is not None:
@@ -264,3 +283,7 @@ class WorkerServer:
         self.stop_accepting()
         if self.state is not None:
             self.state.close()
+
+
+def _cut_reason(timeout: float, otherwise: str) -> str:
+    return "stopping at once" if timeout <= 0 else otherwise
