@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
-from support import ServerProcess, parse_response, raw_exchange, wait_for
+from supervision import worker_pids
+from support import ServerProcess, parse_response, raw_exchange, tcp_connections, wait_for
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -303,6 +305,51 @@ def test_shutdown_closes_every_websocket_with_1001(tmp_path):
         disconnects = [e for e in events(server) if e["event"] == "disconnect"]
         assert sorted(e["path"] for e in disconnects) == [f"/ws/echo/stay{i}" for i in range(5)]
         assert {e["code"] for e in disconnects} == {1001}
+
+
+def held_by(pid: int, client_port: int) -> bool:
+    """Process `pid` holds the server end of the connection from `client_port`."""
+    try:
+        return any(
+            c.raddr and c.raddr.port == client_port for c in tcp_connections(psutil.Process(pid))
+        )
+    except psutil.NoSuchProcess:
+        return False
+
+
+def read_head_and_frame_start(sock: socket.socket) -> tuple[int, bytes]:
+    """The status of the answer to an upgrade, and at least the first 4 bytes after its head
+    (enough for a close frame's opcode and code); b"" if the server closed before."""
+    sock.settimeout(TIMEOUT)
+    data = b""
+    while b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < 4:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), rest
+
+
+def test_upgrade_reaching_a_worker_retiring_in_a_reload_opens_then_closes_1001(tmp_path):
+    """A connection that an old worker accepted before a reload, whose upgrade request comes
+    while that worker drains, is not refused with 503 (a reload refuses nothing): the
+    WebSocket opens, then closes with 1001 as every WebSocket of the old workers does.
+    Seen in a soak test: a client's connect failed with 503 one second after a HUP."""
+    with websocket_server(tmp_path) as server:
+        old = worker_pids(server)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as sock:
+            client_port = sock.getsockname()[1]
+            wait_for(lambda: any(held_by(pid, client_port) for pid in old), timeout=TIMEOUT)
+            server.signal(signal.SIGHUP)
+            wait_for(lambda: "generation 0 drains" in server.logs(), timeout=TIMEOUT)
+            sock.sendall(HANDSHAKE.format(path="/ws/echo/late", version=13, extra="").encode())
+            status, frame = read_head_and_frame_start(sock)
+            assert status == 101
+            assert frame[0] == 0x88  # FIN + close
+            assert int.from_bytes(frame[2:4], "big") == 1001
+        assert {"event": "connect", "path": "/ws/echo/late"} in events(server)
+        wait_for(lambda: not old & worker_pids(server), timeout=TIMEOUT)  # the drain ended
 
 
 def test_raising_handler_closes_with_1011_and_is_logged(tmp_path):

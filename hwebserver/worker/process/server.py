@@ -227,6 +227,7 @@ class WorkerServer:
         state = self.state
         assert state is not None
         state.draining = True
+        state.retiring = not close_idle
         if self._guard is not None:
             self._guard.stop()
         self.stop_accepting()
@@ -268,6 +269,8 @@ class WorkerServer:
     def hasten_drain(self, timeout: float | None = None) -> None:
         """During drain(): close idle connections now, and cut at most `timeout` from now."""
         self._drain_closes_idle = True
+        if self.state is not None:
+            self.state.retiring = False  # no longer a reload: new WebSockets are refused (503)
         if timeout is not None and time.monotonic() + timeout < self._drain_deadline:
             self._drain_deadline = time.monotonic() + timeout
             self._drain_cut_reason = _cut_reason(timeout, f"told to stop within {timeout:g}s")

@@ -85,6 +85,9 @@ class WorkerState:
         self.stats: RequestStats | None = None  # set when a port serves /metrics (stats.py)
         self.admin_endpoints: AdminLink | None = None  # the same (admin/endpoints.py)
         self.draining = False
+        # Draining while a newer generation serves the same sockets (a reload): what arrives
+        # on this worker's connections is still answered, WebSocket upgrades included.
+        self.retiring = False
         self.access_log = config.access_log
         self.debug = config.debug
         # Hot-path copies of the options every request consults.

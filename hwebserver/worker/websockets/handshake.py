@@ -1,7 +1,9 @@
 """The opening handshake: is there a WebSocket for this upgrade request, and may it connect?
 
 Answered in this order, each refusal an HTTP response followed by closing the connection:
-no WebSocket registered for the path (404), the server draining (503), the port's policy
+no WebSocket registered for the path (404), the server shutting down (503; a worker
+retiring in a reload accepts it, and its drain then closes it with 1001 as it closes every
+WebSocket it holds, so nothing is refused during a reload), the port's policy
 (e.g. a Host not in ALLOWED_HOSTS: 400), an Origin that the port's CORS_ORIGIN_WHITELIST
 does not list (403: cross-site WebSocket hijacking; a request without Origin is not from a
 browser, so not cross-site), then the websockets library's validation of the request
@@ -78,7 +80,7 @@ def accept(http: Connection, request: Request, trailing: bytes) -> None:
     if route is None or not isinstance(route.endpoint, WebSocketEndpoint):
         refuse(http, request, errorResponse(request, f"No WebSocket at {request.url_path}", 404))
         return
-    if state.draining:
+    if state.draining and not state.retiring:
         refuse(http, request, errorResponse(request, "The server is shutting down", 503))
         return
     if http.policy is not None:

@@ -287,7 +287,7 @@ class WebSocketConnection:
             return
         if self.refused or self.lost:
             raise WebSocketClosed("the client closed the connection before it was accepted")
-        if self.state.draining:
+        if self.state.draining and not self.state.retiring:
             self._refuse(errorResponse(self.request, "The server is shutting down", 503))
             raise WebSocketClosed("the server is shutting down")
         response = self.handshake
@@ -412,11 +412,14 @@ class WebSocketConnection:
         self._pump()
 
     def shutdown(self) -> None:
-        """Server shutdown (called repeatedly while draining): close with 1001, once."""
-        if self.shutting_down:
+        """Server shutdown (called repeatedly while draining): close with 1001, once.
+
+        Before connect() has accepted, nothing is sent: a worker retiring in a reload lets
+        connect() accept, and the next call closes the WebSocket then."""
+        if self.shutting_down or not self.accepted:
             return
         self.shutting_down = True
-        if self.accepted and not self.lost and self.ws.state is OPEN:
+        if not self.lost and self.ws.state is OPEN:
             self.ws.send_close(CloseCode.GOING_AWAY, "server shutting down")
             self._flush()
 
