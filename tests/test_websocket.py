@@ -352,6 +352,24 @@ def test_upgrade_reaching_a_worker_retiring_in_a_reload_opens_then_closes_1001(t
         wait_for(lambda: not old & worker_pids(server), timeout=TIMEOUT)  # the drain ended
 
 
+def test_asgi_upgrade_reaching_a_worker_retiring_in_a_reload_opens_then_closes_1001(tmp_path):
+    """The same for a mounted ASGI app that accepts a moment after websocket.connect: the
+    drain's polls meanwhile leave it be, and close it with 1001 once accepted."""
+    with ServerProcess("asgi_websocket_slow_accept.py", tmp_path) as server:
+        old = worker_pids(server)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as sock:
+            client_port = sock.getsockname()[1]
+            wait_for(lambda: any(held_by(pid, client_port) for pid in old), timeout=TIMEOUT)
+            server.signal(signal.SIGHUP)
+            wait_for(lambda: "generation 0 drains" in server.logs(), timeout=TIMEOUT)
+            sock.sendall(HANDSHAKE.format(path="/late", version=13, extra="").encode())
+            status, frame = read_head_and_frame_start(sock)
+            assert status == 101
+            assert frame[0] == 0x88  # FIN + close
+            assert int.from_bytes(frame[2:4], "big") == 1001
+        wait_for(lambda: not old & worker_pids(server), timeout=TIMEOUT)  # the drain ended
+
+
 def test_raising_handler_closes_with_1011_and_is_logged(tmp_path):
     with websocket_server(tmp_path) as server:
 

@@ -431,11 +431,14 @@ class AsgiWebSocket:
             self.loop.call_later(CLOSE_TIMEOUT, self._abort_if_open)
 
     def shutdown(self) -> None:
-        """Server drain: close with 1001 (going away)."""
-        if not self.accepted:
-            self._http_answer(503)
-        else:
+        """Server drain (called repeatedly): close with 1001 (going away). Not accepted yet:
+        a shutdown refuses it (503); a worker retiring in a reload lets the app accept, and
+        a later call closes it, as every WebSocket of the old workers (a reload refuses
+        nothing)."""
+        if self.accepted:
             self._close(1001, "server shutting down")
+        elif not self.http.state.retiring:
+            self._http_answer(503)
 
 
 def _size(message: dict[str, Any]) -> int:
