@@ -331,43 +331,38 @@ def read_head_and_frame_start(sock: socket.socket) -> tuple[int, bytes]:
     return int(head.split()[1]), rest
 
 
+def upgrade_during_a_reload(server: ServerProcess, path: str) -> tuple[int, int]:
+    """A connection an old worker accepted before a HUP; its upgrade request sent once that
+    worker drains. The answer's status and the close code of the frame after it; returns once
+    the old workers are gone (their drain ended)."""
+    old = worker_pids(server)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as sock:
+        client_port = sock.getsockname()[1]
+        wait_for(lambda: any(held_by(pid, client_port) for pid in old), timeout=TIMEOUT)
+        server.signal(signal.SIGHUP)
+        wait_for(lambda: "generation 0 drains" in server.logs(), timeout=TIMEOUT)
+        sock.sendall(HANDSHAKE.format(path=path, version=13, extra="").encode())
+        status, frame = read_head_and_frame_start(sock)
+    wait_for(lambda: not old & worker_pids(server), timeout=TIMEOUT)
+    closing = len(frame) >= 4 and frame[0] == 0x88  # FIN + close
+    return status, int.from_bytes(frame[2:4], "big") if closing else 0
+
+
 def test_upgrade_reaching_a_worker_retiring_in_a_reload_opens_then_closes_1001(tmp_path):
     """A connection that an old worker accepted before a reload, whose upgrade request comes
     while that worker drains, is not refused with 503 (a reload refuses nothing): the
     WebSocket opens, then closes with 1001 as every WebSocket of the old workers does.
     Seen in a soak test: a client's connect failed with 503 one second after a HUP."""
     with websocket_server(tmp_path) as server:
-        old = worker_pids(server)
-        with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as sock:
-            client_port = sock.getsockname()[1]
-            wait_for(lambda: any(held_by(pid, client_port) for pid in old), timeout=TIMEOUT)
-            server.signal(signal.SIGHUP)
-            wait_for(lambda: "generation 0 drains" in server.logs(), timeout=TIMEOUT)
-            sock.sendall(HANDSHAKE.format(path="/ws/echo/late", version=13, extra="").encode())
-            status, frame = read_head_and_frame_start(sock)
-            assert status == 101
-            assert frame[0] == 0x88  # FIN + close
-            assert int.from_bytes(frame[2:4], "big") == 1001
+        assert upgrade_during_a_reload(server, "/ws/echo/late") == (101, 1001)
         assert {"event": "connect", "path": "/ws/echo/late"} in events(server)
-        wait_for(lambda: not old & worker_pids(server), timeout=TIMEOUT)  # the drain ended
 
 
 def test_asgi_upgrade_reaching_a_worker_retiring_in_a_reload_opens_then_closes_1001(tmp_path):
     """The same for a mounted ASGI app that accepts a moment after websocket.connect: the
     drain's polls meanwhile leave it be, and close it with 1001 once accepted."""
     with ServerProcess("asgi_websocket_slow_accept.py", tmp_path) as server:
-        old = worker_pids(server)
-        with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as sock:
-            client_port = sock.getsockname()[1]
-            wait_for(lambda: any(held_by(pid, client_port) for pid in old), timeout=TIMEOUT)
-            server.signal(signal.SIGHUP)
-            wait_for(lambda: "generation 0 drains" in server.logs(), timeout=TIMEOUT)
-            sock.sendall(HANDSHAKE.format(path="/late", version=13, extra="").encode())
-            status, frame = read_head_and_frame_start(sock)
-            assert status == 101
-            assert frame[0] == 0x88  # FIN + close
-            assert int.from_bytes(frame[2:4], "big") == 1001
-        wait_for(lambda: not old & worker_pids(server), timeout=TIMEOUT)  # the drain ended
+        assert upgrade_during_a_reload(server, "/late") == (101, 1001)
 
 
 def test_raising_handler_closes_with_1011_and_is_logged(tmp_path):
