@@ -148,3 +148,19 @@ def test_default_verbosity_shows_the_pids_and_each_reload_s_outcome(tmp_path):
         line = next(x for x in srv.logs().splitlines() if "reloaded: generation 1" in x)
         assert all(str(pid) in line for pid in worker_pids(srv))
         assert "reloading (SIGHUP)" in srv.logs()
+
+
+def test_default_verbosity_shows_a_reload_overtaken_by_a_newer_one(tmp_path):
+    """A second HUP (or a save) while a reload is still starting replaces it: the default log
+    says what became of the first generation, not only that a newer one starts."""
+    script = copy_app(tmp_path)
+    with ServerProcess(script, tmp_path, {"workers": 1}) as srv:
+        wait_for(lambda: len(worker_pids(srv)) == 1)
+        edit(script, 'VERSION = "v1"', 'VERSION = "v2"\nimport time\ntime.sleep(600)')
+        srv.signal(signal.SIGHUP)
+        wait_for(lambda: "generation 1 starts" in srv.logs(), timeout=30)
+        edit(script, "import time\ntime.sleep(600)", "")
+        srv.signal(signal.SIGHUP)
+        wait_for(lambda: "reloaded: generation 2 serves" in srv.logs(), timeout=60)
+        assert "generation 1 abandoned: superseded by a newer reload (SIGHUP)" in srv.logs()
+        assert is_v2(httpx.get(srv.url("/version"), timeout=30).text)

@@ -584,8 +584,8 @@ class Supervisor:
                 f"\n{details}" if details and details.strip() not in reason else "",
             )
             self.notifier.ready(f"reload failed; serving generation {active}")
-        else:
-            self.log.lifecycle("generation %d abandoned: %s", generation.number, reason)
+        else:  # a reload's outcome shows at every verbosity, as its start does
+            self.log.startup("generation %d abandoned: %s", generation.number, reason)
 
     def _on_sources_changed(self, description: str) -> None:
         self._reload(description, time.monotonic())
