@@ -335,15 +335,19 @@ def upgrade_during_a_reload(server: ServerProcess, path: str) -> tuple[int, int]
     """A connection an old worker accepted before a HUP; its upgrade request sent once that
     worker drains. The answer's status and the close code of the frame after it; returns once
     the old workers are gone (their drain ended)."""
-    old = worker_pids(server)
     with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as sock:
         client_port = sock.getsockname()[1]
-        wait_for(lambda: any(held_by(pid, client_port) for pid in old), timeout=TIMEOUT)
+        # Looked up on each poll: a loaded machine may list the first worker only after the
+        # port is reported.
+        holder = wait_for(
+            lambda: next((pid for pid in worker_pids(server) if held_by(pid, client_port)), 0),
+            timeout=TIMEOUT,
+        )
         server.signal(signal.SIGHUP)
         wait_for(lambda: "generation 0 drains" in server.logs(), timeout=TIMEOUT)
         sock.sendall(HANDSHAKE.format(path=path, version=13, extra="").encode())
         status, frame = read_head_and_frame_start(sock)
-    wait_for(lambda: not old & worker_pids(server), timeout=TIMEOUT)
+    wait_for(lambda: holder not in worker_pids(server), timeout=TIMEOUT)
     closing = len(frame) >= 4 and frame[0] == 0x88  # FIN + close
     return status, int.from_bytes(frame[2:4], "big") if closing else 0
 
