@@ -113,6 +113,11 @@ class WorkerState:
         self.services = WorkerCalls(self.debug)
 
     @property
+    def shutting_down(self) -> bool:
+        """Draining for a shutdown, not a reload: a new WebSocket is refused (503)."""
+        return self.draining and not self.retiring
+
+    @property
     def in_flight(self) -> int:
         """Requests being answered now (counted when asked, not on every request)."""
         return sum(1 for connection in self.connections if connection.active is not None)

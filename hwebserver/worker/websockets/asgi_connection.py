@@ -437,7 +437,7 @@ class AsgiWebSocket:
         nothing)."""
         if self.accepted:
             self._close(1001, "server shutting down")
-        elif not self.http.state.retiring:
+        elif self.http.state.shutting_down:
             self._http_answer(503)
 
 

@@ -80,7 +80,7 @@ def accept(http: Connection, request: Request, trailing: bytes) -> None:
     if route is None or not isinstance(route.endpoint, WebSocketEndpoint):
         refuse(http, request, errorResponse(request, f"No WebSocket at {request.url_path}", 404))
         return
-    if state.draining and not state.retiring:
+    if state.shutting_down:
         refuse(http, request, errorResponse(request, "The server is shutting down", 503))
         return
     if http.policy is not None:

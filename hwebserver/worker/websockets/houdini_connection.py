@@ -287,7 +287,7 @@ class WebSocketConnection:
             return
         if self.refused or self.lost:
             raise WebSocketClosed("the client closed the connection before it was accepted")
-        if self.state.draining and not self.state.retiring:
+        if self.state.shutting_down:
             self._refuse(errorResponse(self.request, "The server is shutting down", 503))
             raise WebSocketClosed("the server is shutting down")
         response = self.handshake
