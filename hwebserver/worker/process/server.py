@@ -271,8 +271,11 @@ class WorkerServer:
         self._drain_closes_idle = True
         if self.state is not None:
             self.state.retiring = False  # no longer a reload: new WebSockets are refused (503)
-        if timeout is not None and time.monotonic() + timeout < self._drain_deadline:
-            self._drain_deadline = time.monotonic() + timeout
+        if timeout is None:
+            return
+        deadline = time.monotonic() + timeout
+        if deadline < self._drain_deadline:
+            self._drain_deadline = deadline
             self._drain_cut_reason = _cut_reason(timeout, f"told to stop within {timeout:g}s")
 
     def close(self) -> None:
