@@ -17,7 +17,7 @@ import logging
 import os
 import runpy
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -270,10 +270,8 @@ def _read_settings_file(path: str) -> dict[str, Any]:
         except ValueError as exc:
             raise ValueError(f"settings file {path!r} is not valid JSON: {exc}") from None
     elif extension == ".toml":
-        try:
-            import tomllib
-        except ImportError:  # Python 3.10
-            raise ValueError(f"settings file {path!r}: TOML needs Python 3.11 or later") from None
+        import tomllib  # only when a TOML file is given
+
         try:
             with open(path, "rb") as file:
                 data = tomllib.load(file)
@@ -382,5 +380,3 @@ def setSettingsForPort(settings: Mapping[str, Any], port_name: str = "") -> None
         raise ValueError("setSettingsForPort expects a dict of settings")
     port_settings.update("main" if port_name in ("", "main") else str(port_name), settings)
 
-
-SettingsHook = Callable[[dict[str, Any]], None]

@@ -15,8 +15,6 @@ from typing import Any
 from . import tree
 from .handles import Phase, WorkerHandle
 
-SUMMED = ("statuses", "buckets")
-
 
 def _add(total: list[int], counts: list[Any]) -> list[int]:
     total = total + [0] * max(0, len(counts) - len(total))

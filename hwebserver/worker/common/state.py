@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from ...api.routing import Router, http_routes, websocket_routes
-from ..websockets.keepalive import WebSocketRegistry
+from .keepalive import WebSocketRegistry
 from .config import WorkerConfig
 from .dates import date_server_lines
 from .logs import ServerLog

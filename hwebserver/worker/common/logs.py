@@ -15,7 +15,7 @@ from typing import Any
 
 from ...api.enums import webServerVerbosity
 from ...api.tracebacks import without_server_frames
-from ..policies.port_logs import close_port_logger, open_port_logger, reopen_log_files
+from .port_logs import close_port_logger, open_port_logger, reopen_log_files
 
 __all__ = [
     "REPORT_INTERVAL",
