@@ -25,10 +25,10 @@ from .supervisor import systemd
 from .supervisor.listeners import acquire_all, close_all
 from .supervisor.main_loop import Supervisor
 from .supervisor.options import RunOptions, build_options
+from .worker.common.config import Listener
+from .worker.common.logs import ServerLog, logger, setup_console_logging
 from .worker.process import current, inprocess, launch
 from .worker.process import main as process
-from .worker.process.config import Listener
-from .worker.process.logs import ServerLog, logger, setup_console_logging
 
 # A spawned worker reports a failure to import the application from here on.
 launch.take_from_environment()

@@ -35,9 +35,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "scripts" / "bench_apps")]
 import hwebserver  # noqa: E402
 from hwebserver.worker.apps import exchange  # noqa: E402
 from hwebserver.worker.apps.asgi import lifespan_startup  # noqa: E402
+from hwebserver.worker.common.config import Listener, WorkerConfig  # noqa: E402
+from hwebserver.worker.common.state import WorkerState  # noqa: E402
 from hwebserver.worker.http.protocol import HttpProtocol  # noqa: E402
-from hwebserver.worker.process.config import Listener, WorkerConfig  # noqa: E402
-from hwebserver.worker.process.state import WorkerState  # noqa: E402
 from hwebserver.worker.websockets.upgrade import preload as preload_websockets  # noqa: E402
 from hwebserver.worker.websockets.upgrade import upgrade  # noqa: E402
 

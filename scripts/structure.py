@@ -8,8 +8,15 @@ function, or under TYPE_CHECKING (all three tie the files together for a reader)
 a set of files that import each other in a loop (a strongly connected component of more than
 one file). An underscore use is `x._name` (x not self or cls) or `from m import _name` where
 `_name` is defined in some other module of the package and not in this one; the standard
-library's own underscore names (os._exit, ...) are not counted. Exits 1 when the package has
-a circle of more than two files or any underscore use, so it can serve as a check.
+library's own underscore names (os._exit, ...) are not counted.
+
+The folders of worker/ are floors, declared in WORKER_FLOORS from the ground up: a module may
+import from its own floor or a lower one, never from a higher one (files directly in worker/
+are the roof). An upward import, or a folder of worker/ missing from WORKER_FLOORS, is
+reported.
+
+Exits 1 when the package has a circle of more than two files, any underscore use, or any
+upward import between worker/'s floors, so it can serve as a check.
 """
 
 from __future__ import annotations
@@ -20,6 +27,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "hwebserver"
+WORKER = f"{PACKAGE}.worker"
+# worker/'s folders from the ground floor up (docs/architecture.md, "The parts"): what every
+# part uses; the port's rules; HTTP/1.1; the files the server serves; hosted apps; the admin
+# endpoints; WebSockets; and the process that puts them together.
+WORKER_FLOORS = ("common", "policies", "http", "files", "apps", "admin", "websockets", "process")
 
 
 def module_name(path: Path) -> str:
@@ -136,6 +148,32 @@ def underscore_uses(trees: dict[str, ast.Module]) -> list[str]:
     return uses
 
 
+def floor_of(module: str) -> str | None:
+    """The worker folder a module is in; None for files directly in worker/ (the roof)."""
+    rest = module.removeprefix(WORKER + ".").split(".")
+    return rest[0] if len(rest) > 1 else None
+
+
+def upward_imports(arrows: set[tuple[str, str]], known: set[str]) -> list[str]:
+    """Imports between worker/'s folders that run up the declared floors, and folders that
+    are not declared at all."""
+    problems = []
+    folders = {floor_of(n) or "" for n in known if n.startswith(WORKER + ".")} - {""}
+    for folder in sorted(folders - set(WORKER_FLOORS)):
+        problems.append(f"worker/{folder}/ is not in WORKER_FLOORS (scripts/structure.py)")
+    roof = len(WORKER_FLOORS)
+    rank = {name: height for height, name in enumerate(WORKER_FLOORS)}
+    for source, target in sorted(arrows):
+        if not (source.startswith(WORKER + ".") and target.startswith(WORKER + ".")):
+            continue
+        here, there = floor_of(source), floor_of(target)
+        here_rank = roof if here is None else rank.get(here, roof)
+        there_rank = roof if there is None else rank.get(there, roof)
+        if there_rank > here_rank:
+            problems.append(f"{source} -> {target} (worker/{here}/ is below worker/{there}/)")
+    return problems
+
+
 def main(parts: list[str]) -> int:
     paths = sorted((ROOT / PACKAGE).rglob("*.py"))
     trees = {module_name(path): ast.parse(path.read_text(), str(path)) for path in paths}
@@ -160,7 +198,11 @@ def main(parts: list[str]) -> int:
     print(f"uses of another module's underscore names: {len(uses)}")
     for use in uses:
         print(f"  {use}")
-    return 1 if worst > 2 or uses else 0
+    upward = upward_imports(arrows, known)
+    print(f"upward imports between worker/'s floors ({' < '.join(WORKER_FLOORS)}): {len(upward)}")
+    for problem in upward:
+        print(f"  {problem}")
+    return 1 if worst > 2 or uses or upward else 0
 
 
 if __name__ == "__main__":

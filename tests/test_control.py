@@ -6,8 +6,8 @@ import struct
 
 import pytest
 
-from hwebserver.worker.process import control
-from hwebserver.worker.process.control import ControlProtocolError, FrameDecoder, encode
+from hwebserver.worker.common import control
+from hwebserver.worker.common.control import ControlProtocolError, FrameDecoder, encode
 
 
 def test_messages_split_anywhere_and_batched_come_out_whole():

@@ -13,7 +13,7 @@ NOFILE = 64  # a worker holds about 16 descriptors before its first connection
 FLOOD = 150  # connections opened at once: several times what the limit lets in
 WORKER_TIMEOUT = 3.0
 REPORT_INTERVAL = (
-    10.0  # hwebserver.worker.process.logs: one line per recurring failure and interval
+    10.0  # hwebserver.worker.common.logs: one line per recurring failure and interval
 )
 REQUEST = b"GET /pid HTTP/1.1\r\nHost: test\r\n\r\n"
 

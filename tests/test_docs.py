@@ -116,3 +116,39 @@ def test_logs_page_says_what_each_verbosity_level_adds_and_how_to_get_access_lin
     assert "access line" in table[-1]
     assert "LOG_FILE" in page  # access lines in a file whatever the verbosity
     assert "logs.md" in (ROOT / "mkdocs.yml").read_text()
+
+
+ARCHITECTURE_PAGE = ROOT / "docs" / "architecture.md"
+PACKAGE_DIR = ROOT / "hwebserver"
+
+
+def named_files(markdown: str) -> list[tuple[str, str]]:
+    """(folder the sentence is about, file) for every `something.py` the page names; the
+    folder is that of the table row (`worker/http/`) when the name stands in one."""
+    found = []
+    for line in markdown.splitlines():
+        row = re.match(r"\| `(worker/\w+)/`", line)
+        folder = row.group(1) if row else ""
+        for name in re.findall(r"`([\w/]+\.py)`", line):
+            found.append((folder, name))
+    return found
+
+
+def test_every_module_the_architecture_page_names_exists() -> None:
+    modules = {path.relative_to(PACKAGE_DIR).as_posix() for path in PACKAGE_DIR.rglob("*.py")}
+    missing = []
+    for folder, name in named_files(ARCHITECTURE_PAGE.read_text()):
+        if "/" in name:  # from the project, the package (worker/http/x.py) or worker/
+            exists = (
+                (ROOT / name).exists() or name in modules or f"worker/{name}" in modules
+            )
+        elif folder:  # a bare name in a part's row: inside that part
+            exists = f"{folder}/{name}" in modules
+        else:  # a bare name in prose: somewhere in the package, or a project script
+            exists = any(module.rsplit("/", 1)[-1] == name for module in modules) or (
+                ROOT / "scripts" / name
+            ).exists()
+        if not exists:
+            missing.append(f"{folder}/{name}" if folder else name)
+    assert not missing, f"docs/architecture.md names modules that do not exist: {missing}"
+    assert len(named_files(ARCHITECTURE_PAGE.read_text())) > 50  # the page was read

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import uvloop
 
-from hwebserver.worker.process.threads import HandlerThreads
+from hwebserver.worker.common.threads import HandlerThreads
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ import uvloop
 import hwebserver
 from hwebserver.api.routing import Route, Router
 from hwebserver.api.settings import ServerSettings
+from hwebserver.worker.common.config import Listener, WorkerConfig
+from hwebserver.worker.common.state import WorkerState
 from hwebserver.worker.http.protocol import HttpProtocol
-from hwebserver.worker.process.config import Listener, WorkerConfig
-from hwebserver.worker.process.state import WorkerState
 
 
 class FakeTransport:

@@ -10,8 +10,8 @@ import subprocess
 from collections import deque
 from dataclasses import dataclass, field
 
-from ..worker.process import control
-from ..worker.process.control import FrameDecoder, Message
+from ..worker.common import control
+from ..worker.common.control import FrameDecoder, Message
 
 MEMORY_SAMPLES = 3  # heartbeats in a row above MAX_WORKER_MEMORY before recycling
 BACKOFF_BASE = 0.1

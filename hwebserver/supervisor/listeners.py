@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..api.errors import OperationFailed
-from ..worker.process.config import Listener
-from ..worker.process.logs import logger
+from ..worker.common.config import Listener
+from ..worker.common.logs import logger
 
 BACKLOG = 2048
 HIGHEST_PORT = 65535

@@ -18,10 +18,11 @@ from functools import partial
 
 from ..api import tempdir
 from ..api.errors import OperationFailed
-from ..worker.process import control, main
-from ..worker.process.config import Listener
-from ..worker.process.control import Message
-from ..worker.process.logs import ServerLog
+from ..worker.common import control
+from ..worker.common.config import Listener
+from ..worker.common.control import Message
+from ..worker.common.logs import ServerLog
+from ..worker.process import main
 from . import pidfile, spawn, tree
 from .handles import Generation, Phase, Slot, WorkerHandle, request_limit
 from .listeners import close_all

@@ -17,9 +17,9 @@ from ..api.run_arguments import (
     DEFAULT_MAX_REQUEST_SIZE,
     RunArguments,
 )
+from ..worker.common.config import WorkerConfig
+from ..worker.common.logs import logger
 from ..worker.policies.check import check_port_settings
-from ..worker.process.config import WorkerConfig
-from ..worker.process.logs import logger
 from .listeners import ListenerSpec, default_address
 
 

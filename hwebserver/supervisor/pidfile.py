@@ -9,7 +9,7 @@ import os
 import socket
 
 from .. import command_line
-from ..worker.process.config import Listener
+from ..worker.common.config import Listener
 
 
 def admin_url(listeners: list[Listener]) -> str | None:

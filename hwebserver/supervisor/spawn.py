@@ -13,10 +13,10 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from ..worker.common.config import Listener
+from ..worker.common.logs import logger
 from ..worker.process import linux, main
-from ..worker.process.config import Listener
 from ..worker.process.launch import ENV_NAME, WorkerLaunch
-from ..worker.process.logs import logger
 from . import signals
 
 # Where the service was started from: a reload re-runs its command line from there, even if

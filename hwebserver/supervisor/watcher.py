@@ -22,8 +22,8 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from ..worker.common.logs import ServerLog
 from ..worker.process import linux
-from ..worker.process.logs import ServerLog
 from ..worker.process.sources import application_sources
 
 # Changes are yielded once this many milliseconds pass without a new one (watchfiles' step);

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from ...api.response import Response
 from ...api.routing import Route
-from ..process import control
-from ..process.stats import RequestStats
+from ..common import control
+from ..common.stats import RequestStats
 
 if TYPE_CHECKING:
     from ...api.request import Request
-    from ..process.config import Listener
-    from ..process.state import WorkerState
+    from ..common.config import Listener
+    from ..common.state import WorkerState
 
 ROUTE_KIND = "admin"
 ADMIN_PRIORITY = 0  # below handlers (2) and mounts (1)

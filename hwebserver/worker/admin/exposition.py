@@ -19,7 +19,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from ..process.stats import DURATION_BUCKETS, STATUS_CLASSES
+from ..common.stats import DURATION_BUCKETS, STATUS_CLASSES
 
 __all__ = ["CONTENT_TYPE_LATEST", "ServiceCollector", "render"]
 

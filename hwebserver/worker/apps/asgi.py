@@ -30,8 +30,8 @@ from .lifespan import ASGI_VERSION, Lifespan
 from .response_framing import LENGTH, NO_BODY, Framing, FramingError, app_head, end_continue
 
 if TYPE_CHECKING:
+    from ..common.state import AppLifespan, WorkerState
     from ..http.seams import Connection
-    from ..process.state import WorkerState
 
 LIFESPAN_SHUTDOWN_TIMEOUT = 30.0
 
@@ -61,12 +61,12 @@ def base_scope(request: Request, route: Route, kind: str, scheme: str) -> dict[s
     }
 
 
-def with_lifespan_state(scope: dict[str, Any], lifespan: Lifespan) -> None:
+def with_lifespan_state(scope: dict[str, Any], lifespan: AppLifespan) -> None:
     if lifespan.supported:
         scope["state"] = dict(lifespan.state)  # each request gets a shallow copy (spec)
 
 
-def ready_lifespan(state: WorkerState, app: Any) -> Lifespan | None:
+def ready_lifespan(state: WorkerState, app: Any) -> AppLifespan | None:
     """The app's lifespan, started (the usual case: with the worker); None when it has yet to
     start or failed to (see late_lifespan)."""
     lifespan = state.asgi_lifespans.get(id(app))
@@ -75,7 +75,7 @@ def ready_lifespan(state: WorkerState, app: Any) -> Lifespan | None:
     return lifespan
 
 
-async def late_lifespan(state: WorkerState, app: Any) -> Lifespan:
+async def late_lifespan(state: WorkerState, app: Any) -> AppLifespan:
     """The lifespan of an app mounted after the worker started (e.g. beside run(in_background=
     True)): started once, on the app's first request, which waits for it; LifespanFailed
     for this and every later request when its startup failed."""
@@ -373,7 +373,7 @@ def asgi_apps(state: WorkerState) -> list[Any]:
 
 async def lifespan_startup(state: WorkerState) -> None:
     """Worker startup hook: every mounted ASGI app starts up once, before serving."""
-    started: list[Lifespan] = []
+    started: list[AppLifespan] = []
     lifespans = state.asgi_lifespans
     for app in asgi_apps(state):
         lifespan = Lifespan(app, state.log, state.loop)

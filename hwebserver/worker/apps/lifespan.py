@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .app_calls import only_makes_a_coroutine
 
 if TYPE_CHECKING:
-    from ..process.logs import ServerLog
+    from ..common.logs import ServerLog
 
 ASGI_VERSION = {"version": "3.0", "spec_version": "2.4"}
 

@@ -5,18 +5,17 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ...api.routing import Router, http_routes, websocket_routes
-from .keepalive import WebSocketRegistry
 from .config import WorkerConfig
 from .dates import date_server_lines
+from .keepalive import WebSocketRegistry
 from .logs import ServerLog
 from .stats import RequestStats
 from .threads import HandlerThreads
 
 if TYPE_CHECKING:
-    from ..apps.lifespan import Lifespan
     from .control import Message
 
 
@@ -56,6 +55,20 @@ class AdminLink(Protocol):
     ) -> None: ...
 
     def on_message(self, message: Message) -> None: ...
+
+
+class AppLifespan(Protocol):
+    """The lifespan of one mounted ASGI app in this worker (apps/lifespan.py), as the state
+    keeps it: the apps part makes them, the state only holds them for the worker's life."""
+
+    supported: bool
+    state: dict[str, Any]
+    starting: asyncio.Task[None] | None
+    starts_directly: bool
+
+    async def startup(self) -> None: ...
+
+    async def shutdown(self, timeout: float) -> None: ...
 
 
 class WorkerCalls:
@@ -107,7 +120,7 @@ class WorkerState:
             loop, config.server.WEBSOCKET_PING_INTERVAL, config.server.WEBSOCKET_PING_TIMEOUT
         )
         # The lifespan of each mounted ASGI app, by id(app) (apps/asgi.py).
-        self.asgi_lifespans: dict[int, Lifespan] = {}
+        self.asgi_lifespans: dict[int, AppLifespan] = {}
         # Given to every connection (ConnectionInfo.services): what endpoints such as /api
         # need to know of the worker (its debug flag).
         self.services = WorkerCalls(self.debug)

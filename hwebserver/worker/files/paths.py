@@ -13,17 +13,9 @@ import os
 import stat
 from urllib.parse import unquote_to_bytes
 
+from ..common.targets import request_path_bytes
+
 _FORBIDDEN_IN_SEGMENT = (b"/", b"\\", b"\0")
-
-
-def request_path_bytes(target: bytes) -> bytes | None:
-    """The path part of an origin-form or absolute-form target, still percent-encoded."""
-    path = target.partition(b"?")[0].partition(b"#")[0]
-    if path.startswith(b"/"):
-        return path
-    if b"://" in path:  # absolute form: http://host/path
-        return b"/" + path.split(b"://", 1)[1].partition(b"/")[2]
-    return None
 
 
 def relative_segments(target: bytes, prefix_segments: tuple[bytes, ...]) -> list[str] | None:

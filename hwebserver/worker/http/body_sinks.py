@@ -21,7 +21,7 @@ from ...api.routing import PRIORITY_HANDLER
 from .error_responses import HttpError
 
 if TYPE_CHECKING:
-    from ..process.state import WorkerState
+    from ..common.state import WorkerState
 
 log = logging.getLogger("hwebserver")
 

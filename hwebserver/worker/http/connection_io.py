@@ -19,7 +19,7 @@ import termios
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..process.state import WorkerState
+    from ..common.state import WorkerState
     from .seams import Transport, Upgraded
 
 # The buffer FIONREAD fills: a C int, the count of bytes received and not yet read.

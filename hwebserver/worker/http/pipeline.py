@@ -23,7 +23,7 @@ from ...api.helpers import errorResponse, notFoundResponse
 from ...api.request import Request
 from ...api.response import BODILESS_STATUSES, Response
 from ...api.routing import Route
-from ..process.stats import DURATION_BUCKETS
+from ..common.stats import DURATION_BUCKETS
 from . import eager, response_streams
 from .connection_io import ConnectionIO
 from .error_responses import HttpError, error_response, rejection_response
@@ -34,8 +34,8 @@ from .response_head import CLOSE, build_head, connection_header, content_length_
 FASTEST_BUCKET = DURATION_BUCKETS[0]
 
 if TYPE_CHECKING:
-    from ..process.config import Listener
-    from ..process.state import WorkerState
+    from ..common.config import Listener
+    from ..common.state import WorkerState
     from .body_sinks import BodySink
     from .seams import Exchange, ExchangeStarter
 
@@ -182,7 +182,7 @@ class RequestPipeline(ConnectionIO):
             self.respond(request, task.result())
 
     def _handler_returned(self, request: Request, ok: bool, value: Any) -> None:
-        """Back on the loop from a handler thread (worker/process/threads.py)."""
+        """Back on the loop from a handler thread (worker/common/threads.py)."""
         if ok:
             self.respond(request, value)
         else:
@@ -291,7 +291,7 @@ class RequestPipeline(ConnectionIO):
         stats = state.stats
         if stats is not None or state.access_log:  # most services neither count nor log
             seconds = perf_counter() - self.active_started  # measured once for both
-            if stats is not None:  # a port serves /metrics (process/stats.py)
+            if stats is not None:  # a port serves /metrics (common/stats.py)
                 stats.statuses[status // 100] += 1
                 if seconds <= FASTEST_BUCKET:  # most requests: one comparison, not a bisect
                     stats.buckets[0] += 1

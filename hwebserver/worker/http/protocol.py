@@ -22,8 +22,8 @@ import httptools
 
 from ...api.connection import ConnectionInfo
 from ...api.request import Request
-from ..process.config import Listener
-from ..process.state import WorkerState
+from ..common.config import Listener
+from ..common.state import WorkerState
 from . import request_head, streaming_body
 from .body_sinks import BodySink, open_body_sink
 from .error_responses import HttpError

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from ...api.request import Request
     from ...api.routing import Route
+    from ..common.state import WorkerState
     from ..policies.base import PortPolicy
-    from ..process.state import WorkerState
 
 
 class Transport(Protocol):

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ...api.request import Request
 
 if TYPE_CHECKING:
-    from ..process.state import WorkerState
+    from ..common.state import WorkerState
     from .seams import Transport
 
 MAX_BUFFERED = 256 * 1024

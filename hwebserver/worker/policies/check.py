@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..common.port_logs import check_log_file
 from .build import build_policy
-from .port_logs import check_log_file
 from .tls import server_ssl_context
 
 

@@ -16,7 +16,7 @@ from urllib.parse import quote
 from ...api.helpers import errorResponse
 from ...api.request import Request
 from ...api.response import Response
-from ..files.paths import request_path_bytes
+from ..common.targets import request_path_bytes
 from .base import PortPolicy
 from .hosts import host_name
 

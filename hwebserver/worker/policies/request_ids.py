@@ -19,8 +19,8 @@ from ...api.response import Response
 from .base import PortPolicy
 
 if TYPE_CHECKING:
-    from ..process.config import Listener
-    from ..process.state import WorkerState
+    from ..common.config import Listener
+    from ..common.state import WorkerState
 
 # What is kept of a client's id: visible ASCII, bounded; anything else is replaced, so an id
 # can neither split a header nor flood a log line.

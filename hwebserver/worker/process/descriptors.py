@@ -21,7 +21,7 @@ import os
 import resource
 from collections.abc import Callable
 
-from .logs import REPORT_INTERVAL, OncePerInterval
+from ..common.logs import REPORT_INTERVAL, OncePerInterval
 
 MIN_RESERVE = 8
 MAX_RESERVE = 256

@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 from ...api import tempdir
 from ...api.errors import OperationFailed
+from ..common.config import Listener, WorkerConfig
 from . import current
-from .config import Listener, WorkerConfig
 from .server import WorkerServer
 
 

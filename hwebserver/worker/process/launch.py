@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from ...api.tracebacks import exception_summary, format_user_exception
-from .control import BOOT_FAILED, encode
+from ..common.control import BOOT_FAILED, encode
 
 ENV_NAME = "HWEBSERVER_WORKER"
 

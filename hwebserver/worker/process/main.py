@@ -22,10 +22,11 @@ import psutil
 
 from ...api.tracebacks import exception_summary, format_user_exception
 from ..admin import endpoints as admin
-from . import control, current, launch, linux
-from .config import Listener, WorkerConfig
-from .control import FrameDecoder, Message
-from .logs import REPORT_INTERVAL, OncePerInterval, ServerLog, reopen_log_files
+from ..common import control
+from ..common.config import Listener, WorkerConfig
+from ..common.control import FrameDecoder, Message
+from ..common.logs import REPORT_INTERVAL, OncePerInterval, ServerLog, reopen_log_files
+from . import current, launch, linux
 from .server import WorkerServer
 from .sources import application_sources
 

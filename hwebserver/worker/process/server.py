@@ -11,6 +11,8 @@ from typing import Any
 
 from ..admin import endpoints as admin
 from ..apps import asgi, exchange
+from ..common.config import Listener, WorkerConfig
+from ..common.state import WorkerState
 from ..http.protocol import HttpProtocol
 from ..policies import request_ids
 from ..policies.build import build_policy
@@ -18,9 +20,7 @@ from ..policies.tls import server_ssl_context
 from ..websockets.upgrade import preload as preload_websockets
 from ..websockets.upgrade import upgrade as upgrade_to_websocket
 from .backlog import BacklogDrain
-from .config import Listener, WorkerConfig
 from .descriptors import DescriptorGuard
-from .state import WorkerState
 
 CLOCK_INTERVAL = 1.0
 DRAIN_POLL_INTERVAL = 0.05

@@ -28,6 +28,7 @@ from ...api.request import Request
 from ...api.routing import Route
 from ...api.tracebacks import contained_in, without_server_frames
 from ..apps.asgi import base_scope, late_lifespan, ready_lifespan, with_lifespan_state
+from ..common.keepalive import CLOSE_TIMEOUT, GIVE_UP, PING, keepalive_due
 from ..http.response_head import status_line
 from ..http.streaming_body import ClientDisconnected
 from .data_frames import send_data
@@ -39,7 +40,6 @@ from .houdini_connection import (
     INBOX_LOW_BYTES,
     INBOX_LOW_MESSAGES,
 )
-from .keepalive import CLOSE_TIMEOUT, GIVE_UP, PING, keepalive_due
 
 if TYPE_CHECKING:
     from ..http.seams import Connection

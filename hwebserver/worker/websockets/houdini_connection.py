@@ -40,12 +40,12 @@ from ...api.request import Request
 from ...api.response import Response
 from ...api.tracebacks import contained, contained_in, without_server_frames
 from ...api.websocket import WebSocket, WebSocketClosed, WebSocketEndpoint, settle
+from ..common.keepalive import CLOSE_TIMEOUT, GIVE_UP, PING, keepalive_due
 from ..http import eager
 from ..http.error_responses import error_response
 from ..http.response_head import CLOSE, build_head, content_length_line
 from .data_frames import send_data, write_data_frame
 from .frame_reader import FrameReader
-from .keepalive import CLOSE_TIMEOUT, GIVE_UP, PING, keepalive_due
 from .messages import MessageAssembler
 
 if TYPE_CHECKING:

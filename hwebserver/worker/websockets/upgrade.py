@@ -20,8 +20,8 @@ from ...api.mounts import ASGI
 
 if TYPE_CHECKING:
     from ...api.request import Request
+    from ..common.state import WorkerState
     from ..http.seams import Connection
-    from ..process.state import WorkerState
 
 
 def preload(state: WorkerState) -> None:
