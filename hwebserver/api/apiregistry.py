@@ -173,5 +173,15 @@ class ApiRegistry:
         with self._lock:
             self._by_port.clear()
 
+    def snapshot(self) -> dict[str, dict[str, ApiFunction]]:
+        """The functions as they are now, for restore() (hwebserver.testing)."""
+        with self._lock:
+            return {port_name: dict(table) for port_name, table in self._by_port.items()}
+
+    def restore(self, state: dict[str, dict[str, ApiFunction]]) -> None:
+        """The functions of a snapshot(), and nothing registered since."""
+        with self._lock:
+            self._by_port = {port_name: dict(table) for port_name, table in state.items()}
+
 
 api_functions = ApiRegistry()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 MAIN_PORT = "main"
@@ -154,6 +155,14 @@ class PortRoutes:
             key = key[: key.rindex("/", 0, len(key) - 1) + 1]
 
 
+@dataclass(frozen=True)
+class RouterState:
+    """What Router.snapshot() took: per port name, (exact, prefix) routes by key."""
+
+    tables: dict[str, tuple[dict[str, Route], dict[str, Route]]]
+    streaming: bool
+
+
 class Router:
     """Routes per port name. Registration may happen from any thread, at any time.
 
@@ -207,6 +216,24 @@ class Router:
 
     def port_names(self) -> set[str]:
         return set(self._ports) - {ALL_PORTS}
+
+    def snapshot(self) -> RouterState:
+        """Every port's routes as they are now, for restore() (hwebserver.testing)."""
+        with self._lock:
+            tables = {
+                name: (dict(table.exact), dict(table.prefix)) for name, table in self._ports.items()
+            }
+            return RouterState(tables, self.streaming)
+
+    def restore(self, state: RouterState) -> None:
+        """The routes of a snapshot(), and nothing registered since."""
+        with self._lock:
+            self._ports = {}
+            for name, (exact, prefix) in state.tables.items():
+                table = self._ports[name] = PortRoutes()
+                table.exact.update(exact)
+                table.prefix.update(prefix)
+            self.streaming = state.streaming
 
     def routes(self) -> list[tuple[str, Route]]:
         return [

@@ -346,6 +346,11 @@ class PortSettingsRegistry:
         with self._lock:
             return {name: dict(values) for name, values in self._by_port.items()}
 
+    def restore(self, state: Mapping[str, Mapping[str, Any]]) -> None:
+        """The settings of a snapshot(), and nothing set since (hwebserver.testing)."""
+        with self._lock:
+            self._by_port = {name: dict(values) for name, values in state.items()}
+
     def clear(self) -> None:
         with self._lock:
             self._by_port.clear()
