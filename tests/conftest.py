@@ -9,6 +9,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "apps"))
 
+# A user's project with its own pytest.ini, run by test_userproject.py in a pytest of its own.
+collect_ignore = ["userproject"]
+
 
 @pytest.fixture
 def client() -> Iterator[httpx.Client]:

@@ -32,6 +32,10 @@ LEFTOVER_GRACE = 5.0
 SERVING = re.compile(r"serving '([^']+)' on (https?)://(\S+):(\d+)")
 # The supervisor's lines of a reload's outcome, at every verbosity.
 RELOADED = re.compile(r"reloaded: generation (\d+) serves")
+# The pids of each generation as it began serving: the first, then each reload's.
+GENERATION_PIDS = re.compile(
+    r"supervisor \d+ serving with \d+ worker\(s\): ([\d, ]+)|reloaded: generation \d+ serves \(workers ([\d, ]+)"
+)
 RELOAD_FAILED = re.compile(r"reload failed \(generation (\d+)\)")
 REACHABLE = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]"}
 # The supervisor's child that watches source files (with --reload) is not a worker.
@@ -141,8 +145,10 @@ class Service:
             return ""
 
     def workers(self) -> set[int]:
-        """The worker processes serving now (the supervisor's children but its file watcher)."""
+        """The worker processes serving now: the supervisor's children but its file watcher
+        and the workers of an earlier generation still draining after a reload."""
         pids: set[int] = set()
+        retired = self._retired_workers()
         try:
             children = psutil.Process(self.pid).children()
         except psutil.NoSuchProcess:
@@ -154,7 +160,16 @@ class Service:
                 if WATCHER_MODULE not in " ".join(child.cmdline()):
                     pids.add(child.pid)
         self._seen.update(pids)
-        return pids
+        return pids - retired
+
+    def _retired_workers(self) -> set[int]:
+        generations = [
+            {int(pid) for pid in (first or reloaded).split(",") if pid.strip()}
+            for first, reloaded in GENERATION_PIDS.findall(self.log)
+        ]
+        if not generations:
+            return set()
+        return set().union(*generations[:-1]) - generations[-1]
 
     def __repr__(self) -> str:
         pid = self._process.pid if self._process is not None else None
