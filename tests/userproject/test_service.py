@@ -75,7 +75,9 @@ def test_api_wire_formats() -> None:
         assert body.json()["frames"] == 4
         unknown = client.post("/api", json=["jobs.nothing", [], {}])
         assert unknown.status_code == 404 and "error" in unknown.json()
-        refused = client.post("/api", data={"cmd_function": "jobs.submit", "name": "c", "frames": "0"})
+        refused = client.post(
+            "/api", data={"cmd_function": "jobs.submit", "name": "c", "frames": "0"}
+        )
         assert refused.status_code == 422
         assert refused.json() == {"error": "frames must be at least 1"}
 
