@@ -17,11 +17,7 @@ from clientloop import ClientLoop
 from supervision import alive, bindable, edit, worker_pids
 from support import APPS, ServerProcess, python_env, tcp_connections, wait_for
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from hwebserver.testing import free_port
 
 
 def cli(app: str | Path, *options: str) -> list[str]:

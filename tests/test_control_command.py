@@ -4,7 +4,6 @@ with `hwebserver APP --admin-port N --pid-file FILE`."""
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,11 +11,7 @@ from pathlib import Path
 from supervision import alive, copy_app, edit, worker_pids
 from support import APPS, ServerProcess, python_env, wait_for
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from hwebserver.testing import free_port
 
 
 def control(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

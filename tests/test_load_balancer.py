@@ -15,7 +15,6 @@ import io
 import json
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -26,6 +25,8 @@ import pytest
 from clientloop import ClientLoop
 from supervision import worker_pids
 from support import ROOT, ServerProcess, wait_for
+
+from hwebserver.testing import free_port
 
 HAPROXY = shutil.which("haproxy") or (
     "/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists() else None
@@ -69,12 +70,6 @@ backend services
     default-server inter 200ms fastinter 100ms downinter 200ms rise 2 fall 1
 {servers}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager

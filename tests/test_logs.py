@@ -14,13 +14,9 @@ import httpx
 from supervision import copy_app, edit, worker_pids
 from support import APPS, ROOT, ServerProcess, wait_for
 
+from hwebserver.testing import free_port
+
 SERVER_PACKAGE = str(ROOT / "hwebserver") + "/"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_broken_edit_is_one_log_entry_with_its_traceback(tmp_path):
