@@ -137,27 +137,35 @@ class TestClient:
 
     # -- HTTP ----------------------------------------------------------------------------------
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """Any method; httpx's arguments (`params`, `data`, `files`, `json`, `headers`...)."""
         return self.http.request(method, url, **kwargs)
 
     def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        """GET `url` (relative to the main port); httpx's arguments."""
         return self.http.get(url, **kwargs)
 
     def head(self, url: str, **kwargs: Any) -> httpx.Response:
+        """HEAD `url` (relative to the main port); httpx's arguments."""
         return self.http.head(url, **kwargs)
 
     def options(self, url: str, **kwargs: Any) -> httpx.Response:
+        """OPTIONS `url` (relative to the main port); httpx's arguments."""
         return self.http.options(url, **kwargs)
 
     def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        """POST `url` (relative to the main port); httpx's arguments."""
         return self.http.post(url, **kwargs)
 
     def put(self, url: str, **kwargs: Any) -> httpx.Response:
+        """PUT `url` (relative to the main port); httpx's arguments."""
         return self.http.put(url, **kwargs)
 
     def patch(self, url: str, **kwargs: Any) -> httpx.Response:
+        """PATCH `url` (relative to the main port); httpx's arguments."""
         return self.http.patch(url, **kwargs)
 
     def delete(self, url: str, **kwargs: Any) -> httpx.Response:
+        """DELETE `url` (relative to the main port); httpx's arguments."""
         return self.http.delete(url, **kwargs)
 
     @contextmanager

@@ -33,15 +33,19 @@ class WebSocketSession:
 
     @property
     def close_reason(self) -> str | None:
+        """The reason the server's close frame gave, None while the connection is open."""
         return self.connection.close_reason
 
     def send_text(self, text: str) -> None:
+        """Send a text message."""
         self.connection.send(text)
 
     def send_bytes(self, data: bytes) -> None:
+        """Send a binary message."""
         self.connection.send(bytes(data))
 
     def send_json(self, value: Any) -> None:
+        """Send `value` as JSON in a text message."""
         self.connection.send(json.dumps(value))
 
     def receive(self, timeout: float | None = None) -> str | bytes:
@@ -49,18 +53,21 @@ class WebSocketSession:
         return self.connection.recv(timeout=self.timeout if timeout is None else timeout)
 
     def receive_text(self, timeout: float | None = None) -> str:
+        """The next message, which must be text (AssertionError for a binary one)."""
         message = self.receive(timeout)
         if not isinstance(message, str):
             raise AssertionError(f"a binary message came where text was expected: {message!r:.80}")
         return message
 
     def receive_bytes(self, timeout: float | None = None) -> bytes:
+        """The next message, which must be binary (AssertionError for a text one)."""
         message = self.receive(timeout)
         if not isinstance(message, bytes):
             raise AssertionError(f"a text message came where binary was expected: {message!r:.80}")
         return message
 
     def receive_json(self, timeout: float | None = None) -> Any:
+        """The next text message, decoded from JSON."""
         return json.loads(self.receive_text(timeout))
 
     def close(self, code: int = 1000, reason: str = "") -> None:
