@@ -33,7 +33,7 @@ def run_pytest(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_the_user_project_passes() -> None:
     result = run_pytest(USER_PROJECT)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "10 passed" in result.stdout
+    assert "12 passed" in result.stdout
 
 
 def write_project(directory: Path, service: str, test: str) -> Path:

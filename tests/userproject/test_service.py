@@ -35,6 +35,20 @@ def test_hello_with_the_fixture(hwebserver_client: TestClient) -> None:
     assert hwebserver_client.get("/hello").text == "Hello, world"
 
 
+def test_the_fixture_serves_what_this_test_registers(hwebserver_client: TestClient) -> None:
+    @hwebserver.urlHandler("/scratch")
+    def scratch(request: hwebserver.Request) -> str:
+        return "only in this test"
+
+    assert hwebserver_client.get("/scratch").text == "only in this test"
+
+
+def test_the_next_test_does_not_see_it(hwebserver_client: TestClient) -> None:
+    # pytest runs a file's tests in order: the test above registered /scratch.
+    assert hwebserver_client.get("/scratch").status_code == 404
+    assert hwebserver_client.get("/hello").status_code == 200  # the module's are kept
+
+
 def test_api_function_through_api() -> None:
     with TestClient() as client:
         assert client.api("jobs.submit", name="shot010", frames=3)["state"] == "queued"
