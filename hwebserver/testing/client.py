@@ -20,8 +20,8 @@ from websockets.typing import Subprotocol
 from ..api.apifunctions import API_PATH
 from ..api.errors import APIError, OperationFailed
 from ..run import run
+from ..worker.common.config import Listener
 from ..worker.process import current
-from ..worker.process.config import Listener
 from ..worker.process.inprocess import InProcessServer
 from .websocket import WebSocketSession
 
