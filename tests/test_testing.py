@@ -84,6 +84,25 @@ def test_run_options_settings_and_extra_ports_reach_the_server() -> None:
             client.url("/", port="nope")
 
 
+def test_a_tls_main_port_is_reached_over_https_and_wss(tmp_path: Path) -> None:
+    from test_tls import make_certificate
+
+    cert, key = make_certificate(tmp_path)
+    register_websockets()
+
+    @hwebserver.urlHandler("/secure")
+    def secure(request: hwebserver.Request) -> str:
+        return f"secure={request.isSecure()}"
+
+    settings = {"SSL_CERTIFICATE": str(cert), "SSL_CERTIFICATE_KEY": str(key)}
+    with TestClient(settings=settings) as client:
+        assert client.url("/secure").startswith("https://127.0.0.1:")
+        assert client.get("/secure").text == "secure=True"
+        with client.websocket_connect("/ws/echo") as ws:
+            ws.send_text("over tls")
+            assert ws.receive_text() == "echo:over tls"
+
+
 def test_reserved_run_arguments_are_refused() -> None:
     with pytest.raises(TypeError, match="in_background"):
         TestClient(in_background=False)

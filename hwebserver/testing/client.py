@@ -85,15 +85,19 @@ class TestClient:
         if not isinstance(server, InProcessServer):  # stopped already (requestShutdown())
             raise OperationFailed("the test server stopped as soon as it started")
         self._server = server
-        listeners = server.server.listeners
-        self.base_urls = {listener.name: base_url(listener) for listener in listeners}
-        uses_tls = any(listener.settings.get("SSL_CERTIFICATE") for listener in listeners)
-        self._http = httpx.Client(
-            base_url=self.base_urls["main"],
-            timeout=self.timeout,
-            trust_env=False,  # no proxy from the environment between a test and loopback
-            verify=not uses_tls,  # a test server's certificate is its own
-        )
+        try:
+            listeners = server.server.listeners
+            self.base_urls = {listener.name: base_url(listener) for listener in listeners}
+            uses_tls = any(listener.settings.get("SSL_CERTIFICATE") for listener in listeners)
+            self._http = httpx.Client(
+                base_url=self.base_urls["main"],
+                timeout=self.timeout,
+                trust_env=False,  # no proxy from the environment between a test and loopback
+                verify=not uses_tls,  # a test server's certificate is its own
+            )
+        except BaseException:
+            self.close()  # the server started: it must not outlive a failed start
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
