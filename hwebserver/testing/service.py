@@ -220,12 +220,14 @@ class Service:
 
     # -- what is left --------------------------------------------------------------------------
     def leftovers(self) -> list[psutil.Process]:
-        """Live processes of the service after its own process ended: its process group, and
-        any descendant seen earlier (one that left the group too)."""
+        """Live processes of the service after its own process ended: any descendant seen,
+        and any process in its group or in a group of a descendant seen (each worker leads a
+        process group of its own, where a child a handler starts stays)."""
         left = []
+        groups = {self.pid} | self._seen
         for process in psutil.process_iter():
             with contextlib.suppress(psutil.Error, OSError):
-                belongs = process.pid in self._seen or os.getpgid(process.pid) == self.pid
+                belongs = process.pid in self._seen or os.getpgid(process.pid) in groups
                 if belongs and process.pid != self.pid:
                     if process.status() != psutil.STATUS_ZOMBIE:
                         left.append(process)
@@ -236,8 +238,14 @@ class Service:
             self._seen.update(c.pid for c in psutil.Process(self.pid).children(recursive=True))
 
     def _kill_group(self) -> None:
+        """SIGKILL to the service's process group and to every process of it seen (workers
+        lead groups of their own)."""
+        self._remember_processes()
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
+        for pid in self._seen - {self.pid}:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
 
     def finish(self) -> str | None:
         """Stop it, and make sure nothing of it is left: what went wrong, or None."""
