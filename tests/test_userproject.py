@@ -116,4 +116,3 @@ def test_a_process_the_service_leaves_behind_fails_the_test_and_is_killed(tmp_pa
     assert f"{orphan} (" in result.stdout
     wait_for(lambda: gone(orphan), timeout=10)
     assert not os.path.exists(f"/proc/{orphan}") or gone(orphan)
-
