@@ -12,9 +12,7 @@ from support import ServerProcess, read_response, wait_for
 NOFILE = 64  # a worker holds about 16 descriptors before its first connection
 FLOOD = 150  # connections opened at once: several times what the limit lets in
 WORKER_TIMEOUT = 3.0
-REPORT_INTERVAL = (
-    10.0  # hwebserver.worker.common.logs: one line per recurring failure and interval
-)
+REPORT_INTERVAL = 10.0  # hwebserver.worker.common.logs: one line per recurring failure and interval
 REQUEST = b"GET /pid HTTP/1.1\r\nHost: test\r\n\r\n"
 
 

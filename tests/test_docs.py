@@ -139,15 +139,14 @@ def test_every_module_the_architecture_page_names_exists() -> None:
     missing = []
     for folder, name in named_files(ARCHITECTURE_PAGE.read_text()):
         if "/" in name:  # from the project, the package (worker/http/x.py) or worker/
-            exists = (
-                (ROOT / name).exists() or name in modules or f"worker/{name}" in modules
-            )
+            exists = (ROOT / name).exists() or name in modules or f"worker/{name}" in modules
         elif folder:  # a bare name in a part's row: inside that part
             exists = f"{folder}/{name}" in modules
         else:  # a bare name in prose: somewhere in the package, or a project script
-            exists = any(module.rsplit("/", 1)[-1] == name for module in modules) or (
-                ROOT / "scripts" / name
-            ).exists()
+            exists = (
+                any(module.rsplit("/", 1)[-1] == name for module in modules)
+                or (ROOT / "scripts" / name).exists()
+            )
         if not exists:
             missing.append(f"{folder}/{name}" if folder else name)
     assert not missing, f"docs/architecture.md names modules that do not exist: {missing}"

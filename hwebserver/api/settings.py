@@ -384,4 +384,3 @@ def setSettingsForPort(settings: Mapping[str, Any], port_name: str = "") -> None
     if not isinstance(settings, Mapping):
         raise ValueError("setSettingsForPort expects a dict of settings")
     port_settings.update("main" if port_name in ("", "main") else str(port_name), settings)
-
