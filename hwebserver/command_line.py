@@ -61,6 +61,12 @@ def apply(arguments: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def typed(name: str) -> bool:
+    """Whether run()'s argument `name` was typed on the command line."""
+    command_line = active()
+    return command_line is not None and name in command_line.given
+
+
 def overridden_port(arguments: Mapping[str, Any]) -> tuple[int, int] | None:
     """(the script's port, the command line's) when --port replaced another number."""
     command_line = active()

@@ -196,9 +196,11 @@ def format_status(result: Scrape) -> list[str]:
         f"{int(result.reloads.get('succeeded', 0))} reload(s), "
         f"{int(result.reloads.get('failed', 0))} failed"
     )
+    who = f"supervisor {result.supervisor_pid}"
+    if set(result.workers) == {result.supervisor_pid}:
+        who = f"pid {result.supervisor_pid} (serving itself, no supervisor)"
     lines = [
-        f"supervisor {result.supervisor_pid}: {state}, generation {result.generation}, "
-        f"up {_duration(result.uptime)}, {reloads}",
+        f"{who}: {state}, generation {result.generation}, up {_duration(result.uptime)}, {reloads}",
         f"{'PID':>8} {'GEN':>4} {'UPTIME':>10} {'REQUESTS':>10} {'IN FLIGHT':>9} "
         f"{'RSS':>11} {'LOOP LAG':>9}",
     ]
@@ -259,8 +261,14 @@ def _status_without_admin(pid: int) -> list[str]:
     import psutil
 
     lines = [f"supervisor {pid}: running (no admin port: start it with --admin-port for more)"]
+    workers = _workers(pid)
+    if not workers:  # run(supervisor=False): the process serves itself
+        return [
+            f"pid {pid}: running, serving itself (no admin port: start it with --admin-port "
+            "for more)"
+        ]
     now = time.time()
-    for child in _workers(pid):
+    for child in workers:
         try:
             with child.oneshot():
                 rss, started = child.memory_info().rss, child.create_time()
@@ -276,6 +284,13 @@ def reload(service: Service, timeout: float) -> list[str]:
     old_workers = _worker_pids(pid)
     started = time.monotonic()
     os.kill(pid, signal.SIGHUP)
+    if before is None and not old_workers:
+        # A service serving itself (no supervisor) keeps its pid through a reload: only its
+        # admin port's counters tell the outcome.
+        return [
+            f"sent SIGHUP to pid {pid}, which serves itself: its log says the outcome "
+            "(start it with --admin-port to see it here)"
+        ]
     deadline = started + timeout
     while time.monotonic() < deadline:
         time.sleep(POLL_INTERVAL)

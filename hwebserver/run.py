@@ -2,7 +2,11 @@
 
 - A process started by a supervisor for a reload (HWEBSERVER_WORKER in its environment)
   becomes a worker on the inherited sockets when its script reaches run().
+- A process started to check new code before a reload without a supervisor (a `check_only`
+  launch) reports that its script reached run(), and exits.
 - in_background=True: an in-process server on a daemon thread (worker/process/inprocess.py).
+- supervisor=False (or HWEBSERVER_SUPERVISOR=0), in the main thread: the calling process serves
+  in the foreground itself, and reloads by re-executing in place (foreground/).
 - Otherwise the calling process becomes the supervisor (supervisor/main_loop.py), which
   forks the first workers; only where that is impossible (not the main thread, no fork) does
   the server run in the calling thread.
@@ -21,6 +25,8 @@ from typing import Any, NoReturn
 from . import command_line
 from .api.errors import OperationFailed
 from .api.run_arguments import RunArguments, describe_arguments
+from .foreground import handover
+from .foreground import server as foreground
 from .supervisor import systemd
 from .supervisor.listeners import acquire_all, close_all
 from .supervisor.main_loop import Supervisor
@@ -29,9 +35,12 @@ from .worker.common.config import Listener
 from .worker.common.logs import ServerLog, logger, setup_console_logging
 from .worker.process import current, inprocess, launch
 from .worker.process import main as process
+from .worker.process.sources import application_sources
 
 # A spawned worker reports a failure to import the application from here on.
 launch.take_from_environment()
+# A process re-executed in place for a reload takes its listening sockets (foreground/).
+handover.take_from_environment()
 
 _debug_mode = False
 
@@ -76,6 +85,7 @@ def run(
     allow_system_port: bool = False,
     workers: int = 1,
     address: str | None = None,
+    supervisor: bool = True,
 ) -> None:
     # The docstring is RUN_DOC below, its argument list made from api/run_arguments.py.
     global _debug_mode
@@ -84,6 +94,8 @@ def run(
     arguments = RunArguments.from_mapping(command_line.apply(scripts_arguments))
     build = partial(build_options, arguments)
     claimed = launch.claim()
+    if claimed is not None and claimed.check_only:
+        _report_checked(claimed, partial(build, warn_settings=False))
     if claimed is not None:
         # Its settings file was read, and any warning about it given, when run() first ran.
         _serve_as_spawned_worker(claimed, partial(build, warn_settings=False))
@@ -92,7 +104,8 @@ def run(
     setup_console_logging()  # first: reading the settings may warn
     try:
         options = build()
-        listeners = acquire_all(options.specs, systemd.inherited_sockets())
+        inherited = [*handover.inherited_sockets(), *systemd.inherited_sockets()]
+        listeners = acquire_all(options.specs, inherited)
     except Exception as exc:
         command_line.note_startup_failure(exc)
         raise
@@ -107,9 +120,13 @@ def run(
     except BaseException:
         close()
         raise
+    in_main_thread = threading.current_thread() is threading.main_thread()
     if options.in_background:
+        handover.release_held_signals()
         inprocess.serve_in_background(options.config, listeners, close)
-    elif hasattr(os, "fork") and threading.current_thread() is threading.main_thread():
+    elif not options.supervisor and in_main_thread:
+        _serve_in_foreground(options, listeners)
+    elif hasattr(os, "fork") and in_main_thread:
         _supervise(options, listeners)
     else:
         inprocess.serve_here(options.config, listeners, close)
@@ -159,6 +176,39 @@ def _supervise(options: RunOptions, listeners: list[Listener]) -> None:
         supervisor.serve()
     finally:
         current.release(supervisor)
+
+
+def _serve_in_foreground(options: RunOptions, listeners: list[Listener]) -> None:
+    if options.workers != 1:
+        logger.warning(
+            "workers=%d ignored: without a supervisor this process serves alone", options.workers
+        )
+    server = foreground.ForegroundServer(options, listeners, handover.taken())
+    try:
+        current.claim(server)
+    except BaseException:
+        close_all(listeners)
+        raise
+    try:
+        server.run()
+    finally:
+        close_all(server.listeners)
+        current.release(server)
+
+
+def _report_checked(claimed: launch.WorkerLaunch, build: Callable[[], RunOptions]) -> NoReturn:
+    """The check before a reload without a supervisor: the new code reached run(), and its
+    options and settings hold. Nothing is bound or served; the process ends here."""
+    try:
+        build()
+    except BaseException as exc:
+        launch.report_failure(claimed, exc)
+        process.flush_and_exit(1)
+    try:
+        launch.report_checked(claimed, application_sources())
+    except OSError:
+        process.flush_and_exit(1)
+    process.flush_and_exit(0)
 
 
 def _serve_as_spawned_worker(

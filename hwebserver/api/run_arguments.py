@@ -212,6 +212,24 @@ class RunArguments:
             extension=True,
         ),
     )
+    supervisor: bool = field(
+        default=True,
+        metadata=meaning(
+            "True: a supervisor process keeps worker processes serving (handlers see a "
+            "worker's pid and state). False: this process serves in the foreground itself, as "
+            "Houdini does (handlers see its pid and its one module state); a reload re-executes "
+            "it in place with its sockets. The environment variable `HWEBSERVER_SUPERVISOR=0` "
+            "(or `1`) chooses for a script that does not say; `--supervisor`/`--no-supervisor` "
+            "typed on the command line win over both. Ignored with `in_background=True`.",
+            CommandLineForm(
+                "--supervisor",
+                "--no-supervisor: this process serves itself, as Houdini does (its pid and "
+                "module state in handlers); reloads re-execute it in place",
+                kind="either",
+            ),
+            extension=True,
+        ),
+    )
 
     @classmethod
     def from_mapping(cls, given: Mapping[str, Any]) -> RunArguments:

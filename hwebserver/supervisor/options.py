@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .. import command_line
 from ..api import settings as settings_module
 from ..api.declared import check_declared_ports
 from ..api.enums import webServerVerbosity
@@ -31,6 +32,31 @@ class RunOptions:
     reload_source_changes: bool
     workers: int
     port_callback: Callable[[str, int], Any] | None
+    # False: this process serves itself in the foreground (foreground/), as Houdini does.
+    supervisor: bool = True
+
+
+SUPERVISOR_ENV = "HWEBSERVER_SUPERVISOR"
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def resolve_supervisor(argument: bool) -> bool:
+    """--supervisor/--no-supervisor typed on the command line, else HWEBSERVER_SUPERVISOR in
+    the environment (a launcher can set it, not the script's arguments), else run()'s own."""
+    if command_line.typed("supervisor"):
+        return bool(argument)
+    text = os.environ.get(SUPERVISOR_ENV, "").strip().lower()
+    if not text:
+        return bool(argument)
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(
+        f"{SUPERVISOR_ENV}={os.environ[SUPERVISOR_ENV]!r}: use 0 (this process serves itself) "
+        "or 1 (a supervisor with worker processes)"
+    )
 
 
 def resolve_in_background(in_background: bool | None) -> bool:
@@ -137,6 +163,7 @@ def build_options(arguments: RunArguments, warn_settings: bool = True) -> RunOpt
         bool(reload_source_changes),
         worker_count,
         arguments.port_callback,
+        resolve_supervisor(arguments.supervisor),
     )
 
 

@@ -50,6 +50,9 @@ class SignalInbox:
             self._previous[signum] = signal.signal(signum, _record)
         self._previous_wakeup = signal.set_wakeup_fd(self._write_fd, warn_on_full_buffer=False)
         self.installed = True
+        # A process re-executed in place for a reload holds HUP blocked until its handlers are
+        # in place (foreground/handover.py): let it through now.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)
 
     def restore(self) -> None:
         if not self.installed:

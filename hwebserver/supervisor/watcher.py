@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any, Protocol
 
 from ..worker.common.logs import ServerLog
 from ..worker.process import linux
@@ -131,13 +132,22 @@ def _before_exec() -> None:
     linux.set_parent_death_signal(signal.SIGTERM)
 
 
+class Readers(Protocol):
+    """Where the helper's reports are waited for: the supervisor's selector, or a serving
+    event loop (foreground/server.py)."""
+
+    def register(self, fileobj: int, events: int, data: Any = None) -> Any: ...
+
+    def unregister(self, fileobj: int) -> Any: ...
+
+
 class WatcherKeeper:
     """The supervisor's use of a SourceWatcher: on its selector, restarted if it dies,
     calling on_change(description) when watched files change."""
 
     def __init__(
         self,
-        selector: selectors.BaseSelector,
+        selector: Readers,
         log: ServerLog,
         on_change: Callable[[str], None],
     ) -> None:

@@ -4,7 +4,8 @@ Served by the workers like any route (so a port's TLS, ALLOWED_HOSTS and access 
 with the lowest priority: an application's own handler for the same path wins. The numbers
 come from the supervisor, the one process that sees every worker: the worker answering a
 scrape asks it over the control pipe (METRICS_QUERY) and renders the snapshot it gets back.
-Nothing is exchanged while nobody scrapes.
+Nothing is exchanged while nobody scrapes. A process serving without a supervisor
+(foreground/) is its own service: it provides the snapshot itself (`provide`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ class AdminEndpoints:
         self.shutting_down = False  # the supervisor said so (UNREADY), or it is gone
         self.pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self.query_ids = itertools.count(1)
+        # Serving without a supervisor: the service's snapshot, made by this very process.
+        self.source: Callable[[], dict[str, Any]] | None = None
 
     # -- the supervisor side ---------------------------------------------------------------
     def connect(self, send: Send, link_alive: Callable[[], bool], generation: int) -> None:
@@ -50,6 +53,10 @@ class AdminEndpoints:
         self.send = send
         self.link_alive = link_alive
         self.generation = generation
+
+    def provide(self, source: Callable[[], dict[str, Any]]) -> None:
+        """This process is the whole service: scrapes are answered from `source()`."""
+        self.source = source
 
     def on_message(self, message: control.Message) -> None:
         kind = message["kind"]
@@ -62,6 +69,8 @@ class AdminEndpoints:
 
     async def snapshot(self) -> dict[str, Any] | None:
         send = self.send
+        if self.source is not None:
+            return self.source()
         if send is None:
             return local_snapshot(self.state, self.generation, 0.0, _rss())
         query = next(self.query_ids)
@@ -92,7 +101,8 @@ class AdminEndpoints:
 
     async def readyz(self, request: Request) -> Response:
         supervisor_gone = self.send is not None and not self.link_alive()
-        in_process_draining = self.send is None and self.state.draining
+        # A service that provides its snapshot drains for a reload too; it says when it stops.
+        in_process_draining = self.send is None and self.source is None and self.state.draining
         if self.shutting_down or supervisor_gone or in_process_draining:
             response = Response("shutting down\n", 503, "text/plain")
             response.setHeader("Connection", "close")
@@ -142,6 +152,13 @@ def connect(
     endpoints = state.admin_endpoints if state is not None else None
     if endpoints is not None:
         endpoints.connect(send, link_alive, generation)
+
+
+def provide(state: WorkerState | None, source: Callable[[], dict[str, Any]]) -> None:
+    """A process serving without a supervisor: scrapes are answered from `source()`."""
+    endpoints = state.admin_endpoints if state is not None else None
+    if endpoints is not None:
+        endpoints.provide(source)
 
 
 def on_control_message(state: WorkerState | None, message: control.Message) -> None:

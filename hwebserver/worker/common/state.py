@@ -56,6 +56,8 @@ class AdminLink(Protocol):
 
     def on_message(self, message: Message) -> None: ...
 
+    def provide(self, source: Callable[[], dict[str, Any]]) -> None: ...
+
 
 class AppLifespan(Protocol):
     """The lifespan of one mounted ASGI app in this worker (apps/lifespan.py), as the state

@@ -8,6 +8,11 @@ run()) over the control pipe with its traceback, so the supervisor can log it an
 old generation serving. Once reported, the failure is the supervisor's to log: the worker
 does not print it to the stderr it shares with the supervisor as well (that made every broken
 edit appear twice, once as raw stderr).
+
+A check launch (`check_only`, no listeners) is the short-lived child a service serving without
+a supervisor starts before it re-executes itself for a reload (foreground/check.py): it
+imports the script up to run(), where it reports READY with the application's sources and
+exits, or reports why it could not get there.
 """
 
 from __future__ import annotations
@@ -15,13 +20,15 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import signal
 import socket
 import sys
 from dataclasses import dataclass
 from types import TracebackType
 
 from ...api.tracebacks import exception_summary, format_user_exception
-from ..common.control import BOOT_FAILED, encode
+from ..common.control import BOOT_FAILED, READY, encode
+from . import linux
 
 ENV_NAME = "HWEBSERVER_WORKER"
 
@@ -33,6 +40,7 @@ class WorkerLaunch:
     control_fd: int
     listener_fds: tuple[tuple[str, int], ...]
     request_limit: int | None = None
+    check_only: bool = False
 
     def to_env(self) -> str:
         return json.dumps(
@@ -42,6 +50,7 @@ class WorkerLaunch:
                 "control_fd": self.control_fd,
                 "listeners": [list(pair) for pair in self.listener_fds],
                 "request_limit": self.request_limit,
+                "check_only": self.check_only,
             }
         )
 
@@ -54,6 +63,7 @@ class WorkerLaunch:
             int(data["control_fd"]),
             tuple((str(name), int(fd)) for name, fd in data["listeners"]),
             data.get("request_limit"),
+            bool(data.get("check_only", False)),
         )
 
 
@@ -91,6 +101,11 @@ def take_from_environment() -> None:
         return
     pending = _PendingLaunch(WorkerLaunch.from_env(text))
     _pending.append(pending)
+    if pending.launch.check_only:
+        # Nothing ends a check that hangs at import but its parent: die with it.
+        linux.set_parent_death_signal(signal.SIGKILL)
+        if linux.orphaned(pending.launch.supervisor_pid):
+            os._exit(1)
     previous_hook = sys.excepthook
 
     def report_exception(
@@ -118,6 +133,14 @@ def claim() -> WorkerLaunch | None:
 def started_by_supervisor() -> bool:
     """This process is a worker a reload started (whether or not run() claimed it yet)."""
     return bool(_pending)
+
+
+def report_checked(launch: WorkerLaunch, sources: list[str]) -> None:
+    """A check launch reached run(): READY, with the sources the new code loaded."""
+    with socket.socket(fileno=os.dup(launch.control_fd)) as sock:
+        sock.setblocking(True)
+        sock.settimeout(5.0)
+        sock.sendall(encode(READY, pid=os.getpid(), sources=sources))
 
 
 def report_failure(launch: WorkerLaunch, exc: BaseException) -> None:
