@@ -39,6 +39,9 @@ class Handover:
     retired: dict[str, Any] = field(default_factory=dict)  # statuses, buckets, duration_sum
     reason: str = ""  # what asked for the reload (SIGHUP, a changed file)
     reload_started: float = 0.0  # time.monotonic() when it was asked
+    # The sources' modification times (ns) as the new image will load them: one saved before
+    # its watch is in place is seen by comparing (foreground/server.py).
+    stamps: dict[str, int] = field(default_factory=dict)
 
     def to_env(self) -> str:
         data = asdict(self)
@@ -57,6 +60,7 @@ class Handover:
             dict(data.get("retired") or {}),
             str(data.get("reason", "")),
             float(data.get("reload_started", 0.0)),
+            {str(path): int(stamp) for path, stamp in dict(data.get("stamps") or {}).items()},
         )
 
 

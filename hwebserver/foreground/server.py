@@ -83,6 +83,8 @@ class ForegroundServer:
             self.counters.retired_buckets = list(previous.retired.get("buckets", []))
             self.counters.retired_duration = float(previous.retired.get("duration_sum", 0.0))
         self.serving_since = time.monotonic()
+        # The sources as this image loaded them, to compare once the watch is in place.
+        self.loaded_stamps = previous.stamps if previous else _stamps(application_sources())
         self.loop: asyncio.AbstractEventLoop | None = None
         self.server: WorkerServer | None = None
         self.watcher: WatcherKeeper | None = None
@@ -137,7 +139,9 @@ class ForegroundServer:
             self._clock = loop.call_at(self._clock_due, self._tick)
             if self.options.reload_source_changes:
                 readers = LoopReaders(loop)
-                self.watcher = WatcherKeeper(readers, self.log, self._on_sources_changed)
+                self.watcher = WatcherKeeper(
+                    readers, self.log, self._on_sources_changed, self._on_watching
+                )
                 self.watcher.start(time.monotonic())
             while True:
                 server = await self._serve_until_reload(server)
@@ -189,21 +193,23 @@ class ForegroundServer:
             if self.stop_mode.done():
                 await self._shutdown(server)
                 raise _Stopped
-            result = await self._check_latest()
-            if result is None:
+            checked = await self._check_latest()
+            if checked is None:
                 continue  # stopping: the next turn drains
+            result, stamps = checked
             if result.ok:
-                break
-        return await self._reexec(server, result)
+                return await self._reexec(server, result, stamps)
 
-    async def _check_latest(self) -> CheckResult | None:
-        """Check the code on disk; again while a newer reload came during the check. None
-        when a stop came first."""
+    async def _check_latest(self) -> tuple[CheckResult, dict[str, int]] | None:
+        """Check the code on disk; again while a newer reload came during the check. The
+        result, with the sources' modification times when the check began; None when a stop
+        came first."""
         assert self.stop_mode is not None and self.reload_wanted is not None
         while True:
             reason = self.reload_reason
             self.reload_wanted.clear()
             started = time.monotonic()
+            stamps = _stamps(application_sources())
             self.log.startup("reloading (%s): checking the new code", reason)
             self.notifier.reloading(f"reloading ({reason})")
             check = asyncio.ensure_future(
@@ -222,11 +228,11 @@ class ForegroundServer:
                 continue
             if not result.ok:
                 self._reload_failed(result)
-                return result
+                return result, stamps
             self.log.lifecycle("the new code passed its check in %.2fs", time.monotonic() - started)
             if self.watcher is not None:
                 self.watcher.watch_more(result.sources)
-            return result
+            return result, stamps
 
     def _reload_failed(self, result: CheckResult) -> None:
         self.counters.reloads_failed += 1
@@ -240,10 +246,13 @@ class ForegroundServer:
         )
         self.notifier.ready(f"reload failed; serving generation {self.generation}")
 
-    async def _reexec(self, server: WorkerServer, result: CheckResult) -> WorkerServer:
-        """Finish what is in progress with the listening sockets kept open, then exec()."""
+    async def _reexec(
+        self, server: WorkerServer, result: CheckResult, stamps: dict[str, int]
+    ) -> WorkerServer:
+        """Finish what is in progress with the listening sockets kept open, then exec().
+        `stamps`: the sources' modification times when the check began."""
         assert self.stop_mode is not None
-        stamps = _stamps([*application_sources(), *result.sources])
+        stamps = {**_stamps(result.sources), **stamps}
         kept = [
             Listener(each.name, each.sock.dup(), dict(each.settings)) for each in self.listeners
         ]
@@ -256,7 +265,7 @@ class ForegroundServer:
         if self.stop_mode.done():
             await self._stopped_after(server)
             raise _Stopped
-        if _stamps(stamps) != stamps:
+        if _stamps(list(stamps)) != stamps:
             # Saved again since the check: what exec() would load is not what was checked.
             again = await check_new_code(
                 self.command, self.generation + 1, self.config.server.WORKER_BOOT_TIMEOUT
@@ -265,13 +274,13 @@ class ForegroundServer:
                 self._reload_failed(again)
                 return await self._start_serving()
         try:
-            self._exec()
+            self._exec(_stamps(list(stamps)))
         except OSError as exc:
             self.counters.reloads_failed += 1
             self.log.error("reload failed: cannot re-execute (%s); the old code serves on", exc)
         return await self._start_serving()
 
-    def _exec(self) -> None:
+    def _exec(self, stamps: dict[str, int]) -> None:
         state = self.server.state if self.server is not None else None
         statuses = self.counters.retired_statuses
         buckets = self.counters.retired_buckets
@@ -291,6 +300,7 @@ class ForegroundServer:
             retired,
             self.reload_reason,
             time.monotonic(),
+            stamps,
         )
         if self.watcher is not None:
             self.watcher.stop()  # its pipes close at exec(); it would be left a zombie
@@ -410,6 +420,16 @@ class ForegroundServer:
     def _on_sources_changed(self, description: str) -> None:
         self._reload(description)
 
+    def _on_watching(self) -> None:
+        """A save between this image's start and its watch being in place was not reported:
+        found here by comparing modification times."""
+        loaded = self.loaded_stamps
+        now = _stamps(list(loaded))
+        changed = [path for path, stamp in now.items() if stamp != loaded[path]]
+        self.loaded_stamps = now
+        if changed:
+            self._reload(f"{os.path.basename(changed[0])} changed")
+
     def _no_workers(self, name: str) -> None:
         self.log.warning("%s ignored: this process serves alone (no supervisor, no workers)", name)
 
@@ -468,9 +488,9 @@ class _Stopped(Exception):
     """The service stopped (drained); run() returns."""
 
 
-def _stamps(paths: list[str] | dict[str, float]) -> dict[str, float]:
-    """Modification times of the files (0 for a file gone)."""
-    found: dict[str, float] = {}
+def _stamps(paths: list[str]) -> dict[str, int]:
+    """Modification times of the files, in ns (0 for a file gone)."""
+    found: dict[str, int] = {}
     for path in paths:
         try:
             found[path] = os.stat(path).st_mtime_ns

@@ -150,10 +150,13 @@ class WatcherKeeper:
         selector: Readers,
         log: ServerLog,
         on_change: Callable[[str], None],
+        on_watching: Callable[[], None] | None = None,
     ) -> None:
         self.selector = selector
         self.log = log
         self.on_change = on_change
+        # Called each time a watch is in place: edits made before it were not seen.
+        self.on_watching = on_watching
         self.watcher: SourceWatcher | None = None
         self.restart_at: float | None = None
 
@@ -194,6 +197,8 @@ class WatcherKeeper:
         changed, watching = report
         if watching is not None:
             self.log.lifecycle("watching %d source file(s) for changes", watching)
+            if self.on_watching is not None:
+                self.on_watching()
         if changed:
             names = ", ".join(os.path.basename(path) for path in changed[:3])
             more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""

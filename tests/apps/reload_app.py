@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 from harness import serve
@@ -25,6 +26,19 @@ LOADED_BY = os.getpid()
 @hwebserver.urlHandler("/loaded-by")
 def loaded_by(request: hwebserver.Request) -> str:
     return f"{LOADED_BY} {os.getpid()}"
+
+
+_counted = 0
+_count_lock = threading.Lock()
+
+
+@hwebserver.urlHandler("/count")
+def count(request: hwebserver.Request) -> str:
+    """A module-level counter: one per process that serves (a worker, or the process itself)."""
+    global _counted
+    with _count_lock:
+        _counted += 1
+        return f"{_counted} {os.getpid()}"
 
 
 @hwebserver.urlHandler("/version")
