@@ -23,7 +23,8 @@ arguments, the others keep the APP's values. A start-up failure (busy port, bad 
 setting, missing APP, syntax error) is one line on stderr, exit status 1; --debug adds the
 traceback.
 
-signals (sent to the supervisor, the process this command starts):
+signals (sent to the supervisor, the process this command starts; with --no-supervisor, the
+process that serves itself, where a reload re-executes it in place, keeping its pid):
   HUP          reload: start workers on the current code, then drain the old ones;
                nothing is refused; a broken edit leaves the old workers serving
   TERM, INT    graceful shutdown: stop accepting, finish requests in flight (at most
@@ -34,6 +35,8 @@ signals (sent to the supervisor, the process this command starts):
   USR1         reopen log files (after logrotate)
 
 environment:
+  HWEBSERVER_SUPERVISOR=0                  serve from this process (as --no-supervisor); 1:
+                                           with a supervisor; typed options win
   LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES   systemd socket activation: serve the sockets
                                            passed instead of binding
   NOTIFY_SOCKET                            systemd notification: READY=1, RELOADING=1,
