@@ -4,9 +4,11 @@ listening sockets, nothing refused)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
+import socket
 import sys
 import threading
 
@@ -16,6 +18,9 @@ from clientloop import ClientLoop
 from supervision import copy_app, edit
 from support import ServerProcess, wait_for
 from test_control_command import control, free_port
+from test_systemd import receive
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 NO_SUPERVISOR = {"supervisor": False, "verbosity": 1}
 
@@ -225,3 +230,75 @@ def test_a_reload_that_cannot_check_in_time_keeps_the_old_code(tmp_path):
         wait_for(lambda: "did not reach run() within 3s" in srv.logs(), timeout=60)
         assert httpx.get(srv.url("/version")).text == f"v1 {srv.pid}"
         wait_for(lambda: children(srv) == [], timeout=15)  # the hung check was killed
+
+
+def test_systemd_notifications_and_activated_socket_survive_the_re_execution(tmp_path):
+    """Type=notify: READY, RELOADING then READY from the re-executed image (its NOTIFY_SOCKET
+    handed back), STOPPING; a socket passed by socket activation goes on serving."""
+    path = tmp_path / "notify.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify, socket.socket() as activated:
+        notify.bind(str(path))
+        notify.settimeout(60)
+        activated.bind(("127.0.0.1", 0))
+        activated.listen()
+        port, fd = activated.getsockname()[1], activated.fileno()
+        move = f"exec 3<&{fd} {fd}<&-; " if fd != 3 else ""
+        script = copy_app(tmp_path)
+        command = [
+            "/bin/bash",
+            "-c",
+            move + 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$@"',
+            "bash",
+            sys.executable,
+            str(script),
+        ]
+        env = {"NOTIFY_SOCKET": str(path)}
+        srv = ServerProcess(
+            script, tmp_path, NO_SUPERVISOR, env=env, command=command, pass_fds=(fd,)
+        )
+        try:
+            srv.start(wait=False)
+            assert receive(notify)["READY"] == "1"
+            activated.close()
+            assert httpx.get(f"http://127.0.0.1:{port}/version").text == f"v1 {srv.pid}"
+            edit(script, 'VERSION = "v1"', 'VERSION = "v2"')
+            srv.signal(signal.SIGHUP)
+            assert receive(notify)["RELOADING"] == "1"
+            assert receive(notify)["READY"] == "1"
+            assert reloaded(srv, 1)
+            assert httpx.get(f"http://127.0.0.1:{port}/version").text == f"v2 {srv.pid}"
+            srv.signal(signal.SIGTERM)
+            assert receive(notify)["STOPPING"] == "1"
+            assert srv.wait(30) == 0
+        finally:
+            srv.stop()
+
+
+def test_a_reload_closes_websockets_with_1001_and_keeps_the_pid(tmp_path):
+    events = tmp_path / "events.jsonl"
+    env = {"HWEBSERVER_TEST_EVENTS": str(events)}
+    with ServerProcess("websocket_app.py", tmp_path, NO_SUPERVISOR, env=env) as srv:
+        serving(srv)
+
+        async def scenario() -> int | None:
+            url = f"ws://127.0.0.1:{srv.port}/ws/echo/stay"
+            async with connect(url, proxy=None, open_timeout=30) as ws:
+                await ws.send("hi")
+                assert await ws.recv() == "hi"
+                srv.signal(signal.SIGHUP)
+                try:
+                    await asyncio.wait_for(ws.recv(), 60)
+                except ConnectionClosed as closed:
+                    return closed.rcvd.code if closed.rcvd is not None else None
+            return None
+
+        assert asyncio.run(scenario()) == 1001
+        wait_for(lambda: reloaded(srv, 1), timeout=60)
+
+        async def again() -> str:
+            url = f"ws://127.0.0.1:{srv.port}/ws/echo/back"
+            async with connect(url, proxy=None, open_timeout=30) as ws:
+                await ws.send("again")
+                return str(await ws.recv())
+
+        assert asyncio.run(again()) == "again"
