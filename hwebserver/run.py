@@ -114,17 +114,22 @@ def run(
         # What the user typed, so not a warning; said once, since the script shows another port.
         logger.info("--port %d replaces port %d of the script's run()", replaced[1], replaced[0])
     _debug_mode = options.config.debug
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    serves_itself = not options.in_background and not options.supervisor and in_main_thread
+    if serves_itself:
+        # Until its handler is in place: a HUP sent once the port is announced must not kill.
+        handover.hold_signals()
     close = partial(close_all, listeners)
     try:
         announce(options, listeners)
     except BaseException:
+        handover.release_held_signals()
         close()
         raise
-    in_main_thread = threading.current_thread() is threading.main_thread()
     if options.in_background:
         handover.release_held_signals()
         inprocess.serve_in_background(options.config, listeners, close)
-    elif not options.supervisor and in_main_thread:
+    elif serves_itself:
         _serve_in_foreground(options, listeners)
     elif hasattr(os, "fork") and in_main_thread:
         _supervise(options, listeners)

@@ -302,3 +302,18 @@ def test_a_reload_closes_websockets_with_1001_and_keeps_the_pid(tmp_path):
                 return str(await ws.recv())
 
         assert asyncio.run(again()) == "again"
+
+
+def test_a_reload_asked_while_the_process_re_executes_is_not_lost(tmp_path):
+    """A HUP that comes while the process drains or exec()s (or while the new image imports
+    the script, before its handler is in place) neither kills it nor goes unheard."""
+    with ServerProcess(copy_app(tmp_path), tmp_path, NO_SUPERVISOR) as srv:
+        serving(srv)
+        with ClientLoop(srv.url("/version"), keep_alive=False) as fresh:
+            srv.signal(signal.SIGHUP)
+            wait_for(lambda: "re-executes itself" in srv.logs(), timeout=60, interval=0.001)
+            srv.signal(signal.SIGHUP)
+            wait_for(lambda: reloaded(srv, 2), timeout=60)
+            fresh.wait_for_count(10)
+        assert fresh.failures == []
+        assert {text.split()[1] for text in fresh.texts} == {str(srv.pid)}

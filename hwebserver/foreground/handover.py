@@ -20,6 +20,7 @@ import signal
 import socket
 import sys
 from dataclasses import asdict, dataclass, field
+from types import TracebackType
 from typing import Any, NoReturn
 
 ENV_NAME = "HWEBSERVER_REEXEC"
@@ -42,6 +43,7 @@ class Handover:
     # The sources' modification times (ns) as the new image will load them: one saved before
     # its watch is in place is seen by comparing (foreground/server.py).
     stamps: dict[str, int] = field(default_factory=dict)
+    reload_after: str = ""  # a reload asked during the re-execution: the new image does it
 
     def to_env(self) -> str:
         data = asdict(self)
@@ -61,6 +63,7 @@ class Handover:
             str(data.get("reason", "")),
             float(data.get("reload_started", 0.0)),
             {str(path): int(stamp) for path, stamp in dict(data.get("stamps") or {}).items()},
+            str(data.get("reload_after", "")),
         )
 
 
@@ -80,6 +83,19 @@ def take_from_environment() -> None:
         except OSError:
             pass
     _taken.append(handover)
+    previous_hook = sys.excepthook
+
+    def say_what_ended(
+        kind: type[BaseException], value: BaseException, tb: TracebackType | None
+    ) -> None:
+        if not _sockets_given:  # run() was not reached: the old code is gone already
+            sys.stderr.write(
+                f"hwebserver: the code reloaded into pid {os.getpid()} failed before run() "
+                "(it was changed again after its check); the service stops\n"
+            )
+        previous_hook(kind, value, tb)
+
+    sys.excepthook = say_what_ended
 
 
 def taken() -> Handover | None:
@@ -127,6 +143,11 @@ def exec_in_place(
         for _name, fd in handover.listeners:
             os.set_inheritable(fd, False)
         raise
+
+
+def hold_signals() -> None:
+    """Hold a reload signal until release_held_signals(), once the handler is in place."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
 
 
 def release_held_signals() -> None:

@@ -92,6 +92,9 @@ class ForegroundServer:
         self.stop_reason = ""
         self.reload_wanted: asyncio.Event | None = None
         self.reload_reason = ""
+        # From a passed check to exec(): a reload asked meanwhile is the new image's to do.
+        self.reexecuting = False
+        self.reload_after = ""
         self.draining = False
         self.interrupts = 0
         self.lag = 0.0
@@ -135,6 +138,8 @@ class ForegroundServer:
         pid_file = pidfile.write_if_asked(self.listeners)  # the same pid: rewritten as it was
         try:
             self._announce()
+            if self.previous is not None and self.previous.reload_after:
+                self._reload(self.previous.reload_after)  # asked while the old image exec'd
             self._clock_due = loop.time() + CLOCK_INTERVAL
             self._clock = loop.call_at(self._clock_due, self._tick)
             if self.options.reload_source_changes:
@@ -252,6 +257,19 @@ class ForegroundServer:
         """Finish what is in progress with the listening sockets kept open, then exec().
         `stamps`: the sources' modification times when the check began."""
         assert self.stop_mode is not None
+        self.reexecuting = True
+        try:
+            return await self._drain_and_exec(server, result, stamps)
+        finally:
+            self.reexecuting = False
+            if self.reload_after:  # still here: the old code serves on, and the reload is due
+                reason, self.reload_after = self.reload_after, ""
+                self._reload(reason)
+
+    async def _drain_and_exec(
+        self, server: WorkerServer, result: CheckResult, stamps: dict[str, int]
+    ) -> WorkerServer:
+        assert self.stop_mode is not None
         stamps = {**_stamps(result.sources), **stamps}
         kept = [
             Listener(each.name, each.sock.dup(), dict(each.settings)) for each in self.listeners
@@ -278,6 +296,8 @@ class ForegroundServer:
         except OSError as exc:
             self.counters.reloads_failed += 1
             self.log.error("reload failed: cannot re-execute (%s); the old code serves on", exc)
+            if self.watcher is not None:
+                self.watcher.start(time.monotonic())
         return await self._start_serving()
 
     def _exec(self, stamps: dict[str, int]) -> None:
@@ -301,6 +321,7 @@ class ForegroundServer:
             self.reload_reason,
             time.monotonic(),
             stamps,
+            self.reload_after,
         )
         if self.watcher is not None:
             self.watcher.stop()  # its pipes close at exec(); it would be left a zombie
@@ -411,8 +432,9 @@ class ForegroundServer:
     def _reload(self, reason: str) -> None:
         if self.reload_wanted is None or (self.stop_mode is not None and self.stop_mode.done()):
             return
-        if self.draining:
-            self.log.startup("%s during the reload's drain: the code checked is loaded", reason)
+        if self.reexecuting:
+            self.log.lifecycle("%s while re-executing: the new code reloads once it serves", reason)
+            self.reload_after = reason
             return
         self.reload_reason = reason
         self.reload_wanted.set()
