@@ -161,12 +161,16 @@ class ForegroundServer:
         self.log.startup("pid %d stopped", os.getpid())
 
     async def _start_serving(self) -> WorkerServer:
-        server = WorkerServer(self.config, self.listeners)
-        self.server = server
-        state = await server.start()
         for listener in self.listeners:
             # Until a reload hands them over, not into the application's subprocesses.
             os.set_inheritable(listener.sock.fileno(), False)
+        server = WorkerServer(self.config, self.listeners)
+        self.server = server
+        try:
+            state = await server.start()
+        except BaseException:
+            server.close()
+            raise
         admin.provide(state, self._snapshot)
         self.serving_since = time.monotonic()
         return server
@@ -280,7 +284,9 @@ class ForegroundServer:
         for listener in self.listeners:
             listener.sock.close()  # their duplicates in `kept` go on
         self.listeners = kept
-        if self.stop_mode.done():
+        if self.stop_mode.done():  # asked to stop during the drain: no exec()
+            self.log.startup("shutting down (%s) instead of reloading", self.stop_reason)
+            self.notifier.stopping(f"shutting down ({self.stop_reason})")
             await self._stopped_after(server)
             raise _Stopped
         if _stamps(list(stamps)) != stamps:
