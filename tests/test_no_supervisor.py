@@ -169,6 +169,7 @@ def test_command_line_no_supervisor_reloads_its_own_command_line(tmp_path):
         assert f'hwebserver_supervisor_info{{generation="1",pid="{srv.pid}"}} 1.0' in metrics
         assert 'hwebserver_reloads_total{outcome="succeeded"} 1.0' in metrics
         assert httpx.get(srv.url("/readyz", "admin")).text == "ready\n"
+        assert httpx.get(srv.url("/livez", "admin")).text == "live\n"
         assert pid_file.read_text().split()[0] == str(srv.pid)
         stop = control("stop", "--pid-file", str(pid_file))
         assert stop.returncode == 0, stop.stderr

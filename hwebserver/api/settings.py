@@ -131,19 +131,28 @@ class ServerSettings:
         },
     )
     WORKER_TIMEOUT: float = field(
-        default=30.0, metadata={"doc": "heartbeat silence before a worker is replaced"}
+        default=30.0,
+        metadata={
+            "doc": "heartbeat silence before a worker is replaced (not used without a supervisor)"
+        },
     )
     WORKER_BOOT_TIMEOUT: float = field(
-        default=60.0, metadata={"doc": "seconds a new worker has to be READY"}
+        default=60.0,
+        metadata={
+            "doc": "seconds a new worker has to be READY (without a supervisor: the new code "
+            "has to reach run() in a reload's check)"
+        },
     )
     MAX_REQUESTS: int = field(
-        default=0, metadata={"doc": "recycle a worker after this many requests"}
+        default=0,
+        metadata={"doc": "recycle a worker after this many requests (not without a supervisor)"},
     )
     MAX_REQUESTS_JITTER: int = field(
         default=0, metadata={"doc": "random extra requests before recycling"}
     )
     MAX_WORKER_MEMORY: int = field(
-        default=0, metadata={"doc": "recycle a worker whose RSS stays above this"}
+        default=0,
+        metadata={"doc": "recycle a worker whose RSS stays above this (not without a supervisor)"},
     )
     WEBSOCKET_MAX_MESSAGE_SIZE: int = field(
         default=16 * 1024 * 1024, metadata={"doc": "largest WebSocket message (else close 1009)"}

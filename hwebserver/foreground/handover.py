@@ -134,12 +134,14 @@ def exec_in_place(
     for _name, fd in handover.listeners:
         os.set_inheritable(fd, True)
     flush_output()
-    os.chdir(cwd)
+    here = os.getcwd()
+    os.chdir(cwd)  # where the service was started: its command line's paths are relative to it
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
     try:
         os.execve(command[0], command, env)
     except BaseException:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        os.chdir(here)
         for _name, fd in handover.listeners:
             os.set_inheritable(fd, False)
         raise
