@@ -43,6 +43,8 @@ CLOCK_INTERVAL = 1.0
 # send on one gets its answer (with Connection: close) rather than a close under its request;
 # then they are closed. Requests in progress have GRACEFUL_TIMEOUT.
 IDLE_GRACE = 1.0
+# Before exec(): the loop turns once more for a signal another thread caught.
+SIGNAL_SETTLE = 0.02
 GRACEFUL = "graceful"
 IMMEDIATE = "immediate"
 
@@ -262,10 +264,14 @@ class ForegroundServer:
         `stamps`: the sources' modification times when the check began."""
         assert self.stop_mode is not None
         self.reexecuting = True
+        # From here a HUP stays pending in this thread, and exec() passes it to the new image
+        # (one caught by another thread before is handled by the loop: reload_after).
+        handover_module.hold_signals()
         try:
             return await self._drain_and_exec(server, result, stamps)
         finally:
             self.reexecuting = False
+            handover_module.release_held_signals()  # still here: the old code serves on
             if self.reload_after:  # still here: the old code serves on, and the reload is due
                 reason, self.reload_after = self.reload_after, ""
                 self._reload(reason)
@@ -297,6 +303,9 @@ class ForegroundServer:
             if not again.ok:
                 self._reload_failed(again)
                 return await self._start_serving()
+        # The handler threads are ending: a signal one of them caught is handled now, on the
+        # loop, rather than lost at exec().
+        await asyncio.sleep(SIGNAL_SETTLE)
         try:
             self._exec(_stamps(list(stamps)))
         except OSError as exc:
