@@ -23,11 +23,21 @@ from ...api.request import Request
 from ...api.routing import Route
 from ...api.tracebacks import without_server_frames
 from ..http import eager
-from ..http.error_responses import error_response
 from ..http.response_streams import send_file_range
 from ..http.streaming_body import ClientDisconnected, body_of
 from .lifespan import ASGI_VERSION, Lifespan
-from .response_framing import LENGTH, NO_BODY, Framing, FramingError, app_head, end_continue
+from .response_framing import (
+    LENGTH,
+    NO_BODY,
+    Framing,
+    FramingError,
+    InterimStatus,
+    app_error_response,
+    app_head,
+    app_name,
+    check_final_status,
+    end_continue,
+)
 
 if TYPE_CHECKING:
     from ..common.state import AppLifespan, WorkerState
@@ -251,6 +261,7 @@ class AsgiHttp:
                 raise RuntimeError("http.response.start sent twice")
             self.started = True
             self.status = int(message["status"])
+            check_final_status(self.status, app_name("ASGI", self.route.path, self.app))
             # A tuple: the app may change its own list later, and the framing memo's key is
             # then this very object (response_framing.app_header_block).
             self.headers = tuple(message.get("headers", ()))
@@ -340,15 +351,20 @@ class AsgiHttp:
         if self.disconnected or protocol.closed:
             protocol.abandon(request)
             return
+        status = self.status
         if error is None:
-            reason = "started no response" if not self.started else "left its response unfinished"
-            error = RuntimeError(f"the ASGI app returned but {reason}")
+            if 100 <= status < 200:  # it swallowed the InterimStatus raised by send()
+                error = InterimStatus(status, app_name("ASGI", self.route.path, self.app))
+            else:
+                reason = "left its response unfinished" if self.started else "started no response"
+                error = RuntimeError(f"the ASGI app returned but {reason}")
         self._log(error)
         if self.head_sent:
             protocol.transport.abort()  # the head is out: a cut connection says it failed
             protocol.abandon(request)
         else:
-            protocol.respond(request, error_response(request, error, protocol.state.debug))
+            debug = protocol.state.debug
+            protocol.respond(request, app_error_response(request, error, status, debug))
 
     def _log(self, error: BaseException) -> None:
         request = self.request

@@ -2,8 +2,9 @@
 
 Pure bytes, no I/O: the adapters decide when and from which thread to write. The framing
 follows what the app said when it can: its Content-Length is kept (and enforced), a body known
-in full gets one, no body is sent for HEAD, 1xx, 204 and 304, and otherwise HTTP/1.1 gets
-chunked encoding and HTTP/1.0 a body delimited by closing the connection.
+in full gets one, no body is sent for HEAD, 204 and 304, and otherwise HTTP/1.1 gets
+chunked encoding and HTTP/1.0 a body delimited by closing the connection. An informational
+status (1xx) is never framed as an answer: see InterimStatus.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ...api.headers import check_header_block
+from ..http.error_responses import error_response
 from ..http.response_head import (
     CHUNKED,
     LAST_CHUNK,
@@ -34,11 +36,54 @@ NO_BODY, LENGTH, CHUNKS, UNTIL_CLOSE = range(4)
 
 if TYPE_CHECKING:
     from ...api.request import Request
+    from ...api.response import Response
     from ..http.streaming_body import StreamingBody
 
 
 class FramingError(Exception):
     """The app broke its own framing (e.g. sent fewer bytes than its Content-Length)."""
+
+
+class InterimStatus(ValueError):
+    """An app gave an informational (1xx) status as its answer.
+
+    A client reads a 1xx as an interim answer and waits for the final one; written and kept
+    alive, the next pipelined answer would be read as this one's. Hosted apps have no way to
+    send an interim answer (a 101 needs a real upgrade, which the server does itself), so the
+    server answers 500 in the app's place and closes the connection (see refusal_of).
+    """
+
+    def __init__(self, status: int, app: str = "the app") -> None:
+        super().__init__(
+            f"{app} answered with status {status}: an informational (1xx) status is not a "
+            "final answer (the server answers 500 and closes the connection)"
+        )
+        self.status = status
+
+
+def app_name(kind: str, mount_path: str, app: object) -> str:
+    """How log lines name a hosted app: its kind, where it is mounted and what it is."""
+    name = getattr(app, "__qualname__", None) or type(app).__qualname__
+    module = getattr(app, "__module__", None) or type(app).__module__
+    return f"the {kind} app {module}.{name} mounted at {mount_path}"
+
+
+def app_error_response(
+    request: Request, error: BaseException, status: int, debug: bool
+) -> Response:
+    """The 500 the server answers in place of an app that failed before its head went out;
+    `status`: the one the app gave (0: none). After a 1xx the connection closes: the client
+    may have taken it for an interim answer already (a proxy in front may have passed it on)."""
+    response = error_response(request, error, debug)
+    if 100 <= status < 200:
+        response.setHeader("Connection", "close")
+    return response
+
+
+def check_final_status(status: int, app: str) -> None:
+    """InterimStatus for a 1xx status given as an app's answer."""
+    if 100 <= status < 200:
+        raise InterimStatus(status, app)
 
 
 def _without_lines(date_server: bytes, names: tuple[bytes, ...]) -> bytes:
@@ -139,11 +184,12 @@ class Framing:
         """
         if not 100 <= status <= 599:
             raise ValueError(f"invalid HTTP status {status!r}: a status is from 100 to 599")
+        check_final_status(status, "the app")  # the adapters refuse it earlier, naming the app
         block, length, date_server = self._app_headers(status, headers, date_server)
         framing = b""
-        if status < 200 or status in (204, 304) or method == "HEAD":
+        if status in (204, 304) or method == "HEAD":
             self.mode = NO_BODY
-            if length is not None and status >= 200 and status != 204:
+            if length is not None and status != 204:
                 framing = content_length_line(length)
         elif length is not None:
             self.mode, self.remaining = LENGTH, length

@@ -31,10 +31,18 @@ from urllib.parse import unquote_to_bytes
 from ...api.connection import ConnectionInfo
 from ...api.request import Request
 from ...api.routing import Route
-from ..http.error_responses import error_response
 from ..http.response_streams import send_file_range
 from ..http.streaming_body import ClientDisconnected, StreamingBody
-from .response_framing import LENGTH, NO_BODY, Framing, FramingError, app_head
+from .response_framing import (
+    LENGTH,
+    NO_BODY,
+    Framing,
+    FramingError,
+    app_error_response,
+    app_head,
+    app_name,
+    check_final_status,
+)
 
 if TYPE_CHECKING:
     from ..http.seams import Connection
@@ -430,7 +438,9 @@ class WsgiExchange:
                 exc_info = None
         elif self.pending is not None:
             raise AssertionError("start_response() called a second time without exc_info")
-        self.pending = _start_of(status, headers)
+        start = self.pending = _start_of(status, headers)
+        if start.status < 200:
+            check_final_status(start.status, app_name("WSGI", self.route.path, self.route.endpoint))
         return self.write
 
     def write(self, data: bytes, complete: bool = False) -> None:
@@ -578,24 +588,27 @@ class WsgiExchange:
             return
         if error is not None:
             state.log.request_failed("WSGI app", request, error)
-            if self.head_sent:
-                protocol.transport.abort()  # the head is out: a cut connection says it failed
-                protocol.abandon(request)
-            else:
-                protocol.respond(request, error_response(request, error, state.debug))
+            self._fail(error)
             return
         try:
             tail = b"" if self.head_sent else self._head(b"")
             tail += self.framing.end()
         except (FramingError, ValueError, AssertionError) as exc:
             state.log.error("WSGI app for %s %s: %s", request.http_method, request.url_path, exc)
-            if self.head_sent:
-                protocol.transport.abort()
-                protocol.abandon(request)
-            else:
-                protocol.respond(request, error_response(request, exc, state.debug))
+            self._fail(exc)
             return
         if tail:
             protocol.transport.write(tail)
         framing = self.framing
         protocol.finish(request, framing.status, framing.sent, framing.keep_alive)
+
+    def _fail(self, error: BaseException) -> None:
+        """The app failed: a 500 in its place, or a cut connection once its head is out."""
+        protocol = self.protocol
+        if self.head_sent:
+            protocol.transport.abort()  # the head is out: a cut connection says it failed
+            protocol.abandon(self.request)
+            return
+        status = 0 if self.pending is None else self.pending.status
+        response = app_error_response(self.request, error, status, protocol.state.debug)
+        protocol.respond(self.request, response)
