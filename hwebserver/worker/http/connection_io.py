@@ -33,6 +33,7 @@ class ConnectionIO(asyncio.Protocol):
         "closed",
         "closing",
         "drain_waiter",
+        "file_waiter",
         "idle_tick",
         "lingering",
         "loop",
@@ -60,6 +61,8 @@ class ConnectionIO(asyncio.Protocol):
         self.reading_held = False  # a streamed body's buffer is full (streaming_body.py)
         self.write_paused = False
         self.drain_waiter: asyncio.Future[None] | None = None
+        # A file going out with sendfile waits on this for the socket to take more (writable).
+        self.file_waiter: asyncio.Future[None] | None = None
         # When the connection last went idle (a tick of the worker clock, see check_timeout).
         self.idle_tick = state.tick
         # The write backlog when last looked at, and the tick it last shrank (SEND_TIMEOUT).
@@ -119,14 +122,39 @@ class ConnectionIO(asyncio.Protocol):
                 self.drain_waiter = self.loop.create_future()
             await self.drain_waiter
 
+    async def writable(self, fd: int) -> None:
+        """Wait until the socket `fd` (a duplicate of the transport's) takes more bytes: how a
+        file sent with sendfile waits for the client, outside the transport's buffer. The wait
+        is progress measured like a buffer's (send_stalled): one that lasts SEND_TIMEOUT cuts
+        the connection, and ConnectionResetError ends the wait when the connection goes."""
+        if self.closed:
+            raise ConnectionResetError("client disconnected")
+        loop = self.loop
+        waiter = self.file_waiter = loop.create_future()
+        self.send_tick = self.state.tick  # the socket took what came before: progress
+
+        def wake() -> None:
+            if not waiter.done():
+                waiter.set_result(None)
+
+        loop.add_writer(fd, wake)
+        try:
+            await waiter
+        finally:
+            loop.remove_writer(fd)
+            self.file_waiter = None
+
     def send_stalled(self, tick: int) -> bool:
         """True when what waits to be written has not shrunk for SEND_TIMEOUT, whether a
-        handler is still at work or not (a response the client never reads)."""
+        handler is still at work or not (a response the client never reads). A file going
+        out with sendfile waits outside the transport's buffer: its wait for the socket to
+        take more is the backlog then (see writable)."""
         backlog = self.transport.get_write_buffer_size()
-        if backlog == 0 or backlog < self.send_backlog:
+        waiting = backlog > 0 or self.file_waiter is not None
+        if not waiting or backlog < self.send_backlog:
             self.send_tick = tick
         self.send_backlog = backlog
-        return backlog > 0 and tick - self.send_tick >= self.state.send_timeout_ticks
+        return waiting and tick - self.send_tick >= self.state.send_timeout_ticks
 
     def input_waiting(self) -> bool:
         """True when bytes from the client wait in the socket, not yet read: they came while

@@ -279,9 +279,9 @@ class HttpProtocol(RequestPipeline):
         self.queue.clear()
         if self.send_task is not None:
             self.send_task.cancel()
-        waiter = self.drain_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(ConnectionResetError("client disconnected"))
+        for waiter in (self.drain_waiter, self.file_waiter):
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(ConnectionResetError("client disconnected"))
         if self.upgraded is not None:
             self.upgraded.connection_lost(exc)
         if self.exchange is not None:
@@ -605,7 +605,8 @@ class HttpProtocol(RequestPipeline):
         if self.closed or self.upgraded is not None:
             return
         state = self.state
-        if (self.write_paused or self.closing) and self.send_stalled(tick):
+        stalling = self.write_paused or self.closing or self.file_waiter is not None
+        if stalling and self.send_stalled(tick):
             state.log.lifecycle(
                 "closing a connection whose client read nothing for %gs",
                 state.config.server.SEND_TIMEOUT,

@@ -177,7 +177,7 @@ async def send_file_range(
             except BlockingIOError:
                 if watched < 0:
                     out = watched = os.dup(out)
-                await _writable(protocol.loop, watched)
+                await protocol.writable(watched)  # SEND_TIMEOUT counts while it waits
                 continue
             if sent == 0:
                 raise ConnectionError("file shrank or connection closed during sendfile")
@@ -215,22 +215,8 @@ async def _wait_transport_flushed(protocol: Connection, fd: int) -> None:
     while protocol.transport.get_write_buffer_size():
         if protocol.closed:
             raise ConnectionError("client disconnected")
-        await _writable(protocol.loop, fd)
+        await protocol.writable(fd)
         await asyncio.sleep(0)  # let the transport flush its own buffer first
-
-
-async def _writable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
-    waiter: asyncio.Future[None] = loop.create_future()
-
-    def wake() -> None:
-        if not waiter.done():
-            waiter.set_result(None)
-
-    loop.add_writer(fd, wake)
-    try:
-        await waiter
-    finally:
-        loop.remove_writer(fd)
 
 
 async def _copy_file(protocol: Connection, file: Any, offset: int, count: int) -> None:

@@ -1,0 +1,148 @@
+"""The third security round: what a hostile client or a careless app could do that the first
+two rounds (test_hostile_requests.py, test_escaping_errors.py, test_static.py) did not cover.
+
+Apps answering an informational status, clients that never read a file, dot segments sent
+past a guard in front of a mount, fileResponse on odd paths, redirects to odd places, TLS 1.2
+suites. Raw bytes over real sockets to a real server process.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import psutil
+import pytest
+from support import (
+    ServerProcess,
+    parse_response,
+    raw_exchange,
+    read_all,
+    tcp_connections,
+    wait_for,
+)
+
+SEND_TIMEOUT = 2
+SECRET = b"the secret behind the guard"
+CLOSE = b"Connection: close\r\n\r\n"
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("security-files")
+    (directory / "secret.txt").write_bytes(SECRET)
+    (directory / "public.txt").write_bytes(b"public")
+    (directory / "x").mkdir()
+    (directory / "big.bin").write_bytes(b"b" * (32 * 1024 * 1024))
+    return directory
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory, files):
+    process = ServerProcess(
+        "security_app.py",
+        tmp_path_factory.mktemp("security"),
+        {"settings": {"SEND_TIMEOUT": SEND_TIMEOUT, "KEEPALIVE_TIMEOUT": 30}},
+        env={"SECURITY_FILES": str(files)},
+    )
+    process.start()
+    yield process
+    process.stop()
+
+
+def get(path: str) -> bytes:
+    return b"GET " + path.encode("latin-1") + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+# -- 1. an informational status is not an answer ------------------------------------------------
+
+
+INTERIM_ANSWERS = [
+    *(
+        (f"/asgi-interim?status={code}", "ASGI", "asgi_interim", code)
+        for code in (100, 101, 103, 199)
+    ),
+    ("/asgi-interim-swallowed", "ASGI", "asgi_interim_swallowed", 100),
+    ("/wsgi-interim?status=100%20Continue", "WSGI", "wsgi_interim", 100),
+    ("/wsgi-interim?status=101%20Switching%20Protocols", "WSGI", "wsgi_interim", 101),
+    ("/wsgi-interim?status=103%20Early%20Hints", "WSGI", "wsgi_interim", 103),
+]
+
+
+@pytest.mark.parametrize(("path", "kind", "app", "code"), INTERIM_ANSWERS)
+def test_an_apps_informational_status_is_a_500_and_the_connection_closes(
+    srv, path, kind, app, code
+):
+    """A 1xx written as the answer would make the client read the next pipelined answer as
+    this one's body: the server answers 500 in the app's place, logs it naming the app and
+    the status, and closes; the request pipelined behind it is not answered on this
+    connection."""
+    data = raw_exchange(srv.port, get(path) + get("/pid"))
+    status, headers, _ = parse_response(data)
+    assert status == 500
+    assert headers["connection"] == "close"
+    assert data.count(b"HTTP/1.1 ") == 1, data  # nothing after the 500, no 1xx before it
+    told = f"the {kind} app __main__.{app} mounted at /{app.replace('_', '-')}"
+
+    def logged() -> bool:
+        return any(
+            told in line and f"answered with status {code}:" in line
+            for line in srv.logs().splitlines()
+        )
+
+    wait_for(logged)
+
+
+# -- 2. SEND_TIMEOUT holds for files sent with sendfile -----------------------------------------
+
+
+def worker_process(srv: ServerProcess) -> psutil.Process:
+    status, _, body = parse_response(raw_exchange(srv.port, get("/pid")[:-2] + CLOSE))
+    assert status == 200
+    return psutil.Process(int(body))
+
+
+def established(process: psutil.Process, port: int) -> int:
+    return sum(
+        1
+        for c in tcp_connections(process)
+        if c.laddr and c.laddr.port == port and c.status == psutil.CONN_ESTABLISHED
+    )
+
+
+def never_reading_client(port: int, path: str) -> socket.socket:
+    """A client with a small receive window that asks for `path` and reads nothing."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(get(path))
+    return sock
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/file?path={files}/big.bin",  # fileResponse from a plain handler
+        "/async-file?path={files}/big.bin",  # fileResponse from an async one
+        "/static/big.bin",  # registerStaticFilesDirectory
+        "/files/big.bin",  # Starlette's FileResponse through http.response.pathsend
+    ],
+)
+def test_a_client_that_never_reads_a_file_is_cut_after_send_timeout(srv, files, path):
+    """sendfile waits for the socket outside the transport's buffer: that wait is measured
+    like a buffer that does not shrink, and the connection, the file and the duplicate of
+    the socket are released."""
+    process = worker_process(srv)
+    wait_for(lambda: established(process, srv.port) == 0)
+    descriptors = process.num_fds()
+    clients = [never_reading_client(srv.port, path.format(files=files)) for _ in range(3)]
+    try:
+        wait_for(lambda: established(process, srv.port) == len(clients))
+        wait_for(lambda: process.num_fds() > descriptors)
+        wait_for(lambda: established(process, srv.port) == 0, timeout=SEND_TIMEOUT + 20)
+        wait_for(lambda: process.num_fds() <= descriptors)
+    finally:
+        for sock in clients:
+            sock.close()
+    status, _, body = parse_response(raw_exchange(srv.port, get("/static/public.txt")[:-2] + CLOSE))
+    assert (status, body) == (200, b"public")
