@@ -8,6 +8,7 @@ suites. Raw bytes over real sockets to a real server process.
 
 from __future__ import annotations
 
+import json
 import socket
 
 import psutil
@@ -146,3 +147,77 @@ def test_a_client_that_never_reads_a_file_is_cut_after_send_timeout(srv, files, 
             sock.close()
     status, _, body = parse_response(raw_exchange(srv.port, get("/static/public.txt")[:-2] + CLOSE))
     assert (status, body) == (200, b"public")
+
+
+# -- 3. targets are normalised before routing -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/files/secret.txt",
+        "/files/./secret.txt",
+        "/files//secret.txt",
+        "/files/x/../secret.txt",
+        "/files/%2e/secret.txt",
+        "/files/%2E%2e/files/secret.txt",
+        "/files/secret.txt/.",
+        "/files/x/..%2fsecret.txt",
+        "//files///x/.././secret.txt",
+        "http://127.0.0.1/files/x/../secret.txt",
+    ],
+)
+def test_a_guard_in_front_of_a_mount_sees_every_spelling_of_its_path(srv, target):
+    """The router and the mounted app see one path: a urlHandler guarding a file of a
+    Starlette StaticFiles mount is reached by every spelling of that file's path."""
+    status, _, body = parse_response(raw_exchange(srv.port, get(target)[:-2] + CLOSE))
+    assert (status, body) == (403, b"forbidden")
+
+
+@pytest.mark.parametrize(
+    "target", ["/files/public.txt", "/files/x/../public.txt", "/files//public.txt"]
+)
+def test_the_mount_serves_the_normalised_path(srv, target):
+    status, _, body = parse_response(raw_exchange(srv.port, get(target)[:-2] + CLOSE))
+    assert (status, body) == (200, b"public")
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/..", "/../files/secret.txt", "/files/../../secret.txt", "/%2e%2e/x", "/a/..%2f..%2fx"],
+)
+def test_a_target_that_climbs_above_the_root_is_400(srv, target):
+    data = raw_exchange(srv.port, get(target) + get("/pid"))
+    status, headers, _ = parse_response(data)
+    assert status == 400
+    assert headers["connection"] == "close"
+    assert data.count(b"HTTP/1.1 ") == 1
+
+
+def answer_json(srv: ServerProcess, target: str) -> dict:
+    status, _, body = parse_response(raw_exchange(srv.port, get(target)[:-2] + CLOSE))
+    assert status == 200, body
+    return json.loads(body)
+
+
+def test_apps_and_handlers_see_the_normalised_path(srv):
+    asgi = answer_json(srv, "/asgi-echo/a/./b//c/../d%20e")
+    assert asgi == {"path": "/asgi-echo/a/b/d e", "raw_path": "/asgi-echo/a/b/d%20e"}
+    assert answer_json(srv, "/asgi-echo/d%20e") == {
+        "path": "/asgi-echo/d e",
+        "raw_path": "/asgi-echo/d%20e",  # nothing removed: as sent
+    }
+    wsgi = answer_json(srv, "/wsgi-echo/x/../admin/%2e/")
+    assert wsgi == {"SCRIPT_NAME": "/wsgi-echo", "PATH_INFO": "/admin/"}
+    handler = answer_json(srv, "/path/a/../b//c/.")
+    assert handler == {"path": "/path/b/c/", "target": "/path/a/../b//c/."}
+
+
+def test_a_fragment_never_reaches_path_info(srv):
+    """Clients do not send a fragment; one that does gets it dropped everywhere, as the
+    router and ASGI did already."""
+    assert answer_json(srv, "/wsgi-echo/admin#frag") == {
+        "SCRIPT_NAME": "/wsgi-echo",
+        "PATH_INFO": "/admin",
+    }
+    assert answer_json(srv, "/asgi-echo/admin#frag")["raw_path"] == "/asgi-echo/admin"

@@ -24,8 +24,9 @@ class Request:
 
     Handlers use Houdini's methods (path(), method(), headers(), ...). The server reads the
     request head through public fields, read-only (Final) once the request is built:
-    `http_method`, `target` (raw, as sent), `url_path` (percent-decoded), `query` (raw),
-    `raw_headers` (as received), `http_version` ('1.1' or '1.0'). What the server attaches
+    `http_method`, `target` (raw, as sent), `url_path` (percent-decoded and normalised: what
+    routing matched), `query` (raw), `raw_headers` (as received), `http_version` ('1.1' or
+    '1.0'). What the server attaches
     while the request is received is public too: `body_source`, `parsed_form` (a form parsed
     while it arrived), `trailer_fields`, `responder` (AsyncURLHandler), `made_tempdir`
     (None until tempdir is first used). Plain slots, not properties: the server reads them on
@@ -98,7 +99,12 @@ class Request:
 
     # -- the request line -------------------------------------------------------------
     def path(self) -> str:
-        """The URL path, percent-decoded, without the query string: `/items/a b`."""
+        """The URL path, percent-decoded, without the query string: `/items/a b`.
+
+        The path the request was routed on: as sent, once decoded and normalised (dot
+        segments removed, repeated slashes merged: `/a/./b//c/../d` is `/a/b/d`). The
+        target exactly as sent is `rawTarget()`.
+        """
         return self.url_path
 
     def method(self) -> str:

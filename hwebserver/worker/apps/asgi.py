@@ -23,6 +23,7 @@ from ...api.request import Request
 from ...api.routing import Route
 from ...api.tracebacks import without_server_frames
 from ..http import eager
+from ..http.request_head import normalized_raw_path
 from ..http.response_streams import send_file_range
 from ..http.streaming_body import ClientDisconnected, body_of
 from .lifespan import ASGI_VERSION, Lifespan
@@ -55,14 +56,18 @@ def start(protocol: Connection, route: Route, request: Request) -> None:
 def base_scope(request: Request, route: Route, kind: str, scheme: str) -> dict[str, Any]:
     """The keys HTTP and WebSocket scopes share."""
     conn = request.conn
-    raw_path = request.target.partition(b"?")[0]  # as sent; an absolute-form target: decoded
+    # As sent, unless normalising changed the path (http/request_head.py): then what the router
+    # matched, encoded again; an absolute-form target: the path decoded.
+    raw_path = request.target.partition(b"?")[0].partition(b"#")[0]
     return {
         "type": kind,
         "asgi": ASGI_VERSION,
         "http_version": request.http_version,
         "scheme": scheme,
         "path": request.url_path,
-        "raw_path": raw_path if raw_path[:1] == b"/" else request.url_path.encode("utf-8"),
+        "raw_path": normalized_raw_path(raw_path, request.url_path)
+        if raw_path[:1] == b"/"
+        else request.url_path.encode("utf-8"),
         "query_string": request.query,
         "root_path": route.path.rstrip("/"),
         "headers": [(name.lower(), value) for name, value in request.raw_headers],

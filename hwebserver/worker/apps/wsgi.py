@@ -31,6 +31,7 @@ from urllib.parse import unquote_to_bytes
 from ...api.connection import ConnectionInfo
 from ...api.request import Request
 from ...api.routing import Route
+from ..http.request_head import normalized_path
 from ..http.response_streams import send_file_range
 from ..http.streaming_body import ClientDisconnected, StreamingBody
 from .response_framing import (
@@ -209,11 +210,13 @@ _TARGET_PARTS_SIZE = 1024
 
 def _target_parts(request: Request, mount_path: str) -> TargetParts:
     prefix = mount_path.rstrip("/")
-    raw_path = request.target.partition(b"?")[0]
+    raw_path = request.target.partition(b"?")[0].partition(b"#")[0]
     if raw_path.startswith(b"/"):
         # Most paths have no escape: unquoting them would only copy them.
         escaped = b"%" in raw_path
         path = (unquote_to_bytes(raw_path) if escaped else raw_path).decode("latin-1")
+        # What the router matched (http/request_head.py): dot segments, repeated slashes.
+        path = normalized_path(path)
     else:  # absolute-form or '*': the decoded path is all we have
         path = request.url_path.encode("utf-8").decode("latin-1")
     script_name = prefix.encode("utf-8").decode("latin-1")

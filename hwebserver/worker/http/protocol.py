@@ -17,6 +17,7 @@ timers.
 from __future__ import annotations
 
 import re
+from typing import NoReturn
 
 import httptools
 
@@ -35,6 +36,7 @@ from .request_head import (
     FORBIDDEN_TRAILERS,
     HOST,
     TRANSFER_ENCODING,
+    TargetAboveRoot,
     UPGRADE,
     decode_target,
     decode_target_uncached,
@@ -288,7 +290,7 @@ class HttpProtocol(RequestPipeline):
             self.exchange.connection_lost()
 
     # -- parser callbacks --------------------------------------------------------------
-    def _fail(self, status: int, message: str) -> None:
+    def _fail(self, status: int, message: str) -> NoReturn:
         self.failure = HttpError(status, message)
         raise self.failure
 
@@ -414,7 +416,10 @@ class HttpProtocol(RequestPipeline):
         """A target not seen lately: its form is checked (RFC 9112 §3.2); only origin-form
         targets are memoised, so the others always take this path."""
         if target[:1] == b"/":
-            return decode_target(target)
+            try:
+                return decode_target(target)
+            except TargetAboveRoot:
+                self._fail(400, "the request target climbs above the root")
         if target == b"*":
             if method != "OPTIONS":
                 self._fail(400, "the target '*' is only for OPTIONS")
@@ -430,7 +435,10 @@ class HttpProtocol(RequestPipeline):
             (name, authority) if name.lower() == b"host" else (name, value)
             for name, value in self.raw_headers
         ]
-        return decode_target_uncached(target)
+        try:
+            return decode_target_uncached(target)
+        except TargetAboveRoot:
+            self._fail(400, "the request target climbs above the root")
 
     def _check_unusual_head(self, version: str) -> None:
         """The checks a plain HTTP/1.1 request with one Host passes; raises on a bad head."""

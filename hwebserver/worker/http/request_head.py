@@ -5,7 +5,7 @@ by every connection of the worker; HttpProtocol reads the memos inline (one dict
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 # Headers the server itself must act on, by lower-case name. Every kind but Host marks the
 # message unusual: it takes the full checks and the full reset (HttpProtocol._reset_message).
@@ -117,8 +117,13 @@ FORBIDDEN_TRAILERS = frozenset(
 SERVER_ALLOW = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 
 
+class TargetAboveRoot(ValueError):
+    """A request target whose '..' segments climb above the root (answered 400)."""
+
+
 def decode_target_uncached(target: bytes) -> tuple[str, bytes]:
-    """(percent-decoded path, raw query) of a request target (origin or absolute form)."""
+    """(percent-decoded and normalised path, raw query) of a request target (origin or
+    absolute form); TargetAboveRoot for a path that climbs above the root."""
     raw_path, _, query = target.partition(b"?")
     raw_path = raw_path.partition(b"#")[0]
     if not raw_path.startswith(b"/"):
@@ -129,4 +134,44 @@ def decode_target_uncached(target: bytes) -> tuple[str, bytes]:
     path = raw_path.decode("utf-8", "replace")
     if "%" in path:
         path = unquote(path, errors="replace")
-    return path, query
+    return normalized_path(path), query
+
+
+def normalized_path(path: str) -> str:
+    """A decoded path as routing and mounted apps see it: RFC 3986 §5.2.4 dot segments
+    removed and repeated slashes merged (as nginx does). The path is decoded first, every
+    escape included, so '%2e' is a dot and '%2f' a slash here: what an app that decodes the
+    path would see is what the router matched. A trailing slash stays ('/a/.' -> '/a/').
+    TargetAboveRoot when a '..' would climb above '/'."""
+    if "/." not in path and "//" not in path:
+        return path  # nearly every path: nothing to remove
+    segments = path.split("/")
+    kept: list[str] = []
+    for segment in segments[1:-1]:
+        if segment == "..":
+            if not kept:
+                raise TargetAboveRoot(f"the path {path!r} climbs above the root")
+            kept.pop()
+        elif segment and segment != ".":
+            kept.append(segment)
+    last = segments[-1]
+    if last == "..":
+        if not kept:
+            raise TargetAboveRoot(f"the path {path!r} climbs above the root")
+        kept.pop()
+        last = ""
+    elif last == ".":
+        last = ""
+    kept.append(last)
+    return "/" + "/".join(kept)
+
+
+def normalized_raw_path(raw_path: bytes, path: str) -> bytes:
+    """The raw path an app is given beside the normalised `path` (ASGI's raw_path): as sent
+    when it decodes to `path`, else `path` percent-encoded again, so that an app routing on
+    the raw path sees what the router matched."""
+    if b"%" not in raw_path and b"/." not in raw_path and b"//" not in raw_path:
+        return raw_path  # nothing was decoded or removed: the usual case
+    if unquote(raw_path.decode("utf-8", "replace"), errors="replace") == path:
+        return raw_path
+    return quote(path, safe="/!$&'()*+,;=:@~").encode("ascii")
