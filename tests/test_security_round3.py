@@ -9,7 +9,9 @@ suites. Raw bytes over real sockets to a real server process.
 from __future__ import annotations
 
 import json
+import os
 import socket
+from urllib.parse import quote
 
 import psutil
 import pytest
@@ -17,7 +19,7 @@ from support import (
     ServerProcess,
     parse_response,
     raw_exchange,
-    read_all,
+    read_response,
     tcp_connections,
     wait_for,
 )
@@ -221,3 +223,57 @@ def test_a_fragment_never_reaches_path_info(srv):
         "PATH_INFO": "/admin",
     }
     assert answer_json(srv, "/asgi-echo/admin#frag")["raw_path"] == "/asgi-echo/admin"
+
+
+# -- 4. fileResponse never blocks the loop, and answers for odd paths -------------------------
+
+
+def pipelined(srv: ServerProcess, first: str) -> tuple[tuple[int, dict[str, str], bytes], bytes]:
+    """`first`, then /pid on the same connection: the first answer, and the second's body."""
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=20) as sock:
+        sock.sendall(get(first) + get("/pid")[:-2] + CLOSE)
+        answer = read_response(sock, timeout=20)
+        status, _, pid = read_response(sock, timeout=20)
+    assert status == 200
+    return answer, pid
+
+
+@pytest.fixture(scope="module")
+def fifo(tmp_path_factory):
+    path = tmp_path_factory.mktemp("fifo") / "pipe"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.parametrize("handler", ["/file", "/async-file"])
+def test_a_fifo_is_refused_without_freezing_the_worker(srv, fifo, handler):
+    """Opening a FIFO for reading waits for a writer: on the loop, every client of the worker
+    would wait with it. It is refused (500, logged) and the connection goes on."""
+    (status, _, _), pid = pipelined(srv, f"{handler}?path={quote(str(fifo))}")
+    assert status == 500
+    assert pid.isdigit()
+    wait_for(lambda: f"{fifo}' is not a regular file (a FIFO)" in srv.logs())
+
+
+def test_an_asgi_pathsend_of_a_fifo_is_refused_without_freezing_the_worker(srv, fifo):
+    (status, _, _), _ = pipelined(srv, f"/asgi-pathsend?path={quote(str(fifo))}")
+    assert status == 500
+
+
+def test_a_directory_is_refused(srv, files):
+    (status, _, _), _ = pipelined(srv, f"/file?path={quote(str(files))}")
+    assert status == 500
+    wait_for(lambda: "is not a regular file (a directory)" in srv.logs())
+
+
+@pytest.mark.parametrize(
+    "path", ["{files}/public.txt%00.png", "%00", "{files}/missing.txt", "{files}/public.txt/x"]
+)
+def test_a_path_that_names_no_file_is_404_and_the_connection_goes_on(srv, files, path):
+    (status, _, _), _ = pipelined(srv, "/file?path=" + path.format(files=quote(str(files))))
+    assert status == 404
+
+
+def test_a_nul_in_the_path_is_logged(srv, files):
+    pipelined(srv, f"/file?path={quote(str(files))}/nul%00")
+    wait_for(lambda: "invalid file path (embedded null byte): answered 404" in srv.logs())

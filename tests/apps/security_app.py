@@ -59,6 +59,14 @@ def wsgi_echo(environ, start_response):
     return [body]
 
 
+async def asgi_pathsend(scope, receive, send):
+    """Sends the file its query names (`?path=...`) with http.response.pathsend."""
+    path = parse_qs(scope["query_string"].decode())["path"][0]
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.pathsend", "path": path})
+
+
+hwebserver.registerASGIApp(asgi_pathsend, "/asgi-pathsend")
 hwebserver.registerASGIApp(asgi_interim, "/asgi-interim")
 hwebserver.registerASGIApp(asgi_interim_swallowed, "/asgi-interim-swallowed")
 hwebserver.registerWSGIApp(wsgi_interim, "/wsgi-interim")

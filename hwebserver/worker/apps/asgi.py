@@ -14,7 +14,6 @@ so the app routes on path[len(root_path):] (Starlette, FastAPI and Django all do
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +23,7 @@ from ...api.routing import Route
 from ...api.tracebacks import without_server_frames
 from ..http import eager
 from ..http.request_head import normalized_raw_path
-from ..http.response_streams import send_file_range
+from ..http.response_streams import open_regular_file, send_file_range
 from ..http.streaming_body import ClientDisconnected, body_of
 from .lifespan import ASGI_VERSION, Lifespan
 from .response_framing import (
@@ -307,8 +306,8 @@ class AsgiHttp:
     async def _send_path(self, path: str) -> None:
         if not self.started or self.head_sent:
             raise RuntimeError("http.response.pathsend must follow http.response.start alone")
-        with open(path, "rb") as file:
-            size = os.fstat(file.fileno()).st_size
+        file, size = open_regular_file(path)  # never blocks: a FIFO is refused, not waited on
+        with file:
             if not any(name.lower() == b"content-length" for name, _ in self.headers):
                 self.headers += ((b"content-length", b"%d" % size),)
             head = self._head(None)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import stat
 from collections.abc import AsyncIterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ...api.helpers import notFoundResponse
 from ...api.request import Request
 from ...api.response import BODILESS_STATUSES, Response
+from .error_responses import error_response
 from .response_head import (
     CHUNKED,
     LAST_CHUNK,
@@ -104,15 +106,16 @@ class FileRangeResponse(Response):
 async def _send_file(
     protocol: Connection, request: Request, response: Response, keep_alive: bool
 ) -> tuple[int, int, bool] | None:
-    opened = _open_file(response)
-    if opened is None:
-        if response.deletes_file and response.file_path is not None:
-            _unlink(response.file_path)
-        response.deletes_file = False
-        protocol.send_task = None
-        protocol.respond(request, notFoundResponse(request))
-        return None
-    file, offset, count = opened
+    if isinstance(response, FileRangeResponse):
+        file, offset, count = response.file, response.offset, response.count
+    else:
+        assert response.file_path is not None
+        try:
+            file, count = open_regular_file(response.file_path)
+        except (OSError, ValueError) as exc:
+            _refuse_file(protocol, request, response, exc)
+            return None
+        offset = 0
     bodiless = response.status_code in BODILESS_STATUSES  # 204/304: neither a length nor a body
     with file:
         head = build_head(
@@ -128,21 +131,67 @@ async def _send_file(
     return response.status_code, 0 if bodiless else count, keep_alive
 
 
-def _open_file(response: Response) -> tuple[Any, int, int] | None:
-    """(file, offset, count) to send, or None when the file cannot be opened (-> 404)."""
-    if isinstance(response, FileRangeResponse):
-        return response.file, response.offset, response.count
-    assert response.file_path is not None
+class NotRegularFile(OSError):
+    """A path that names something other than a regular file (a FIFO, a device, a
+    directory, a socket): never sent, as reading it could block or never end."""
+
+
+# Non-blocking: opening a FIFO does not wait for a writer (the loop would freeze with it).
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+
+def open_regular_file(path: str | bytes) -> tuple[Any, int]:
+    """(the open file, its size), without blocking the loop. FileNotFoundError or
+    NotADirectoryError when it is missing, ValueError for a path that cannot name a file (a
+    NUL in it), NotRegularFile for anything but a regular file, OSError otherwise."""
+    fd = os.open(path, _OPEN_FLAGS)
     try:
-        file = open(response.file_path, "rb", buffering=0)  # sendfile reads the fd itself
-    except OSError:
-        return None
-    try:
-        size = os.fstat(file.fileno()).st_size
-    except OSError:
-        file.close()
-        return None
-    return file, 0, size
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotRegularFile(f"{os.fsdecode(path)!r} is not a regular file ({_kind(info)})")
+        # Unbuffered: sendfile reads the fd itself.
+        file = os.fdopen(fd, "rb", buffering=0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return file, info.st_size
+
+
+def _kind(info: os.stat_result) -> str:
+    mode = info.st_mode
+    for test, kind in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "not a file"
+
+
+def _refuse_file(
+    protocol: Connection, request: Request, response: Response, error: BaseException
+) -> None:
+    """A fileResponse whose file cannot be sent is answered through the normal path, and the
+    connection goes on: 404 for a file missing (as documented) or a path that cannot name one
+    (a NUL, as static files answer it), 500 for anything else (a FIFO, a directory, a file
+    the worker may not read: the handler's or the deployment's fault), logged."""
+    if response.deletes_file and response.file_path is not None:
+        _unlink(response.file_path)
+    response.deletes_file = False
+    protocol.send_task = None
+    log = protocol.state.log
+    what = f"fileResponse for {request.http_method} {request.url_path}"
+    if isinstance(error, (FileNotFoundError, NotADirectoryError)):
+        protocol.respond(request, notFoundResponse(request))
+    elif isinstance(error, ValueError):
+        log.warning("%s: invalid file path (%s): answered 404", what, error)
+        protocol.respond(request, notFoundResponse(request))
+    else:
+        log.error("%s: cannot send the file: %s", what, error, port_name=request.conn.port_name)
+        protocol.respond(request, error_response(request, error, protocol.state.debug))
 
 
 async def send_file_range(
