@@ -277,3 +277,52 @@ def test_a_path_that_names_no_file_is_404_and_the_connection_goes_on(srv, files,
 def test_a_nul_in_the_path_is_logged(srv, files):
     pipelined(srv, f"/file?path={quote(str(files))}/nul%00")
     wait_for(lambda: "invalid file path (embedded null byte): answered 404" in srv.logs())
+
+
+# -- 5. redirects -------------------------------------------------------------------------------
+
+
+def location(srv: ServerProcess, path: str) -> tuple[int, str]:
+    status, headers, body = parse_response(raw_exchange(srv.port, get(path)[:-2] + CLOSE))
+    return status, headers.get("location", body.decode("latin-1"))
+
+
+@pytest.mark.parametrize(
+    "to",
+    ["/x%0d%0aSet-Cookie:%20evil=1", "/%09/evil.example", "/a%0ab", "/%00", "/x%7f", "%0d/x"],
+)
+def test_a_redirect_to_a_control_character_is_refused(srv, to):
+    """Stripping CR/LF/tab would make another location (`/\\t/evil.example` became
+    `//evil.example`, another host): redirect() raises ValueError instead."""
+    for handler in ("/redirect", "/redirect-relative"):
+        status, said = location(srv, f"{handler}?to={to}")
+        assert status == 400
+        assert said.startswith("refused: a redirect location may not hold a control character")
+
+
+@pytest.mark.parametrize(
+    ("to", "path"),
+    [
+        ("/new", "/new"),
+        ("//evil.example", "/%2Fevil.example"),
+        ("//evil.example/x", "/%2Fevil.example/x"),
+        ("/%5Cevil.example", "/%5Cevil.example"),
+        ("/%5C%5Cevil.example", "/%5C%5Cevil.example"),
+        ("///evil.example", "/%2F/evil.example"),
+        ("/a%20b/%C3%BC?q=%C3%BC%20x", "/a%20b/%C3%BC?q=%C3%BC%20x"),
+        ("/a b/\u00fc", "/a%20b/%C3%BC"),
+        ("/100%", "/100%25"),
+    ],
+)
+def test_a_redirect_stays_on_this_host_and_is_encoded(srv, to, path):
+    origin = "http://127.0.0.1"  # the Host the client sent
+    assert location(srv, f"/redirect?to={quote(to)}") == (302, origin + path)
+    assert location(srv, f"/redirect-relative?to={quote(to)}") == (302, path)
+
+
+def test_a_relative_redirect_stays_relative_when_asked(srv):
+    assert location(srv, "/redirect-relative?to=../list") == (302, "../list")
+    assert location(srv, "/redirect?to=../list") == (302, "http://127.0.0.1/list")
+    elsewhere = "https://example.com/a%20b"
+    assert location(srv, f"/redirect-relative?to={quote(elsewhere)}") == (302, elsewhere)
+    assert location(srv, f"/redirect?to={quote(elsewhere)}") == (302, elsewhere)

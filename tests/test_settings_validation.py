@@ -185,3 +185,20 @@ def test_server_settings_are_declared_once_and_checked_by_their_declared_type() 
     with pytest.raises(ValueError, match="MAX_PIPELINED: expected int"):
         validate({"MAX_PIPELINED": "many"})
     assert ServerSettings(**validate({"MAX_PIPELINED": 8})).MAX_PIPELINED == 8
+
+
+def test_an_ssl_ciphers_list_that_matches_no_suite_is_refused_at_start_up(tmp_path):
+    from test_tls import make_certificate
+
+    cert, key = make_certificate(tmp_path)
+    output = failed_start(
+        tmp_path,
+        port_settings={
+            "main": {
+                "SSL_CERTIFICATE": str(cert),
+                "SSL_CERTIFICATE_KEY": str(key),
+                "SSL_CIPHERS": "NO-SUCH-SUITE",
+            }
+        },
+    )
+    assert "ValueError" in output and "SSL_CIPHERS" in output

@@ -250,3 +250,35 @@ def test_a_burst_of_tls_clients_is_served(srv: ServerProcess, pki: dict[str, Pat
     finally:
         for sock in raw:
             sock.close()
+
+
+def tls12_handshake(srv: ServerProcess, pki: dict[str, Path], cipher: str) -> str:
+    """A TLS 1.2 client offering only `cipher`: the suite agreed on (SSLError if none)."""
+    context = ssl.create_default_context(cafile=str(pki["cert"]))
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(cipher)
+    with (
+        socket.create_connection(("127.0.0.1", srv.port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as sock,
+    ):
+        sock.sendall(b"GET /echo HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        assert read_all(sock).startswith(b"HTTP/1.1 200 ")
+        agreed = sock.cipher()
+        assert agreed is not None
+        return agreed[0]
+
+
+@pytest.mark.parametrize(
+    "cipher",
+    ["ECDHE-RSA-AES128-SHA256", "ECDHE-RSA-AES256-SHA384", "ECDHE-RSA-AES128-SHA", "AES128-SHA"],
+)
+def test_tls12_offers_no_cbc_suite(srv, pki, cipher):
+    """CBC suites (padding oracles: Lucky13, POODLE's kin) are not offered at TLS 1.2, nor
+    RSA key exchange (no forward secrecy): a client that knows nothing else is refused."""
+    with pytest.raises(ssl.SSLError):
+        tls12_handshake(srv, pki, cipher)
+
+
+@pytest.mark.parametrize("cipher", ["ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-CHACHA20-POLY1305"])
+def test_tls12_offers_aead_suites(srv, pki, cipher):
+    assert tls12_handshake(srv, pki, cipher) == cipher

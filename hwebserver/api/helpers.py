@@ -6,6 +6,7 @@ import html
 import json
 import mimetypes
 import os
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -68,17 +69,37 @@ def notFoundResponse(request: Request) -> Response:
     return errorResponse(request, f"Not found: {request.path()}", status=404)
 
 
-def redirect(request: Request, path: str, permanent: bool = False) -> Response:
+def redirect(
+    request: Request, path: str, permanent: bool = False, *, absolute: bool = True
+) -> Response:
     """A redirect to `path`, made absolute against the request's own URL (scheme, host and
-    port as the client used them).
+    port as the client used them), as Houdini does.
+
+    The host is the one the client asked for (`Host`, checked by the server, and by
+    `ALLOWED_HOSTS` when the port sets it; `X-Forwarded-Host` where the port sets
+    `USE_X_FORWARDED_HOST`). Behind a proxy that does not pass the client's host on, or to
+    send no host at all, pass `absolute=False`: the `Location` is then `path` as given,
+    which clients resolve against the URL they asked for.
+
+    `path` is checked and encoded: a control character (CR, LF, tab, NUL, ...) raises
+    `ValueError` (it would be stripped or split the header); spaces, non-ASCII text and other
+    characters a URL cannot hold are percent-encoded (escapes already there are kept); and a
+    path that starts with `//` or `/\\` stays a path on this host (`/%2Fevil.example`), never
+    the name of another host. An absolute URL (`https://example.com/`) is used as given.
 
     Args:
         request: the request answered.
-        path: where to send the client: a path (`/login`), or an absolute URL.
+        path: where to send the client: a path (`/login`), a reference relative to the
+            request's path (`../list`), or an absolute URL.
         permanent: 301 rather than 302.
+        absolute: (extension) make the `Location` absolute (the default, as in Houdini);
+            `False` keeps `path` as given.
 
     Returns:
         The response, to return from a handler.
+
+    Raises:
+        ValueError: `path` holds a control character.
 
     Example:
         ```python
@@ -87,9 +108,35 @@ def redirect(request: Request, path: str, permanent: bool = False) -> Response:
             return hwebserver.redirect(request, "/new", permanent=True)
         ```
     """
+    location = redirect_location(path)
     response = Response(b"", status=301 if permanent else 302)
-    response.setHeader("Location", request.absoluteURI(path))
+    response.setHeader("Location", request.absoluteURI(location) if absolute else location)
     return response
+
+
+# What a Location may hold as it is (RFC 3986's unreserved and reserved characters and the
+# percent sign of an escape); anything else is percent-encoded as UTF-8.
+_URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def redirect_location(path: str) -> str:
+    """`path` as a Location value: refused with a control character, encoded, and kept on
+    this host when it is a path (see redirect)."""
+    if not isinstance(path, str):
+        raise TypeError(f"a redirect location must be a str, not {type(path).__name__}")
+    control = _CONTROL.search(path)
+    if control is not None:
+        raise ValueError(
+            f"a redirect location may not hold a control character: {path!r} has "
+            f"{control.group()!r} at {control.start()}"
+        )
+    location = quote(_STRAY_PERCENT.sub("%25", path), safe=_URL_SAFE)
+    if location.startswith("//"):
+        # A network-path reference would name a host: as a path it is '/' and an encoded '/'.
+        location = "/%2F" + location[2:]
+    return location
 
 
 def content_disposition(filename: str) -> str:

@@ -52,6 +52,13 @@ OPTIONS: dict[str, Option] = _opts(
     Option("SSL_CERTIFICATE", "str", None, "port", "PEM certificate chain: serve TLS"),
     Option("SSL_CERTIFICATE_KEY", "str", None, "port", "PEM private key"),
     Option("SSL_DH_PARAMS", "str", None, "port", "PEM Diffie-Hellman parameters"),
+    Option(
+        "SSL_CIPHERS",
+        "str",
+        None,
+        "port",
+        "TLS 1.2 cipher suites, an OpenSSL list (default: AEAD suites with forward secrecy)",
+    ),
     Option("SSL_VERIFY_PEER", "bool", False, "port", "require a client certificate"),
     Option(
         "SSL_CLIENT_CA",

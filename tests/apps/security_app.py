@@ -112,12 +112,24 @@ def pid(request: hwebserver.Request) -> str:
 
 
 # -- redirects ---------------------------------------------------------------------------------
-@hwebserver.urlHandler("/redirect")
-def redirect(request: hwebserver.Request) -> hwebserver.Response:
+def redirect_answer(request: hwebserver.Request, absolute: bool) -> hwebserver.Response:
+    """A redirect to `?to=...`, or 400 with redirect()'s ValueError."""
     try:
-        return hwebserver.redirect(request, request.GET()["to"])
+        if absolute:  # the default, as Houdini's programs call it
+            return hwebserver.redirect(request, request.GET()["to"])
+        return hwebserver.redirect(request, request.GET()["to"], absolute=False)
     except ValueError as exc:
         return hwebserver.Response(f"refused: {exc}", 400)
+
+
+@hwebserver.urlHandler("/redirect")
+def redirect(request: hwebserver.Request) -> hwebserver.Response:
+    return redirect_answer(request, absolute=True)
+
+
+@hwebserver.urlHandler("/redirect-relative")
+def redirect_relative(request: hwebserver.Request) -> hwebserver.Response:
+    return redirect_answer(request, absolute=False)
 
 
 if __name__ == "__main__":

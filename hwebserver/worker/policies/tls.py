@@ -8,6 +8,10 @@ at start-up, never a failure inside a worker.
 - SSL_CERTIFICATE_KEY: PEM private key, unencrypted (a daemon has nobody to ask for a
   passphrase); omitted when the key is in the certificate file.
 - SSL_DH_PARAMS: PEM Diffie-Hellman parameters for DHE cipher suites (TLS 1.2).
+- SSL_CIPHERS: the TLS 1.2 cipher suites, an OpenSSL cipher list; by default only AEAD
+  suites with forward secrecy (AES-GCM, ChaCha20-Poly1305 after ECDHE or DHE), as current
+  guidance has it: no CBC suite (padding oracles), no RSA key exchange. TLS 1.3 suites are
+  all AEAD already; TLS 1.0 and 1.1 are never offered (the ssl module's minimum is 1.2).
 - SSL_VERIFY_PEER: require a client certificate signed by a CA the system trusts, or with
 - SSL_CLIENT_CA (PEM CA certificates) by one of those only: a private PKI for mutual TLS
   should not also let in every holder of a public certificate.
@@ -18,7 +22,16 @@ from __future__ import annotations
 import ssl
 from typing import Any, NoReturn
 
-_NEEDS_CERTIFICATE = ("SSL_CERTIFICATE_KEY", "SSL_DH_PARAMS", "SSL_VERIFY_PEER", "SSL_CLIENT_CA")
+_NEEDS_CERTIFICATE = (
+    "SSL_CERTIFICATE_KEY",
+    "SSL_DH_PARAMS",
+    "SSL_CIPHERS",
+    "SSL_VERIFY_PEER",
+    "SSL_CLIENT_CA",
+)
+
+# TLS 1.2 suites offered unless SSL_CIPHERS says otherwise: AEAD, forward secrecy.
+DEFAULT_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!eNULL:!DSS"
 
 
 def _readable(setting: str, path: str) -> None:
@@ -72,6 +85,11 @@ def server_ssl_context(settings: dict[str, Any]) -> ssl.SSLContext | None:
             context.load_dh_params(dh_params)
         except ssl.SSLError as exc:
             raise ValueError(f"SSL_DH_PARAMS: cannot load {dh_params!r} ({_reason(exc)})") from None
+    ciphers = settings.get("SSL_CIPHERS") or DEFAULT_CIPHERS
+    try:
+        context.set_ciphers(ciphers)
+    except ssl.SSLError:
+        raise ValueError(f"SSL_CIPHERS: no cipher suite matches {ciphers!r}") from None
     if settings.get("SSL_VERIFY_PEER"):
         context.verify_mode = ssl.CERT_REQUIRED
     context.set_alpn_protocols(["http/1.1"])
