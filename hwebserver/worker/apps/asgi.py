@@ -55,24 +55,32 @@ def start(protocol: Connection, route: Route, request: Request) -> None:
 def base_scope(request: Request, route: Route, kind: str, scheme: str) -> dict[str, Any]:
     """The keys HTTP and WebSocket scopes share."""
     conn = request.conn
-    # As sent, unless normalising changed the path (http/request_head.py): then what the router
-    # matched, encoded again; an absolute-form target: the path decoded.
-    raw_path = request.target.partition(b"?")[0].partition(b"#")[0]
+    raw_path = request.target.partition(b"?")[0]  # as sent; an absolute-form target: decoded
+    path = request.url_path
     return {
         "type": kind,
         "asgi": ASGI_VERSION,
         "http_version": request.http_version,
         "scheme": scheme,
-        "path": request.url_path,
-        "raw_path": normalized_raw_path(raw_path, request.url_path)
-        if raw_path[:1] == b"/"
-        else request.url_path.encode("utf-8"),
+        "path": path,
+        "raw_path": _raw_path(raw_path, path),
         "query_string": request.query,
         "root_path": route.path.rstrip("/"),
         "headers": [(name.lower(), value) for name, value in request.raw_headers],
         "client": conn.client,
         "server": conn.server,
     }
+
+
+def _raw_path(raw_path: bytes, path: str) -> bytes:
+    """As sent, unless decoding or normalising changed the path (http/request_head.py): then
+    what the router matched, encoded again. Each byte of a path that neither changed gives
+    one character of it (a bytes `in` test costs far more than comparing two lengths)."""
+    if len(raw_path) == len(path):
+        return raw_path
+    if raw_path[:1] != b"/":  # absolute form
+        return path.encode("utf-8")
+    return normalized_raw_path(raw_path, path)
 
 
 def with_lifespan_state(scope: dict[str, Any], lifespan: AppLifespan) -> None:
@@ -265,7 +273,8 @@ class AsgiHttp:
                 raise RuntimeError("http.response.start sent twice")
             self.started = True
             self.status = int(message["status"])
-            check_final_status(self.status, app_name("ASGI", self.route.path, self.app))
+            if self.status < 200:
+                check_final_status(self.status, app_name("ASGI", self.route.path, self.app))
             # A tuple: the app may change its own list later, and the framing memo's key is
             # then this very object (response_framing.app_header_block).
             self.headers = tuple(message.get("headers", ()))

@@ -184,7 +184,8 @@ class Framing:
         """
         if not 100 <= status <= 599:
             raise ValueError(f"invalid HTTP status {status!r}: a status is from 100 to 599")
-        check_final_status(status, "the app")  # the adapters refuse it earlier, naming the app
+        if status < 200:  # the adapters refuse it earlier, naming the app
+            raise InterimStatus(status)
         block, length, date_server = self._app_headers(status, headers, date_server)
         framing = b""
         if status in (204, 304) or method == "HEAD":

@@ -167,11 +167,11 @@ def normalized_path(path: str) -> str:
 
 
 def normalized_raw_path(raw_path: bytes, path: str) -> bytes:
-    """The raw path an app is given beside the normalised `path` (ASGI's raw_path): as sent
-    when it decodes to `path`, else `path` percent-encoded again, so that an app routing on
-    the raw path sees what the router matched."""
-    if b"%" not in raw_path and b"/." not in raw_path and b"//" not in raw_path:
-        return raw_path  # nothing was decoded or removed: the usual case
+    """The raw path an app is given beside the normalised `path` (ASGI's raw_path), from the
+    target's path as sent: as sent (less a fragment) when it decodes to `path`, else `path`
+    percent-encoded again, so that an app routing on the raw path sees what the router
+    matched."""
+    raw_path = raw_path.partition(b"#")[0]
     if unquote(raw_path.decode("utf-8", "replace"), errors="replace") == path:
         return raw_path
     return quote(path, safe="/!$&'()*+,;=:@~").encode("ascii")
