@@ -169,8 +169,8 @@ def fileResponse(
     Args:
         file_path: the file to send. A file missing when the response is sent answers
             404, as does a path that cannot name a file (a NUL in it; logged). Only a
-            regular file is sent: a FIFO, a device or a directory answers 500 (logged),
-            and the connection goes on.
+            regular file is sent: a FIFO, a device or a directory answers 500, as does a
+            file the worker may not read (logged); the connection goes on.
         content_type: its media type; guessed from the file name by default.
         delete_file: delete the file once it has been sent (a temporary export).
         download_as_filename: ask the browser to save it under this name
