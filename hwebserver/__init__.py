@@ -29,6 +29,7 @@ from .api.routing import urlHandler
 from .api.settings import setSettingsForPort
 from .api.uploads import UploadedFile, WebServerUploadedFile
 from .api.websocket import WebSocket, webSocket
+from .api.worker_hooks import onWorkerStart, onWorkerStop
 from .run import isInDebugMode, requestShutdown, run
 from .worker.files.archive import registerArchiveFile
 from .worker.files.static import registerStaticFilesDirectory
@@ -62,6 +63,8 @@ __all__ = [
     "fileResponse",
     "isInDebugMode",
     "notFoundResponse",
+    "onWorkerStart",
+    "onWorkerStop",
     "redirect",
     "registerASGIApp",
     "registerArchiveFile",

@@ -59,6 +59,9 @@ class WorkerHandle:
         # SIGUSR1 came while it booted (before its handler existed): sent when it is READY.
         self.reopen_pending = False
         self.process: subprocess.Popen[bytes] | None = None  # spawned workers only
+        # Said in its READY: it runs @onWorkerStop hooks after draining, which get
+        # GRACEFUL_TIMEOUT of their own, so its drain may last that much longer.
+        self.stop_hooks = False
 
     def __str__(self) -> str:
         return f"worker {self.pid} (generation {self.generation.number})"

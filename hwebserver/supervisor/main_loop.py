@@ -269,6 +269,7 @@ class Supervisor:
             worker.phase = Phase.READY
             worker.ready_at = worker.last_beat = now
             worker.generation.ever_ready = True
+            worker.stop_hooks = bool(message.get("stop_hooks"))
             self.log.lifecycle("%s ready in %.2fs", worker, now - worker.started)
             if worker.reopen_pending:
                 self._send_reopen(worker)
@@ -504,8 +505,14 @@ class Supervisor:
         elif worker.phase is Phase.READY:
             worker.phase = Phase.RETIRING
             worker.send(control.DRAIN, mode=control.RETIRE)
-            worker.deadline = now + self.graceful + KILL_MARGIN
+            worker.deadline = now + self._drain_allowance(worker)
             self.log.lifecycle("%s drains", worker)
+
+    def _drain_allowance(self, worker: WorkerHandle) -> float:
+        """How long a draining worker may take before its process tree is killed: its
+        requests, then its stop hooks (each part at most GRACEFUL_TIMEOUT), and a margin."""
+        hooks = self.graceful if worker.stop_hooks else 0.0
+        return self.graceful + hooks + KILL_MARGIN
 
     # -- no live worker --------------------------------------------------------------------------
     def _watch_live_workers(self, now: float) -> None:
@@ -642,7 +649,7 @@ class Supervisor:
             else:
                 worker.phase = Phase.STOPPING
                 worker.send(control.DRAIN, mode=control.SHUTDOWN_MODE)
-                deadline = now + self.graceful + KILL_MARGIN
+                deadline = now + self._drain_allowance(worker)
                 worker.deadline = min(worker.deadline or deadline, deadline)
 
     def _cleanup(self) -> None:

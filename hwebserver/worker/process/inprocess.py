@@ -4,6 +4,7 @@ the calling thread when a supervisor is not possible (not the main thread, no fo
 from __future__ import annotations
 
 import asyncio
+import atexit
 import signal
 import threading
 from collections.abc import Callable
@@ -54,6 +55,16 @@ def serve_in_background(
     ready = threading.Event()
     failure: list[BaseException] = []
 
+    def stop_at_exit() -> None:
+        """The interpreter exits with the server still up (hython's script ended, the
+        interactive session quit): drain it as requestShutdown() would, so requests in
+        progress finish and the @onWorkerStop hooks run, within their timeouts."""
+        thread = running.thread
+        if thread is None or not thread.is_alive():
+            return
+        server.stop()
+        thread.join(2 * config.server.GRACEFUL_TIMEOUT + 1.0)
+
     def thread_main() -> None:
         loop = new_event_loop()
         try:
@@ -64,9 +75,11 @@ def serve_in_background(
             loop.close()
             close()
             current.release(running)
+            atexit.unregister(stop_at_exit)
             ready.set()
 
     running.thread = threading.Thread(target=thread_main, name="hwebserver", daemon=True)
+    atexit.register(stop_at_exit)
     running.thread.start()
     ready.wait()
     if failure:

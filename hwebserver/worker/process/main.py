@@ -26,7 +26,7 @@ from ..common import control
 from ..common.config import Listener, WorkerConfig
 from ..common.control import FrameDecoder, Message
 from ..common.logs import REPORT_INTERVAL, OncePerInterval, ServerLog, reopen_log_files
-from . import current, launch, linux
+from . import current, launch, linux, user_hooks
 from .server import WorkerServer
 from .sources import application_sources
 
@@ -161,6 +161,7 @@ class WorkerProcess:
             pid=os.getpid(),
             generation=self.generation,
             sources=application_sources(),
+            stop_hooks=user_hooks.has_stop_hooks(),  # the supervisor waits for them too
         )
         admin.connect(
             self.server.state, self.channel.send, self._supervisor_linked, self.generation

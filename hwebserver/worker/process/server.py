@@ -19,11 +19,15 @@ from ..policies.build import build_policy
 from ..policies.tls import server_ssl_context
 from ..websockets.upgrade import preload as preload_websockets
 from ..websockets.upgrade import upgrade as upgrade_to_websocket
+from . import user_hooks
 from .backlog import BacklogDrain
 from .descriptors import DescriptorGuard
 
 CLOCK_INTERVAL = 1.0
 DRAIN_POLL_INTERVAL = 0.05
+# What the stop hooks get when the worker is told to stop at once (SIGQUIT, a second SIGINT):
+# the supervisor kills a worker 2 s after telling it so (supervisor/main_loop.py STOP_GRACE).
+IMMEDIATE_STOP_HOOKS_TIME = 1.0
 
 
 class WorkerServer:
@@ -74,6 +78,8 @@ class WorkerServer:
             result = hook(state)
             if asyncio.iscoroutine(result):
                 await result
+        # The service's @onWorkerStart hooks: before the first connection is accepted.
+        await user_hooks.run_start_hooks(self.config.server.WORKER_BOOT_TIMEOUT)
         for listener in self.listeners:
             if listener.ssl_context is None:
                 listener.ssl_context = server_ssl_context(listener.settings)
@@ -248,6 +254,13 @@ class WorkerServer:
             result = hook(state)
             if asyncio.iscoroutine(result):
                 await result
+        # The service's @onWorkerStop hooks: after the last request, with time of their own.
+        if timeout > 0:
+            await user_hooks.run_stop_hooks(state.log, self.config.server.GRACEFUL_TIMEOUT)
+        else:
+            await user_hooks.run_stop_hooks(
+                state.log, IMMEDIATE_STOP_HOOKS_TIME, "told to stop at once"
+            )
 
     def _cut_what_remains(self) -> None:
         """The drain's deadline: every connection still open is cut. Those with a request or
