@@ -50,7 +50,9 @@ class ApiFunction:
         self.return_binary = bool(return_binary)
         self.ports = ports
         self.is_async = is_async_callable(function)
-        self.signature = inspect.signature(function)
+        # The signature of what the server calls: a wrapper made with functools.wraps, often
+        # `(request, **kwargs)`, is bound as itself, not as the function it hides.
+        self.signature = inspect.signature(function, follow_wrapped=False)
         self.var_keyword = next(
             (p.name for p in self.signature.parameters.values() if p.kind is p.VAR_KEYWORD), None
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import math
 import os
@@ -132,6 +133,27 @@ def admin_only(request):
 @hwebserver.apiFunction(ports=["main", "admin"])
 def everywhere(request):
     return request.portName()
+
+
+def wrapped_api(func):
+    """The decorator of a published MCP bridge for Houdini: the server calls the wrapper,
+    with the request and keyword arguments; the function it wraps takes no request."""
+
+    @functools.wraps(func)
+    def wrapper(request, **kwargs):
+        return func(**kwargs)
+
+    return hwebserver.apiFunction(namespace="t")(wrapper)
+
+
+@wrapped_api
+def hello_wrapped(name="world"):
+    return {"hello": name}
+
+
+@wrapped_api
+def ping_wrapped():
+    return "pong"
 
 
 @hwebserver.urlHandler("/hello")
