@@ -103,6 +103,21 @@ def test_text_and_binary_echo_and_http_alongside(tmp_path):
         assert httpx.get(server.url("/hello")).text == "Hello, world!"
 
 
+def test_send_with_channels_keywords_over_a_real_connection(tmp_path):
+    with websocket_server(tmp_path) as server:
+
+        async def scenario() -> None:
+            async with client(server, "/ws/channels-echo") as ws:
+                await ws.send("héllo")
+                assert await ws.recv() == "HÉLLO"  # a text frame: websockets gives str
+                await ws.send(b"\x00\xff")
+                assert await ws.recv() == b"\x00\xff"  # a binary frame: bytes
+                await ws.send("")
+                assert await ws.recv() == ""
+
+        run(scenario)
+
+
 def test_one_mebibyte_messages_both_ways(tmp_path):
     text = "0123456789abcdef" * (1 << 16)
     data = bytes(range(256)) * (1 << 12)

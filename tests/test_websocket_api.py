@@ -68,6 +68,44 @@ def test_send_refuses_what_it_cannot_send():
         asyncio.run(socket.send(42))  # type: ignore[arg-type]
 
 
+def test_send_takes_channels_keywords():
+    socket, channel = attached(hwebserver.WebSocket)
+
+    async def scenario() -> None:
+        await socket.send(text_data="é")
+        await socket.send(text_data="")
+        await socket.send(bytes_data=b"\x00")
+        await socket.send(bytes_data=bytearray(b"ab"))
+        await socket.send(data="as data")
+
+    asyncio.run(scenario())
+    assert channel.calls == [
+        ("send", "é".encode(), True),
+        ("send", b"", True),
+        ("send", b"\x00", False),
+        ("send", b"ab", False),
+        ("send", b"as data", True),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({}, "one of data, text_data or bytes_data; got none"),
+        ({"text_data": "a", "bytes_data": b"b"}, "got text_data and bytes_data"),
+        ({"data": "a", "text_data": "a"}, "got data and text_data"),
+        ({"text_data": "a", "is_binary": True}, "is_binary goes with data"),
+        ({"text_data": b"a"}, r"text_data=...\) takes str, not bytes"),
+        ({"bytes_data": "a"}, r"bytes_data=...\) takes bytes, not str"),
+    ],
+)
+def test_send_refuses_both_or_neither_keyword(kwargs, message):
+    socket, channel = attached(hwebserver.WebSocket)
+    with pytest.raises(TypeError, match=message):
+        asyncio.run(socket.send(**kwargs))
+    assert channel.calls == []
+
+
 def test_a_websocket_not_attached_says_so():
     with pytest.raises(hwebserver.OperationFailed, match="not attached"):
         asyncio.run(hwebserver.WebSocket().close())

@@ -71,9 +71,19 @@ class WebSocket:
         await self._connected().accept(subprotocol)
 
     async def send(
-        self, data: str | bytes | bytearray | memoryview, is_binary: bool | None = None
+        self,
+        data: str | bytes | bytearray | memoryview | None = None,
+        is_binary: bool | None = None,
+        *,
+        text_data: str | None = None,
+        bytes_data: bytes | bytearray | memoryview | None = None,
     ) -> None:
-        """A str goes as a text message, bytes as a binary one, unless is_binary says otherwise."""
+        """Send one message. `send(data)`: a str goes as a text message, bytes as a binary
+        one, unless `is_binary` says otherwise. `send(text_data=...)` and
+        `send(bytes_data=...)`: Django Channels' spelling, the names `receive()` gets.
+        Exactly one of `data`, `text_data` and `bytes_data` is given (else TypeError)."""
+        if data is None or text_data is not None or bytes_data is not None:
+            data, is_binary = _channels_keywords(data, is_binary, text_data, bytes_data)
         if isinstance(data, str):
             payload, is_text = data.encode("utf-8"), not is_binary
         elif isinstance(data, (bytes, bytearray, memoryview)):
@@ -228,3 +238,27 @@ def webSocket(
         return cls
 
     return register
+
+
+def _channels_keywords(
+    data: object, is_binary: bool | None, text_data: object, bytes_data: object
+) -> tuple[str | bytes | bytearray | memoryview, bool]:
+    """send()'s message and kind when given as text_data= or bytes_data=, checked."""
+    values = {"data": data, "text_data": text_data, "bytes_data": bytes_data}
+    given = [name for name, value in values.items() if value is not None]
+    if len(given) != 1:
+        which = " and ".join(given) if given else "none"
+        raise TypeError(f"WebSocket.send() takes one of data, text_data or bytes_data; got {which}")
+    if is_binary is not None:
+        raise TypeError("WebSocket.send(): is_binary goes with data, not with text_data/bytes_data")
+    if text_data is not None:
+        if not isinstance(text_data, str):
+            raise TypeError(
+                f"WebSocket.send(text_data=...) takes str, not {type(text_data).__name__}"
+            )
+        return text_data, False
+    if not isinstance(bytes_data, (bytes, bytearray, memoryview)):
+        raise TypeError(
+            f"WebSocket.send(bytes_data=...) takes bytes, not {type(bytes_data).__name__}"
+        )
+    return bytes_data, True

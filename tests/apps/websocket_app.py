@@ -45,6 +45,17 @@ class Echo(hwebserver.WebSocket):
         record(event="disconnect", path=self.request.path(), code=code)
 
 
+@hwebserver.webSocket("/ws/channels-echo")
+class ChannelsEcho(hwebserver.WebSocket):
+    """Written as for Django Channels: send() with the names receive() gets."""
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is not None:
+            await self.send(text_data=text_data.upper())
+        else:
+            await self.send(bytes_data=bytes_data)
+
+
 @hwebserver.webSocket("/ws/houdini19")
 class Houdini19Echo(hwebserver.WebSocket):
     async def connect(self) -> None:
