@@ -12,6 +12,7 @@ from types import ModuleType
 
 from . import control_command
 from .api.run_arguments import add_command_line_options
+from .api.settings import add_command_line_settings
 
 EPILOG = """\
 APP is a Python file (path/to/service.py) or an importable module (package.service) that
@@ -43,7 +44,8 @@ environment:
                                            STOPPING=1 (Type=notify or notify-reload)
 
 Server-wide settings (timeouts, limits, recycling: MAX_REQUESTS, MAX_WORKER_MEMORY, ...) go
-in a settings file given with --settings.
+in a settings file given with --settings; START_METHOD is also --start-method, which wins
+over the file.
 """
 
 
@@ -63,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("app", metavar="APP", help="Python file or module registering handlers")
     # The options of run(), from its declarations: each one's dest is run()'s argument name.
     add_command_line_options(parser)
+    add_command_line_settings(parser)  # the settings that declare an option: --start-method
     control_command.add_serving_options(parser)  # --admin-port, --pid-file
     return parser
 

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .api.settings import SETTING_DEST, typed_settings
+
 
 @dataclass
 class CommandLine:
@@ -23,6 +25,8 @@ class CommandLine:
     # supervisor (see supervisor/pidfile.py). Not run() arguments: kept apart from `given`.
     admin_port: int | None = None
     pid_file: str | None = None
+    # Settings typed as options (`--start-method spawn`): over the settings run() was given.
+    settings: dict[str, Any] = field(default_factory=dict)
     # Raised by run() while it set up (options, settings, listeners): the user's input was
     # wrong, so the command line reports it in one line rather than with a traceback.
     startup_failures: list[BaseException] = field(default_factory=list)
@@ -35,8 +39,14 @@ ADMIN_PORT_NAME = "admin"
 def start(given: Mapping[str, Any]) -> CommandLine:
     """The command line is running: run() from now on takes `given` over its arguments."""
     options = dict(given)
+    settings = typed_settings(options)
+    for name in settings:
+        del options[SETTING_DEST + name]
     command_line = CommandLine(
-        options, admin_port=options.pop("admin_port", None), pid_file=options.pop("pid_file", None)
+        options,
+        admin_port=options.pop("admin_port", None),
+        pid_file=options.pop("pid_file", None),
+        settings=settings,
     )
     _active[:] = [command_line]
     return command_line
@@ -65,6 +75,12 @@ def typed(name: str) -> bool:
     """Whether run()'s argument `name` was typed on the command line."""
     command_line = active()
     return command_line is not None and name in command_line.given
+
+
+def settings() -> dict[str, Any]:
+    """The settings typed on the command line (none without one)."""
+    command_line = active()
+    return dict(command_line.settings) if command_line is not None else {}
 
 
 def overridden_port(arguments: Mapping[str, Any]) -> tuple[int, int] | None:

@@ -92,7 +92,7 @@ def run(
     scripts_arguments = dict(locals())  # the arguments only: nothing else is bound yet
     # Under `hwebserver APP --port ...` the options typed win over the script's own.
     arguments = RunArguments.from_mapping(command_line.apply(scripts_arguments))
-    build = partial(build_options, arguments)
+    build = partial(build_options, arguments, typed_settings=command_line.settings())
     claimed = launch.claim()
     if claimed is not None and claimed.check_only:
         _report_checked(claimed, partial(build, warn_settings=False))

@@ -57,6 +57,8 @@ def row(option: Option) -> str:
     aliases = aliases_of(option.name)
     if aliases:
         doc += " (also spelled " + ", ".join(f"`{alias}`" for alias in aliases) + ")"
+    if option.flag is not None:
+        doc += f"; on the command line `{option.flag}`"
     kind = KIND_NAMES.get(option.kind, option.kind)
     cells = [f"`{option.name}`", kind, describe_default(option), doc.replace("|", "\\|")]
     return "| " + " | ".join(cells) + " |"

@@ -10,6 +10,7 @@ Port-scoped keys configure one listener; server-scoped keys configure the whole 
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import difflib
 import json
@@ -17,7 +18,7 @@ import logging
 import os
 import runpy
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ class Option:
     scope: str  # "port" or "server"
     doc: str
     choices: tuple[str, ...] = ()  # for a "str" option: the values it may take
+    flag: str | None = None  # its command-line option (`hwebserver APP --start-method spawn`)
 
 
 def _opts(*options: Option) -> dict[str, Option]:
@@ -161,6 +163,17 @@ class ServerSettings:
         default=0,
         metadata={"doc": "recycle a worker whose RSS stays above this (not without a supervisor)"},
     )
+    START_METHOD: str = field(
+        default="fork",
+        metadata={
+            "doc": "how workers start: 'fork' (from the supervisor, sharing what the script "
+            "built before run()) or 'spawn' (each runs the service's command line anew: "
+            "nothing is forked, for processes with native threads such as hython); "
+            "'spawn' by itself when hou is imported at run()",
+            "choices": ("fork", "spawn"),
+            "flag": "--start-method",
+        },
+    )
     WEBSOCKET_MAX_MESSAGE_SIZE: int = field(
         default=16 * 1024 * 1024, metadata={"doc": "largest WebSocket message (else close 1009)"}
     )
@@ -191,6 +204,7 @@ def _server_options() -> dict[str, Option]:
             "server",
             declared.metadata["doc"],
             declared.metadata.get("choices", ()),
+            declared.metadata.get("flag"),
         )
         for declared in dataclasses.fields(ServerSettings)
     }
@@ -199,6 +213,34 @@ def _server_options() -> dict[str, Option]:
 OPTIONS.update(_server_options())
 
 ALIASES = {"CORS_ALLOWED_ORIGINS": "CORS_ORIGIN_WHITELIST"}
+
+# The dest of a setting's command-line option: `setting:START_METHOD`, kept apart from run()'s
+# arguments (see command_line.py).
+SETTING_DEST = "setting:"
+_COMMAND_LINE_TYPES: dict[str, Callable[[str], Any]] = {"str": str, "int": int, "float": float}
+
+
+def add_command_line_settings(parser: argparse.ArgumentParser) -> None:
+    """One option per setting that declares a `flag`, made from its declaration."""
+    for option in OPTIONS.values():
+        if option.flag is None:
+            continue
+        parser.add_argument(
+            option.flag,
+            dest=SETTING_DEST + option.name,
+            type=_COMMAND_LINE_TYPES[option.kind],
+            choices=option.choices or None,
+            help=f"{option.doc} (setting {option.name}, default {option.default!r})",
+        )
+
+
+def typed_settings(given: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings among parsed command-line options, by setting name."""
+    return {
+        key[len(SETTING_DEST) :]: value
+        for key, value in given.items()
+        if key.startswith(SETTING_DEST)
+    }
 
 
 def _check_value(option: Option, value: Any) -> Any:

@@ -23,7 +23,7 @@ from ..worker.common.config import Listener
 from ..worker.common.control import Message
 from ..worker.common.logs import ServerLog
 from ..worker.process import main
-from . import pidfile, spawn, tree
+from . import pidfile, spawn, start_method, tree
 from .handles import Generation, Phase, Slot, WorkerHandle, request_limit
 from .listeners import close_all
 from .metrics import ServiceCounters
@@ -56,6 +56,7 @@ class Supervisor:
         self.selector = selectors.DefaultSelector()
         self.notifier = Notifier.from_environment()
         self.command = spawn.reload_command()
+        self.start_method = start_method.resolve(options.start_method, self.log)
         self.target = options.workers
         self.watch_sources = options.reload_source_changes
         self.graceful = config.server.GRACEFUL_TIMEOUT
@@ -98,7 +99,8 @@ class Supervisor:
             swept = tempdir.sweep_dirs_of_dead_processes()
             if swept:
                 self.log.lifecycle("removed %d request temp dir(s) of dead processes", swept)
-            self.active = self._new_generation(forked=True, now=now)
+            forked = self.start_method == start_method.FORK
+            self.active = self._new_generation(forked=forked, now=now)
             self._fill(self.active, now)
             if self.watch_sources:
                 self.watcher.start(now)

@@ -34,6 +34,9 @@ class RunOptions:
     port_callback: Callable[[str, int], Any] | None
     # False: this process serves itself in the foreground (foreground/), as Houdini does.
     supervisor: bool = True
+    # START_METHOD as given (a settings file, run(settings=...), --start-method); None when
+    # not given, so that the supervisor may choose "spawn" by itself (supervisor/start_method.py).
+    start_method: str | None = None
 
 
 SUPERVISOR_ENV = "HWEBSERVER_SUPERVISOR"
@@ -93,9 +96,15 @@ def _warn_if_setting_replaces_port(main_settings: Mapping[str, Any], port: int) 
         logger.warning("setting PORT %d replaces port %d given to run()", int(setting), port)
 
 
-def build_options(arguments: RunArguments, warn_settings: bool = True) -> RunOptions:
-    """What one run() call serves with: its arguments, the settings, the per-port settings."""
+def build_options(
+    arguments: RunArguments,
+    warn_settings: bool = True,
+    typed_settings: Mapping[str, Any] | None = None,
+) -> RunOptions:
+    """What one run() call serves with: its arguments, the settings, the per-port settings.
+    `typed_settings` (typed on the command line) win over those run() was given."""
     loaded = settings_module.load_settings(arguments.settings, warn=warn_settings)
+    loaded.update(settings_module.validate(typed_settings or {}))
     per_port = settings_module.port_settings.snapshot()
     server_values = {
         k: v for k, v in loaded.items() if settings_module.OPTIONS[k].scope == "server"
@@ -164,6 +173,7 @@ def build_options(arguments: RunArguments, warn_settings: bool = True) -> RunOpt
         worker_count,
         arguments.port_callback,
         resolve_supervisor(arguments.supervisor),
+        server_values.get("START_METHOD"),
     )
 
 
