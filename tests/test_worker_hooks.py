@@ -196,6 +196,37 @@ def test_an_in_background_server_runs_its_hooks_once_in_the_calling_process(tmp_
     assert log.read_text().splitlines() == expected
 
 
+FAILING_BACKGROUND_SCRIPT = """
+import socket
+import hwebserver
+
+@hwebserver.onWorkerStart
+def open_database():
+    raise RuntimeError("the database is down")
+
+ports = {}
+try:
+    hwebserver.run(port=0, in_background=True, port_callback=ports.__setitem__)
+except hwebserver.OperationFailed as exc:
+    print("run() raised:", exc)
+with socket.socket() as probe:  # the port was released
+    print("port free:", probe.connect_ex(("127.0.0.1", ports["main"])) != 0)
+"""
+
+
+def test_a_failing_start_hook_makes_an_in_background_run_raise(tmp_path):
+    script = tmp_path / "failing.py"
+    script.write_text(textwrap.dedent(FAILING_BACKGROUND_SCRIPT))
+    done = subprocess.run(
+        [sys.executable, str(script)], env=python_env(), capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "run() raised: the server failed to start: RuntimeError: the database is down",
+        "port free: True",
+    ]
+
+
 def test_a_hook_that_needs_arguments_is_refused_when_registered():
     def needs_request(request: object) -> None: ...
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from ...api import tempdir
 from ...api.errors import OperationFailed
+from ...api.tracebacks import exception_summary
 from ..common.config import Listener, WorkerConfig
 from . import current
 from .server import WorkerServer
@@ -83,7 +84,8 @@ def serve_in_background(
     running.thread.start()
     ready.wait()
     if failure:
-        raise OperationFailed(f"the server failed to start: {failure[0]}") from failure[0]
+        reason = exception_summary(failure[0])  # a start hook's RuntimeError: named as such
+        raise OperationFailed(f"the server failed to start: {reason}") from failure[0]
 
 
 def serve_here(config: WorkerConfig, listeners: list[Listener], close: Callable[[], None]) -> None:
