@@ -78,8 +78,6 @@ class WorkerServer:
             result = hook(state)
             if asyncio.iscoroutine(result):
                 await result
-        # The service's @onWorkerStart hooks: before the first connection is accepted.
-        await user_hooks.run_start_hooks(self.config.server.WORKER_BOOT_TIMEOUT)
         for listener in self.listeners:
             if listener.ssl_context is None:
                 listener.ssl_context = server_ssl_context(listener.settings)
@@ -87,6 +85,9 @@ class WorkerServer:
             state.log.open_port_log(listener.name, listener.settings)
         admin.install(state, self.listeners)  # ADMIN_ENDPOINTS: /metrics, /livez, /readyz
         request_ids.install(state, self.listeners)  # ACCESS_LOG_FORMAT json: X-Request-Id
+        # The service's @onWorkerStart hooks: once the ports' settings were found good, and
+        # before anything may accept a connection (the descriptor guard may, once it exists).
+        await user_hooks.run_start_hooks(self.config.server.WORKER_BOOT_TIMEOUT)
         self._guard = DescriptorGuard(
             connections=lambda: len(state.connections),
             pause=self._pause_accepting,
