@@ -268,6 +268,8 @@ REGISTERING = {
     "registerStaticFilesDirectory",
     "registerArchiveFile",
     "setSettingsForPort",
+    "onWorkerStart",
+    "onWorkerStop",
 }
 NOT_REGISTERING = {
     "APIError",
@@ -370,6 +372,24 @@ def registrations(tmp_path: Path) -> dict[str, Callable[[TestClient], bool]]:
     def port_settings_set(client: TestClient) -> bool:
         return "iso" in every_registry()["port_settings"].snapshot()
 
+    started: list[int] = []
+
+    def start_hook() -> None:
+        started.append(1)
+
+    def stop_hook() -> None: ...
+
+    def start_hook_ran(client: TestClient) -> bool:
+        """Since the last probe: the client's server started with it."""
+        ran = bool(started)
+        started.clear()
+        return ran
+
+    def stop_hook_registered(client: TestClient) -> bool:
+        return stop_hook in every_registry()["worker_hooks"].snapshot()[1]
+
+    hwebserver.onWorkerStart(start_hook)
+    hwebserver.onWorkerStop(stop_hook)
     hwebserver.urlHandler("/iso/handler")(handler)
     Plain("/iso/plain")
     Later("/iso/later")
@@ -393,6 +413,8 @@ def registrations(tmp_path: Path) -> dict[str, Callable[[TestClient], bool]]:
         "registerStaticFilesDirectory": served("/iso/static/a.txt"),
         "registerArchiveFile": served("/iso/zip/b.txt"),
         "setSettingsForPort": port_settings_set,
+        "onWorkerStart": start_hook_ran,
+        "onWorkerStop": stop_hook_registered,
     }
 
 

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from .apiregistry import api_functions
 from .routing import http_routes, websocket_routes
 from .settings import port_settings
+from .worker_hooks import worker_hooks
 
 
 class Registry(Protocol):
@@ -24,10 +25,11 @@ class Registry(Protocol):
 
 def every_registry() -> dict[str, Registry]:
     """By name: URL handlers, mounts and static files; WebSockets; API functions; the
-    settings of setSettingsForPort()."""
+    settings of setSettingsForPort(); the onWorkerStart and onWorkerStop hooks."""
     return {
         "http_routes": http_routes,
         "websocket_routes": websocket_routes,
         "api_functions": api_functions,
         "port_settings": port_settings,
+        "worker_hooks": worker_hooks,
     }

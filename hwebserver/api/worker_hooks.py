@@ -10,14 +10,42 @@ cache) needs a place that runs there before it serves, and another when it drain
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 Hook = Callable[[], Any]
 HookT = TypeVar("HookT", bound=Callable[[], Any])
 
-_start_hooks: list[Hook] = []
-_stop_hooks: list[Hook] = []
+
+class WorkerHooks:
+    """The registered start and stop hooks, in registration order (a registry: see
+    api/registries.py)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.start: tuple[Hook, ...] = ()
+        self.stop: tuple[Hook, ...] = ()
+
+    def add(self, start: Hook | None = None, stop: Hook | None = None) -> None:
+        with self._lock:  # tuples, replaced whole: a worker reading them sees one or the other
+            if start is not None:
+                self.start = (*self.start, start)
+            if stop is not None:
+                self.stop = (*self.stop, stop)
+
+    def clear(self) -> None:
+        self.restore(((), ()))
+
+    def snapshot(self) -> tuple[tuple[Hook, ...], tuple[Hook, ...]]:
+        return self.start, self.stop
+
+    def restore(self, state: tuple[tuple[Hook, ...], tuple[Hook, ...]]) -> None:
+        with self._lock:
+            self.start, self.stop = state
+
+
+worker_hooks = WorkerHooks()
 
 
 def _check_hook(decorator: str, function: object) -> None:
@@ -65,7 +93,7 @@ def onWorkerStart(function: HookT) -> HookT:
         ```
     """
     _check_hook("onWorkerStart", function)
-    _start_hooks.append(function)
+    worker_hooks.add(start=function)
     return function
 
 
@@ -89,16 +117,8 @@ def onWorkerStop(function: HookT) -> HookT:
         ```
     """
     _check_hook("onWorkerStop", function)
-    _stop_hooks.append(function)
+    worker_hooks.add(stop=function)
     return function
-
-
-def start_hooks() -> tuple[Hook, ...]:
-    return tuple(_start_hooks)
-
-
-def stop_hooks() -> tuple[Hook, ...]:
-    return tuple(_stop_hooks)
 
 
 def describe(hook: Hook) -> str:

@@ -13,10 +13,9 @@ import asyncio
 import threading
 from typing import Any
 
-from ...api import worker_hooks
 from ...api.routing import is_async_callable
 from ...api.tracebacks import contained, without_server_frames
-from ...api.worker_hooks import Hook, describe
+from ...api.worker_hooks import Hook, describe, worker_hooks
 from ..common.logs import ServerLog
 
 
@@ -25,13 +24,13 @@ class HookTimeout(Exception):
 
 
 def has_stop_hooks() -> bool:
-    return bool(worker_hooks.stop_hooks())
+    return bool(worker_hooks.stop)
 
 
 async def run_start_hooks(timeout: float) -> None:
     """Each start hook in turn; what one raises is raised here, its traceback trimmed to the
     hook's own frames, and the hooks after it do not run."""
-    for hook in worker_hooks.start_hooks():
+    for hook in worker_hooks.start:
         try:
             finished = await _run(hook, timeout)
         except BaseException as exc:
@@ -47,7 +46,7 @@ async def run_start_hooks(timeout: float) -> None:
 async def run_stop_hooks(log: ServerLog, timeout: float, why: str = "GRACEFUL_TIMEOUT") -> None:
     """Each stop hook in turn, all of them within `timeout`: one that raises is logged and the
     next runs; the one running at the deadline is cut, and those after it are skipped."""
-    hooks = worker_hooks.stop_hooks()
+    hooks = worker_hooks.stop
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     for index, hook in enumerate(hooks):
