@@ -234,3 +234,19 @@ def test_a_hook_that_needs_arguments_is_refused_when_registered():
         hwebserver.onWorkerStart(needs_request)
     with pytest.raises(TypeError, match="expects a function"):
         hwebserver.onWorkerStop("not a function")  # type: ignore[arg-type]
+
+
+def test_without_a_supervisor_hooks_run_once_per_image_and_stop_hooks_at_exit(tmp_path):
+    """run(supervisor=False): the calling process serves, so it runs the start hooks itself
+    (once, and again in the image a reload re-executes), and the stop hooks before each
+    re-execution and when TERM ends it."""
+    with hooks_service(tmp_path, supervisor=False) as srv:
+        pid = srv.pid
+        assert httpx.get(srv.url("/hooked"), timeout=10).text == f"{pid} {pid} 1 1"
+        srv.signal(signal.SIGHUP)
+        wait_for(lambda: runs_of(tmp_path, pid).count("start-plain") == 2, timeout=60)
+        assert httpx.get(srv.url("/hooked"), timeout=10).text == f"{pid} {pid} 1 1"
+        srv.signal(signal.SIGTERM)
+        assert srv.wait(30) == 0
+    runs = runs_of(tmp_path, pid)
+    assert runs == ["start-plain", "start-async", "stop-plain", "stop-async"] * 2, runs
