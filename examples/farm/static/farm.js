@@ -37,6 +37,10 @@ function showJobs(jobs) {
     bar.append(fill);
     progress.append(bar, " " + job.done + " / " + job.frames);
     progress.className = "progress";
+    // Which worker rendered how many frames: "host:pid" -> count, shown as "pid ×count".
+    const renderers = cell(row, Object.entries(job.rendered_by || {})
+      .map(([worker, count]) => worker.split(":").pop() + " ×" + count).join(", "));
+    renderers.className = "rendered-by";
     const actions = cell(row, "");
     if (job.state === "queued" || job.state === "rendering") {
       const button = document.createElement("button");
@@ -47,16 +51,29 @@ function showJobs(jobs) {
   }
 }
 
+let reconnects = 0;
+
 function connectFeed() {
+  // A reload closes every WebSocket of the old workers with 1001 ("going away"): the page
+  // says so and connects again, to a worker of the new code; the jobs carry on meanwhile.
   const state = document.getElementById("feed-state");
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const socket = new WebSocket(scheme + "//" + location.host + "/farm/feed");
-  socket.onopen = () => { state.textContent = "live"; state.classList.add("live"); };
-  socket.onmessage = (event) => showJobs(JSON.parse(event.data).jobs);
-  socket.onclose = () => {
-    state.textContent = "reconnecting…";
+  socket.onopen = () => {
+    state.textContent = reconnects ? "live (reconnected " + reconnects + "×)" : "live";
+    state.classList.add("live");
+  };
+  socket.onmessage = (event) => {
+    const news = JSON.parse(event.data);
+    showJobs(news.jobs);
+    document.getElementById("feed-worker").textContent = "feed from worker " + news.worker;
+  };
+  socket.onclose = (event) => {
+    state.textContent = event.code === 1001
+      ? "service reloading, reconnecting…" : "connection lost, reconnecting…";
     state.classList.remove("live");
-    setTimeout(connectFeed, 1000);
+    reconnects += 1;
+    setTimeout(connectFeed, event.code === 1001 ? 200 : 1000);
   };
 }
 
