@@ -182,3 +182,25 @@ def test_a_time_with_no_live_worker_is_logged_at_error_when_it_starts_and_ends(t
     assert re.search(r" ERROR no live worker: new connections wait in the listen backlog", logs)
     assert re.search(r" ERROR a worker serves again, after \d+\.\d\ds with no live worker", logs)
     assert logs.index("ERROR no live worker") < logs.index("ERROR a worker serves again")
+
+
+def test_replacements_killed_from_outside_while_booting_are_replaced_without_backoff(tmp_path):
+    """Eight kill -9 in a row, each on a booting replacement: with the crash backoff the
+    eighth replacement would start 25.6 s later; a kill says nothing of the application's
+    code, so the service serves again soon after the last kill, and the log says why."""
+    with boot_app(tmp_path) as srv:
+        victim = serving_pid(srv)
+        killed: set[int] = set()
+        for _kill in range(8):
+            (tmp_path / "hang-once").write_text("")  # the next replacement hangs as it boots
+            os.kill(victim, signal.SIGKILL)
+            killed.add(victim)
+            (victim,) = wait_for(lambda: booting_pids(tmp_path) - killed, timeout=30)
+        os.kill(victim, signal.SIGKILL)
+        last_kill = time.monotonic()
+        assert serving_pid(srv, timeout=60) not in killed | {victim}
+        assert time.monotonic() - last_kill < 10.0, srv.logs()
+        logs = srv.logs()
+        assert logs.count("while booting: killed from outside, not a failure of the application") == 8
+        # No wait longer than the spacing of starts (the backoff's were 0.4 s, 0.8 s, ...).
+        assert max(float(w) for w in re.findall(r"replacing it in (\d+\.\d)s", logs)) <= 1.0

@@ -19,6 +19,9 @@ BACKOFF_MAX = 30.0
 # Between two starts in one slot, even when its worker had booted: a worker that dies at its
 # first request cannot make the supervisor fork in a tight loop.
 RESPAWN_FLOOR = 0.25
+# Between two starts in one slot whose workers are killed from outside while they boot (an
+# operator's kill loop, the OOM killer at each start): no backoff, but no fork storm either.
+KILLED_BOOT_FLOOR = 1.0
 
 
 class Phase(enum.Enum):
@@ -41,6 +44,7 @@ class WorkerHandle:
         self.decoder = FrameDecoder()
         self.phase = Phase.BOOTING
         self.started = now
+        self.boot_clock = now  # WORKER_BOOT_TIMEOUT counts from here
         self.ready_at: float | None = None
         self.last_beat = now
         self.deadline: float | None = None  # killed (whole tree) when reached
@@ -119,6 +123,14 @@ class WorkerHandle:
         self.lag = float(message.get("lag", 0.0))
         self.rss.append(int(message.get("rss", 0)))
 
+    def resume(self, now: float, stalled: float) -> None:
+        """The supervisor was not running for `stalled` seconds: the heartbeat and boot
+        deadlines count from `now`, a set deadline (a drain, a stack dump) moves by the stall."""
+        self.last_beat = max(self.last_beat, now)
+        self.boot_clock = max(self.boot_clock, now)
+        if self.deadline is not None:
+            self.deadline += stalled
+
     def over_memory(self, limit: int) -> bool:
         return limit > 0 and len(self.rss) == MEMORY_SAMPLES and min(self.rss) > limit
 
@@ -167,6 +179,14 @@ class Slot:
         else:
             self.early_deaths += 1
             self.not_before = now + crash_backoff(self.early_deaths)
+        return self.not_before - now
+
+    def vacate_killed(self, now: float) -> float:
+        """Its worker was killed from outside before READY: that says nothing of the code, so
+        no crash backoff (and its count of early deaths stays as it was); the next start is
+        only spaced from the last one. The wait."""
+        self.occupant = None
+        self.not_before = max(now, self.last_start + KILLED_BOOT_FLOOR)
         return self.not_before - now
 
     def due(self, now: float) -> bool:

@@ -41,6 +41,10 @@ BOOT_FAILED_GRACE = 5.0  # a worker that reported BOOT_FAILED has this long to e
 # The first workers killed from outside while they boot (the OOM killer, kill -9) are started
 # again, with the crash backoff, this many times in a row per slot before run() gives up.
 FIRST_START_RETRIES = 5
+# A turn of the loop that took this much longer than the wait it asked for means the
+# supervisor itself was not running (SIGSTOP, a frozen cgroup, a live migration): at least
+# STALL_MIN seconds, and a quarter of WORKER_TIMEOUT, so a busy machine's slow turn is not one.
+STALL_MIN = 1.0
 
 
 class Supervisor:
@@ -114,10 +118,13 @@ class Supervisor:
         self.log.lifecycle("supervisor %d stopped", os.getpid())
 
     def _turn(self) -> None:
-        for key, _events in self.selector.select(self._wait_time(time.monotonic())):
-            callback: Callable[[], None] = key.data
-            callback()
+        before = time.monotonic()
+        wait = self._wait_time(before)
+        self._dispatch(self.selector.select(wait))
         now = time.monotonic()
+        stalled = now - before - wait
+        if stalled > max(STALL_MIN, self.worker_timeout / 4):
+            now = self._resume_after_stall(stalled)
         if self.delayed_shutdown is not None and now >= self.delayed_shutdown[1]:
             self._shutdown(self.delayed_shutdown[0], immediate=False, now=now)
         self._handle_signals(now)
@@ -125,6 +132,30 @@ class Supervisor:
         self._enforce_deadlines(now)
         self._reconcile(now)
         self._watch_live_workers(now)
+
+    @staticmethod
+    def _dispatch(events: list[tuple[selectors.SelectorKey, int]]) -> None:
+        for key, _events in events:
+            callback: Callable[[], None] = key.data
+            callback()
+
+    def _resume_after_stall(self, stalled: float) -> float:
+        """The supervisor was not running for `stalled` seconds; its workers may have been
+        (only the supervisor was stopped) or not (the whole tree was frozen). A select()
+        interrupted by the stop returns nothing, so the messages that arrived meanwhile are
+        read first; then each worker's deadlines count from now, so none is judged on the
+        time the supervisor could not listen. A worker that stays silent is still caught,
+        one WORKER_TIMEOUT later."""
+        self._dispatch(self.selector.select(0))
+        now = time.monotonic()
+        for worker in self.workers.values():
+            worker.resume(now, stalled)
+        self.log.warning(
+            "supervisor loop stalled for %.1fs (stopped or frozen): worker deadlines restart "
+            "from now",
+            stalled,
+        )
+        return now
 
     def _wait_time(self, now: float) -> float:
         soonest = now + MAX_WAIT
@@ -134,7 +165,7 @@ class Supervisor:
             if worker.deadline is not None:
                 soonest = min(soonest, worker.deadline)
             elif worker.phase is Phase.BOOTING:
-                soonest = min(soonest, worker.started + self.boot_timeout)
+                soonest = min(soonest, worker.boot_clock + self.boot_timeout)
             else:
                 soonest = min(soonest, worker.last_beat + self.worker_timeout)
         if self.delayed_shutdown is not None:
@@ -349,7 +380,7 @@ class Supervisor:
         elif generation.starting_service and self._own_start_failure(worker, code):
             self._start_failed(what, now)
         else:
-            self._replace(worker, what, now)
+            self._replace(worker, what, code, now)
 
     @staticmethod
     def _own_start_failure(worker: WorkerHandle, code: int) -> bool:
@@ -358,15 +389,29 @@ class Supervisor:
         which says nothing of its code."""
         return worker.failure is not None or not tree.killed_from_outside(code)
 
-    def _replace(self, worker: WorkerHandle, what: str, now: float) -> None:
+    def _replace(self, worker: WorkerHandle, what: str, code: int, now: float) -> None:
         """A serving generation's worker died unasked: its slot gets a new one, at once if it
-        had said READY, after the slot's crash backoff if not. The wait logged is the wait."""
+        had said READY or was killed from outside while it booted (a kill says nothing of the
+        application's code; the slot's starts are only spaced, KILLED_BOOT_FLOOR), after the
+        slot's crash backoff if it failed before READY on its own. The wait logged is the
+        wait."""
         generation = worker.generation
         slot = generation.slot_of(worker)
         if slot is None:  # it was being recycled: its replacement is already there
             self.log.warning("%s", what)
             return
-        delay = slot.vacate(booted=worker.ready_at is not None, now=now)
+        booted = worker.ready_at is not None
+        if not booted and not generation.starting_service:
+            if not self._own_start_failure(worker, code):
+                delay = slot.vacate_killed(now)
+                self.log.warning(
+                    "%s while booting: killed from outside, not a failure of the application; "
+                    "replacing it %s, without the crash backoff",
+                    what,
+                    f"in {delay:.1f}s" if delay >= 0.05 else "at once",
+                )
+                return
+        delay = slot.vacate(booted=booted, now=now)
         when = f" in {delay:.1f}s" if delay >= 0.05 else ""  # else: at once, or nearly
         if not generation.starting_service:
             self.log.warning("%s; replacing it%s", what, when)
@@ -433,7 +478,7 @@ class Supervisor:
                     self._kill(worker)
             elif worker.failure is not None:
                 continue
-            elif worker.phase is Phase.BOOTING and now - worker.started > self.boot_timeout:
+            elif worker.phase is Phase.BOOTING and now - worker.boot_clock > self.boot_timeout:
                 worker.failure = f"sent no READY within {self.boot_timeout:g}s"
                 self.log.error("%s %s: killing it", worker, worker.failure)
                 self._kill(worker)
