@@ -7,6 +7,7 @@ import signal
 import socket
 
 import httpx
+import psutil
 import pytest
 from clientloop import ClientLoop
 from supervision import copy_app, edit, worker_pids
@@ -79,6 +80,27 @@ def test_source_edit_reloads_with_reload_source_changes(tmp_path):
         assert loop.failures == []
         assert "service.py changed" in srv.logs()
         assert srv.logs().count("reloading (") == 1  # one save, one reload (debounced)
+
+
+def test_an_edit_saved_while_the_source_watcher_was_down_is_reloaded(tmp_path):
+    """The watcher helper is killed, a change is saved before it is back: the helper started
+    again compares the files with what it last saw, and the edit is served."""
+    script = copy_app(tmp_path)
+    kwargs = {"workers": 1, "reload_source_changes": True, "verbosity": 1}
+    with ServerProcess(script, tmp_path, kwargs) as srv:
+        wait_for(lambda: "watching" in srv.logs())
+        (watcher,) = [
+            child
+            for child in psutil.Process(srv.pid).children()
+            if "supervisor.watcher" in " ".join(child.cmdline())
+        ]
+        watcher.kill()
+        wait_for(lambda: "the source watcher exited" in srv.logs())
+        edit(script, 'VERSION = "v1"', 'VERSION = "v2"')
+        with ClientLoop(srv.url("/version")) as loop:
+            loop.wait_for_text(is_v2, timeout=60)
+        assert "service.py changed while the source watcher was down" in srv.logs()
+        assert srv.logs().count("reloading (") == 1
 
 
 def test_broken_edit_keeps_old_code_and_the_fix_loads(tmp_path):

@@ -36,6 +36,17 @@ IDLE_WAKE_MS = 500
 STOP_TIMEOUT = 3.0
 RESTART_DELAY = 5.0
 
+# What identifies a version of a file: a save changes one of these, a missing file is None.
+Fingerprint = tuple[int, int, int] | None
+
+
+def fingerprint(path: str) -> Fingerprint:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_mtime_ns, info.st_size, info.st_ino)
+
 
 class SourceWatcher:
     """The supervisor's side: start the helper, tell it what to watch, read its reports."""
@@ -143,7 +154,11 @@ class Readers(Protocol):
 
 class WatcherKeeper:
     """The supervisor's use of a SourceWatcher: on its selector, restarted if it dies,
-    calling on_change(description) when watched files change."""
+    calling on_change(description) when watched files change.
+
+    It keeps what the helper last saw of each file (a fingerprint), taken when a watch is in
+    place and on each change reported: a helper started again compares the files with it
+    once its watch is in place, so an edit saved while no helper watched is reloaded too."""
 
     def __init__(
         self,
@@ -159,10 +174,13 @@ class WatcherKeeper:
         self.on_watching = on_watching
         self.watcher: SourceWatcher | None = None
         self.restart_at: float | None = None
+        self.files: set[str] = set()  # kept across restarts: the workers' reports included
+        self.seen: dict[str, Fingerprint] = {}
 
     def start(self, now: float) -> None:
         self.restart_at = None
-        watcher = SourceWatcher(application_sources())
+        self.files |= set(application_sources())
+        watcher = SourceWatcher(self.files)
         try:
             watcher.start()
         except OSError as exc:
@@ -173,8 +191,14 @@ class WatcherKeeper:
         self.selector.register(watcher.fileno(), selectors.EVENT_READ, self._on_readable)
 
     def watch_more(self, files: Iterable[str]) -> None:
+        new = set(files) - self.files
+        if not new:
+            return
+        self.files |= new
+        if self.seen:  # a watch is in place already: these are seen as they are now
+            self.seen.update((path, fingerprint(path)) for path in new)
         if self.watcher is not None:
-            self.watcher.watch_more(files)
+            self.watcher.watch_more(new)
 
     def private_fds(self) -> list[int]:
         return self.watcher.private_fds() if self.watcher is not None else []
@@ -197,12 +221,21 @@ class WatcherKeeper:
         changed, watching = report
         if watching is not None:
             self.log.lifecycle("watching %d source file(s) for changes", watching)
+            missed = self._compare_with_last_seen()
+            if missed:
+                self.on_change(f"{_names(missed)} changed while the source watcher was down")
             if self.on_watching is not None:
                 self.on_watching()
         if changed:
-            names = ", ".join(os.path.basename(path) for path in changed[:3])
-            more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
-            self.on_change(f"{names}{more} changed")
+            self.seen.update((path, fingerprint(path)) for path in changed)
+            self.on_change(f"{_names(changed)} changed")
+
+    def _compare_with_last_seen(self) -> list[str]:
+        """The watch is in place: the files that differ from what was last seen (none at the
+        first start), and from now on what is seen is the files as they are."""
+        now_seen = {path: fingerprint(path) for path in sorted(self.files)}
+        known, self.seen = self.seen, now_seen
+        return [path for path, seen in known.items() if now_seen.get(path) != seen]
 
     def _lost(self, now: float) -> None:
         self.log.warning("the source watcher exited; restarting it in %gs", RESTART_DELAY)
@@ -217,6 +250,11 @@ class WatcherKeeper:
         with contextlib.suppress(KeyError, ValueError):
             self.selector.unregister(watcher.fileno())
         watcher.stop()
+
+
+def _names(paths: list[str]) -> str:
+    names = ", ".join(os.path.basename(path) for path in paths[:3])
+    return names + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
 
 
 # -- the helper process --------------------------------------------------------------------------
