@@ -9,6 +9,7 @@ close(); an HttpError from append() or finish() becomes the answer (400 for a ba
 
 from __future__ import annotations
 
+import errno
 import logging
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
@@ -51,6 +52,26 @@ def open_body_sink(state: WorkerState, request: Request, content_type: bytes | N
     return body
 
 
+# A body that cannot be stored for one of these may be stored a moment later: 503, not 507.
+TEMPORARY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EAGAIN, errno.EINTR})
+STORAGE_FAILED = "the server could not store the request body"
+
+
+def storage_failure(request: Request, error: OSError) -> HttpError:
+    """A body sink's OSError (a full disk or quota, no descriptor left, a read-only temp
+    dir), whatever the kind of body: 507 Insufficient Storage, or 503 when the cause passes;
+    one log line for the request, saying which and why."""
+    status = 503 if error.errno in TEMPORARY_ERRNOS else 507
+    log.error(
+        "storing the body of %s %s failed (answered %d): %s",
+        request.http_method,
+        request.url_path,
+        status,
+        error,
+    )
+    return HttpError(status, STORAGE_FAILED, wants_json(request))
+
+
 class FormBody:
     """The sink of a form body: feeds the streaming parser, keeps the raw body for body()
     (always for urlencoded, only while small for multipart: see Request.body()), and leaves
@@ -90,12 +111,6 @@ class FormBody:
             self._parser.write(data)
         except FormError as exc:
             raise self._bad_form(exc) from None
-        except OSError as exc:  # e.g. the disk is full
-            request = self._request
-            log.error(
-                "storing the body of %s %s failed: %s", request.http_method, request.url_path, exc
-            )
-            raise HttpError(500, "the server could not store the request body") from None
 
     def finish(self) -> None:
         try:

@@ -26,7 +26,7 @@ from ...api.request import Request
 from ..common.config import Listener
 from ..common.state import WorkerState
 from . import request_head, streaming_body
-from .body_sinks import BodySink, open_body_sink
+from .body_sinks import BodySink, open_body_sink, storage_failure
 from .error_responses import HttpError
 from .pipeline import RequestPipeline
 from .request_head import (
@@ -487,6 +487,10 @@ class HttpProtocol(RequestPipeline):
         except HttpError as error:  # e.g. a malformed multipart body: answered, not a 500
             self.failure = error
             raise
+        except OSError as error:  # the disk is full: 507 (every kind of body, one path)
+            assert self.request is not None
+            self.failure = storage_failure(self.request, error)
+            raise
         if body.size > self.max_request_size:
             self._fail(413, "request body larger than the server accepts")
 
@@ -500,6 +504,9 @@ class HttpProtocol(RequestPipeline):
                 self.body.finish()
             except HttpError as error:  # e.g. a malformed multipart body
                 self.failure = error
+                raise
+            except OSError as error:  # its last bytes could not be stored
+                self.failure = storage_failure(request, error)
                 raise
             if self.body.__class__ is streaming_body.StreamingBody:
                 self.messages += 1
