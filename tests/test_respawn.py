@@ -201,6 +201,8 @@ def test_replacements_killed_from_outside_while_booting_are_replaced_without_bac
         assert serving_pid(srv, timeout=60) not in killed | {victim}
         assert time.monotonic() - last_kill < 10.0, srv.logs()
         logs = srv.logs()
-        assert logs.count("while booting: killed from outside, not a failure of the application") == 8
+        assert (
+            logs.count("while booting: killed from outside, not a failure of the application") == 8
+        )
         # No wait longer than the spacing of starts (the backoff's were 0.4 s, 0.8 s, ...).
         assert max(float(w) for w in re.findall(r"replacing it in (\d+\.\d)s", logs)) <= 1.0

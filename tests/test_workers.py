@@ -155,3 +155,20 @@ def test_each_worker_s_ready_line_appears_once(tmp_path):
         for pid in pids:
             lines = [x for x in srv.logs().splitlines() if f"worker {pid} " in x and " ready" in x]
             assert len(lines) == 1, lines
+
+
+def test_the_outage_of_a_hung_single_worker_counts_from_its_last_heartbeat(tmp_path):
+    """Clients waited from the worker's last heartbeat, not from when it was found silent
+    (WORKER_TIMEOUT later): the outage logged is at least that long."""
+    script = copy_app(tmp_path)
+    timeout = 3.0
+    kwargs = {"verbosity": 1, "settings": {"WORKER_TIMEOUT": timeout}}
+    with ServerProcess(script, tmp_path, kwargs) as srv:
+        wait_for(lambda: worker_pids(srv))
+        try:
+            httpx.get(srv.url("/block?s=120"), timeout=1)
+        except httpx.TimeoutException:
+            pass
+        wait_for(lambda: "a worker serves again" in srv.logs(), timeout=60)
+        found = re.search(r"a worker serves again, after (\d+\.\d+)s", srv.logs())
+        assert found and float(found.group(1)) >= timeout, srv.logs()

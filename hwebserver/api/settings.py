@@ -145,6 +145,14 @@ class ServerSettings:
             "doc": "heartbeat silence before a worker is replaced (not used without a supervisor)"
         },
     )
+    HANDLER_QUEUE_WAIT: float = field(
+        default=10.0,
+        metadata={
+            "doc": "seconds a call may wait for a busy handler thread before a WARNING naming "
+            "the handlers that hold them (with their stacks) and /readyz 503 until they catch "
+            "up; 0: not watched"
+        },
+    )
     WORKER_BOOT_TIMEOUT: float = field(
         default=60.0,
         metadata={

@@ -80,6 +80,7 @@ class Supervisor:
         self.announced_ready = False
         self.has_served = False  # a worker said READY: from then on, no live worker is an outage
         self.outage_since: float | None = None
+        self.last_heard = 0.0  # the last heartbeat of a worker that was accepting
         self.watcher = WatcherKeeper(self.selector, self.log, self._on_sources_changed)
         self.counters = ServiceCounters(time.monotonic())  # for /metrics (metrics.py)
         self.shutdown_delay = config.server.SHUTDOWN_DELAY
@@ -567,7 +568,8 @@ class Supervisor:
         their clients hang. The start and the end of such a period are errors in the log."""
         if self.stopping is not None:
             return
-        if any(worker.accepting for worker in self.workers.values()):
+        accepting = [worker.last_beat for worker in self.workers.values() if worker.accepting]
+        if accepting:
             if self.outage_since is not None:
                 self.log.error(
                     "a worker serves again, after %.2fs with no live worker",
@@ -575,8 +577,11 @@ class Supervisor:
                 )
                 self.outage_since = None
             self.has_served = True
+            # The outage, if one follows, began when the last of them was last heard from:
+            # a worker found silent had stopped serving WORKER_TIMEOUT before it was found.
+            self.last_heard = max(accepting)
         elif self.has_served and self.outage_since is None:
-            self.outage_since = now
+            self.outage_since = min(now, self.last_heard)
             self.log.error(
                 "no live worker: new connections wait in the listen backlog until a "
                 "replacement is ready"

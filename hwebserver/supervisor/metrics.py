@@ -81,7 +81,15 @@ def _worker_entry(worker: WorkerHandle, now: float) -> dict[str, Any]:
         "lag": worker.lag,
         "rss": worker.rss[-1] if worker.rss else 0,
     }
-    for key in ("statuses", "buckets", "duration_sum", "connections", "websockets"):
+    for key in (
+        "statuses",
+        "buckets",
+        "duration_sum",
+        "connections",
+        "websockets",
+        "queued_calls",
+        "oldest_call_wait",
+    ):
         if key in report:
             entry[key] = report[key]
     return entry

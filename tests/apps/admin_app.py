@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 
 from harness import serve
 
@@ -21,6 +22,13 @@ def hello(request: hwebserver.Request) -> hwebserver.Response:
 async def slow(request: hwebserver.Request) -> hwebserver.Response:
     await asyncio.sleep(float(request.GET().get("s", "1")))
     return hwebserver.Response("slept", content_type="text/plain")
+
+
+@hwebserver.urlHandler("/stuck")
+def stuck(request: hwebserver.Request) -> hwebserver.Response:
+    """A plain handler holding its handler thread `s` seconds (a database that hangs)."""
+    time.sleep(float(request.GET().get("s", "1")))
+    return hwebserver.Response("unstuck", content_type="text/plain")
 
 
 @hwebserver.urlHandler("/boom")

@@ -107,6 +107,8 @@ class AdminEndpoints:
             response = Response("shutting down\n", 503, "text/plain")
             response.setHeader("Connection", "close")
             return response
+        if self.state.saturation.saturated:  # plain calls wait past HANDLER_QUEUE_WAIT
+            return Response("handler threads saturated\n", 503, "text/plain")
         return Response("ready\n", 200, "text/plain")
 
 
@@ -168,6 +170,12 @@ def on_control_message(state: WorkerState | None, message: control.Message) -> N
         endpoints.on_message(message)
 
 
+def thread_backlog(state: WorkerState) -> dict[str, Any]:
+    """For /metrics: the plain calls waiting for a handler thread, and the oldest one's wait."""
+    queued, waited = state.threads.backlog()
+    return {"queued_calls": queued, "oldest_call_wait": round(waited, 3)}
+
+
 def local_snapshot(state: WorkerState, generation: int, lag: float, rss: int) -> dict[str, Any]:
     """/metrics without a supervisor (a server in a thread of the calling process): this
     process alone, in the shape the supervisor's snapshot has."""
@@ -181,6 +189,7 @@ def local_snapshot(state: WorkerState, generation: int, lag: float, rss: int) ->
         "in_flight": state.in_flight,
         "lag": lag,
         "rss": rss,
+        **thread_backlog(state),
     }
     if stats is not None:
         worker.update(stats.report(*state.connection_counts()))

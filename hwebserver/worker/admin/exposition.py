@@ -117,6 +117,14 @@ class ServiceCollector(Collector):
             "lag": ("hwebserver_worker_loop_lag_seconds", "Event loop lag at the last heartbeat"),
             "rss": ("hwebserver_worker_rss_bytes", "Resident memory at the last heartbeat"),
             "uptime": ("hwebserver_worker_uptime_seconds", "Seconds since the worker started"),
+            "queued_calls": (
+                "hwebserver_worker_queued_calls",
+                "Plain-handler calls waiting for a handler thread",
+            ),
+            "oldest_call_wait": (
+                "hwebserver_worker_oldest_call_wait_seconds",
+                "How long the oldest call waiting for a handler thread has waited",
+            ),
         }
         for key, (name, documentation) in gauges.items():
             per_worker = GaugeMetricFamily(name, documentation, labels=WORKER_LABELS)

@@ -12,6 +12,7 @@ from .config import WorkerConfig
 from .dates import date_server_lines
 from .keepalive import WebSocketRegistry
 from .logs import ServerLog
+from .saturation import SaturationWatch
 from .stats import RequestStats
 from .threads import HandlerThreads
 
@@ -92,6 +93,7 @@ class WorkerState:
         self.websocket_router: Router = websocket_routes
         # Where plain handlers, API functions and WSGI apps run (never on the loop).
         self.threads = HandlerThreads(loop, config.max_num_threads, "hwebserver-handler")
+        self.saturation = SaturationWatch(self.threads, config.server.HANDLER_QUEUE_WAIT, self.log)
         self.connections: set[ServedConnection] = set()
         self.tick = 0
         self.date_server = date_server_lines()

@@ -17,6 +17,11 @@ the loop, and waking the loop for each result. So:
 Calls start in the order they were made (FIFO); at most `size` run at once, and those beyond
 wait their turn, never refused. Threads start when first needed and are daemons: a handler
 that never returns cannot stop the worker process from exiting.
+
+How long calls wait is known without a clock read per call: each hand-over records when it
+happened and how many calls had been handed over by then, and threads count the calls they
+take; the oldest queued call is the first one past that count (backlog()). What each thread
+runs is kept in its own slot, so a saturated pool can say which handlers hold it (busy()).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import asyncio
 import threading
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ...api.tracebacks import contained
@@ -36,6 +42,16 @@ Call = tuple[Callable[[Any], Any], Any, Done, Any]
 
 # Seconds a queued call may wait for a thread already awake before sleeping ones are woken.
 NUDGE_DELAY = 0.001
+
+
+@dataclass(frozen=True)
+class BusyThread:
+    """A handler thread in a call: its name, its thread id (for its stack), and the call."""
+
+    name: str
+    ident: int
+    function: Callable[[Any], Any]
+    argument: Any
 
 
 class HandlerThreads:
@@ -54,6 +70,12 @@ class HandlerThreads:
         self._nudge_armed = False
         self._threads = 0
         self._closed = False
+        self._handed = 0  # calls handed over to the threads so far
+        self._taken = 0  # calls the threads took so far (counted under _mutex)
+        # (calls handed over up to and including a hand-over, the loop's time of it)
+        self._marks: deque[tuple[int, float]] = deque()
+        self._running: list[Call | None] = []  # by thread index: the call it runs
+        self._idents: dict[int, int] = {}  # thread index: its thread id, once started
 
     def call(self, function: Callable[[Any], Any], argument: Any, done: Done, context: Any) -> None:
         """Run `function(argument)` on a handler thread; `done(context, ok, value)` is then
@@ -69,10 +91,31 @@ class HandlerThreads:
         self.call(function, argument, _settle, future)
         return future
 
+    def backlog(self) -> tuple[int, float]:
+        """(calls waiting for a thread, seconds the oldest of them has waited). On the loop."""
+        taken = self._taken
+        marks = self._marks
+        while marks and marks[0][0] <= taken:
+            marks.popleft()
+        queued = self._handed - taken
+        if queued <= 0 or not marks:
+            return 0, 0.0
+        return queued, max(0.0, self.loop.time() - marks[0][1])
+
+    def busy(self) -> list[BusyThread]:
+        """The threads in a call now, and their calls."""
+        busy = []
+        for index, call in enumerate(list(self._running)):
+            if call is not None and index in self._idents:
+                name = f"{self.name}-{index}"
+                busy.append(BusyThread(name, self._idents[index], call[0], call[1]))
+        return busy
+
     def close(self) -> None:
         """Threads end after their current call; calls still queued are dropped."""
         self._closed = True
         with self._mutex:
+            self._taken += len(self._queue)
             self._queue.clear()
             sleeping, self._sleeping = self._sleeping, []
         for wake in sleeping:
@@ -88,8 +131,14 @@ class HandlerThreads:
             self._queue.extend(made)
             wake = self._sleeping.pop() if self._sleeping else None
             waiting = len(self._queue)
+            taken = self._taken
         finally:
             mutex.release()
+        self._handed += len(made)
+        marks = self._marks
+        while marks and marks[0][0] <= taken:
+            marks.popleft()
+        marks.append((self._handed, self.loop.time()))
         if wake is not None:
             wake.release()
         elif self._threads < self.size:
@@ -126,20 +175,25 @@ class HandlerThreads:
 
     # -- in the threads ---------------------------------------------------------------------
     def _start_thread(self) -> None:
+        index = self._threads
         self._threads += 1
-        name = f"{self.name}-{self._threads - 1}"
-        threading.Thread(target=self._serve, name=name, daemon=True).start()
+        self._running.append(None)
+        name = f"{self.name}-{index}"
+        threading.Thread(target=self._serve, args=(index,), name=name, daemon=True).start()
 
-    def _serve(self) -> None:
+    def _serve(self, index: int) -> None:
         wake = threading.Lock()
         wake.acquire()
         queue = self._queue
         mutex = self._mutex
+        running = self._running
+        self._idents[index] = threading.get_ident()
         while not self._closed:
             mutex.acquire()
             try:
                 if queue:
                     item: Call | None = queue.popleft()
+                    self._taken += 1
                 else:
                     item = None
                     self._sleeping.append(wake)
@@ -149,6 +203,7 @@ class HandlerThreads:
                 wake.acquire()  # until the loop hands over calls (or closes)
                 continue
             function, argument, done, context = item
+            running[index] = item
             try:
                 value = function(argument)
                 ok = True
@@ -158,6 +213,7 @@ class HandlerThreads:
             except BaseException as exc:  # SystemExit in a handler: its caller gets an error,
                 value = contained(exc)  # the loop is not asked to exit
                 ok = False
+            running[index] = None
             del item, function, argument  # the request is not kept alive by an idle thread
             self._report(done, context, ok, value)
             del done, context, value

@@ -233,6 +233,7 @@ class WorkerProcess:
             in_flight=state.in_flight,
             lag=round(max(0.0, now - self._beat_due), 4),
             rss=self._measure_rss(),
+            **admin.thread_backlog(state),
             **(state.stats.report(*state.connection_counts()) if state.stats is not None else {}),
         )
 

@@ -192,6 +192,7 @@ class WorkerServer:
         state.advance_clock(time.time())
         for connection in list(state.connections):
             connection.check_timeout(state.tick)
+        state.saturation.check(self._loop.time())
         if self._guard is not None:
             self._guard.tick()
 
