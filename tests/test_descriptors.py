@@ -3,6 +3,7 @@ the connections it has, says so once per interval, and recovers by itself, unrep
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 
@@ -117,3 +118,34 @@ def test_heartbeat_goes_on_while_the_worker_has_no_descriptor_left(tmp_path):
             assert ask(fresh) == worker
         assert worker_pids(srv) == {worker}
         assert "sent no heartbeat" not in srv.logs()
+
+
+def test_idle_keep_alive_connections_make_room_for_new_clients_at_the_limit(tmp_path):
+    """Every descriptor held by idle keep-alive connections (KEEPALIVE_TIMEOUT 300 s): new
+    clients are admitted all the same, the worker closing its oldest idle connections (an
+    orderly close, which HTTP clients expect of an idle connection), and saying how many."""
+    settings = {"KEEPALIVE_TIMEOUT": 300, "HEADER_TIMEOUT": 300}
+    env = {"HWEBSERVER_TEST_NOFILE": str(NOFILE)}
+    idle: list[socket.socket] = []
+    with ServerProcess("descriptor_app.py", tmp_path, {"settings": settings}, env=env) as srv:
+        try:
+            worker = 0
+            while "not accepting new connections" not in srv.logs() and len(idle) < NOFILE:
+                sock = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+                idle.append(sock)
+                worker = ask(sock)  # answered, then idle on a keep-alive connection
+            for _client in range(5):
+                with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as new:
+                    assert ask(new) == worker  # within read_response's generous timeout
+            closed = [sock for sock in idle if peek(sock) == "cut"]
+            assert closed, "no idle connection was closed"
+            for sock in closed:  # an orderly close (FIN), not a reset
+                sock.settimeout(5)
+                assert sock.recv(1) == b""
+        finally:
+            for sock in idle:
+                sock.close()
+        logs = srv.logs()
+        found = re.search(r"closed (\d+) idle keep-alive connection\(s\), the oldest", logs)
+        assert found and int(found.group(1)) > 0, logs
+        assert "Traceback" not in logs

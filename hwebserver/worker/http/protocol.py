@@ -643,6 +643,24 @@ class HttpProtocol(RequestPipeline):
             if not self.input_waiting():
                 self.close()
 
+    def idle_since(self) -> int | None:
+        """The clock tick since which this is an idle keep-alive connection (between requests,
+        nothing sent or waiting); None when it is anything else. A worker short of
+        descriptors closes the oldest of these to admit new clients (process/descriptors.py)."""
+        if (
+            self.closed
+            or self.upgraded is not None
+            or self.active is not None
+            or self.queue
+            or self.parsing
+            or self.closing
+            or self.lingering
+            or self.write_paused
+            or self.input_waiting()
+        ):
+            return None
+        return self.idle_tick
+
     def shutdown(self, close_idle: bool = True) -> None:
         """Draining: close after the response in progress; an idle connection closes now only
         when `close_idle` (a request arriving later is then answered with Connection: close).

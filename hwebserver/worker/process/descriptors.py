@@ -13,6 +13,12 @@ and the connections already open keep descriptors for their files and uploads. I
 once enough connections closed (or none is left to wait for). Counting the descriptors reads
 /proc/self/fd, which costs in proportion to their number: it is done when the accepts since the
 last count could have used the headroom up, every RECOUNT_TICKS seconds, and while paused.
+
+Idle keep-alive connections would hold the descriptors for as long as KEEPALIVE_TIMEOUT (hours,
+behind some proxies): while it is short and clients wait in a backlog, the worker closes its
+oldest idle keep-alive connections, enough to admit them (as nginx reuses its idle keep-alive
+connections when it runs out). HTTP lets a server close an idle connection at any time; its
+client opens another when it needs one. How many were closed is logged once per interval.
 """
 
 from __future__ import annotations
@@ -67,8 +73,14 @@ class DescriptorGuard:
         report_recovery: Callable[..., None],
         schedule: Callable[[Callable[[], None]], object],
         clock: Callable[[], float],
+        waiting: Callable[[], int] = lambda: 0,
+        close_idle: Callable[[int], int] = lambda count: 0,
     ) -> None:
         self.connections = connections
+        self.waiting = waiting  # clients waiting in the listeners' backlogs
+        self.close_idle = close_idle  # closes up to N oldest idle keep-alive connections
+        self.closed_unreported = 0
+        self.reclaim_reports = OncePerInterval(REPORT_INTERVAL)
         self.pause = pause
         self.resume = resume
         self.report = report
@@ -133,6 +145,8 @@ class DescriptorGuard:
             return
         reserve = reserve_for(limit)
         self.headroom = limit - reserve - in_use
+        if self.headroom <= 0:
+            self._make_room(in_use, limit, reserve)
         if not self.paused:
             if self.headroom <= 0 and self.connections() > 0:
                 self._pause(in_use, limit)
@@ -147,6 +161,32 @@ class DescriptorGuard:
                 limit,
                 self.connections(),
                 self.clock() - self.paused_since,
+            )
+
+    def _make_room(self, in_use: int, limit: int, reserve: int) -> None:
+        """Short of descriptors with clients waiting: close enough of the oldest idle
+        keep-alive connections to resume accepting and admit them. Their descriptors are
+        counted free at the next count, not now: a close may complete later in the loop, and
+        accepting into a full table would have libuv cut every waiting client."""
+        waiting = self.waiting()
+        if waiting <= 0:
+            return
+        resume_below = limit - reserve - max(1, reserve // 2)
+        wanted = in_use - resume_below + 1 + min(waiting, reserve)
+        closed = self.close_idle(wanted)
+        if closed <= 0:
+            return
+        self.closed_unreported += closed
+        if self.reclaim_reports.allow(self.clock()):
+            closed_now, self.closed_unreported = self.closed_unreported, 0
+            self.report(
+                "worker %d: %d of %d file descriptors in use with %d client(s) waiting: "
+                "closed %d idle keep-alive connection(s), the oldest, to admit them",
+                os.getpid(),
+                in_use,
+                limit,
+                waiting,
+                closed_now,
             )
 
     def _pause(self, in_use: int, limit: int) -> None:

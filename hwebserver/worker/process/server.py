@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
 import os
 import socket
 import time
@@ -20,10 +21,13 @@ from ..policies.tls import server_ssl_context
 from ..websockets.upgrade import preload as preload_websockets
 from ..websockets.upgrade import upgrade as upgrade_to_websocket
 from . import user_hooks
-from .backlog import BacklogDrain
+from .backlog import BacklogDrain, backlog_length
 from .descriptors import DescriptorGuard
 
 CLOCK_INTERVAL = 1.0
+# A worker short of descriptors closes idle keep-alive connections idle this many clock ticks
+# at least (more than a second), the oldest first (descriptors.py).
+RECLAIM_IDLE_TICKS = 2
 DRAIN_POLL_INTERVAL = 0.05
 # What the stop hooks get when the worker is told to stop at once (SIGQUIT, a second SIGINT):
 # the supervisor kills a worker 2 s after telling it so (supervisor/main_loop.py STOP_GRACE).
@@ -96,6 +100,8 @@ class WorkerServer:
             report_recovery=state.log.startup,
             schedule=loop.call_soon,
             clock=time.monotonic,
+            waiting=self._clients_waiting,
+            close_idle=self._close_oldest_idle,
         )
         self._guard.check()
         self._backlog = BacklogDrain(loop, room=self._backlog_room)
@@ -138,6 +144,27 @@ class WorkerServer:
                 **tls,
             )
             self._servers.append(server)
+
+    def _clients_waiting(self) -> int:
+        """Connections waiting in the listeners' backlogs (shared with the other workers)."""
+        return sum(backlog_length(listener.sock) for listener in self.listeners)
+
+    def _close_oldest_idle(self, count: int) -> int:
+        """Close up to `count` idle keep-alive connections, the longest idle first; how many.
+        One used in the last second is spared: its client is likely about to send on it."""
+        state = self.state
+        if state is None or count <= 0:
+            return 0
+        idle_before = state.tick - RECLAIM_IDLE_TICKS
+        idle = [
+            (since, connection)
+            for connection in state.connections
+            if (since := connection.idle_since()) is not None and since <= idle_before
+        ]
+        oldest = heapq.nsmallest(count, idle, key=lambda pair: pair[0])
+        for _since, connection in oldest:
+            connection.close()
+        return len(oldest)
 
     def _backlog_room(self) -> int:
         """How many connections may be taken from a backlog now, beyond libuv's one."""
