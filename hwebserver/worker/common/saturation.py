@@ -34,6 +34,7 @@ class SaturationWatch:
 
     def check(self, now: float) -> None:
         """Each tick of the worker's clock (`now`: the loop's time)."""
+        self.threads.sample()  # for /metrics too: sampled whatever the limit
         if self.limit <= 0:
             return
         queued, waited = self.threads.backlog()

@@ -18,10 +18,13 @@ Calls start in the order they were made (FIFO); at most `size` run at once, and 
 wait their turn, never refused. Threads start when first needed and are daemons: a handler
 that never returns cannot stop the worker process from exiting.
 
-How long calls wait is known without a clock read per call: each hand-over records when it
-happened and how many calls had been handed over by then, and threads count the calls they
-take; the oldest queued call is the first one past that count (backlog()). What each thread
-runs is kept in its own slot, so a saturated pool can say which handlers hold it (busy()).
+How long calls wait is known without a clock read per call or per hand-over: the loop counts
+the calls it hands over, threads count the calls they take, and once a second (sample()) the
+worker's clock notes how many had been handed over by then. The oldest queued call is the first
+one past the count taken; it was handed over before the first sample that counts it, so it has
+waited at least since then (backlog(): a second's resolution, never more than the true wait).
+What each thread runs is kept in its own slot, so a saturated pool can say which handlers hold
+it (busy()).
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ class HandlerThreads:
         self._closed = False
         self._handed = 0  # calls handed over to the threads so far
         self._taken = 0  # calls the threads took so far (counted under _mutex)
-        # (calls handed over up to and including a hand-over, the loop's time of it)
+        # Samples (calls handed over by then, the loop's time), oldest first: sample().
         self._marks: deque[tuple[int, float]] = deque()
         self._running: list[Call | None] = []  # by thread index: the call it runs
         self._idents: dict[int, int] = {}  # thread index: its thread id, once started
@@ -91,16 +94,31 @@ class HandlerThreads:
         self.call(function, argument, _settle, future)
         return future
 
+    def sample(self) -> None:
+        """Note how many calls were handed over by now; the worker's clock calls it each
+        second. Samples that count only calls already taken are dropped."""
+        self._prune()
+        marks = self._marks
+        if not marks or marks[-1][0] != self._handed:
+            marks.append((self._handed, self.loop.time()))
+
     def backlog(self) -> tuple[int, float]:
-        """(calls waiting for a thread, seconds the oldest of them has waited). On the loop."""
+        """(calls waiting for a thread, seconds the oldest of them has waited at least). On
+        the loop."""
+        taken = self._prune()
+        queued = self._handed - taken
+        marks = self._marks
+        if queued <= 0 or not marks:  # none, or handed over since the last sample
+            return max(0, queued), 0.0
+        return queued, max(0.0, self.loop.time() - marks[0][1])
+
+    def _prune(self) -> int:
+        """Drop the samples whose calls were all taken; the count taken."""
         taken = self._taken
         marks = self._marks
         while marks and marks[0][0] <= taken:
             marks.popleft()
-        queued = self._handed - taken
-        if queued <= 0 or not marks:
-            return 0, 0.0
-        return queued, max(0.0, self.loop.time() - marks[0][1])
+        return taken
 
     def busy(self) -> list[BusyThread]:
         """The threads in a call now, and their calls."""
@@ -131,14 +149,9 @@ class HandlerThreads:
             self._queue.extend(made)
             wake = self._sleeping.pop() if self._sleeping else None
             waiting = len(self._queue)
-            taken = self._taken
         finally:
             mutex.release()
         self._handed += len(made)
-        marks = self._marks
-        while marks and marks[0][0] <= taken:
-            marks.popleft()
-        marks.append((self._handed, self.loop.time()))
         if wake is not None:
             wake.release()
         elif self._threads < self.size:
