@@ -243,6 +243,80 @@ def test_well_formed_hosts_are_served(srv, host):
     assert answer.startswith(b"HTTP/1.1 200 "), answer[:100]
 
 
+# -- fields that may appear once (RFC 9110 §5.3) -------------------------------------------
+
+TWO_VALUES = {
+    "content-type": b"Content-Type: text/plain\r\nContent-Type: application/json\r\n",
+    "authorization": b"Authorization: Basic YTpi\r\nauthorization: Bearer other\r\n",
+    "proxy-authorization": b"Proxy-Authorization: a\r\nProxy-Authorization: b\r\n",
+    "origin": b"Origin: https://a.example\r\nOrigin: https://b.example\r\n",
+    "range": b"Range: bytes=0-1\r\nRange: bytes=5-9\r\n",
+    "if-modified-since": (
+        b"If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+        b"If-Modified-Since: Mon, 07 Nov 1994 08:49:37 GMT\r\n"
+    ),
+    "content-length": b"Content-Length: 2\r\nContent-Length: 3\r\n",
+    "host": b"Host: other.example\r\n",
+}
+
+
+@pytest.mark.parametrize("field", sorted(TWO_VALUES))
+def test_two_values_of_a_singleton_field_are_400(srv, field):
+    """Joined into "a, b" they would mean neither: which type, whose credentials?"""
+    head = b"POST /echo HTTP/1.1\r\nHost: x\r\n" + TWO_VALUES[field]
+    if field != "content-length":
+        head += b"Content-Length: 3\r\n"
+    answer = raw_exchange(srv.port, head + b"\r\nabc")
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    if field not in ("content-length", "host"):  # llhttp's and the Host check's own messages
+        assert f"two different values of the header field {field}".encode() in answer.lower()
+
+
+def test_two_values_of_a_singleton_field_are_400_on_a_kept_alive_connection(srv):
+    """The second request of a connection is held to it as the first (the per-message state)."""
+    ok = b"GET /echo HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YTpi\r\n\r\n"
+    bad = ok[:-2] + b"Authorization: Basic Yzpk\r\n\r\n"
+    answer = raw_exchange(srv.port, ok + bad)
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+    assert answer.count(b"HTTP/1.1 ") == 2 and b"HTTP/1.1 400 " in answer
+
+
+def test_an_identical_repeat_of_a_singleton_field_is_one_value(srv):
+    status, _, seen = echo(
+        srv,
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+        b"Authorization: Basic YTpi\r\nContent-Type: text/plain\r\n"
+        b"Authorization:  Basic YTpi \r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
+    )
+    assert status == 200
+    assert isinstance(seen, dict)
+    assert seen["content_type"] == "text/plain"
+    assert seen["headers"]["Content-Type"] == "text/plain"
+    assert seen["headers"]["Authorization"] == "Basic YTpi"
+    assert seen["body"] == "abc"
+
+
+def test_an_identical_repeat_of_content_length_is_still_400(srv):
+    """llhttp's rule, unchanged: framing is never guessed."""
+    answer = raw_exchange(
+        srv.port,
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
+    )
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+
+
+def test_list_fields_may_repeat(srv):
+    status, _, seen = echo(
+        srv,
+        b"GET /echo HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\nAccept: application/json\r\n"
+        b"X-Custom: 1\r\nX-Custom: 2\r\nConnection: close\r\n\r\n",
+    )
+    assert status == 200
+    assert isinstance(seen, dict)
+    assert seen["headers"]["Accept"] == "text/html, application/json"
+    assert seen["headers"]["X-Custom"] == "1, 2"
+
+
 @pytest.mark.parametrize("coding", [b"gzip, chunked", b"deflate,chunked", b"x-custom, chunked"])
 def test_transfer_codings_other_than_chunked_are_501(srv, coding):
     answer = raw_exchange(

@@ -32,9 +32,11 @@ from .pipeline import RequestPipeline
 from .request_head import (
     CONTENT_LENGTH,
     CONTENT_TYPE,
+    CONTENT_TYPE_BIT,
     EXPECT,
     FORBIDDEN_TRAILERS,
     HOST,
+    SINGLETON_BIT,
     TRANSFER_ENCODING,
     UPGRADE,
     TargetAboveRoot,
@@ -42,6 +44,7 @@ from .request_head import (
     decode_target_uncached,
     header_kind,
     is_valid_host,
+    repeated_singletons,
 )
 from .seams import ExchangeStarter, Transport, UpgradeStarter
 
@@ -87,7 +90,9 @@ class HttpProtocol(RequestPipeline):
         "parser",
         "parsing",
         "raw_headers",
+        "repeated",
         "request",
+        "singletons",
         "unusual",
         "upgrade_to_websocket",
         "url",
@@ -134,6 +139,7 @@ class HttpProtocol(RequestPipeline):
         self.parsing = False
         self.raw_headers: list[tuple[bytes, bytes]] = []
         self.host_count = 0
+        self.singletons = 0  # the bits of the singleton fields seen (request_head.py)
         self.request: Request | None = None
         if self.unusual:
             self._reset_unusual()
@@ -147,6 +153,7 @@ class HttpProtocol(RequestPipeline):
         self.expect_continue = False
         self.wants_upgrade = False
         self.content_type: bytes | None = None
+        self.repeated = 0  # the bits of the singleton fields seen more than once
         self.body: BodySink | None = None
 
     # -- transport events --------------------------------------------------------------
@@ -319,6 +326,12 @@ class HttpProtocol(RequestPipeline):
             return
         if self.request is not None:
             return  # a trailer field (kept apart, see _keep_trailers): nothing to act on
+        if kind >= SINGLETON_BIT:  # checked with the unusual head when one comes twice
+            if self.singletons & kind:
+                self.unusual = True
+                self.repeated |= kind
+            self.singletons |= kind
+            return
         self.unusual = True
         if kind == CONTENT_LENGTH:
             self.content_length = int(value)  # llhttp already rejected non-digits
@@ -329,8 +342,10 @@ class HttpProtocol(RequestPipeline):
         elif kind == EXPECT:
             self.expect_continue = value.strip().lower() == b"100-continue"
         elif kind == CONTENT_TYPE:
-            if self.content_type is None:  # the first one counts, as in Request.contentType()
+            if self.content_type is None:
                 self.content_type = value
+            else:  # a second one: the same value, or refused (_check_unusual_head)
+                self.repeated |= CONTENT_TYPE_BIT
         elif kind == UPGRADE:
             self.wants_upgrade = True  # a WebSocket, or declined (see _on_upgrade)
 
@@ -458,6 +473,17 @@ class HttpProtocol(RequestPipeline):
             self._fail(400, "missing Host header")
         if self.content_length > self.max_request_size:
             self._fail(413, "request body larger than the server accepts")
+        if self.repeated:
+            self._check_repeated_singletons()
+
+    def _check_repeated_singletons(self) -> None:
+        """A field that may appear once came twice: two values of it mean neither (which
+        Content-Type, which credentials?), so the request is refused; an identical repeat is
+        dropped (RFC 9110 §5.3)."""
+        name, kept = repeated_singletons(self.raw_headers, self.repeated)
+        if name is not None:
+            self._fail(400, f"two different values of the header field {name}")
+        self.raw_headers[:] = kept
 
     def _keep_trailers(self, request: Request) -> None:
         """The trailer section, within the header limits; never merged into the headers."""

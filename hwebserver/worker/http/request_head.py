@@ -26,6 +26,30 @@ _SPECIAL_HEADERS = {
     b"proxy-connection": CONNECTION,  # llhttp honours it as Connection
     b"content-type": CONTENT_TYPE,  # decides where a body goes (worker/http/body_sinks.py)
 }
+# Fields that may appear once (RFC 9110 §5.3: their grammar is not a list, so two lines
+# cannot be joined into one value), each its own bit from SINGLETON_BIT up: a request with two
+# different values is refused (400) rather than handed on as "a, b", which means neither.
+# Host and Content-Length have their own, stricter checks (any repeat is refused).
+# Content-Type is both a kind above and a singleton (CONTENT_TYPE_BIT).
+SINGLETON_BIT = 1 << 4
+_SINGLETON_NAMES = (
+    b"content-type",
+    b"authorization",
+    b"proxy-authorization",
+    b"origin",
+    b"referer",
+    b"range",
+    b"if-range",
+    b"if-modified-since",
+    b"if-unmodified-since",
+    b"max-forwards",
+    b"from",
+    b"date",
+)
+SINGLETON_FIELDS = {name: SINGLETON_BIT << index for index, name in enumerate(_SINGLETON_NAMES)}
+CONTENT_TYPE_BIT = SINGLETON_FIELDS[b"content-type"]
+for _name, _bit in SINGLETON_FIELDS.items():
+    _SPECIAL_HEADERS.setdefault(_name, _bit)
 # The kind of each header name as clients spell it, so no name is lower-cased twice.
 HEADER_KINDS: dict[bytes, int] = {}
 _HEADER_KINDS_SIZE = 512
@@ -42,6 +66,27 @@ METHODS: dict[bytes, str] = {}
 
 TARGET_CACHE: dict[bytes, tuple[str, bytes]] = {}
 _TARGET_CACHE_SIZE = 1024
+
+
+def repeated_singletons(
+    raw_headers: list[tuple[bytes, bytes]], repeated: int
+) -> tuple[str | None, list[tuple[bytes, bytes]]]:
+    """For a head in which the singleton fields of the bits `repeated` appear more than once:
+    (the name of one that has two different values, or None; the head with identical repeats
+    dropped, so that nobody reads "a, a" for one value)."""
+    first: dict[bytes, bytes] = {}
+    kept: list[tuple[bytes, bytes]] = []
+    for name, value in raw_headers:
+        lowered = name.lower()
+        if SINGLETON_FIELDS.get(lowered, 0) & repeated:
+            value = value.strip(b" \t")
+            if lowered in first:
+                if first[lowered] != value:
+                    return name.decode("latin-1"), raw_headers
+                continue  # an identical repeat
+            first[lowered] = value
+        kept.append((name, value))
+    return None, kept
 
 
 def decode_target(target: bytes) -> tuple[str, bytes]:
