@@ -18,6 +18,14 @@ MAIN_PORT = "main"
 ALL_PORTS = "*"
 
 # Which registration wins when two claim the same path: a handler beats a mount.
+# Every kind of route there is: what serves a request that reaches it (a handler, an API
+# function, an app, files, a WebSocket, the admin endpoints). Each passes its port's gate
+# (worker/http/gate.py); a new kind is added here, and then to tests/test_gate.py, which
+# sends every kind against every port rule and fails while one is missing.
+ROUTE_KINDS = frozenset(
+    ("handler", "async_handler", "api", "wsgi", "asgi", "static", "opdef", "websocket", "admin")
+)
+
 PRIORITY_HANDLER = 2
 PRIORITY_MOUNT = 1
 
@@ -99,6 +107,8 @@ class Route:
     ) -> None:
         if not isinstance(path, str) or not path.startswith("/"):
             raise ValueError(f"a route path must start with '/', not {path!r}")
+        if kind not in ROUTE_KINDS:
+            raise ValueError(f"unknown route kind {kind!r}: a new kind goes into ROUTE_KINDS")
         self.path = path
         self.key = route_key(path)
         self.endpoint = endpoint

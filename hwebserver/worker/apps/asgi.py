@@ -37,10 +37,12 @@ from .response_framing import (
     app_name,
     check_final_status,
     end_continue,
+    policy_lines_for,
 )
 
 if TYPE_CHECKING:
     from ..common.state import AppLifespan, WorkerState
+    from ..http.gate import AdmittedRoute
     from ..http.seams import Connection
 
 LIFESPAN_SHUTDOWN_TIMEOUT = 30.0
@@ -48,7 +50,7 @@ LIFESPAN_SHUTDOWN_TIMEOUT = 30.0
 _DISCONNECT = {"type": "http.disconnect"}
 
 
-def start(protocol: Connection, route: Route, request: Request) -> None:
+def start(protocol: Connection, route: AdmittedRoute, request: Request) -> None:
     AsgiHttp(protocol, route, request).start()
 
 
@@ -141,7 +143,7 @@ class AsgiHttp:
         self.app: Callable[..., Any] = route.endpoint
         self.request = request
         self.body = None if request.body_source is None else body_of(request)
-        self.framing = Framing(protocol.active_keep_alive)
+        self.framing = Framing(protocol.active_keep_alive, policy_lines_for(protocol, request))
         self.started = False
         self.head_sent = False
         self.complete = False

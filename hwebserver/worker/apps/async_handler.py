@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from ...api.errors import OperationFailed
 from ...api.request import Request
-from ...api.routing import Route
 from ..http import eager
 from ..http.error_responses import error_response
 
 if TYPE_CHECKING:
+    from ..http.gate import AdmittedRoute
     from ..http.seams import Connection
 
 
@@ -61,7 +61,7 @@ def _view_of(request: Request) -> Request:
     return view
 
 
-def start(protocol: Connection, route: Route, request: Request) -> None:
+def start(protocol: Connection, route: AdmittedRoute, request: Request) -> None:
     handle = route.endpoint  # the instance's bound handle()
     answer = _Answer()
     view = _view_of(request)

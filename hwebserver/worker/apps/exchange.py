@@ -1,7 +1,8 @@
 """Routes that run a whole exchange themselves: WSGI and ASGI mounts, AsyncURLHandler.
 
 The connection calls start() for a route that `runs_exchange`, with the request already
-counted in flight. The adapter must end it exactly once, through the Connection
+counted in flight and admitted by its port's gate (http/gate.py: an adapter takes an AdmittedRoute,
+which only the gate makes). The adapter must end it exactly once, through the Connection
 (http/seams.py): respond() (a Response), finish() (it wrote the response itself), or
 abandon() (the client went away).
 """
@@ -12,11 +13,11 @@ from typing import TYPE_CHECKING
 
 from ...api.handlers import ASYNC_HANDLER
 from ...api.mounts import ASGI, WSGI
-from ...api.request import Request
-from ...api.routing import Route
 from . import asgi, async_handler, wsgi
 
 if TYPE_CHECKING:
+    from ...api.request import Request
+    from ..http.gate import AdmittedRoute
     from ..http.seams import Connection, ExchangeStarter
 
 STARTERS: dict[str, ExchangeStarter] = {
@@ -26,5 +27,5 @@ STARTERS: dict[str, ExchangeStarter] = {
 }
 
 
-def start(connection: Connection, route: Route, request: Request) -> None:
+def start(connection: Connection, route: AdmittedRoute, request: Request) -> None:
     STARTERS[route.kind](connection, route, request)

@@ -37,6 +37,7 @@ NO_BODY, LENGTH, CHUNKS, UNTIL_CLOSE = range(4)
 if TYPE_CHECKING:
     from ...api.request import Request
     from ...api.response import Response
+    from ..http.seams import Connection
     from ..http.streaming_body import StreamingBody
 
 
@@ -159,10 +160,14 @@ def _frame_header_block(
 class Framing:
     """One response: head() once, then body() per block, then end()."""
 
-    __slots__ = ("keep_alive", "mode", "remaining", "sent", "status")
+    __slots__ = ("keep_alive", "mode", "policy_lines", "remaining", "sent", "status")
 
-    def __init__(self, keep_alive: bool) -> None:
+    def __init__(
+        self, keep_alive: bool, policy_lines: tuple[tuple[bytes, bytes], ...] = ()
+    ) -> None:
         self.keep_alive = keep_alive
+        # The port policy's headers (CORS, HSTS: PortPolicy.header_lines), added to the app's.
+        self.policy_lines = policy_lines
         self.mode = NO_BODY
         self.remaining = 0
         self.sent = 0
@@ -260,6 +265,8 @@ class Framing:
         its Content-Length or None, the server's Date and Server lines it did not replace)."""
         self.status = status
         block, length, closes, replaces = app_header_block(headers)
+        if self.policy_lines:
+            block += _policy_block(self.policy_lines, headers)
         if closes:
             self.keep_alive = False
         if replaces:
@@ -285,6 +292,21 @@ class Framing:
         if self.mode == LENGTH and self.remaining:
             raise FramingError(f"response ended {self.remaining} bytes short of its Content-Length")
         return b""
+
+
+def policy_lines_for(connection: Connection, request: Request) -> tuple[tuple[bytes, bytes], ...]:
+    """The headers the port's policy adds to every response (PortPolicy.header_lines)."""
+    policy = connection.policy
+    return () if policy is None else tuple(policy.header_lines(request))
+
+
+def _policy_block(
+    lines: Sequence[tuple[bytes, bytes]], headers: Sequence[tuple[bytes, bytes]]
+) -> bytes:
+    """The policy's lines, less those whose header the app set itself (its own CORS or HSTS
+    wins; Vary is a list, so both lines go)."""
+    named = {name.lower() for name, _ in headers}
+    return b"".join(line for name, line in lines if name == b"vary" or name not in named)
 
 
 def app_head(

@@ -43,9 +43,11 @@ from .response_framing import (
     app_head,
     app_name,
     check_final_status,
+    policy_lines_for,
 )
 
 if TYPE_CHECKING:
+    from ..http.gate import AdmittedRoute
     from ..http.seams import Connection
 
 errors_logger = logging.getLogger("hwebserver.wsgi")
@@ -56,7 +58,7 @@ SYNC_BYTES = 256 * 1024
 WAIT_SLICE = 1.0
 
 
-def start(protocol: Connection, route: Route, request: Request) -> None:
+def start(protocol: Connection, route: AdmittedRoute, request: Request) -> None:
     body: Any = request.body_source
     exchange = WsgiExchange(
         protocol, route, request, body if body.__class__ is StreamingBody else None
@@ -315,6 +317,9 @@ def _encode_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]
 
 # A head as Framing.head() made it, and the framing it chose: (head, mode, remaining, keep_alive).
 HeadMemo = tuple[bytes, int, int, bool]
+# What else a head depends on: method, version, keep-alive, Date/Server, body length, the
+# port policy's lines.
+HeadKey = tuple[str, str, bool, bytes, int, tuple[tuple[bytes, bytes], ...]]
 
 
 class Start:
@@ -326,7 +331,7 @@ class Start:
     def __init__(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         self.status = status
         self.headers = headers  # shared by the requests answered alike: never changed
-        self.heads: dict[tuple[str, str, bool, bytes, int], HeadMemo] = {}
+        self.heads: dict[HeadKey, HeadMemo] = {}
 
 
 # Apps answer the same few statuses and header lists again and again (the same Content-Type,
@@ -393,7 +398,7 @@ class WsgiExchange:
         self.route = route
         self.request = request
         self.body = body
-        self.framing = Framing(protocol.active_keep_alive)
+        self.framing = Framing(protocol.active_keep_alive, policy_lines_for(protocol, request))
         self.pending: Start | None = None
         self.head_sent = False
         self.on_wire = False  # a byte of the answer reached the transport (set on the loop)
@@ -494,6 +499,7 @@ class WsgiExchange:
             framing.keep_alive,
             date_server,
             -1 if complete_body is None else len(complete_body),
+            framing.policy_lines,  # the port's CORS and HSTS lines depend on the request
         )
         memo = start.heads.get(key)
         if memo is None:
@@ -548,7 +554,7 @@ class WsgiExchange:
         if self.framing.mode == LENGTH:  # the app's Content-Length: send no more than that
             count = min(count, self.framing.remaining)
         elif self.framing.mode != NO_BODY:  # no Content-Length: announce the file's
-            self.framing = Framing(self.framing.keep_alive)
+            self.framing = Framing(self.framing.keep_alive, self.framing.policy_lines)
             head = self.framing.head(
                 self.pending.status,
                 [*self.pending.headers, (b"Content-Length", b"%d" % count)],

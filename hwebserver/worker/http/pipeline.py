@@ -19,15 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from ...api.body import BodySource
 from ...api.connection import OnHandlerThread
-from ...api.helpers import errorResponse, notFoundResponse
 from ...api.request import Request
 from ...api.response import BODILESS_STATUSES, Response
-from ...api.routing import Route
 from ..common.stats import DURATION_BUCKETS
 from . import eager, response_streams
 from .connection_io import ConnectionIO
 from .error_responses import HttpError, error_response, rejection_response
-from .request_head import SERVER_ALLOW
+from .gate import AdmittedRoute, admit
 from .response_head import CLOSE, build_head, connection_header, content_length_line, simple_head
 
 # The first bound of the request-duration histogram (/metrics), where most requests land.
@@ -48,7 +46,6 @@ class RequestPipeline(ConnectionIO):
         "active_keep_alive",
         "active_started",
         "exchange",
-        "observed",
         "policy",
         "port_name",
         "pumping",
@@ -74,7 +71,6 @@ class RequestPipeline(ConnectionIO):
         self.send_task: asyncio.Task[None] | None = None
         self.exchange: Exchange | None = None  # an app's exchange in progress, told of disconnects
         self.policy = listener.policy
-        self.observed = state.access_log or self.policy is not None or state.stats is not None
         # Per-connection copies of what every request consults (one attribute hop, not two).
         self.router = state.router
         self.port_name = listener.name
@@ -116,22 +112,12 @@ class RequestPipeline(ConnectionIO):
         self.active = request
         self.active_keep_alive = keep_alive and not state.draining
         try:
-            if self.observed:  # an access log or a port policy: most services have neither
-                if state.access_log or state.stats is not None:
-                    self.active_started = perf_counter()
-                if self.policy is not None:
-                    early = self.policy.before(request)
-                    if early is not None:
-                        self.respond(request, early)
-                        return
-            route = self.router.match(self.port_name, request.url_path)
-            if route is None:
-                self.respond(request, self._unrouted(request))
-                return
-            if route.methods is not None and request.http_method not in route.methods:
-                response = errorResponse(request, f"Method {request.http_method} not allowed", 405)
-                response.setHeader("Allow", route.allow)
-                self.respond(request, response)
+            if state.access_log or state.stats is not None:
+                self.active_started = perf_counter()
+            # The gate (gate.py): the port's rules, then the route; nothing runs before it.
+            route = admit(self.policy, self.router, self.port_name, request)
+            if isinstance(route, Response):  # refused, or answered by the server itself
+                self.respond(request, route)
                 return
             if route.is_async:
                 try:
@@ -143,34 +129,22 @@ class RequestPipeline(ConnectionIO):
                     self.respond(request, value)
                 else:
                     value.add_done_callback(lambda task: self._on_task_done(request, task))
-            elif route.runs_exchange and self.start_exchange is not None:
-                self.start_exchange(self, route, request)  # an app mount: it runs it all
-            else:  # plain code: on a handler thread, never on the loop (_start_on_thread)
-                self._start_on_thread(route, request)
+            elif route.runs_exchange:  # an app mount or AsyncURLHandler: it runs it all
+                self._start_exchange(route, request)
+            else:  # plain code: on a handler thread, never on the loop
+                # As in Houdini and as Starlette runs sync endpoints: a handler's speed on
+                # earlier calls says nothing about its next one (an RPC dispatcher, a cook, a
+                # render), and one that blocks the loop stalls every connection of the worker
+                # and gets it killed by the watchdog. `async def` asks for the loop.
+                state.threads.call(route.endpoint, request, self._handler_returned, request)
         except Exception as exc:  # a fault of ours in routing or dispatch: answered, not hung
             self._dispatch_failed(request, exc)
 
-    def _unrouted(self, request: Request) -> Response:
-        if request.url_path == "*":  # OPTIONS * (other methods never get here): the server's
-            response = Response(b"", status=204)
-            response.removeHeader("Content-Type")
-            response.setHeader("Allow", SERVER_ALLOW)
-            return response
-        return notFoundResponse(request)
-
-    def _start_on_thread(self, route: Route, request: Request) -> None:
-        """Plain (synchronous) code always runs on the handler threads, never on the loop, as
-        in Houdini and as Starlette runs sync endpoints: a handler's speed on earlier calls
-        says nothing about its next one (an RPC dispatcher, a cook, a render), and one that
-        blocks the loop stalls every connection of the worker and gets it killed by the
-        watchdog. `async def` is how a handler asks for the loop."""
-        if route.runs_exchange:  # an app mount or AsyncURLHandler runs it all
-            start_exchange = self.start_exchange
-            if start_exchange is None:  # a connection built without a WorkerServer
-                raise RuntimeError(f"no adapter serves the {route.kind} route {route.path}")
-            start_exchange(self, route, request)
-            return
-        self.state.threads.call(route.endpoint, request, self._handler_returned, request)
+    def _start_exchange(self, route: AdmittedRoute, request: Request) -> None:
+        start_exchange = self.start_exchange
+        if start_exchange is None:  # a connection built without a WorkerServer
+            raise RuntimeError(f"no adapter serves the {route.kind} route {route.path}")
+        start_exchange(self, route, request)
 
     def _on_task_done(self, request: Request, task: asyncio.Task[Any]) -> None:
         exc = eager.failure_of(task)

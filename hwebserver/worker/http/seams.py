@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ...api.request import Request
-    from ...api.routing import Route
     from ..common.state import WorkerState
     from ..policies.base import PortPolicy
+    from .gate import AdmittedRoute
 
 
 class Transport(Protocol):
@@ -145,7 +145,9 @@ class ExchangeStarter(Protocol):
     """What a connection hands a request to when its route `runs_exchange` (apps/exchange.py):
     the adapter then ends the request through the Connection, exactly once."""
 
-    def __call__(self, connection: Connection, route: Route, request: Request, /) -> None: ...
+    def __call__(
+        self, connection: Connection, route: AdmittedRoute, request: Request, /
+    ) -> None: ...
 
 
 UpgradeStarter = Callable[["Connection", "Request", bytes], None]

@@ -2,7 +2,9 @@
 
 A listener whose settings need none of them gets no policy, and requests pay nothing.
 The checks run in this order: the Host allow-list (400), the redirect to HTTPS (301), the
-CORS preflight (204/403); after the handler, CORS and HSTS headers are added.
+CORS preflight (204/403), and for a WebSocket upgrade an Origin not on the CORS allow-list
+(403); after the handler, CORS and HSTS headers are added. The gate (worker/http/gate.py)
+applies them to every request of the port, whatever serves it.
 """
 
 from __future__ import annotations
@@ -32,9 +34,19 @@ class PolicyChain(PortPolicy):
                 return answer
         return None
 
+    def before_upgrade(self, request: Request) -> Response | None:
+        for policy in self.policies:
+            answer = policy.before_upgrade(request)
+            if answer is not None:
+                return answer
+        return None
+
     def after(self, request: Request, response: Response) -> None:
         for policy in self.policies:
             policy.after(request, response)
+
+    def header_lines(self, request: Request) -> list[tuple[bytes, bytes]]:
+        return [line for policy in self.policies for line in policy.header_lines(request)]
 
 
 def build_policy(settings: dict[str, Any]) -> PortPolicy | None:

@@ -5,6 +5,8 @@
   from any other origin, 403 without them (the browser then refuses the real request).
 - Any other response to an allowed origin gets Access-Control-Allow-Origin.
 - Every response of the port gets `Vary: Origin`, since what it says depends on Origin.
+- A WebSocket upgrade from an origin not listed gets 403 (browsers apply no CORS to
+  WebSockets: the server must refuse them itself); one without Origin is not from a browser.
 
 Origins compare by scheme, host and port ("https://a.example" equals
 "https://A.example:443"); "*" allows every origin and answers `Access-Control-Allow-Origin: *`.
@@ -98,8 +100,29 @@ class CorsPolicy(PortPolicy):
         response.setHeader("Access-Control-Max-Age", str(MAX_AGE_SECONDS))
         return response  # after() adds Allow-Origin and Vary
 
+    def before_upgrade(self, request: Request) -> Response | None:
+        """A WebSocket from an Origin not on the list: 403 (cross-site WebSocket hijacking; a
+        browser enforces no CORS on WebSockets). No Origin at all is not a browser: allowed."""
+        if self.allow_all:
+            return None
+        origin = request.headers().get("Origin")
+        if origin is None:
+            return None
+        normalised = normalise_origin(origin)
+        if normalised is not None and normalised in self.origins:
+            return None
+        return errorResponse(request, "Origin not allowed", 403)
+
     def after(self, request: Request, response: Response) -> None:
         allowed = self.allowed_origin(request)
         if allowed is not None:
             response.setHeader("Access-Control-Allow-Origin", allowed)
         add_vary(response, "Origin")
+
+    def header_lines(self, request: Request) -> list[tuple[bytes, bytes]]:
+        lines = [(b"vary", b"Vary: Origin\r\n")]
+        allowed = self.allowed_origin(request)
+        if allowed is not None:
+            line = b"Access-Control-Allow-Origin: " + allowed.encode("latin-1") + b"\r\n"
+            lines.append((b"access-control-allow-origin", line))
+        return lines

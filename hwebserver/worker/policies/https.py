@@ -77,7 +77,13 @@ class Hsts(PortPolicy):
         if seconds < 0:
             raise ValueError(f"SECURE_HSTS_SECONDS must be 0 or more, not {seconds}")
         self.value = hsts_value(seconds, include_subdomains, preload)
+        self.line = b"Strict-Transport-Security: " + self.value.encode("ascii") + b"\r\n"
 
     def after(self, request: Request, response: Response) -> None:
         if request.isSecure() and response.header("Strict-Transport-Security") is None:
             response.setHeader("Strict-Transport-Security", self.value)
+
+    def header_lines(self, request: Request) -> list[tuple[bytes, bytes]]:
+        if not request.isSecure():
+            return []
+        return [(b"strict-transport-security", self.line)]

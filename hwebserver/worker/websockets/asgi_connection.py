@@ -16,16 +16,12 @@ import os
 from collections import deque
 from typing import TYPE_CHECKING, Any, cast
 
-from websockets.datastructures import Headers as WsHeaders
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.frames import Frame, Opcode
-from websockets.http11 import Request as WsRequest
 from websockets.protocol import CLOSED, OPEN
 from websockets.server import ServerProtocol
 
 from ...api.headers import check_header
-from ...api.request import Request
-from ...api.routing import Route
 from ...api.tracebacks import contained_in, without_server_frames
 from ..apps.asgi import base_scope, late_lifespan, ready_lifespan, with_lifespan_state
 from ..common.keepalive import CLOSE_TIMEOUT, GIVE_UP, PING, keepalive_due
@@ -33,7 +29,7 @@ from ..http.response_head import status_line
 from ..http.streaming_body import ClientDisconnected
 from .data_frames import send_data
 from .frame_reader import FrameReader, Received
-from .handshake import ServerWebSocketProtocol
+from .handshake import ServerWebSocketProtocol, handshake_request
 from .houdini_connection import (
     INBOX_HIGH_BYTES,
     INBOX_HIGH_MESSAGES,
@@ -42,17 +38,11 @@ from .houdini_connection import (
 )
 
 if TYPE_CHECKING:
+    from ...api.request import Request
+    from ..http.gate import AdmittedRoute
     from ..http.seams import Connection
 
 EARLY_BYTES = 64 * 1024  # what a client may send before the app accepts
-
-
-def _handshake_request(request: Request) -> WsRequest:
-    headers = WsHeaders()
-    for name, value in request.raw_headers:
-        headers[name.decode("latin-1")] = value.decode("latin-1")
-    target = request.target.decode("latin-1")
-    return WsRequest(target, headers, method=request.http_method, protocol=request.protocol())
 
 
 class _TransportSide(asyncio.Protocol):
@@ -85,14 +75,16 @@ class AsgiWebSocket:
     # The HttpProtocol leaves state.connections when the transport goes (connection_lost).
     holds_registration = False
 
-    def __init__(self, http: Connection, route: Route, request: Request, trailing: bytes) -> None:
+    def __init__(
+        self, http: Connection, route: AdmittedRoute, request: Request, trailing: bytes
+    ) -> None:
         self.http = http
         self.loop = http.loop
         self.transport = http.transport
         self.app = route.endpoint
         self.route = route
         self.request = request
-        self.handshake = _handshake_request(request)
+        self.handshake = handshake_request(request)
         self.pending = bytearray(trailing)
         self.chosen: str | None = None
         max_size = http.state.config.server.WEBSOCKET_MAX_MESSAGE_SIZE

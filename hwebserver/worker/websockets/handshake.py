@@ -1,19 +1,21 @@
-"""The opening handshake: is there a WebSocket for this upgrade request, and may it connect?
+"""The opening handshake of hwebserver's WebSocket classes: may this admitted upgrade connect?
 
-Answered in this order, each refusal an HTTP response followed by closing the connection:
-no WebSocket registered for the path (404), the server shutting down (503; a worker
+The port's gate (worker/http/gate.py) has applied the port's rules already (a Host not in
+ALLOWED_HOSTS: 400; SSL_REDIRECT: 301; an Origin that CORS_ORIGIN_WHITELIST does not list:
+403) and found the class (else 404). Answered here, in this order, each refusal an HTTP
+response followed by closing the connection: the server shutting down (503; a worker
 retiring in a reload accepts it, and its drain then closes it with 1001 as it closes every
-WebSocket it holds, so nothing is refused during a reload), the port's policy
-(e.g. a Host not in ALLOWED_HOSTS: 400), an Origin that the port's CORS_ORIGIN_WHITELIST
-does not list (403: cross-site WebSocket hijacking; a request without Origin is not from a
-browser, so not cross-site), then the websockets library's validation of the request
-(method, version, Connection/Upgrade, key, version 13: 4xx). What remains is the handler's
-own decision in connect() (websocket.py).
+WebSocket it holds, so nothing is refused during a reload), then the websockets library's
+validation of the request (method, version, Connection/Upgrade, key, version 13: 4xx). What
+remains is the handler's own decision in connect() (websocket.py).
+
+handshake_request() is the one translation of a request into the library's handshake
+request, for both kinds of WebSocket.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from websockets.datastructures import Headers
 from websockets.extensions.permessage_deflate import enable_server_permessage_deflate
@@ -25,10 +27,11 @@ from websockets.server import ServerProtocol
 from ...api.helpers import errorResponse
 from ...api.request import Request
 from ...api.websocket import WebSocketEndpoint
-from ..policies.cors import normalise_origin
-from .houdini_connection import WebSocketConnection, write_refusal
+from .houdini_connection import WebSocketConnection
+from .refusal import refuse
 
 if TYPE_CHECKING:
+    from ..http.gate import AdmittedRoute
     from ..http.seams import Connection
 
 # permessage-deflate with the library's memory-conscious defaults (12-bit windows).
@@ -48,19 +51,6 @@ class ServerWebSocketProtocol(ServerProtocol):
         super().recv_frame(frame)
 
 
-def cross_site(request: Request) -> bool:
-    """An Origin header that the port's CORS allow-list does not list (compared as cors.py
-    compares them). No allow-list, "*", or no Origin at all (not a browser): not refused."""
-    whitelist = request.conn.port_settings.get("CORS_ORIGIN_WHITELIST")
-    if not whitelist or "*" in whitelist:
-        return False
-    origin = request.headers().get("Origin")
-    if origin is None:
-        return False
-    normalised = normalise_origin(origin)
-    return normalised is None or normalised not in {normalise_origin(o) for o in whitelist}
-
-
 def handshake_request(request: Request) -> HandshakeRequest:
     headers = Headers()
     for name, value in request.raw_headers:
@@ -73,25 +63,15 @@ def handshake_request(request: Request) -> HandshakeRequest:
     )
 
 
-def accept(http: Connection, request: Request, trailing: bytes) -> None:
-    """A complete `Upgrade: websocket` request for hwebserver's WebSocket classes (upgrade.py)."""
+def accept(http: Connection, route: AdmittedRoute, request: Request, trailing: bytes) -> None:
+    """An `Upgrade: websocket` request admitted by the port's gate to a WebSocket class."""
     state = http.state
-    route = state.websocket_router.match(request.conn.port_name, request.url_path)
-    if route is None or not isinstance(route.endpoint, WebSocketEndpoint):
+    endpoint = route.endpoint
+    if not isinstance(endpoint, WebSocketEndpoint):  # the gate admits no other kind here
         refuse(http, request, errorResponse(request, f"No WebSocket at {request.url_path}", 404))
         return
     if state.shutting_down:
         refuse(http, request, errorResponse(request, "The server is shutting down", 503))
-        return
-    if http.policy is not None:
-        early = http.policy.before(request)
-        if early is not None:
-            refuse(http, request, early)
-            return
-    if cross_site(request):
-        origin = request.headers().get("Origin")
-        state.log.lifecycle("refused WebSocket %s from origin %r", request.url_path, origin)
-        refuse(http, request, errorResponse(request, "Origin not allowed", 403))
         return
     # state=OPEN: the library validates and negotiates (accept()) but the HTTP request was
     # parsed already, so its parser starts with frames.
@@ -107,25 +87,8 @@ def accept(http: Connection, request: Request, trailing: bytes) -> None:
         for name in _KEPT_REFUSAL_HEADERS:
             if name in handshake.headers:
                 response.setHeader(name, handshake.headers[name])
-        state.log.lifecycle("refused WebSocket %s: %s", request.url_path, message)
         refuse(http, request, response)
         return
-    connection = WebSocketConnection(http, request, route.endpoint, protocol, handshake, trailing)
+    connection = WebSocketConnection(http, request, endpoint, protocol, handshake, trailing)
     http.upgraded = connection
     connection.start()
-
-
-def refuse(http: Connection, request: Request, response: Any) -> None:
-    state = http.state
-    if state.access_log:
-        client = request.conn.client
-        state.log.access(
-            f"{client[0]}:{client[1]}",
-            request.http_method,
-            request.url_path,
-            response.status_code,
-            0,
-            0.0,
-        )
-    request.cleanup()
-    write_refusal(http, response)

@@ -43,10 +43,10 @@ from ...api.websocket import WebSocket, WebSocketClosed, WebSocketEndpoint, sett
 from ..common.keepalive import CLOSE_TIMEOUT, GIVE_UP, PING, keepalive_due
 from ..http import eager
 from ..http.error_responses import error_response
-from ..http.response_head import CLOSE, build_head, content_length_line
 from .data_frames import send_data, write_data_frame
 from .frame_reader import FrameReader
 from .messages import MessageAssembler
+from .refusal import write_refusal
 
 if TYPE_CHECKING:
     from ..http.seams import Connection
@@ -59,14 +59,6 @@ INBOX_HIGH_MESSAGES = 16
 INBOX_LOW_MESSAGES = 4
 INBOX_HIGH_BYTES = 1 << 20
 INBOX_LOW_BYTES = 1 << 18
-
-
-def write_refusal(http: Connection, response: Response) -> None:
-    """Answer the upgrade request with a plain HTTP response, then close the connection."""
-    body = response.body_bytes
-    head = build_head(response, content_length_line(len(body)), CLOSE, http.state.date_server)
-    http.transport.write(head + body)
-    http.linger()  # half-close; the client reads the answer, then the clock cuts
 
 
 def handshake_bytes(response: HandshakeResponse, date_server: bytes) -> bytes:
