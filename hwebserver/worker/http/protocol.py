@@ -191,6 +191,8 @@ class HttpProtocol(RequestPipeline):
             self._on_upgrade(data[int(upgrade.args[0]) :] if upgrade.args else b"")
         except (httptools.HttpParserError, HttpError) as error:
             self._parse_failed(error)
+        if self.upgraded is not None:
+            return  # a WebSocket now: the rest of this segment went to it (trailing)
         if self.parsing and self.request is None:  # a head still incomplete
             # Count whole segments only while one head spans them: a segment that also
             # completed earlier messages says nothing of the new head's size.
@@ -222,6 +224,8 @@ class HttpProtocol(RequestPipeline):
             self._on_upgrade(data[int(upgrade.args[0]) :] if upgrade.args else b"")
         except (httptools.HttpParserError, HttpError) as error:
             self._parse_failed(error)
+        if self.upgraded is not None:
+            return  # a WebSocket now: the rest of this segment went to it (trailing)
         self._count_framing(request, body_before, len(data))
         if self.queue:
             self.pump()
@@ -268,6 +272,10 @@ class HttpProtocol(RequestPipeline):
             self._reject(HttpError(400, "no request line"))
 
     def eof_received(self) -> bool | None:
+        if self.upgraded is not None:  # a WebSocket: it learns of it, then our side closes
+            self.upgraded.eof_received()
+            self.close()
+            return None
         if self.active is None and not self.queue:
             self.close()
             return None

@@ -3,9 +3,10 @@
 This module is separate from hwebserver's own WebSocket classes; upgrade.py sends here an
 upgrade whose path falls under an ASGI mount and has no registered WebSocket class.
 
-After the upgrade the transport talks to a _TransportSide, which feeds this session; the
-HttpProtocol stays registered (its `upgraded` is this session) until the connection is gone, so
-a worker drain closes it with 1001 like any other connection.
+After the upgrade the HttpProtocol stays the transport's protocol and forwards the
+transport's events to this session (its `upgraded`), as for hwebserver's own WebSockets; it
+stays registered until the connection is gone, so a worker drain closes it with 1001 like any
+other connection.
 """
 
 from __future__ import annotations
@@ -43,30 +44,6 @@ if TYPE_CHECKING:
     from ..http.seams import Connection
 
 EARLY_BYTES = 64 * 1024  # what a client may send before the app accepts
-
-
-class _TransportSide(asyncio.Protocol):
-    """The transport's protocol after the upgrade."""
-
-    def __init__(self, session: AsgiWebSocket) -> None:
-        self.session = session
-
-    def data_received(self, data: bytes) -> None:
-        self.session.feed(data)
-
-    def eof_received(self) -> bool | None:
-        self.session.feed_eof()
-        return None
-
-    def pause_writing(self) -> None:
-        self.session.pause_writing()
-
-    def resume_writing(self) -> None:
-        self.session.resume_writing()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.session.http.connection_lost(exc)  # which calls session.connection_lost
-        self.session.connection_lost(exc)
 
 
 class AsgiWebSocket:
@@ -130,7 +107,6 @@ class AsgiWebSocket:
             return
         http.upgraded = self
         http.active = self.request  # busy: no idle timeout, nothing else is dispatched
-        self.transport.set_protocol(_TransportSide(self))
         scope = base_scope(self.request, self.route, "websocket", self._scheme())
         scope["subprotocols"] = [
             value.strip()
@@ -249,7 +225,7 @@ class AsgiWebSocket:
         self.http.state.open_websockets.add(self)
         if self.pending:
             data, self.pending = bytes(self.pending), bytearray()
-            self.feed(data)
+            self.data_received(data)
         if self.reading_paused and not self.inbox and not self.gone:
             self.reading_paused = False  # paused before the accept: read again
             self.transport.resume_reading()
@@ -290,7 +266,8 @@ class AsgiWebSocket:
             else:  # the sans-I/O EOF marker: a server closes TCP after the close handshake
                 self.transport.close()
 
-    def feed(self, data: bytes) -> None:
+    def data_received(self, data: bytes) -> None:
+        """Forwarded by the HttpProtocol, the transport's protocol to the end."""
         if not self.accepted:
             self.pending += data  # the client spoke before the handshake answer: keep it
             if len(self.pending) > EARLY_BYTES and not self.reading_paused:
@@ -300,7 +277,8 @@ class AsgiWebSocket:
         self.seen = True
         self._process(self.reader.receive(data))
 
-    def feed_eof(self) -> None:
+    def eof_received(self) -> None:
+        """The client ended its side (the HttpProtocol closes ours next)."""
         if self.accepted:
             self.reader.flush_to_protocol()  # the protocol sees every byte that arrived
             self.ws.receive_eof()
@@ -391,9 +369,6 @@ class AsgiWebSocket:
                 waiter.set_result(None)
 
     # -- connection events -----------------------------------------------------------------
-    def data_received(self, data: bytes) -> None:
-        self.feed(data)  # when the HttpProtocol forwards reads instead of the transport side
-
     def connection_lost(self, exc: Exception | None) -> None:
         if self.gone:
             return

@@ -373,6 +373,9 @@ class WebSocketConnection:
         if reader.forwarded or failed:
             self._flush()
 
+    def eof_received(self) -> None:
+        """The client ended its side: the HttpProtocol closes ours, connection_lost follows."""
+
     def pause_writing(self) -> None:
         self.write_paused = True
         self._update_reading()

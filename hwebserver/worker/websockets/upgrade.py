@@ -5,7 +5,9 @@ pending on the connection. The port's gate (worker/http/gate.py, admit_upgrade) 
 port's rules (ALLOWED_HOSTS, SSL_REDIRECT, the Origin against CORS_ORIGIN_WHITELIST) and finds
 what serves the path: a registered WebSocket class (api/websocket.py) goes to the handshake of
 hwebserver's own WebSockets (handshake.py), a path under an ASGI mount to the app
-(asgi_connection.py); a refusal, or a path that nothing serves (404), is answered here. Both
+(asgi_connection.py); a refusal, or a path that nothing serves (404), is answered here. For
+both kinds the HttpProtocol stays the transport's protocol and forwards its events (data,
+EOF, write pauses, loss, drain) to the session through the Upgraded seam (http/seams.py). Both
 kinds then share the worker's registry of open WebSockets, its ping clock and one close
 timeout (keepalive.py).
 
