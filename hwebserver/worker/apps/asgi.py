@@ -143,7 +143,10 @@ class AsgiHttp:
         self.app: Callable[..., Any] = route.endpoint
         self.request = request
         self.body = None if request.body_source is None else body_of(request)
-        self.framing = Framing(protocol.active_keep_alive, policy_lines_for(protocol, request))
+        self.framing = Framing(
+            protocol.active_keep_alive,
+            () if protocol.policy is None else policy_lines_for(protocol.policy, request),
+        )
         self.started = False
         self.head_sent = False
         self.complete = False

@@ -37,8 +37,8 @@ NO_BODY, LENGTH, CHUNKS, UNTIL_CLOSE = range(4)
 if TYPE_CHECKING:
     from ...api.request import Request
     from ...api.response import Response
-    from ..http.seams import Connection
     from ..http.streaming_body import StreamingBody
+    from ..policies.base import PortPolicy
 
 
 class FramingError(Exception):
@@ -294,10 +294,10 @@ class Framing:
         return b""
 
 
-def policy_lines_for(connection: Connection, request: Request) -> tuple[tuple[bytes, bytes], ...]:
-    """The headers the port's policy adds to every response (PortPolicy.header_lines)."""
-    policy = connection.policy
-    return () if policy is None else tuple(policy.header_lines(request))
+def policy_lines_for(policy: PortPolicy, request: Request) -> tuple[tuple[bytes, bytes], ...]:
+    """The headers the port's policy adds to every response (PortPolicy.header_lines); the
+    adapters call it only on a port with a policy (most have none: nothing to pay)."""
+    return tuple(policy.header_lines(request))
 
 
 def _policy_block(

@@ -398,7 +398,10 @@ class WsgiExchange:
         self.route = route
         self.request = request
         self.body = body
-        self.framing = Framing(protocol.active_keep_alive, policy_lines_for(protocol, request))
+        self.framing = Framing(
+            protocol.active_keep_alive,
+            () if protocol.policy is None else policy_lines_for(protocol.policy, request),
+        )
         self.pending: Start | None = None
         self.head_sent = False
         self.on_wire = False  # a byte of the answer reached the transport (set on the loop)

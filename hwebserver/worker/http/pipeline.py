@@ -53,6 +53,7 @@ class RequestPipeline(ConnectionIO):
         "router",
         "send_task",
         "start_exchange",
+        "timed",
     )
 
     def __init__(
@@ -71,6 +72,7 @@ class RequestPipeline(ConnectionIO):
         self.send_task: asyncio.Task[None] | None = None
         self.exchange: Exchange | None = None  # an app's exchange in progress, told of disconnects
         self.policy = listener.policy
+        self.timed = state.access_log or state.stats is not None  # most services: neither
         # Per-connection copies of what every request consults (one attribute hop, not two).
         self.router = state.router
         self.port_name = listener.name
@@ -112,7 +114,7 @@ class RequestPipeline(ConnectionIO):
         self.active = request
         self.active_keep_alive = keep_alive and not state.draining
         try:
-            if state.access_log or state.stats is not None:
+            if self.timed:
                 self.active_started = perf_counter()
             # The gate (gate.py): the port's rules, then the route; nothing runs before it.
             route = admit(self.policy, self.router, self.port_name, request)
