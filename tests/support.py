@@ -337,3 +337,30 @@ def server(
 ) -> Iterator[ServerProcess]:
     with ServerProcess(script, tmp_path, run_kwargs) as process:
         yield process
+
+
+@contextlib.contextmanager
+def upstream_server(body: bytes = b"pong") -> Iterator[str]:
+    """A plain HTTP server in this process, on a free loopback port, answering `body` to every
+    GET: something a service under test can call (with httpx, urllib...). Yields its URL."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Answer(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)

@@ -1,5 +1,5 @@
 """Tracebacks as the application's author wants to read them: from the first frame of their
-own code, without the server's frames (the worker's thread pool, the event loop's eager start,
+own code, without the server's frames (the worker's thread pool, the task a coroutine starts in,
 the command line's import) that called it.
 
 Only the leading frames go: once the application's code runs, every frame stays, including

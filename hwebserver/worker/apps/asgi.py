@@ -1,8 +1,9 @@
 """ASGI 3: running a mounted ASGI application (HTTP here; the lifespan hooks below, the
 protocol in lifespan.py; WebSocket in websockets/asgi_connection.py).
 
-The app runs on the event loop, started eagerly (http/eager.py): an endpoint that never really
-waits completes without a Task. The request body streams in through receive() (see
+The app runs on the event loop, in a task of its own from its first line (http/user_tasks.py;
+on Python 3.12+ started eagerly: an endpoint that never really waits has answered before the
+task would first have been scheduled). The request body streams in through receive() (see
 http/streaming_body.py); what the app sends is framed (response_framing.py) and written at
 once, waiting for the transport to drain only when the client reads slower than the app
 writes.
@@ -21,7 +22,7 @@ from ...api.mounts import ASGI
 from ...api.request import Request
 from ...api.routing import Route
 from ...api.tracebacks import without_server_frames
-from ..http import eager
+from ..http import user_tasks
 from ..http.request_head import normalized_raw_path
 from ..http.response_streams import open_regular_file, send_file_range
 from ..http.streaming_body import ClientDisconnected, body_of
@@ -184,19 +185,16 @@ class AsgiHttp:
                     # coroutine, a class whose instances are awaited): inside run(), so that
                     # it runs in the request's context and anything it returns is awaited.
                     app_run = self.run(scope)
-            done, task = eager.start(self.loop, app_run)
-        except (Exception, asyncio.CancelledError) as exc:  # failed before its first wait
+        except Exception as exc:  # a fault of ours building the coroutine: answered 500
             self._end(exc)
             return
-        if done:
-            if not self.finished:  # else it answered: the usual case, nothing more to do
-                self._end(None)
-        else:
-            task.add_done_callback(self._task_ended)
+        user_tasks.start(
+            protocol.loop, protocol.base_context.copy(), app_run, AsgiHttp._ended, self
+        )
 
-    def _task_ended(self, task: asyncio.Task[Any]) -> None:
-        """An app that really waited has returned, raised or been cancelled."""
-        self._end(eager.failure_of(task))
+    def _ended(self, error: BaseException | None, _result: Any) -> None:
+        """The app returned, raised or was cancelled (user_tasks.start)."""
+        self._end(error)
 
     def connection_lost(self) -> None:
         self.disconnected = True

@@ -8,14 +8,13 @@ and logs it. This is deterministic in CPython: the moment the last reference goe
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any
 
 from ...api.errors import OperationFailed
 from ...api.request import Request
-from ..http import eager
+from ..http import user_tasks
 from ..http.error_responses import error_response
 
 if TYPE_CHECKING:
@@ -71,32 +70,24 @@ def start(protocol: Connection, route: AdmittedRoute, request: Request) -> None:
     weakref.finalize(responder, _unanswered, protocol, request, answer, name)
     del responder
     try:
-        done, value = eager.start(protocol.loop, handle(view))
-    except (Exception, asyncio.CancelledError) as exc:
-        _failed(protocol, request, answer, exc)
+        coro = handle(view)
+    except Exception as exc:  # a handle() that cannot be called with a request
+        _ended((protocol, request, answer), exc, None)
         return
     # No reference to the view from here on: holding it would keep the request "in use".
-    if not done:
-        value.add_done_callback(lambda task: _task_done(protocol, request, answer, task))
+    del view
+    user_tasks.start(
+        protocol.loop, protocol.base_context.copy(), coro, _ended, (protocol, request, answer)
+    )
 
 
-def _task_done(
-    protocol: Connection,
-    request: Request,
-    answer: _Answer,
-    task: asyncio.Task[Any],
+def _ended(
+    pending: tuple[Connection, Request, _Answer], exc: BaseException | None, _result: Any
 ) -> None:
-    exc = eager.failure_of(task)
-    if exc is not None:
-        _failed(protocol, request, answer, exc)
-
-
-def _failed(
-    protocol: Connection,
-    request: Request,
-    answer: _Answer,
-    exc: BaseException,
-) -> None:
+    """handle() ended (user_tasks.start): a failure is answered 500 if nothing was sent."""
+    if exc is None:
+        return  # it returned: it sent its answer, or will (or the finalizer answers 500)
+    protocol, request, answer = pending
     state = protocol.state
     state.log.request_failed("handler", request, exc)
     if answer.sent:

@@ -7,8 +7,10 @@ with the worker, or on the first request of an app mounted later, and shuts them
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from typing import TYPE_CHECKING, Any
 
+from ..http import user_tasks
 from .app_calls import only_makes_a_coroutine
 
 if TYPE_CHECKING:
@@ -39,7 +41,9 @@ class Lifespan:
         self.starts_directly = only_makes_a_coroutine(app)
 
     async def startup(self) -> None:
-        self.task = self.loop.create_task(self._main())
+        self.task = user_tasks.start(
+            self.loop, contextvars.copy_context(), self._run(), Lifespan._ended, self
+        )
         self.queue.put_nowait({"type": "lifespan.startup"})
         message = await self.startup_result
         if message["type"] == "lifespan.startup.failed":
@@ -62,24 +66,25 @@ class Lifespan:
                 "ASGI lifespan shutdown of %r failed: %s", self.app, message.get("message", "")
             )
 
-    async def _main(self) -> None:
+    async def _run(self) -> None:
         scope = {"type": "lifespan", "asgi": ASGI_VERSION, "state": self.state}
-        try:
-            await self.app(scope, self.queue.get, self._send)
-        except BaseException as exc:
+        await self.app(scope, self.queue.get, self._send)
+
+    def _ended(self, error: BaseException | None, _result: object) -> None:
+        """The app's lifespan returned or raised (user_tasks.start)."""
+        if error is not None:
             if not self.startup_result.done():
                 # The spec: an app that raises instead of answering does not do lifespan.
                 self.supported = False
-                self.log.lifecycle("ASGI app %r does not support lifespan (%r)", self.app, exc)
+                self.log.lifecycle("ASGI app %r does not support lifespan (%r)", self.app, error)
                 self.startup_result.set_result({"type": "lifespan.startup.complete"})
-            elif not isinstance(exc, asyncio.CancelledError):
-                self.log.error("ASGI lifespan of %r raised", self.app, exc_info=exc)
-        finally:
-            if not self.startup_result.done():  # returned without a word: no lifespan either
-                self.supported = False
-                self.startup_result.set_result({"type": "lifespan.startup.complete"})
-            if not self.shutdown_result.done():
-                self.shutdown_result.set_result({"type": "lifespan.shutdown.complete"})
+            elif not isinstance(error, asyncio.CancelledError):
+                self.log.error("ASGI lifespan of %r raised", self.app, exc_info=error)
+        if not self.startup_result.done():  # returned without a word: no lifespan either
+            self.supported = False
+            self.startup_result.set_result({"type": "lifespan.startup.complete"})
+        if not self.shutdown_result.done():
+            self.shutdown_result.set_result({"type": "lifespan.shutdown.complete"})
 
     async def _send(self, message: dict[str, Any]) -> None:
         kind = message["type"]

@@ -12,6 +12,7 @@ Second of the three layers of HttpProtocol (after connection_io.py, before proto
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from bisect import bisect_left
 from collections import deque
 from time import perf_counter  # a global, not time.perf_counter: one lookup less per request
@@ -22,7 +23,7 @@ from ...api.connection import OnHandlerThread
 from ...api.request import Request
 from ...api.response import BODILESS_STATUSES, Response
 from ..common.stats import DURATION_BUCKETS
-from . import eager, response_streams
+from . import response_streams, user_tasks
 from .connection_io import ConnectionIO
 from .error_responses import HttpError, error_response, rejection_response
 from .gate import AdmittedRoute, admit
@@ -45,6 +46,7 @@ class RequestPipeline(ConnectionIO):
         "active",
         "active_keep_alive",
         "active_started",
+        "base_context",
         "exchange",
         "policy",
         "port_name",
@@ -71,6 +73,9 @@ class RequestPipeline(ConnectionIO):
         self.pumping = False
         self.send_task: asyncio.Task[None] | None = None
         self.exchange: Exchange | None = None  # an app's exchange in progress, told of disconnects
+        # What the user code of this connection starts from: each request's task runs in a
+        # copy, so the context variables it sets are its own (http/user_tasks.py).
+        self.base_context = contextvars.copy_context()
         self.policy = listener.policy
         self.timed = state.access_log or state.stats is not None  # most services: neither
         # Per-connection copies of what every request consults (one attribute hop, not two).
@@ -123,14 +128,15 @@ class RequestPipeline(ConnectionIO):
                 return
             if route.is_async:
                 try:
-                    done, value = eager.start(self.loop, route.endpoint(request))
-                except (Exception, asyncio.CancelledError) as exc:
+                    coro = route.endpoint(request)
+                except Exception as exc:  # a handler that cannot be called with a request
                     self._respond_exception(request, exc)
                     return
-                if done:
-                    self.respond(request, value)
-                else:
-                    value.add_done_callback(lambda task: self._on_task_done(request, task))
+                # In a task of its own, answered by _handler_done (on 3.12+, before this
+                # returns when the handler does not really wait).
+                user_tasks.start(
+                    self.loop, self.base_context.copy(), coro, self._handler_done, request
+                )
             elif route.runs_exchange:  # an app mount or AsyncURLHandler: it runs it all
                 self._start_exchange(route, request)
             else:  # plain code: on a handler thread, never on the loop
@@ -148,14 +154,14 @@ class RequestPipeline(ConnectionIO):
             raise RuntimeError(f"no adapter serves the {route.kind} route {route.path}")
         start_exchange(self, route, request)
 
-    def _on_task_done(self, request: Request, task: asyncio.Task[Any]) -> None:
-        exc = eager.failure_of(task)
-        if isinstance(exc, asyncio.CancelledError) and self.closed:
+    def _handler_done(self, request: Request, error: BaseException | None, result: Any) -> None:
+        """An async handler's task ended (user_tasks.start)."""
+        if error is None:
+            self.respond(request, result)
+        elif isinstance(error, asyncio.CancelledError) and self.closed:
             self.abandon(request)
-        elif exc is not None:  # a cancellation too: answer, don't stall the queue
-            self._respond_exception(request, exc)
-        else:
-            self.respond(request, task.result())
+        else:  # a cancellation too: answer, don't stall the queue
+            self._respond_exception(request, error)
 
     def _handler_returned(self, request: Request, ok: bool, value: Any) -> None:
         """Back on the loop from a handler thread (worker/common/threads.py)."""

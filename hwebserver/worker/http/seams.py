@@ -15,6 +15,7 @@ Every request a connection starts ends exactly once, by one of:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -118,6 +119,12 @@ class Connection(Protocol):
 
     @property
     def policy(self) -> PortPolicy | None: ...
+
+    @property
+    def base_context(self) -> contextvars.Context:
+        """What the user code of this connection starts from: each request's or WebSocket
+        call's task runs in a copy of it (http/user_tasks.py)."""
+        ...
 
     # -- ending a request (exactly one of these per request) --------------------------------
     def respond(self, request: Request, result: Any) -> None: ...

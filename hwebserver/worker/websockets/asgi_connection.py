@@ -23,9 +23,10 @@ from websockets.protocol import CLOSED, OPEN
 from websockets.server import ServerProtocol
 
 from ...api.headers import check_header
-from ...api.tracebacks import contained_in, without_server_frames
+from ...api.tracebacks import without_server_frames
 from ..apps.asgi import base_scope, late_lifespan, ready_lifespan, with_lifespan_state
 from ..common.keepalive import CLOSE_TIMEOUT, GIVE_UP, PING, keepalive_due
+from ..http import user_tasks
 from ..http.response_head import status_line
 from ..http.streaming_body import ClientDisconnected
 from .data_frames import send_data
@@ -115,7 +116,15 @@ class AsgiWebSocket:
             for value in header.decode("latin-1").split(",")
             if value.strip()
         ]
-        self.task = self.loop.create_task(self._run(scope))
+        # Not eagerly: this runs inside the parsing of the upgrade request.
+        self.task = user_tasks.start(
+            self.loop,
+            http.base_context.copy(),
+            self._run(scope),
+            AsgiWebSocket._app_done,
+            self,
+            eager=False,
+        )
 
     def _scheme(self) -> str:
         return "wss" if self.request.isSecure() else "ws"
@@ -124,18 +133,14 @@ class AsgiWebSocket:
         return self.chosen if self.chosen in offered else None
 
     async def _run(self, scope: dict[str, Any]) -> None:
-        error: BaseException | None = None
-        own_task = asyncio.current_task()
-        try:
-            state = self.http.state
-            lifespan = ready_lifespan(state, self.app) or await late_lifespan(state, self.app)
-            with_lifespan_state(scope, lifespan)
-            await self.app(scope, self.receive, self.send)
-        except BaseException as exc:  # CancelledError, SystemExit too: the app's failure
-            error = contained_in(exc, own_task)
-        self._app_done(error)
+        """The app, once its lifespan has started (see apps/asgi.py)."""
+        state = self.http.state
+        lifespan = ready_lifespan(state, self.app) or await late_lifespan(state, self.app)
+        with_lifespan_state(scope, lifespan)
+        await self.app(scope, self.receive, self.send)
 
-    def _app_done(self, error: BaseException | None) -> None:
+    def _app_done(self, error: BaseException | None, _result: object) -> None:
+        """The app returned or raised (CancelledError, SystemExit too: its failure)."""
         if error is not None and not isinstance(error, ClientDisconnected):
             without_server_frames(error)
             self.http.state.log.error(

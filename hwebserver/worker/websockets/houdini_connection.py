@@ -4,9 +4,10 @@ WebSocket instance (api/websocket.py).
 RFC 6455 itself (framing, masking, fragmentation rules, ping/pong, the close handshake,
 close codes, size limits, permessage-deflate) is the websockets library's ServerProtocol;
 this module moves bytes between it and the transport and runs the handler:
-- a task calls connect(); then receive() once per message, strictly in order, each started
-  eagerly inside data_received (a task only for one that really waits); then, once the TCP
-  connection is closed, disconnect(code);
+- connect(); then receive() once per message, strictly in order; then, once the TCP
+  connection is closed, disconnect(code): each call in a task of its own
+  (http/user_tasks.py), a receive() started eagerly on Python 3.12+ (one that does not
+  really wait has finished when data_received returns);
 - flow control both ways: reading pauses while messages wait for the handler beyond a small
   backlog, and while the client does not read what we write (then send() waits too), so a
   connection's memory stays bounded whatever the client does;
@@ -38,10 +39,10 @@ from ...api.errors import OperationFailed
 from ...api.helpers import errorResponse
 from ...api.request import Request
 from ...api.response import Response
-from ...api.tracebacks import contained, contained_in, without_server_frames
+from ...api.tracebacks import contained, without_server_frames
 from ...api.websocket import WebSocket, WebSocketClosed, WebSocketEndpoint, settle
 from ..common.keepalive import CLOSE_TIMEOUT, GIVE_UP, PING, keepalive_due
-from ..http import eager
+from ..http import user_tasks
 from ..http.error_responses import error_response
 from .data_frames import send_data, write_data_frame
 from .frame_reader import FrameReader
@@ -144,7 +145,7 @@ class WebSocketConnection:
         self.inbox_bytes = 0
         self.inbox_full = False
         self.connected = False  # connect() has returned
-        self.receiving: asyncio.Task[None] | None = None  # a receive() that waits
+        self.receiving = False  # a receive() call runs
         self.pumping = False
         self.ending = False
         self.write_paused = http.write_paused
@@ -157,47 +158,53 @@ class WebSocketConnection:
 
     def start(self) -> None:
         self.http.pause_reading()  # nothing is read until connect() decided
-        self.loop.create_task(self._connect())
+        # Not eagerly: this runs inside the parsing of the upgrade request.
+        user_tasks.start(
+            self.loop,
+            self.http.base_context.copy(),
+            self._connect(),
+            WebSocketConnection._connected,
+            self,
+            eager=False,
+        )
 
     # -- the handler's side --------------------------------------------------------------
     async def _connect(self) -> None:
-        request = self.request
-        own_task = asyncio.current_task()
-        try:
-            socket = self.socket = self.endpoint()
-            socket.attach(self, request)
-            await self.endpoint.connect(socket, request)
-        except WebSocketClosed:
-            pass  # the client left, or the server is shutting down
-        except BaseException as exc:  # SystemExit too: the handler's failure (see contained)
-            exc = contained_in(exc, own_task)
-            self._log_handler_error("connect", exc)
+        """The handler's code: its instance is made, then connect() decides."""
+        socket = self.socket = self.endpoint()
+        socket.attach(self, self.request)
+        await self.endpoint.connect(socket, self.request)
+
+    def _connected(self, error: BaseException | None, _result: object) -> None:
+        if error is not None and not isinstance(error, WebSocketClosed):
+            # (WebSocketClosed: the client left, or the server is shutting down.)
+            self._log_handler_error("connect", error)
             if self.accepted:
                 self._close_for_error()
             elif not self.refused:
-                self._refuse(error_response(request, exc, self.state.debug))
+                self._refuse(error_response(self.request, error, self.state.debug))
         if not self.accepted and not self.refused:
-            self._refuse(errorResponse(request, "WebSocket connection refused", 403))
+            self._refuse(errorResponse(self.request, "WebSocket connection refused", 403))
         self.connected = True
         self._pump()
 
     def _pump(self) -> None:
         """Deliver waiting messages to receive(), one call at a time, in order.
 
-        Each call starts eagerly: one that does not really wait (an echo, a reply to a client
-        that reads) finishes inside data_received, with no task; one that waits continues
-        in a task, and the next message waits for it. Once the connection is gone and no call
-        runs, disconnect() follows.
+        Each call runs in a task of its own, started eagerly on Python 3.12+: one that does not
+        really wait (an echo, a reply to a client that reads) has finished when it returns;
+        one that waits holds the next message until it ends. Once the connection is gone and
+        no call runs, disconnect() follows.
         """
         if self.pumping or not self.connected:
             return
         self.pumping = True
         try:
-            while self.receiving is None and self.inbox and not self.handler_failed:
+            while not self.receiving and self.inbox and not self.handler_failed:
                 self._start_receive(self._pop())
-            if self.receiving is None and self.lost and not self.ending:
+            if not self.receiving and self.lost and not self.ending:
                 self.ending = True
-                self.loop.create_task(self._end())
+                self._disconnect()
         finally:
             self.pumping = False
 
@@ -208,19 +215,22 @@ class WebSocketConnection:
                 if not inspect.isawaitable(result):
                     return
                 result = settle(result)
-            done, task = eager.start(self.loop, result)
         except BaseException as exc:  # a plain method's SystemExit too (see contained)
             self._receive_failed(contained(exc))
             return
-        if not done:
-            self.receiving = task
-            task.add_done_callback(self._on_receive_done)
+        self.receiving = True  # before the start: on 3.12+ the call may end inside it
+        user_tasks.start(
+            self.loop,
+            self.http.base_context.copy(),
+            result,
+            WebSocketConnection._received,
+            self,
+        )
 
-    def _on_receive_done(self, task: asyncio.Task[None]) -> None:
-        self.receiving = None
-        exc = eager.failure_of(task)
-        if exc is not None:
-            self._receive_failed(exc)
+    def _received(self, error: BaseException | None, _result: object) -> None:
+        self.receiving = False
+        if error is not None:
+            self._receive_failed(error)
         self._pump()
 
     def _receive_failed(self, exc: BaseException) -> None:
@@ -244,17 +254,24 @@ class WebSocketConnection:
             self._update_reading()
         return message
 
-    async def _end(self) -> None:
+    def _disconnect(self) -> None:
         """The TCP connection is closed and no receive() runs: disconnect(), then unregister."""
-        own_task = asyncio.current_task()
-        try:
-            if self.accepted and self.socket is not None:
-                try:
-                    await self.endpoint.disconnect(self.socket, self._close_code())
-                except BaseException as exc:  # SystemExit too: the handler's failure
-                    self._log_handler_error("disconnect", contained_in(exc, own_task))
-        finally:
+        if not self.accepted or self.socket is None:
             self._finish()
+            return
+        user_tasks.start(
+            self.loop,
+            self.http.base_context.copy(),
+            self.endpoint.disconnect(self.socket, self._close_code()),
+            WebSocketConnection._disconnected,
+            self,
+            eager=False,  # inside connection_lost: the connection's state is still changing
+        )
+
+    def _disconnected(self, error: BaseException | None, _result: object) -> None:
+        if error is not None:
+            self._log_handler_error("disconnect", error)
+        self._finish()
 
     def _log_handler_error(self, what: str, exc: BaseException) -> None:
         without_server_frames(exc)
@@ -440,7 +457,7 @@ class WebSocketConnection:
         if self.handler_failed:
             return
         inbox = self.inbox
-        if not inbox and self.receiving is None and self.connected and not self.pumping:
+        if not inbox and not self.receiving and self.connected and not self.pumping:
             self._start_receive(message)  # the common case: nothing to wait behind
             return
         inbox.append(message)
