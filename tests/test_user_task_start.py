@@ -33,13 +33,14 @@ def outcome_of(coro_factory, context: contextvars.Context | None = None) -> list
             subject.extend((error, result))
             ended.set_result(None)
 
-        user_tasks.start(loop, context or contextvars.copy_context(), coro_factory(), done, record)
-        record.append(ended.done())
+        user_tasks.start(
+            loop, context or contextvars.copy_context(), coro_factory(), done, record, "test"
+        )
+        ended_at_once = ended.done()
         await asyncio.wait_for(ended, 10)
-        return record
+        return [*record, ended_at_once]
 
-    ended_at_once, error, result = uvloop.run(main())
-    return [error, result, ended_at_once]
+    return uvloop.run(main())
 
 
 def test_the_first_line_runs_in_the_code_s_own_task():
@@ -112,7 +113,7 @@ def test_a_cancelled_task_reports_its_cancellation_and_runs_its_finally():
                 trace.append("finally")
 
         task = user_tasks.start(
-            loop, contextvars.copy_context(), long(), lambda _s, e, _r: errors.append(e), None
+            loop, contextvars.copy_context(), long(), lambda _s, e, _r: errors.append(e), None, "t"
         )
         await asyncio.sleep(0.01)
         task.cancel()
@@ -163,6 +164,7 @@ def test_closing_a_waiting_task_closes_the_code_and_reports_nothing():
             waits_forever(),
             lambda _s, e, r: reported.append((e, r)),
             None,
+            "test",
         )
         await asyncio.sleep(0)  # the task now waits on the future
         task.get_coro().close()

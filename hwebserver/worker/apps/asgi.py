@@ -189,7 +189,7 @@ class AsgiHttp:
             self._end(exc)
             return
         user_tasks.start(
-            protocol.loop, protocol.base_context.copy(), app_run, AsgiHttp._ended, self
+            protocol.loop, protocol.base_context.copy(), app_run, AsgiHttp._ended, self, "ASGI app"
         )
 
     def _ended(self, error: BaseException | None, _result: Any) -> None:

@@ -77,7 +77,12 @@ def start(protocol: Connection, route: AdmittedRoute, request: Request) -> None:
     # No reference to the view from here on: holding it would keep the request "in use".
     del view
     user_tasks.start(
-        protocol.loop, protocol.base_context.copy(), coro, _ended, (protocol, request, answer)
+        protocol.loop,
+        protocol.base_context.copy(),
+        coro,
+        _ended,
+        (protocol, request, answer),
+        "AsyncURLHandler.handle",
     )
 
 

@@ -42,7 +42,12 @@ class Lifespan:
 
     async def startup(self) -> None:
         self.task = user_tasks.start(
-            self.loop, contextvars.copy_context(), self._run(), Lifespan._ended, self
+            self.loop,
+            contextvars.copy_context(),
+            self._run(),
+            Lifespan._ended,
+            self,
+            "ASGI lifespan",
         )
         self.queue.put_nowait({"type": "lifespan.startup"})
         message = await self.startup_result

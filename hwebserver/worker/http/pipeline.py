@@ -135,7 +135,12 @@ class RequestPipeline(ConnectionIO):
                 # In a task of its own, answered by _handler_done (on 3.12+, before this
                 # returns when the handler does not really wait).
                 user_tasks.start(
-                    self.loop, self.base_context.copy(), coro, self._handler_done, request
+                    self.loop,
+                    self.base_context.copy(),
+                    coro,
+                    self._handler_done,
+                    request,
+                    "async handler",
                 )
             elif route.runs_exchange:  # an app mount or AsyncURLHandler: it runs it all
                 self._start_exchange(route, request)

@@ -30,7 +30,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from ...api.tracebacks import contained_in
+from ...api.tracebacks import contained
 
 S = TypeVar("S")
 
@@ -40,13 +40,12 @@ Done = Callable[[S, BaseException | None, Any], None]
 
 
 async def _run(coro: Coroutine[Any, Any, Any], done: Done[S], subject: S) -> None:
-    own_task = asyncio.current_task()
     try:
         result = await coro
     except BaseException as exc:
-        # A GeneratorExit that is this task being closed from outside (collected, the loop
-        # gone) is raised again by contained_in: nothing more may run, nor be reported.
-        error = contained_in(exc, own_task)
+        if exc.__class__ is GeneratorExit and _closed_from_outside(exc):
+            raise  # the task is collected or the loop is gone: nothing more may run
+        error = contained(exc)
         done(subject, error, None)
         if isinstance(exc, asyncio.CancelledError):
             raise  # the task ends cancelled, as it was
@@ -54,45 +53,64 @@ async def _run(coro: Coroutine[Any, Any, Any], done: Done[S], subject: S) -> Non
     done(subject, None, result)
 
 
+def _closed_from_outside(exc: GeneratorExit) -> bool:
+    """Whether this GeneratorExit is the task's coroutine being closed (collected, the loop
+    gone) rather than one the code raised. Closing it raises GeneratorExit at its own
+    suspension point, after the code it awaits was closed: the traceback has no frame
+    beyond ours. One the code raised comes up through the code's own frames."""
+    tb = exc.__traceback__
+    return tb is None or tb.tb_next is None
+
+
 if sys.version_info >= (3, 12):
 
-    def _task(
+    def start(
         loop: asyncio.AbstractEventLoop,
-        coro: Coroutine[Any, Any, None],
         context: contextvars.Context,
-        eager: bool,
+        coro: Coroutine[Any, Any, Any],
+        done: Done[S],
+        subject: S,
+        name: str,
+        eager: bool = True,
     ) -> asyncio.Task[None]:
-        return asyncio.Task(coro, loop=loop, context=context, eager_start=eager)
+        """Run `coro` in a task of its own named `name`, in `context`; `done(subject, error,
+        result)` when it ends. With `eager` its first step runs before this returns: a
+        coroutine that does not really wait has ended, and called done(), by then.
+
+        `eager=False` for code started where the caller's own state is not settled yet (a
+        WebSocket's connect() is started from inside the parsing of its upgrade request)."""
+        runner = _run(coro, done, subject)
+        try:
+            return asyncio.Task(runner, loop=loop, name=name, context=context, eager_start=eager)
+        except BaseException:
+            _never_started(runner, coro)
+            raise
 
 else:
 
-    def _task(
+    def start(
         loop: asyncio.AbstractEventLoop,
-        coro: Coroutine[Any, Any, None],
         context: contextvars.Context,
-        eager: bool,
+        coro: Coroutine[Any, Any, Any],
+        done: Done[S],
+        subject: S,
+        name: str,
+        eager: bool = True,
     ) -> asyncio.Task[None]:
-        return loop.create_task(coro, context=context)
+        """Run `coro` in a task of its own named `name`, in `context`; `done(subject, error,
+        result)` when it ends. Python 3.11 has no eager start: the task's first step is the
+        loop's next callback, whatever `eager` says."""
+        runner = _run(coro, done, subject)
+        try:
+            # Not loop.create_task(): uvloop's names the task "Task-N", formatted per call,
+            # before it sets the name given.
+            return asyncio.Task(runner, loop=loop, name=name, context=context)
+        except BaseException:
+            _never_started(runner, coro)
+            raise
 
 
-def start(
-    loop: asyncio.AbstractEventLoop,
-    context: contextvars.Context,
-    coro: Coroutine[Any, Any, Any],
-    done: Done[S],
-    subject: S,
-    eager: bool = True,
-) -> asyncio.Task[None]:
-    """Run `coro` in a task of its own, in `context`; `done(subject, error, result)` when it
-    ends. With `eager` (Python 3.12+) its first step runs before this returns, and a
-    coroutine that does not really wait has ended, and called done(), by then.
-
-    `eager=False` for code started where the caller's own state is not settled yet (a
-    WebSocket's connect() is started from inside the parsing of its upgrade request)."""
-    runner = _run(coro, done, subject)
-    try:
-        return _task(loop, runner, context, eager)
-    except BaseException:
-        runner.close()  # never started: neither coroutine is left "never awaited"
-        coro.close()
-        raise
+def _never_started(runner: Coroutine[Any, Any, None], coro: Coroutine[Any, Any, Any]) -> None:
+    """Neither coroutine is left to warn that it was never awaited."""
+    runner.close()
+    coro.close()

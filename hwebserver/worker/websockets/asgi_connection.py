@@ -123,6 +123,7 @@ class AsgiWebSocket:
             self._run(scope),
             AsgiWebSocket._app_done,
             self,
+            "ASGI WebSocket",
             eager=False,
         )
 

@@ -165,6 +165,7 @@ class WebSocketConnection:
             self._connect(),
             WebSocketConnection._connected,
             self,
+            "WebSocket.connect",
             eager=False,
         )
 
@@ -225,6 +226,7 @@ class WebSocketConnection:
             result,
             WebSocketConnection._received,
             self,
+            "WebSocket.receive",
         )
 
     def _received(self, error: BaseException | None, _result: object) -> None:
@@ -265,6 +267,7 @@ class WebSocketConnection:
             self.endpoint.disconnect(self.socket, self._close_code()),
             WebSocketConnection._disconnected,
             self,
+            "WebSocket.disconnect",
             eager=False,  # inside connection_lost: the connection's state is still changing
         )
 
