@@ -13,24 +13,36 @@ from harness import serve
 import hwebserver
 
 EVENTS: dict[str, list[str]] = {}
-WORK_SECONDS = 1.0  # long enough for the client to be gone before the code ends
+RELEASES: dict[str, asyncio.Event] = {}
+WAIT_LIMIT = 20.0  # nothing waits forever, whatever the test does
 
 
 def record(token: str, event: str) -> None:
     EVENTS.setdefault(token, []).append(event)
 
 
+def release_of(token: str) -> asyncio.Event:
+    return RELEASES.setdefault(token, asyncio.Event())
+
+
 async def work(token: str) -> None:
-    """What each kind does: starts, waits for something, then finishes (or is cancelled)."""
+    """What each kind does: starts, waits until the test releases it (once its client is
+    gone), then finishes; or is cancelled."""
     record(token, "started")
     try:
-        await asyncio.sleep(WORK_SECONDS)
+        await asyncio.wait_for(release_of(token).wait(), WAIT_LIMIT)
     except asyncio.CancelledError:
         record(token, "cancelled")
         raise
     finally:
         record(token, "finally")
     record(token, "finished")
+
+
+@hwebserver.urlHandler("/release", is_prefix=True)
+async def release(request: hwebserver.Request) -> hwebserver.Response:
+    release_of(request.path().rsplit("/", 1)[-1]).set()
+    return hwebserver.Response("released")
 
 
 @hwebserver.urlHandler("/events", is_prefix=True)
@@ -82,18 +94,25 @@ async def stream(request: hwebserver.Request) -> hwebserver.Response:
 
 
 async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Waits until it learns that its client went away (http.disconnect), then goes on."""
     if scope["type"] != "http":
         return  # no lifespan
     token = scope["path"].rsplit("/", 1)[-1]
-    await work(token)
+    record(token, "started")
     try:
+        await receive()  # the request (no body)
+        message = await asyncio.wait_for(receive(), WAIT_LIMIT)
+        record(token, f"receive: {message['type']}")
+        await asyncio.sleep(0.01)  # still running after that
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"done"})
     except OSError as exc:  # the client is gone: send() says so (ClientDisconnected)
         record(token, f"send raised {type(exc).__name__}")
+    except asyncio.CancelledError:
+        record(token, "cancelled")
         raise
-    message = await receive()
-    record(token, f"receive: {message['type']}")
+    finally:
+        record(token, "finally")
 
 
 @hwebserver.webSocket("/ws", is_prefix=True)
