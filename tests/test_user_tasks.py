@@ -46,6 +46,7 @@ HTTP_KINDS = (
     "fastapi",
     "fastapi-middleware",
     "lifespan",
+    "hook",  # an onWorkerStart hook (it ran at the worker's start; /hook/... answers its outcome)
 )
 
 

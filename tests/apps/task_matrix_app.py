@@ -243,6 +243,24 @@ def lifespan_app(construct: str, when: str) -> Callable[..., Awaitable[None]]:
     return app
 
 
+# -- onWorkerStart hooks: each runs one construct in its first step (or after a suspension)
+HOOK_OUTCOMES: dict[str, str] = {}
+
+
+def start_hook(construct: str, when: str) -> Callable[[], Awaitable[None]]:
+    async def hook() -> None:
+        HOOK_OUTCOMES[f"{construct}/{when}"] = await attempt(construct, when)
+
+    return hook
+
+
+@hwebserver.urlHandler("/hook", is_prefix=True)
+def hook_outcome(request: hwebserver.Request) -> hwebserver.Response:
+    construct, when = construct_and_when(request.path())
+    key = f"{construct}/{when}"
+    return hwebserver.Response(HOOK_OUTCOMES.get(key, "failed: the hook did not run"))
+
+
 hwebserver.registerASGIApp(raw_asgi, "/asgi")
 hwebserver.registerASGIApp(starlette_app, "/starlette")
 hwebserver.registerASGIApp(fastapi_app, "/fastapi")
@@ -252,6 +270,7 @@ for _construct in CONSTRUCTS:
         hwebserver.registerASGIApp(
             lifespan_app(_construct, _when), f"/lifespan/{_construct}/{_when}"
         )
+        hwebserver.onWorkerStart(start_hook(_construct, _when))
 
 if __name__ == "__main__":
     serve()
