@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from . import control_command
+from . import app_mounts, control_command
 from .api.run_arguments import add_command_line_options
 from .api.settings import add_command_line_settings
 
@@ -43,15 +43,23 @@ environment:
   NOTIFY_SOCKET                            systemd notification: READY=1, RELOADING=1,
                                            STOPPING=1 (Type=notify or notify-reload)
 
-Server-wide settings (timeouts, limits, recycling: MAX_REQUESTS, MAX_WORKER_MEMORY, ...) go
-in a settings file given with --settings; START_METHOD is also --start-method, which wins
-over the file.
+  HWEBSERVER_<SETTING>                     every server-wide setting (timeouts, limits,
+                                           recycling), e.g. HWEBSERVER_GRACEFUL_TIMEOUT=10
+
+Server-wide settings (MAX_REQUESTS, MAX_WORKER_MEMORY, START_METHOD, ...) go in a settings file
+given with --settings, or in the environment, which wins over the file; the options above
+(START_METHOD is also --start-method) win over both.
+--host is --address (uvicorn's spelling); --bind HOST:PORT sets both (gunicorn's).
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
+    commands = "|".join(control_command.SUBCOMMANDS)
     parser = argparse.ArgumentParser(
         prog="hwebserver",
+        # The control commands have a parser of their own: the usage names them too.
+        usage=f"%(prog)s APP [options]\n       %(prog)s {{{commands}}} [--pid-file FILE | "
+        "--admin-port PORT]   (hwebserver status --help)",
         description="Serve the handlers an application registers, with a supervisor and "
         "reloadable worker processes.",
         epilog=EPILOG,
@@ -62,7 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__  # the installed distribution's version
 
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("app", metavar="APP", help="Python file or module registering handlers")
+    parser.add_argument(
+        "app",
+        metavar="APP",
+        help="Python file or module registering handlers; MODULE:ATTR (or FILE.py:ATTR) "
+        "serves the WSGI or ASGI application ATTR of it at /",
+    )
     # The options of run(), from its declarations: each one's dest is run()'s argument name.
     add_command_line_options(parser)
     add_command_line_settings(parser)  # the settings that declare an option: --start-method
@@ -72,7 +85,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 def load_app(app: str) -> ModuleType:
     """Import APP: a file path (its directory goes first on sys.path, as for a script) or a
-    module name. Loaded under its own name, so it is in sys.modules and its file is watched."""
+    module name, then mount its ATTR when APP is MODULE:ATTR (as gunicorn and uvicorn take
+    an application)."""
+    where, attribute = split_app(app)
+    module = import_app(where)
+    if attribute:
+        app_mounts.mount_attribute(module, where, attribute)
+    return module
+
+
+def split_app(app: str) -> tuple[str, str]:
+    """MODULE:ATTR or FILE.py:ATTR -> (MODULE or FILE.py, ATTR); else (APP, "")."""
+    where, sep, attribute = app.rpartition(":")
+    if sep and where and all(part.isidentifier() for part in attribute.split(".")):
+        return where, attribute
+    return app, ""
+
+
+def import_app(app: str) -> ModuleType:
+    """A file path or a module name, loaded under its own name, so it is in sys.modules and
+    its file is watched."""
     if app.endswith(".py") or os.sep in app or os.path.isfile(app):
         path = os.path.abspath(app)
         if not os.path.isfile(path):
@@ -99,10 +131,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from hwebserver import command_line
 
     # An APP that calls run() itself at import gets these options over its own arguments.
-    session = command_line.start({**given, "in_background": False})
+    session = command_line.start({**given, "in_background": False}, app=app)
     try:
         load_app(app)
         if not session.run_called:
+            session.runs_itself = True
             hwebserver.run()
     except Exception as exc:
         line = startup_failure_line(app, exc)

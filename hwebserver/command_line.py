@@ -21,6 +21,10 @@ class CommandLine:
 
     given: dict[str, Any]
     run_called: bool = False
+    # APP as typed: start-up warnings name it.
+    app: str = ""
+    # The command line calls run() itself (APP did not): no run() of the script's was replaced.
+    runs_itself: bool = False
     # --admin-port: a named port 'admin' with ADMIN_ENDPOINTS; --pid-file: written by the
     # supervisor (see supervisor/pidfile.py). Not run() arguments: kept apart from `given`.
     admin_port: int | None = None
@@ -36,7 +40,7 @@ _active: list[CommandLine] = []
 ADMIN_PORT_NAME = "admin"
 
 
-def start(given: Mapping[str, Any]) -> CommandLine:
+def start(given: Mapping[str, Any], app: str = "") -> CommandLine:
     """The command line is running: run() from now on takes `given` over its arguments."""
     options = dict(given)
     settings = typed_settings(options)
@@ -44,6 +48,7 @@ def start(given: Mapping[str, Any]) -> CommandLine:
         del options[SETTING_DEST + name]
     command_line = CommandLine(
         options,
+        app=app,
         admin_port=options.pop("admin_port", None),
         pid_file=options.pop("pid_file", None),
         settings=settings,
@@ -86,7 +91,7 @@ def settings() -> dict[str, Any]:
 def overridden_port(arguments: Mapping[str, Any]) -> tuple[int, int] | None:
     """(the script's port, the command line's) when --port replaced another number."""
     command_line = active()
-    if command_line is None or "port" not in command_line.given:
+    if command_line is None or command_line.runs_itself or "port" not in command_line.given:
         return None
     script_port, typed_port = arguments.get("port"), command_line.given["port"]
     if script_port is None or script_port == typed_port:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import Any, NoReturn
 
-from . import command_line
+from . import command_line, startup_checks
 from .api.errors import OperationFailed
 from .api.run_arguments import RunArguments, describe_arguments
 from .foreground import handover
@@ -91,7 +91,11 @@ def run(
     global _debug_mode
     scripts_arguments = dict(locals())  # the arguments only: nothing else is bound yet
     # Under `hwebserver APP --port ...` the options typed win over the script's own.
-    arguments = RunArguments.from_mapping(command_line.apply(scripts_arguments))
+    try:
+        arguments = RunArguments.from_mapping(command_line.apply(scripts_arguments))
+    except Exception as exc:
+        command_line.note_startup_failure(exc)
+        raise
     build = partial(build_options, arguments, typed_settings=command_line.settings())
     claimed = launch.claim()
     if claimed is not None and claimed.check_only:
@@ -109,6 +113,7 @@ def run(
     except Exception as exc:
         command_line.note_startup_failure(exc)
         raise
+    startup_checks.warn_about_what_is_registered(startup_checks.service_name())
     replaced = command_line.overridden_port(scripts_arguments)
     if replaced is not None:
         # What the user typed, so not a warning; said once, since the script shows another port.
@@ -129,6 +134,7 @@ def run(
     if options.in_background:
         handover.release_held_signals()
         inprocess.serve_in_background(options.config, listeners, close)
+        startup_checks.warn_if_script_ends_while_serving(startup_checks.service_name())
     elif serves_itself:
         _serve_in_foreground(options, listeners)
     elif hasattr(os, "fork") and in_main_thread:
@@ -168,6 +174,9 @@ def announce(options: RunOptions, listeners: list[Listener]) -> None:
                 options.port_callback(listener.name, bound_port)
             except Exception:
                 log.error("port_callback(%r, %d) raised", listener.name, bound_port, exc_info=True)
+    if not options.in_background and threading.current_thread() is threading.main_thread():
+        # What a newcomer looks for first: how to stop it, and that a second Ctrl-C is sure.
+        log.startup("press Ctrl-C to stop (gracefully; a second Ctrl-C stops at once)")
 
 
 def _supervise(options: RunOptions, listeners: list[Listener]) -> None:

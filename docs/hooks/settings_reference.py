@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # document this checkout's hwebserver, not another install
 
-from hwebserver.api.settings import ALIASES, OPTIONS, Option  # noqa: E402
+from hwebserver.api.settings import ALIASES, OPTIONS, Option, environment_name  # noqa: E402
 
 PAGE = "settings.md"
 MARKERS = {"port": "<!-- settings: port -->", "server": "<!-- settings: server -->"}
@@ -59,6 +59,8 @@ def row(option: Option) -> str:
         doc += " (also spelled " + ", ".join(f"`{alias}`" for alias in aliases) + ")"
     if option.flag is not None:
         doc += f"; on the command line `{option.flag}`"
+    if option.scope == "server":
+        doc += f"; environment: `{environment_name(option.name)}`"
     kind = KIND_NAMES.get(option.kind, option.kind)
     cells = [f"`{option.name}`", kind, describe_default(option), doc.replace("|", "\\|")]
     return "| " + " | ".join(cells) + " |"

@@ -33,6 +33,7 @@ class CommandLineForm:
     kind: str = "value"
     parse: Callable[[str], Any] | None = None
     metavar: str | None = None
+    aliases: tuple[str, ...] = ()  # other spellings users of other servers type (--host)
 
 
 def meaning(
@@ -78,8 +79,9 @@ class RunArguments:
             "blocking run) reload on source changes unless `reload_source_changes=False`.",
             CommandLineForm(
                 "--debug",
-                "log every request and traceback, tracebacks in 500 bodies, reload on changes",
-                kind="switch",
+                "log every request and traceback, tracebacks in 500 bodies, reload on changes; "
+                "--no-debug turns off the debug=True of the script's run()",
+                kind="either",
             ),
         ),
     )
@@ -208,6 +210,7 @@ class RunArguments:
             CommandLineForm(
                 "--address",
                 "bind address of the main port (default 127.0.0.1; 0.0.0.0 or :: for all)",
+                aliases=("--host",),
             ),
             extension=True,
         ),
@@ -231,9 +234,39 @@ class RunArguments:
         ),
     )
 
+    def __post_init__(self) -> None:
+        """Each argument checked here, before anything is bound, with a message naming it and
+        the value given: `run(port="abc")` is an error about `port`, not about int()."""
+        port = whole_number("port", self.port, minimum=0)
+        object.__setattr__(self, "port", port)
+        if self.max_port is not None:
+            max_port = whole_number("max_port", self.max_port, minimum=0)
+            if port and max_port < port:
+                raise ValueError(f"run(): max_port {max_port} is below port {port}")
+            object.__setattr__(self, "max_port", max_port)
+        object.__setattr__(self, "workers", whole_number("workers", self.workers, minimum=0))
+        threads = whole_number("max_num_threads", self.max_num_threads, minimum=0)
+        object.__setattr__(self, "max_num_threads", threads)
+        for size in ("max_request_size", "max_in_memory_file_upload_size"):
+            if getattr(self, size) is not None:
+                object.__setattr__(self, size, whole_number(size, getattr(self, size), minimum=0))
+
     @classmethod
     def from_mapping(cls, given: Mapping[str, Any]) -> RunArguments:
         return cls(**{name: given[name] for name in argument_names() if name in given})
+
+
+def whole_number(name: str, value: Any, minimum: int) -> int:
+    """`value` as an int of at least `minimum`; a string of digits is taken (a port read from
+    the environment), a bool or a float is not (52141.5 is no port)."""
+    number = value
+    if isinstance(value, str) and value.strip().isdigit():
+        number = int(value)
+    if isinstance(number, bool) or not isinstance(number, int):
+        raise ValueError(f"run(): {name} must be a whole number, got {value!r}")
+    if number < minimum:
+        raise ValueError(f"run(): {name} must be {minimum} or more, got {value!r}")
+    return number
 
 
 def argument_names() -> list[str]:
@@ -270,4 +303,40 @@ def add_command_line_options(parser: argparse.ArgumentParser) -> None:
             options["metavar"] = form.metavar
             if form.kind == "repeat":
                 options["action"] = "append"
-        parser.add_argument(form.flag, **options)
+        parser.add_argument(form.flag, *form.aliases, **options)
+    parser.add_argument(
+        "--bind",
+        action=BindAction,
+        metavar="HOST:PORT",
+        help="address and port of the main port in one (gunicorn's spelling): "
+        "0.0.0.0:8000, [::]:8000, :8000",
+    )
+
+
+def parse_bind(text: str) -> tuple[str | None, int]:
+    """--bind HOST:PORT, [IPv6]:PORT or :PORT -> (address or None, port)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return (host or None), int(port)
+
+
+class BindAction(argparse.Action):
+    """--bind sets both run() arguments it stands for: `address` and `port`."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        try:
+            host, port = parse_bind(str(values))
+        except argparse.ArgumentTypeError as exc:
+            raise argparse.ArgumentError(self, str(exc)) from None
+        if host is not None:
+            namespace.address = host
+        namespace.port = port

@@ -1,6 +1,8 @@
 """Every setting the server understands, declared once, with its type, default and scope.
 
-Settings arrive from `run(settings=...)` and from `setSettingsForPort()`. `run()` takes a dict
+Settings arrive from `run(settings=...)`, from `setSettingsForPort()`, and (the server-wide
+ones) from HWEBSERVER_<NAME> environment variables, which win over a settings file and yield
+to a dict given to run(). `run()` takes a dict
 or a settings file: Python (its UPPER-CASE names, in the style of a Django settings module),
 `.json` (an object) or `.toml` (a table). A file may hold names hwebserver does not know (a
 Django project's DEBUG, INSTALLED_APPS...): they are ignored with one warning naming the file
@@ -394,6 +396,75 @@ def load_settings(
             # Which file holds the bad value, for a settings file among several.
             raise ValueError(f"settings file {path}: {exc}") from None
     raise ValueError(f"settings must be a dict or a file path, not {type(source).__name__}")
+
+
+ENVIRONMENT_PREFIX = "HWEBSERVER_"
+_TRUE_WORDS = ("1", "true", "yes", "on")
+_FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def environment_name(name: str) -> str:
+    """The environment variable a server-wide setting is also read from."""
+    return ENVIRONMENT_PREFIX + name
+
+
+def _from_text(option: Option, text: str) -> Any:
+    """An environment variable's text as the value a settings file would hold."""
+    stripped = text.strip()
+    try:
+        if option.kind == "int":
+            return int(stripped)
+        if option.kind in ("float", "optional_float"):
+            if option.kind == "optional_float" and stripped.lower() in ("", "none"):
+                return None
+            return float(stripped)
+    except ValueError:
+        return text  # the check below names the setting, the type and the text
+    if option.kind == "bool":
+        if stripped.lower() in _TRUE_WORDS:
+            return True
+        if stripped.lower() in _FALSE_WORDS:
+            return False
+        return text
+    if option.kind == "list":
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return text
+
+
+def environment_settings(
+    environ: Mapping[str, str] | None = None, warn: bool = True
+) -> dict[str, Any]:
+    """Every server-wide setting given as HWEBSERVER_<NAME> (GRACEFUL_TIMEOUT=10 is
+    HWEBSERVER_GRACEFUL_TIMEOUT=10), typed and checked as in a settings file: a bad value is
+    a ValueError naming the variable. A variable that is no setting but close to one is named
+    in a warning (`warn`); the others (HWEBSERVER_WORKER, ...) are not settings at all."""
+    source = os.environ if environ is None else environ
+    result: dict[str, Any] = {}
+    for name, option in OPTIONS.items():
+        text = source.get(environment_name(name)) if option.scope == "server" else None
+        if text is None:
+            continue
+        try:
+            result[name] = _check_value(option, _from_text(option, text))
+        except ValueError as exc:
+            raise ValueError(f"environment variable {environment_name(name)}: {exc}") from None
+    if warn:
+        _warn_about_misspelled_variables(source)
+    return result
+
+
+def _warn_about_misspelled_variables(environ: Mapping[str, str]) -> None:
+    known = [environment_name(name) for name in _known_names("server")]
+    for variable in environ:
+        if not variable.startswith(ENVIRONMENT_PREFIX) or variable in known:
+            continue
+        close = difflib.get_close_matches(variable, known, n=1, cutoff=0.9)
+        if close:
+            log.warning(
+                "environment variable %s is no setting (did you mean %s?): ignored",
+                variable,
+                close[0],
+            )
 
 
 class PortSettingsRegistry:

@@ -18,6 +18,7 @@ from functools import partial
 
 from ..api import tempdir
 from ..api.errors import OperationFailed
+from ..api.tracebacks import exception_summary, format_user_exception
 from ..worker.common import control
 from ..worker.common.config import Listener
 from ..worker.common.control import Message
@@ -602,6 +603,12 @@ class Supervisor:
             generation.number,
             generation.size,
         )
+        broken = spawn.script_syntax_error(self.command)
+        if broken is not None:  # as the command line's import reports it, in the same words
+            script = os.path.basename(str(broken.filename))
+            what = f"{script} failed to start: {exception_summary(broken)}"
+            self._abort_pending(what, now, details=format_user_exception(broken).rstrip())
+            return
         self._fill(generation, now)
 
     def _promote(self, now: float) -> None:
@@ -675,7 +682,9 @@ class Supervisor:
     def _shutdown(self, reason: str, immediate: bool, now: float) -> None:
         if self.stopping is None:
             if self.delayed_shutdown is None:
-                self.log.startup("shutting down (%s)", reason)
+                self.log.startup(
+                    "shutting down (%s)%s", reason, "" if immediate else self._drain_note()
+                )
                 self.notifier.stopping(f"shutting down ({reason})")
                 self._announce_unready()
             else:
@@ -703,6 +712,13 @@ class Supervisor:
                 worker.send(control.DRAIN, mode=control.SHUTDOWN_MODE)
                 deadline = now + self._drain_allowance(worker)
                 worker.deadline = min(worker.deadline or deadline, deadline)
+
+    def _drain_note(self) -> str:
+        """What a graceful stop does, and how not to wait for it (a newcomer's first Ctrl-C)."""
+        return (
+            f": finishing what is in progress, at most {self.graceful:g}s (GRACEFUL_TIMEOUT); "
+            "a second Ctrl-C (SIGINT) stops at once"
+        )
 
     def _cleanup(self) -> None:
         for worker in list(self.workers.values()):

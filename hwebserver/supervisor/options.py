@@ -96,14 +96,27 @@ def _warn_if_setting_replaces_port(main_settings: Mapping[str, Any], port: int) 
         logger.warning("setting PORT %d replaces port %d given to run()", int(setting), port)
 
 
+def settings_with_environment(
+    settings: str | Mapping[str, Any] | None, warn: bool
+) -> dict[str, Any]:
+    """The settings run() serves with. Precedence: a dict given to run() (code, as run()'s
+    other arguments and the command line's options), then HWEBSERVER_<NAME> environment
+    variables, then a settings file, then the defaults."""
+    loaded = settings_module.load_settings(settings, warn=warn)
+    environment = settings_module.environment_settings(warn=warn)
+    if isinstance(settings, Mapping):
+        return {**loaded, **{k: v for k, v in environment.items() if k not in loaded}}
+    return {**loaded, **environment}
+
+
 def build_options(
     arguments: RunArguments,
     warn_settings: bool = True,
     typed_settings: Mapping[str, Any] | None = None,
 ) -> RunOptions:
     """What one run() call serves with: its arguments, the settings, the per-port settings.
-    `typed_settings` (typed on the command line) win over those run() was given."""
-    loaded = settings_module.load_settings(arguments.settings, warn=warn_settings)
+    `typed_settings` (typed on the command line) win over all the others."""
+    loaded = settings_with_environment(arguments.settings, warn_settings)
     loaded.update(settings_module.validate(typed_settings or {}))
     per_port = settings_module.port_settings.snapshot()
     server_values = {

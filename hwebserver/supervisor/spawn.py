@@ -100,6 +100,29 @@ def reload_command() -> list[str]:
     return [sys.executable, *sys.orig_argv[1:]]
 
 
+def script_syntax_error(command: list[str]) -> SyntaxError | None:
+    """The SyntaxError of the script a reload would run (`python service.py`), found before a
+    worker is spawned: such a worker fails before it imports hwebserver, so it could not
+    report its failure, and Python would print it raw on the shared stderr. None when the
+    script compiles, or the command runs no script file (`-m`, `-c`: hwebserver reports)."""
+    script = command[1] if len(command) > 1 and not command[1].startswith("-") else None
+    if script is None:
+        return None
+    path = os.path.join(LAUNCH_CWD, script)
+    try:
+        with open(path, "rb") as file:
+            source = file.read()
+    except OSError:
+        return None  # the worker's own exit says it
+    try:
+        compile(source, os.path.abspath(path), "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        return exc
+    except ValueError:  # null bytes: Python's own refusal, in the worker
+        return None
+    return None
+
+
 def spawn_worker(
     command: list[str], listeners: list[Listener], generation: int, request_limit: int | None
 ) -> Started:

@@ -98,13 +98,27 @@ class ServerLog:
         duration_ms: float,
         port_name: str | None = None,
         request_id: str | None = None,
+        query: bytes = b"",
     ) -> None:
+        """One access line; the query string as the client sent it (what tells /search?q=a
+        from /search?q=b): after the path in a text line, a field of its own in JSON."""
+        shown_query = query.decode("ascii", "backslashreplace")
         if self.json_access:
-            line = json_access_line(client, method, path, status, size, duration_ms, request_id)
+            line = json_access_line(
+                client, method, path, status, size, duration_ms, request_id, shown_query
+            )
             self._access("%s", line, port_name=port_name)
         else:
+            target = f"{path}?{shown_query}" if shown_query else path
             self._access(
-                _ACCESS_FORMAT, client, method, path, status, size, duration_ms, port_name=port_name
+                _ACCESS_FORMAT,
+                client,
+                method,
+                target,
+                status,
+                size,
+                duration_ms,
+                port_name=port_name,
             )
 
     def _access(self, message: str, *args: object, port_name: str | None) -> None:
@@ -124,6 +138,7 @@ def json_access_line(
     size: int,
     duration_ms: float,
     request_id: str | None,
+    query: str = "",
 ) -> str:
     """One JSON object: what log collectors (Loki, Elasticsearch, jq) parse without a regex."""
     now = time.time()
@@ -134,6 +149,7 @@ def json_access_line(
             "client": client,
             "method": method,
             "path": path,
+            "query": query,
             "status": status,
             "bytes": size,
             "duration_ms": round(duration_ms, 3),

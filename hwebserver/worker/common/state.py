@@ -42,6 +42,8 @@ class ServedConnection(Protocol):
 
     def idle_since(self) -> int | None: ...  # an idle keep-alive connection: since this tick
 
+    def in_progress(self) -> str | None: ...  # "GET /slow", "a WebSocket", None when idle
+
     def shutdown(self, close_idle: bool = True) -> None: ...
 
     def close(self) -> None: ...

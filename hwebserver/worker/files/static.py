@@ -33,12 +33,21 @@ _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEX
 class StaticDirectory:
     """One registered directory; `serve` is the route's endpoint."""
 
-    __slots__ = ("prefix", "root")
+    __slots__ = ("given", "prefix", "root")
 
     def __init__(self, directory: str, url_prefix: str) -> None:
         # Resolved once: requests are checked against the directory as it was registered.
         self.root = os.path.realpath(os.fspath(directory))
         self.prefix = prefix_segments(url_prefix)
+        self.given = directory
+
+    def missing(self) -> str | None:
+        """Why nothing under it can be served (run() warns at start-up), or None."""
+        if os.path.isdir(self.root):
+            return None
+        relative = "" if os.path.isabs(self.given) else " (relative to the working directory)"
+        exists = "is not a directory" if os.path.exists(self.root) else "does not exist"
+        return f"static directory {self.given!r} {exists}: {self.root}{relative}"
 
     async def serve(self, request: Request) -> Response:
         return self.answer(request)

@@ -296,6 +296,7 @@ class RequestPipeline(ConnectionIO):
                     seconds * 1000.0,
                     conn.port_name,
                     request.request_id,
+                    request.query,
                 )
         if request.made_tempdir is not None:
             request.made_tempdir.cleanup()

@@ -695,6 +695,15 @@ class HttpProtocol(RequestPipeline):
             return None
         return self.idle_tick
 
+    def in_progress(self) -> str | None:
+        """What a drain waits for on this connection (said in its log line); None when idle."""
+        if self.upgraded is not None:
+            return "a WebSocket"
+        active = self.active
+        if active is not None:
+            return f"{active.http_method} {active.url_path}"
+        return None
+
     def shutdown(self, close_idle: bool = True) -> None:
         """Draining: close after the response in progress; an idle connection closes now only
         when `close_idle` (a request arriving later is then answered with Connection: close).

@@ -32,6 +32,7 @@ DRAIN_POLL_INTERVAL = 0.05
 # What the stop hooks get when the worker is told to stop at once (SIGQUIT, a second SIGINT):
 # the supervisor kills a worker 2 s after telling it so (supervisor/main_loop.py STOP_GRACE).
 IMMEDIATE_STOP_HOOKS_TIME = 1.0
+MAX_LISTED = 5  # requests named in the drain's log line; the rest counted
 
 
 class WorkerServer:
@@ -273,6 +274,8 @@ class WorkerServer:
             result = hook(state)
             if asyncio.iscoroutine(result):
                 await result
+        if close_idle:
+            self._say_what_the_drain_waits_for(timeout)
         while state.connections and time.monotonic() < self._drain_deadline:
             for connection in list(state.connections):
                 connection.shutdown(self._drain_closes_idle)
@@ -290,6 +293,26 @@ class WorkerServer:
             await user_hooks.run_stop_hooks(
                 state.log, IMMEDIATE_STOP_HOOKS_TIME, "told to stop at once"
             )
+
+    def _say_what_the_drain_waits_for(self, timeout: float) -> None:
+        """A shutdown that waits: what for, how long at most, and how not to wait. Said once,
+        at the start (a reload's drain is routine, and not said)."""
+        state = self.state
+        assert state is not None
+        busy = [what for what in (c.in_progress() for c in state.connections) if what]
+        if not busy or timeout <= 0:
+            return
+        shown = ", ".join(busy[:MAX_LISTED]) + (
+            f", ... ({len(busy)} in all)" if len(busy) > MAX_LISTED else ""
+        )
+        state.log.startup(
+            "worker %d: waiting up to %gs (GRACEFUL_TIMEOUT) for %d in progress: %s; "
+            "a second Ctrl-C (SIGINT) stops at once",
+            os.getpid(),
+            timeout,
+            len(busy),
+            shown,
+        )
 
     def _cut_what_remains(self) -> None:
         """The drain's deadline: every connection still open is cut. Those with a request or

@@ -536,5 +536,11 @@ class WebSocketConnection:
         if state.access_log:
             client = self.request.conn.client
             state.log.access(
-                f"{client[0]}:{client[1]}", "GET", self.request.url_path, status, 0, 0.0
+                f"{client[0]}:{client[1]}",
+                "GET",
+                self.request.url_path,
+                status,
+                0,
+                0.0,
+                query=self.request.query,
             )

@@ -42,6 +42,7 @@ def refuse(http: Connection, request: Request, response: Response) -> None:
             response.status_code,
             0,
             0.0,
+            query=request.query,
         )
     request.cleanup()
     write_refusal(http, response)
