@@ -17,7 +17,10 @@ def vector_length(request: hwebserver.Request, x: float, y: float, z: float) -> 
     return (x * x + y * y + z * z) ** 0.5
 
 
-@hwebserver.apiFunction(namespace="jobs")
+# Form fields arrive as text (Houdini's form-style call:
+# curl -d cmd_function=jobs.submit -d name=shot010 -d frames=3 http://127.0.0.1:8008/api):
+# arg_types turns `frames` into an int, and answers 400 to what is not one.
+@hwebserver.apiFunction(namespace="jobs", arg_types={"frames": int})
 def submit(request: hwebserver.Request, name: str, frames: int = 1) -> dict[str, object]:
     if frames < 1:
         raise hwebserver.APIError("frames must be at least 1", 422)

@@ -22,10 +22,16 @@ class Progress(hwebserver.WebSocket):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         command, _, count = (text_data or "").partition(" ")
-        if command == "render" and self.job is None:
-            self.job = asyncio.get_running_loop().create_task(self.render(int(count or "3")))
+        frames = count.strip() or "3"
+        if command != "render" or not frames.isdigit() or int(frames) < 1:
+            # Tell the client what went wrong; a bad argument is no reason to close.
+            await self.send(
+                json.dumps({"error": f"say: render N (N a whole number), not {text_data!r}"})
+            )
+        elif self.job is not None:
+            await self.send(json.dumps({"error": "a render is running already"}))
         else:
-            await self.send(json.dumps({"error": "say: render N"}))
+            self.job = asyncio.get_running_loop().create_task(self.render(int(frames)))
 
     async def render(self, frames: int) -> None:
         for frame in range(1, frames + 1):

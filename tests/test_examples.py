@@ -92,6 +92,32 @@ def test_websocket_progress_feed(example: Example) -> None:
     ]
 
 
+@pytest.mark.parametrize("example", ["api_functions"], indirect=True)
+def test_api_functions_houdini_form_style_call(example: ServerProcess) -> None:
+    """`curl -d cmd_function=jobs.submit -d name=shot010 -d frames=3 .../api`: form fields are
+    text, and the example converts `frames` (it answered 500, comparing a str with 1)."""
+    fields = {"cmd_function": "jobs.submit", "name": "shot010", "frames": "3"}
+    answer = httpx.post(example.url("/api"), data=fields)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["job"] == "shot010" and answer.json()["frames"] == 3
+    refused = httpx.post(example.url("/api"), data={**fields, "frames": "three"})
+    assert refused.status_code == 400 and "frames" in refused.json()["error"]
+
+
+@pytest.mark.parametrize("example", ["websocket_progress"], indirect=True)
+def test_websocket_progress_tells_the_client_about_a_bad_argument(example: ServerProcess) -> None:
+    """`render abc` gets an error message on the open connection (it closed with 1011), and
+    the same connection still renders."""
+    with connect(f"ws://127.0.0.1:{example.port}/progress", open_timeout=10) as ws:
+        ws.send("render abc")
+        assert "render N" in json.loads(ws.recv(timeout=10))["error"]
+        ws.send("render 1")
+        assert [json.loads(ws.recv(timeout=10)) for _ in range(2)] == [
+            {"frame": 1, "of": 1},
+            {"done": True},
+        ]
+
+
 @pytest.mark.parametrize("example", ["static_site"], indirect=True)
 def test_static_site(example: Example) -> None:
     page = httpx.get(example.url("/index.html"))
