@@ -4,13 +4,20 @@ whole site with `mkdocs build --strict`.)"""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import inspect
+import os
 import re
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
 from types import ModuleType
 
 import pytest
-from support import ROOT
+from support import ROOT, wait_for
 
 import hwebserver
 from hwebserver.api.enums import webServerSeverity
@@ -151,3 +158,94 @@ def test_every_module_the_architecture_page_names_exists() -> None:
             missing.append(f"{folder}/{name}" if folder else name)
     assert not missing, f"docs/architecture.md names modules that do not exist: {missing}"
     assert len(named_files(ARCHITECTURE_PAGE.read_text())) > 50  # the page was read
+
+
+def test_settings_page_names_the_environment_variable_of_every_server_wide_setting():
+    table = rows(settings_hook().render(SETTINGS_PAGE.read_text()))
+    for name, option in OPTIONS.items():
+        if option.scope == "server":
+            assert f"`HWEBSERVER_{name}`" in table[name][2], name
+
+
+def test_getting_started_names_every_runtime_dependency():
+    """The page says "nothing else": it must say all of them (prometheus_client was left out)."""
+    import tomllib
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    page = (ROOT / "docs" / "getting-started.md").read_text()
+    for requirement in declared:
+        name = re.split(r"[<>=!~ ;\[]", requirement, maxsplit=1)[0]
+        assert name in page, name
+
+
+def test_readme_mkdocs_serve_prints_no_end_of_life_banner(tmp_path):
+    """The README's `mkdocs serve` command, run as given: it serves the site without Material
+    for MkDocs' end-of-life notice on the console."""
+    readme = (ROOT / "README.md").read_text()
+    match = re.search(r"`((?:[A-Z_0-9]+=\S+ )*)\.venv/bin/mkdocs serve`", readme.replace("\n", " "))
+    assert match is not None, "the README gives no `.venv/bin/mkdocs serve` command"
+    env = dict(os.environ)
+    env.update(pair.split("=", 1) for pair in match.group(1).split())
+    if "NO_MKDOCS_2_WARNING" not in match.group(1):
+        env.pop("NO_MKDOCS_2_WARNING", None)  # as a user's shell has it: not set
+    mkdocs = Path(sys.executable).with_name("mkdocs")
+    if not mkdocs.exists():
+        pytest.skip("mkdocs is not installed in this environment (scripts/setup installs it)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            [str(mkdocs), "serve", "--no-livereload", "-a", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for(lambda: "Serving on" in log.read_text(errors="replace"), timeout=120)
+        finally:
+            process.terminate()
+            process.wait(30)
+    text = log.read_text(errors="replace")
+    assert "end of life" not in text, text
+
+
+def test_setup_as_root_names_the_debian_packages_before_installing_them(tmp_path):
+    """scripts/setup run by root: which packages apt-get installs is said first. apt-get and
+    id are stand-ins on PATH (the test installs nothing); the script itself runs as is."""
+    checkout = tmp_path / "checkout"
+    (checkout / "scripts").mkdir(parents=True)
+    shutil.copy(ROOT / "scripts" / "setup", checkout / "scripts" / "setup")
+    shutil.copy(ROOT / "pyproject.toml", checkout / "pyproject.toml")
+    venv = checkout / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python").write_text("#!/bin/sh\nexit 0\n")
+    (venv / "python").chmod(0o755)
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    (checkout / ".venv" / ".hwebserver-installed").write_text(digest + "\n")
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for name in ("bash", "cat", "sha256sum", "cut", "dirname"):
+        found = shutil.which(name)
+        assert found is not None, name
+        (tools / name).symlink_to(found)
+    (tools / "id").write_text("#!/bin/sh\necho 0\n")
+    (tools / "apt-get").write_text('#!/bin/sh\necho "apt-get called: $*"\n')
+    for stub in ("id", "apt-get"):
+        (tools / stub).chmod(0o755)
+    result = subprocess.run(
+        [str(tools / "bash"), str(checkout / "scripts" / "setup")],
+        env={"PATH": str(tools), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    first_call = next(i for i, line in enumerate(lines) if line.startswith("apt-get called"))
+    named = [line for line in lines[:first_call] if "chromium" in line and "root" in line]
+    assert named, result.stdout
+    if not Path("/usr/sbin/haproxy").exists():
+        assert "haproxy" in named[0]
