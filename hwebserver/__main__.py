@@ -13,6 +13,8 @@ from types import ModuleType
 from . import app_mounts, control_command
 from .api.run_arguments import add_command_line_options
 from .api.settings import add_command_line_settings
+from .api.tracebacks import exception_summary, format_user_exception
+from .worker.process import launch
 
 EPILOG = """\
 APP is a Python file (path/to/service.py) or an importable module (package.service) that
@@ -21,8 +23,9 @@ under its own name, not as __main__, so a run() guarded by `if __name__ == "__ma
 does not run; this command calls run() with the options above. A run() the APP calls at
 import (as Houdini scripts do) is the one server: the options typed here replace its own
 arguments, the others keep the APP's values. A start-up failure (busy port, bad address or
-setting, missing APP, syntax error) is one line on stderr, exit status 1; --debug adds the
-traceback.
+setting, missing APP, syntax error) is one line on stderr, exit status 1; an exception of
+the APP's own code is "failed to start: ..." and its traceback from the APP's first frame, as
+a reload reports it; --debug shows the whole traceback.
 
 signals (sent to the supervisor, the process this command starts; with --no-supervisor, the
 process that serves itself, where a reload re-executes it in place, keeping its pid):
@@ -139,22 +142,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             hwebserver.run()
     except Exception as exc:
         line = startup_failure_line(app, exc)
-        if line is None or given.get("debug"):
-            raise
-        print(f"hwebserver: {line}", file=sys.stderr)
+        if given.get("debug") or launch.started_by_supervisor():
+            raise  # --debug: all of it; a reload's worker: the supervisor reports it
+        if line is None:
+            # The application's own error: as a reload reports it, with its frames only.
+            summary = exception_summary(exc)
+            print(f"hwebserver: failed to start: {summary}", file=sys.stderr)
+            print(format_user_exception(exc), end="", file=sys.stderr)
+        else:
+            print(f"hwebserver: {line}", file=sys.stderr)
         return 1
     return 0
 
 
 def startup_failure_line(app: str, exc: Exception) -> str | None:
     """What the user got wrong, in one line; None for an error of the application's own code
-    (its traceback is what helps) or in a worker a reload started (the supervisor logs it)."""
+    (its traceback, from its own first frame, is what helps)."""
     from hwebserver import command_line
     from hwebserver.api.errors import OperationFailed
-    from hwebserver.worker.process import launch
 
-    if launch.started_by_supervisor():
-        return None
     if isinstance(exc, SyntaxError):
         return f"syntax error in {exc.filename}, line {exc.lineno}: {exc.msg}"
     if isinstance(exc, ImportError):

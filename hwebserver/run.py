@@ -133,8 +133,8 @@ def run(
         raise
     if options.in_background:
         handover.release_held_signals()
-        inprocess.serve_in_background(options.config, listeners, close)
-        startup_checks.warn_if_script_ends_while_serving(startup_checks.service_name())
+        running = inprocess.serve_in_background(options.config, listeners, close)
+        startup_checks.warn_if_script_ends_while_serving(startup_checks.service_name(), running)
     elif serves_itself:
         _serve_in_foreground(options, listeners)
     elif hasattr(os, "fork") and in_main_thread:
@@ -174,9 +174,16 @@ def announce(options: RunOptions, listeners: list[Listener]) -> None:
                 options.port_callback(listener.name, bound_port)
             except Exception:
                 log.error("port_callback(%r, %d) raised", listener.name, bound_port, exc_info=True)
-    if not options.in_background and threading.current_thread() is threading.main_thread():
+    if _stopped_by_ctrl_c(options):
         # What a newcomer looks for first: how to stop it, and that a second Ctrl-C is sure.
         log.startup("press Ctrl-C to stop (gracefully; a second Ctrl-C stops at once)")
+
+
+def _stopped_by_ctrl_c(options: RunOptions) -> bool:
+    """A blocking run in the main thread, not a systemd service (which has no terminal)."""
+    if options.in_background or threading.current_thread() is not threading.main_thread():
+        return False
+    return not (os.environ.get("INVOCATION_ID") or os.environ.get("NOTIFY_SOCKET"))
 
 
 def _supervise(options: RunOptions, listeners: list[Listener]) -> None:

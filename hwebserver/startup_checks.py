@@ -13,7 +13,7 @@ from . import command_line
 from .api.routing import http_routes, websocket_routes
 from .app_mounts import application_kind
 from .worker.files.static import StaticDirectory
-from .worker.process import current
+from .worker.process.inprocess import InProcessServer
 from .worker.process.logs import logger
 
 # Names gunicorn and uvicorn users give their application object (gunicorn's default first).
@@ -85,15 +85,15 @@ def _is_plain_function_of_ours(found: object) -> bool:
     return getattr(found, "__module__", "").startswith("hwebserver")
 
 
-def warn_if_script_ends_while_serving(name: str) -> None:
+def warn_if_script_ends_while_serving(name: str, running: InProcessServer) -> None:
     """run(in_background=True) in a plain script: when the script ends, so does the server
-    (it serves from a daemon thread). Said at exit, if it was still serving then."""
+    (it serves from a daemon thread). Said at exit, if it was still serving then and nobody
+    had asked it to stop."""
     if sys.flags.interactive or hasattr(sys, "ps1"):
         return  # a Python prompt or a host application: it keeps running after the script
-    serving = current.get()
 
     def check_at_exit() -> None:
-        if serving is not None and current.get() is serving:
+        if running.serving:
             logger.warning(
                 "%s ended while run(in_background=True) was serving: the server stops with it. "
                 "Pass in_background=False to block until Ctrl-C, or keep the script running",

@@ -261,6 +261,25 @@ def test_a_broken_edit_found_by_a_reload_reads_the_same_both_ways(tmp_path, how)
         assert httpx.get(srv.url("/hello"), timeout=30).text == "Hello, world"
 
 
+def test_an_exception_at_import_under_the_command_line_shows_the_users_frames_only(tmp_path):
+    """As a reload reports it: `failed to start: <exception>`, then the traceback from the
+    user's first frame (it showed hwebserver's __main__ and importlib's frames first)."""
+    script = write(
+        tmp_path / "service.py",
+        HELLO + "\ndef configure():\n    raise RuntimeError('no farm configured')\n\nconfigure()\n",
+    )
+    result = run_to_end(cli(script, "--port", "0"), tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert lines[0] == "hwebserver: failed to start: RuntimeError: no farm configured"
+    assert lines[1] == "Traceback (most recent call last):"
+    assert lines[2] == f'  File "{script}", line 10, in <module>', result.stderr
+    assert lines[-1] == "RuntimeError: no farm configured"
+    assert "importlib" not in result.stderr and "__main__.py" not in result.stderr
+    debug = run_to_end(cli(script, "--port", "0", "--debug"), tmp_path)
+    assert "__main__.py" in debug.stderr  # --debug: everything, as Python prints it
+
+
 def test_port_message_only_when_a_run_of_the_script_was_replaced(tmp_path):
     guarded = write(
         tmp_path / "guarded.py",

@@ -23,9 +23,16 @@ class InProcessServer:
     def __init__(self, server: WorkerServer) -> None:
         self.server = server
         self.thread: threading.Thread | None = None
+        self.stop_requested = False
 
     def request_stop(self) -> None:
+        self.stop_requested = True
         self.server.stop()
+
+    @property
+    def serving(self) -> bool:
+        """Its thread serves, and nobody asked it to stop (it may still be finishing)."""
+        return not self.stop_requested and self.thread is not None and self.thread.is_alive()
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -49,7 +56,7 @@ def _claim(server: WorkerServer, close: Callable[[], None]) -> InProcessServer:
 
 def serve_in_background(
     config: WorkerConfig, listeners: list[Listener], close: Callable[[], None]
-) -> None:
+) -> InProcessServer:
     """Start a daemon thread serving `listeners`; return once it accepts (or failed to)."""
     server = WorkerServer(config, listeners)
     running = _claim(server, close)
@@ -86,6 +93,7 @@ def serve_in_background(
     if failure:
         reason = exception_summary(failure[0])  # a start hook's RuntimeError: named as such
         raise OperationFailed(f"the server failed to start: {reason}") from failure[0]
+    return running
 
 
 def serve_here(config: WorkerConfig, listeners: list[Listener], close: Callable[[], None]) -> None:
