@@ -68,7 +68,9 @@ class RunArguments:
         default=8008,
         metadata=meaning(
             "the main port. Busy or not permitted, with no fallback below: OperationFailed "
-            "naming the port and the reason.",
+            "naming the port and the reason. Like `max_port`, `workers`, `max_num_threads` and "
+            "the sizes, a whole number (a string of digits is taken); anything else is a "
+            "ValueError naming the argument and the value.",
             CommandLineForm("--port", "main port (default 8008)", parse=int),
         ),
     )
