@@ -12,8 +12,8 @@ from types import ModuleType
 from typing import Any
 
 from .api.mounts import registerASGIApp, registerWSGIApp
+from .worker.common.logs import logger, setup_console_logging
 from .worker.process import launch
-from .worker.process.logs import logger, setup_console_logging
 
 
 def application_kind(application: Any) -> tuple[str, str] | None:

@@ -12,9 +12,9 @@ from types import ModuleType
 from . import command_line
 from .api.routing import http_routes, websocket_routes
 from .app_mounts import application_kind
+from .worker.common.logs import logger
 from .worker.files.static import StaticDirectory
 from .worker.process.inprocess import InProcessServer
-from .worker.process.logs import logger
 
 # Names gunicorn and uvicorn users give their application object (gunicorn's default first).
 APPLICATION_NAMES = ("application", "app")
@@ -85,19 +85,28 @@ def _is_plain_function_of_ours(found: object) -> bool:
     return getattr(found, "__module__", "").startswith("hwebserver")
 
 
+# The last run(in_background=True) of this process, and the name of its script: one exit
+# check for the process, whatever number of servers it started and stopped (a test suite's).
+_last_background: list[tuple[str, InProcessServer]] = []
+
+
 def warn_if_script_ends_while_serving(name: str, running: InProcessServer) -> None:
     """run(in_background=True) in a plain script: when the script ends, so does the server
     (it serves from a daemon thread). Said at exit, if it was still serving then and nobody
     had asked it to stop."""
     if sys.flags.interactive or hasattr(sys, "ps1"):
         return  # a Python prompt or a host application: it keeps running after the script
+    if not _last_background:
+        atexit.register(_check_at_exit)
+    _last_background[:] = [(name, running)]
 
-    def check_at_exit() -> None:
+
+def _check_at_exit() -> None:
+    for name, running in _last_background:
         if running.serving:
             logger.warning(
                 "%s ended while run(in_background=True) was serving: the server stops with it. "
                 "Pass in_background=False to block until Ctrl-C, or keep the script running",
                 name,
             )
-
-    atexit.register(check_at_exit)
+    _last_background.clear()

@@ -10,7 +10,6 @@ import inspect
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from support import ROOT, wait_for
 import hwebserver
 from hwebserver.api.enums import webServerSeverity
 from hwebserver.api.settings import ALIASES, OPTIONS, Option
+from hwebserver.testing import free_port
 
 SETTINGS_PAGE = ROOT / "docs" / "settings.md"
 
@@ -191,9 +191,7 @@ def test_readme_mkdocs_serve_prints_no_end_of_life_banner(tmp_path):
     mkdocs = Path(sys.executable).with_name("mkdocs")
     if not mkdocs.exists():
         pytest.skip("mkdocs is not installed in this environment (scripts/setup installs it)")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     log = tmp_path / "serve.log"
     with open(log, "wb") as output:
         process = subprocess.Popen(

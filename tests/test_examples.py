@@ -93,7 +93,7 @@ def test_websocket_progress_feed(example: Example) -> None:
 
 
 @pytest.mark.parametrize("example", ["api_functions"], indirect=True)
-def test_api_functions_houdini_form_style_call(example: ServerProcess) -> None:
+def test_api_functions_houdini_form_style_call(example: Example) -> None:
     """`curl -d cmd_function=jobs.submit -d name=shot010 -d frames=3 .../api`: form fields are
     text, and the example converts `frames` (it answered 500, comparing a str with 1)."""
     fields = {"cmd_function": "jobs.submit", "name": "shot010", "frames": "3"}
@@ -105,7 +105,7 @@ def test_api_functions_houdini_form_style_call(example: ServerProcess) -> None:
 
 
 @pytest.mark.parametrize("example", ["websocket_progress"], indirect=True)
-def test_websocket_progress_tells_the_client_about_a_bad_argument(example: ServerProcess) -> None:
+def test_websocket_progress_tells_the_client_about_a_bad_argument(example: Example) -> None:
     """`render abc` gets an error message on the open connection (it closed with 1011), and
     the same connection still renders."""
     with connect(f"ws://127.0.0.1:{example.port}/progress", open_timeout=10) as ws:

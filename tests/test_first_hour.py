@@ -17,6 +17,8 @@ import pytest
 from supervision import edit
 from support import ServerProcess, python_env, wait_for
 
+from hwebserver.testing import free_port
+
 # -- helpers ------------------------------------------------------------------------------------
 
 
@@ -368,8 +370,7 @@ def test_access_lines_carry_the_query_string(tmp_path):
 @pytest.mark.parametrize("spelling", ["--host", "--bind"])
 def test_host_and_bind_as_uvicorn_and_gunicorn_users_type_them(tmp_path, spelling):
     script = write(tmp_path / "service.py", HELLO)
-    with ServerProcess(script, tmp_path, command=cli(script, "--port", "0")) as probe:
-        port = probe.port  # a port free a moment ago
+    port = free_port()
     options = ["--host", "127.0.0.1", "--port", str(port)]
     if spelling == "--bind":
         options = ["--bind", f"127.0.0.1:{port}"]

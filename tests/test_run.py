@@ -235,7 +235,9 @@ def test_high_verbosity_logs_one_access_line_per_request(tmp_path):
     with server(tmp_path, verbosity=2) as srv:
         httpx.get(srv.url("/hello?q=1"))
         httpx.get(srv.url("/missing"))
-        line = wait_for(lambda: [ln for ln in srv.logs().splitlines() if '"GET /hello?q=1"' in ln])[0]
+        line = wait_for(lambda: [ln for ln in srv.logs().splitlines() if '"GET /hello?q=1"' in ln])[
+            0
+        ]
         assert "127.0.0.1:" in line and " 200 13 " in line and line.endswith("ms")
         wait_for(lambda: '"GET /missing" 404' in srv.logs())
 
