@@ -24,10 +24,8 @@ class Progress(hwebserver.WebSocket):
         command, _, count = (text_data or "").partition(" ")
         frames = count.strip() or "3"
         if command != "render" or not frames.isdigit() or int(frames) < 1:
-            # Tell the client what went wrong; a bad argument is no reason to close.
-            await self.send(
-                json.dumps({"error": f"say: render N (N a whole number), not {text_data!r}"})
-            )
+            # Tell the client what it may say; a bad argument is no reason to close.
+            await self.send(json.dumps({"error": "say: render N"}))
         elif self.job is not None:
             await self.send(json.dumps({"error": "a render is running already"}))
         else:
