@@ -113,7 +113,9 @@ def run(
     except Exception as exc:
         command_line.note_startup_failure(exc)
         raise
-    startup_checks.warn_about_what_is_registered(startup_checks.service_name())
+    first_start = handover.taken() is None  # not a reload's re-executed image
+    if first_start:  # said once, as the settings file's warnings are
+        startup_checks.warn_about_what_is_registered(startup_checks.service_name())
     replaced = command_line.overridden_port(scripts_arguments)
     if replaced is not None:
         # What the user typed, so not a warning; said once, since the script shows another port.
@@ -174,7 +176,7 @@ def announce(options: RunOptions, listeners: list[Listener]) -> None:
                 options.port_callback(listener.name, bound_port)
             except Exception:
                 log.error("port_callback(%r, %d) raised", listener.name, bound_port, exc_info=True)
-    if _stopped_by_ctrl_c(options):
+    if _stopped_by_ctrl_c(options) and handover.taken() is None:
         # What a newcomer looks for first: how to stop it, and that a second Ctrl-C is sure.
         log.startup("press Ctrl-C to stop (gracefully; a second Ctrl-C stops at once)")
 
