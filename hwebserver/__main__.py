@@ -45,7 +45,6 @@ environment:
                                            passed instead of binding
   NOTIFY_SOCKET                            systemd notification: READY=1, RELOADING=1,
                                            STOPPING=1 (Type=notify or notify-reload)
-
   HWEBSERVER_<SETTING>                     every server-wide setting (timeouts, limits,
                                            recycling), e.g. HWEBSERVER_GRACEFUL_TIMEOUT=10
 
