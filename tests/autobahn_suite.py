@@ -4,7 +4,7 @@ autobahntestsuite 0.8.2 runs on Python 2.7 only. This module finds a 2.7 interpr
 HWEBSERVER_PYTHON27 variable, pyenv's versions, or python2.7 on PATH), makes a virtualenv
 with it under .autobahn/ with the pinned set of packages below, starts the echo service
 (tests/apps/websocket_echo.py) as a real process, runs the cases and counts the results of
-the JSON report. Used by scripts/autobahn and by tests/test_autobahn.py.
+the JSON report. Used by scripts/autobahn and by tests/websockets/test_autobahn.py.
 """
 
 from __future__ import annotations

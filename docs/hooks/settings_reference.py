@@ -3,7 +3,7 @@ build time, so it cannot drift from the code that reads the settings.
 
 docs/settings.md holds two markers, one per scope; each becomes a table (name, type, default,
 what it does). The build fails (the hook raises) if a marker is missing or if a name in OPTIONS
-has no row once the page is rendered. tests/test_docs.py calls render() without MkDocs.
+has no row once the page is rendered. tests/end_to_end/test_docs.py calls render() without MkDocs.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ ALL_PORTS = "*"
 # Which registration wins when two claim the same path: a handler beats a mount.
 # Every kind of route there is: what serves a request that reaches it (a handler, an API
 # function, an app, files, a WebSocket, the admin endpoints). Each passes its port's gate
-# (worker/http/gate.py); a new kind is added here, and then to tests/test_gate.py, which
+# (worker/http/gate.py); a new kind is added here, and then to tests/policies/test_gate.py, which
 # sends every kind against every port rule and fails while one is missing.
 ROUTE_KINDS = frozenset(
     ("handler", "async_handler", "api", "wsgi", "asgi", "static", "opdef", "websocket", "admin")

@@ -1,5 +1,5 @@
 """A raw ASGI WebSocket echo mounted with registerASGIApp: Autobahn|Testsuite's peer for the
-ASGI WebSocket path (tests/test_autobahn.py), as websocket_echo.py is for the WebSocket API."""
+ASGI WebSocket path (tests/websockets/test_autobahn.py), as websocket_echo.py is for the WebSocket API."""
 
 from __future__ import annotations
 

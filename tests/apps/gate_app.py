@@ -1,4 +1,4 @@
-"""One route of every kind, on every port (tests/test_gate.py sends each against every rule).
+"""One route of every kind, on every port (tests/policies/test_gate.py sends each against every rule).
 
 The ports' settings come from the test (HWEBSERVER_TEST_PORT_SETTINGS, as in configured_app).
 Each entry answers a plain request with 2xx (a WebSocket: 101), so a refusal is the gate's.

@@ -7,12 +7,12 @@ import json
 import os
 import signal
 import socket
-from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 from support import (
+    APPS,
     ServerProcess,
     can_connect,
     raw_exchange,
@@ -322,7 +322,7 @@ def test_a_failing_lifespan_startup_stops_the_worker_from_serving(tmp_path):
 
 
 def test_pathsend_sends_the_file_whole_on_a_kept_alive_connection(srv):
-    expected = (Path(__file__).parent / "apps" / "asgi_apps.py").read_bytes()
+    expected = (APPS / "asgi_apps.py").read_bytes()
     with httpx.Client(timeout=10, limits=httpx.Limits(max_connections=1)) as client:
         for _ in range(3):
             response = client.get(srv.url("/raw/pathsend"))
