@@ -34,6 +34,7 @@ STARTS_PROCESSES = (
     "os.fork",
     "pytester",
     "autobahn_suite",
+    "make_certificate",
 )
 
 

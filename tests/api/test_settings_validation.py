@@ -117,7 +117,7 @@ def test_bad_tls_files_fail_at_start_up(tmp_path):
 
 
 def test_key_that_does_not_match_fails_at_start_up(tmp_path):
-    from test_tls import make_certificate
+    from certificates import make_certificate
 
     first, second = tmp_path / "a", tmp_path / "b"
     first.mkdir()
@@ -156,7 +156,7 @@ def test_key_that_does_not_match_fails_at_start_up(tmp_path):
     ],
 )
 def test_bad_client_ca_fails_at_start_up(tmp_path, client_ca, verify, named):
-    from test_tls import make_certificate
+    from certificates import make_certificate
 
     cert, key = make_certificate(tmp_path)
     (tmp_path / "not.pem").write_text("not a certificate\n")
@@ -188,7 +188,7 @@ def test_server_settings_are_declared_once_and_checked_by_their_declared_type() 
 
 
 def test_an_ssl_ciphers_list_that_matches_no_suite_is_refused_at_start_up(tmp_path):
-    from test_tls import make_certificate
+    from certificates import make_certificate
 
     cert, key = make_certificate(tmp_path)
     output = failed_start(

@@ -85,7 +85,7 @@ def test_run_options_settings_and_extra_ports_reach_the_server() -> None:
 
 
 def test_a_tls_main_port_is_reached_over_https_and_wss(tmp_path: Path) -> None:
-    from test_tls import make_certificate
+    from certificates import make_certificate
 
     cert, key = make_certificate(tmp_path)
     register_websockets()

@@ -12,25 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from certificates import make_certificate
 from support import ServerProcess, parse_response, raw_exchange, read_all
 
 HSTS = "max-age=3600; includeSubDomains; preload"
-
-
-def make_certificate(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 and localhost, with the openssl command."""
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-            "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
-            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )  # fmt: skip
-    return cert, key
 
 
 def openssl(*args: str) -> None:

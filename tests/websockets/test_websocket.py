@@ -593,7 +593,7 @@ def test_idle_client_is_pinged_and_closed_when_it_never_answers(tmp_path):
 
 
 def test_websocket_over_tls(tmp_path):
-    from test_tls import make_certificate
+    from certificates import make_certificate
 
     cert, key = make_certificate(tmp_path)
     settings = {"SSL_CERTIFICATE": str(cert), "SSL_CERTIFICATE_KEY": str(key)}
