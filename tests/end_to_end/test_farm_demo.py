@@ -102,10 +102,13 @@ def sqlite_renders(path: Path) -> list[tuple[int, int, str]]:
 
 
 def lease_holder(database: Path, workers: set[int]) -> int | None:
-    """The pid of a serving worker that holds a batch's lease now, if any."""
+    """The pid of a serving worker that holds a batch's lease now and has already rendered
+    part of it (killed then, the rest of its batch is another worker's to render), if any."""
     with contextlib.closing(sqlite3.connect(database, timeout=30)) as db:
         rows = db.execute(
-            "SELECT worker FROM batches WHERE worker IS NOT NULL AND lease_until > ?",
+            "SELECT DISTINCT b.worker FROM batches b JOIN frames f ON f.job_id = b.job_id"
+            " AND f.frame BETWEEN b.first_frame AND b.last_frame AND f.worker = b.worker"
+            " WHERE b.worker IS NOT NULL AND b.finished = 0 AND b.lease_until > ?",
             (time.time(),),
         )
         holders = {int(str(worker).rpartition(":")[2]) for (worker,) in rows}
