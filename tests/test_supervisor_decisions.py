@@ -274,10 +274,9 @@ def test_deaths_before_ready_back_off_exponentially_per_slot(
     now = 5.0
     end(fake, supervisor, fake.running()[0].pid, 1, now)  # a READY worker crashed: at once
     assert len(fake.running()) == 2
-    for deaths in range(1, 6):
+    for deaths, wait in enumerate([0.0, 0.4, 0.8, 1.6, 3.2], start=1):
         now += 0.01
         end(fake, supervisor, newest(fake).pid, 1, now)  # its replacement dies booting
-        wait = crash_backoff(deaths)
         if wait > 0:
             supervisor.advance(now + wait - 0.01)
             assert len(fake.running()) == 1, f"restarted before its backoff ({deaths} deaths)"
@@ -316,13 +315,15 @@ def test_a_worker_that_said_ready_resets_its_slots_backoff(
     supervisor = serving(make, fake, workers=1)
     now = 2.0
     end(fake, supervisor, newest(fake).pid, 1, now)
-    for _ in range(4):  # four deaths while booting: the next wait would be 1.6 s
-        now += crash_backoff(4) + 1
+    for _ in range(4):  # four deaths in a row while booting: the next wait would be 3.2 s
+        now += 10
         end(fake, supervisor, newest(fake).pid, 1, now)
         supervisor.advance(now + crash_backoff(4))
     ready(supervisor, [newest(fake).pid], now + 10)
-    end(fake, supervisor, newest(fake).pid, 1, now + 20)
-    assert len(fake.running()) == 1, "a booted worker's death was backed off"
+    end(fake, supervisor, newest(fake).pid, 1, now + 20)  # it had served: at once
+    assert len(fake.running()) == 1
+    end(fake, supervisor, newest(fake).pid, 1, now + 21)  # a first death before READY again
+    assert len(fake.running()) == 1, "the deaths before its READY still counted"
 
 
 # -- no live worker ------------------------------------------------------------------------------
@@ -359,6 +360,7 @@ def test_a_silent_worker_gets_a_stack_dump_then_is_killed_and_replaced(
     assert worker.signals == []
     supervisor.advance(15.1)
     assert worker.signals == [STACK_DUMP_SIGNAL]
+    supervisor.advance(15.1 + DUMP_GRACE - 0.05)
     assert worker.code is None  # the dump is given time to be written
     supervisor.advance(15.1 + DUMP_GRACE)
     assert worker.code == KILLED
@@ -384,6 +386,19 @@ def test_a_worker_past_its_request_limit_is_replaced_first_then_drains(
     assert old.told() == [Drain(control.RETIRE)]
     assert handle(supervisor, old.pid).phase is Phase.RETIRING
     assert supervisor.counters.recycles == 1
+
+
+def test_no_worker_is_recycled_while_its_generation_is_short_of_workers(
+    make: Callable[..., Supervisor], fake: FakeProcesses
+) -> None:
+    supervisor = serving(make, fake, workers=2, MAX_REQUESTS=100)
+    spent, other = fake.running()
+    end(fake, supervisor, other.pid, 1, 2.0)  # its replacement boots
+    beat(supervisor, spent.pid, 2.5, served=150)
+    supervisor.advance(2.5)
+    assert len(fake.running()) == 2, "recycled the only serving worker"
+    ready(supervisor, [newest(fake).pid], 3.0)  # full strength again: now it is recycled
+    assert len(fake.running()) == 3
 
 
 def test_request_limits_get_jitter_so_workers_do_not_recycle_together() -> None:
