@@ -153,9 +153,9 @@ def make(
     monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
     made: list[Supervisor] = []
 
-    def build(workers: int = 2, **server: object) -> Supervisor:
+    def build(workers: int = 2, start_method: str | None = None, **server: object) -> Supervisor:
         config = WorkerConfig(server=ServerSettings(**server))  # type: ignore[arg-type]
-        options = RunOptions(config, [], False, False, workers, None)
+        options = RunOptions(config, [], False, False, workers, None, start_method=start_method)
         supervisor = Supervisor(options, [], processes=fake)
         made.append(supervisor)
         return supervisor
@@ -217,6 +217,17 @@ def test_the_first_workers_are_forked_one_per_slot_and_serve_once_all_are_ready(
     ready(supervisor, pids[2:], 0.6)
     assert supervisor.announced_ready
     assert supervisor.active is not None and len(supervisor.active.ready()) == 3
+
+
+def test_with_start_method_spawn_no_worker_is_ever_forked(
+    make: Callable[..., Supervisor], fake: FakeProcesses
+) -> None:
+    supervisor = make(2, start_method="spawn")
+    supervisor.start(0.0)
+    ready(supervisor, [w.pid for w in fake.running()], 1.0)
+    end(fake, supervisor, fake.running()[0].pid, KILLED, 2.0)  # its replacement too
+    assert len(fake.workers) == 3
+    assert not any(w.forked for w in fake.workers.values())
 
 
 def test_a_first_worker_that_fails_on_its_own_stops_the_service_with_the_reason(
