@@ -121,7 +121,7 @@ def _rss() -> int:
 def install(state: WorkerState, listeners: list[Listener]) -> None:
     """At worker start: the admin routes on each port with ADMIN_ENDPOINTS, and request
     counting (status classes, durations) when there is any."""
-    names = [listener.name for listener in listeners if listener.settings.get("ADMIN_ENDPOINTS")]
+    names = [listener.name for listener in listeners if listener.options.ADMIN_ENDPOINTS]
     if not names:
         return
     endpoints = AdminEndpoints(state)
