@@ -21,6 +21,7 @@ import pytest
 from hwebserver.api.settings import ServerSettings
 from hwebserver.supervisor.handles import (
     BACKOFF_MAX,
+    KILLED_BOOT_FLOOR,
     MEMORY_SAMPLES,
     RESPAWN_FLOOR,
     Phase,
@@ -337,19 +338,42 @@ def test_a_worker_that_said_ready_resets_its_slots_backoff(
     assert len(fake.running()) == 1, "the deaths before its READY still counted"
 
 
+def test_a_replacement_killed_from_outside_while_booting_gets_no_backoff_only_spacing(
+    make: Callable[..., Supervisor], fake: FakeProcesses
+) -> None:
+    supervisor = serving(make, fake, workers=1)
+    now = 2.0
+    end(fake, supervisor, newest(fake).pid, KILLED, now)  # a READY worker killed: at once
+    for kills in range(1, 8):  # an operator's kill loop, or the OOM killer at each start
+        started = now
+        now += 0.1
+        end(fake, supervisor, newest(fake).pid, KILLED, now)
+        supervisor.advance(started + KILLED_BOOT_FLOOR - 0.01)
+        assert fake.running() == [], f"started again within {KILLED_BOOT_FLOOR}s ({kills})"
+        now = started + KILLED_BOOT_FLOOR
+        supervisor.advance(now)
+        assert len(fake.running()) == 1, f"backed off after {kills} kill(s) while booting"
+    # The kills were not counted as deaths of its own: its first own failure is at once.
+    end(fake, supervisor, newest(fake).pid, 1, now + 0.1)
+    assert len(fake.running()) == 1
+
+
 # -- no live worker ------------------------------------------------------------------------------
 def test_zero_live_workers_is_an_outage_logged_at_its_start_and_its_end(
     make: Callable[..., Supervisor], fake: FakeProcesses, caplog: pytest.LogCaptureFixture
 ) -> None:
     supervisor = serving(make, fake, workers=1)
     assert supervisor.outage_since is None
+    beat(supervisor, newest(fake).pid, 2.5)
+    supervisor.advance(2.5)
     with caplog.at_level(logging.ERROR, logger="hwebserver"):
         end(fake, supervisor, newest(fake).pid, -signal.SIGSEGV, 3.0)
-        assert supervisor.outage_since == 3.0
+        # From its last heartbeat: it may have stopped serving before its exit was seen.
+        assert supervisor.outage_since == 2.5
         assert "no live worker" in caplog.text
         ready(supervisor, [newest(fake).pid], 4.5)
     assert supervisor.outage_since is None
-    assert "a worker serves again, after 1.50s with no live worker" in caplog.text
+    assert "a worker serves again, after 2.00s with no live worker" in caplog.text
 
 
 def test_one_live_worker_left_is_no_outage(
@@ -378,6 +402,25 @@ def test_a_silent_worker_gets_a_stack_dump_then_is_killed_and_replaced(
     supervisor.advance(15.2 + DUMP_GRACE)
     assert len(fake.running()) == 1 and newest(fake) is not worker
     assert supervisor.counters.exits["unresponsive"] == 1
+
+
+def test_after_a_stall_of_the_supervisor_deadlines_count_from_the_resume(
+    make: Callable[..., Supervisor], fake: FakeProcesses
+) -> None:
+    supervisor = serving(make, fake, workers=2, WORKER_TIMEOUT=10.0, GRACEFUL_TIMEOUT=5.0)
+    supervisor.received.append(signal.SIGTTOU)
+    supervisor.advance(2.0)  # one drains, with a deadline of 2 + 5 + KILL_MARGIN
+    (draining,) = [w for w in fake.running() if w.told()]
+    (serving_one,) = [w for w in fake.running() if w is not draining]
+    assert handle(supervisor, draining.pid).deadline == 2.0 + 5.0 + KILL_MARGIN
+    supervisor.resume_after_stall(30.0, stalled=28.0)  # stopped from 2.0 to 30.0
+    supervisor.advance(30.0)
+    assert serving_one.signals == [] and draining.code is None
+    supervisor.advance(39.9)
+    assert serving_one.signals == [] and draining.code is None
+    supervisor.advance(40.1)
+    assert draining.code == KILLED  # its drain deadline moved by the stall: 12 + 28
+    assert serving_one.signals == [STACK_DUMP_SIGNAL]  # still silent: caught, from the resume
 
 
 # -- recycling -----------------------------------------------------------------------------------

@@ -40,7 +40,19 @@ def test_oversized_or_malformed_frames_are_refused():
 # -- the typed messages (worker/common/messages.py) ---------------------------------------------
 EVERY_KIND = [
     messages.Ready(12, 3, ["/srv/app.py"], stop_hooks=True),
-    messages.Heartbeat(5, 1, 0.002, 1 << 20, [0, 4, 0, 1, 0], [1] * 14, 0.25, 2, 1),
+    messages.Heartbeat(
+        5,
+        1,
+        0.002,
+        1 << 20,
+        queued_calls=3,
+        oldest_call_wait=1.5,
+        statuses=[0, 4, 0, 1, 0],
+        buckets=[1] * 14,
+        duration_sum=0.25,
+        connections=2,
+        websockets=1,
+    ),
     messages.Heartbeat(5, 0, 0.0, 1 << 20),  # no request counts kept: none sent
     messages.Shutdown("SIGTERM"),
     messages.Shutdown(),
