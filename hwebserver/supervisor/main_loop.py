@@ -66,7 +66,7 @@ class Supervisor:
 
     Its decisions (start(), advance(), on_message()) take the time as an argument and act on
     processes through `processes` only, so a test drives them with a fake clock and fake
-    processes (tests/test_supervisor_decisions.py)."""
+    processes (tests/supervisor/test_supervisor_decisions.py)."""
 
     def __init__(
         self,
