@@ -169,7 +169,7 @@ def announce(options: RunOptions, listeners: list[Listener]) -> None:
     for listener in listeners:
         host, bound_port = listener.sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
-        scheme = "https" if listener.settings.get("SSL_CERTIFICATE") else "http"
+        scheme = "https" if listener.options.SSL_CERTIFICATE else "http"
         log.startup("serving %r on %s://%s:%d", listener.name, scheme, shown, bound_port)
         if options.port_callback is not None:
             try:

@@ -29,8 +29,11 @@ from .enums import webServerSeverity
 
 @dataclass(frozen=True)
 class Option:
+    """A setting as validation, the command line and the settings page see it; made from the
+    fields of PortSettings and ServerSettings, where every setting is declared."""
+
     name: str
-    kind: str  # "int", "float", "bool", "str", "list", "severity", "optional_float", "optional_int"
+    kind: str  # "int", "float", "bool", "str", "list", "severity", "optional_float"
     default: Any
     scope: str  # "port" or "server"
     doc: str
@@ -38,54 +41,88 @@ class Option:
     flag: str | None = None  # its command-line option (`hwebserver APP --start-method spawn`)
 
 
-def _opts(*options: Option) -> dict[str, Option]:
-    return {option.name: option for option in options}
+def _doc(text: str) -> dict[str, Any]:
+    return {"doc": text}
 
 
-OPTIONS: dict[str, Option] = _opts(
-    # -- per port ---------------------------------------------------------------------------
-    Option("PORT", "int", None, "port", "port number of the listener"),
-    Option("MAX_PORT", "int", None, "port", "try PORT..MAX_PORT in order"),
-    Option("ALLOW_SYSTEM_PORT", "bool", False, "port", "fall back to an OS-picked port"),
-    Option("ADDRESS", "str", "127.0.0.1", "port", "bind address"),
-    Option("IPV6", "bool", False, "port", "bind the IPv6 wildcard/loopback when no ADDRESS"),
-    Option("ALLOWED_HOSTS", "list", None, "port", "Host header allow-list; others get 400"),
-    Option("USE_X_FORWARDED_HOST", "bool", False, "port", "trust X-Forwarded-Host/-Proto"),
-    Option("LOG_FILE", "str", None, "port", "also write this port's log lines to a file"),
-    Option("MIN_LOG_SEVERITY", "severity", None, "port", "lowest severity written to LOG_FILE"),
-    Option("SSL_CERTIFICATE", "str", None, "port", "PEM certificate chain: serve TLS"),
-    Option("SSL_CERTIFICATE_KEY", "str", None, "port", "PEM private key"),
-    Option("SSL_DH_PARAMS", "str", None, "port", "PEM Diffie-Hellman parameters"),
-    Option(
-        "SSL_CIPHERS",
-        "str",
-        None,
-        "port",
-        "TLS 1.2 cipher suites, an OpenSSL list (default: AEAD suites with forward secrecy)",
-    ),
-    Option("SSL_VERIFY_PEER", "bool", False, "port", "require a client certificate"),
-    Option(
-        "SSL_CLIENT_CA",
-        "str",
-        None,
-        "port",
-        "PEM CA certificates a client certificate must chain to (default: the system's)",
-    ),
-    Option("SSL_REDIRECT", "bool", False, "port", "redirect plain HTTP to HTTPS"),
-    Option("SSL_REDIRECT_HOST", "str", None, "port", "host to redirect to"),
-    Option("SSL_REDIRECT_EXEMPT", "list", None, "port", "path regexes not redirected"),
-    Option("SECURE_HSTS_SECONDS", "int", 0, "port", "Strict-Transport-Security max-age"),
-    Option("SECURE_HSTS_INCLUDE_SUBDOMAINS", "bool", False, "port", "HSTS includeSubDomains"),
-    Option("SECURE_HSTS_PRELOAD", "bool", False, "port", "HSTS preload"),
-    Option("CORS_ORIGIN_WHITELIST", "list", None, "port", "allowed CORS origins ('*': all)"),
-    Option(
-        "ADMIN_ENDPOINTS",
-        "bool",
-        False,
-        "port",
-        "serve /metrics (Prometheus), /livez and /readyz on this port, with no user handler",
-    ),
-)
+@dataclass(frozen=True)
+class PortSettings:
+    """One listener's settings, declared once: the annotation is the type, the field's
+    default the default, its metadata the meaning. `PortSettings.of(settings)` reads a port's
+    validated settings dict typed; OPTIONS lists these fields as the per-port settings."""
+
+    PORT: int | None = field(default=None, metadata=_doc("port number of the listener"))
+    MAX_PORT: int | None = field(default=None, metadata=_doc("try PORT..MAX_PORT in order"))
+    ALLOW_SYSTEM_PORT: bool = field(default=False, metadata=_doc("fall back to an OS-picked port"))
+    ADDRESS: str | None = field(default="127.0.0.1", metadata=_doc("bind address"))
+    IPV6: bool = field(
+        default=False, metadata=_doc("bind the IPv6 wildcard/loopback when no ADDRESS")
+    )
+    ALLOWED_HOSTS: list[str] | None = field(
+        default=None, metadata=_doc("Host header allow-list; others get 400")
+    )
+    USE_X_FORWARDED_HOST: bool = field(
+        default=False, metadata=_doc("trust X-Forwarded-Host/-Proto")
+    )
+    LOG_FILE: str | None = field(
+        default=None, metadata=_doc("also write this port's log lines to a file")
+    )
+    MIN_LOG_SEVERITY: webServerSeverity | None = field(
+        default=None, metadata=_doc("lowest severity written to LOG_FILE")
+    )
+    SSL_CERTIFICATE: str | None = field(
+        default=None, metadata=_doc("PEM certificate chain: serve TLS")
+    )
+    SSL_CERTIFICATE_KEY: str | None = field(default=None, metadata=_doc("PEM private key"))
+    SSL_DH_PARAMS: str | None = field(default=None, metadata=_doc("PEM Diffie-Hellman parameters"))
+    SSL_CIPHERS: str | None = field(
+        default=None,
+        metadata=_doc(
+            "TLS 1.2 cipher suites, an OpenSSL list (default: AEAD suites with forward secrecy)"
+        ),
+    )
+    SSL_VERIFY_PEER: bool = field(default=False, metadata=_doc("require a client certificate"))
+    SSL_CLIENT_CA: str | None = field(
+        default=None,
+        metadata=_doc(
+            "PEM CA certificates a client certificate must chain to (default: the system's)"
+        ),
+    )
+    SSL_REDIRECT: bool = field(default=False, metadata=_doc("redirect plain HTTP to HTTPS"))
+    SSL_REDIRECT_HOST: str | None = field(default=None, metadata=_doc("host to redirect to"))
+    SSL_REDIRECT_EXEMPT: list[str] | None = field(
+        default=None, metadata=_doc("path regexes not redirected")
+    )
+    SECURE_HSTS_SECONDS: int = field(default=0, metadata=_doc("Strict-Transport-Security max-age"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS: bool = field(
+        default=False, metadata=_doc("HSTS includeSubDomains")
+    )
+    SECURE_HSTS_PRELOAD: bool = field(default=False, metadata=_doc("HSTS preload"))
+    CORS_ORIGIN_WHITELIST: list[str] | None = field(
+        default=None, metadata=_doc("allowed CORS origins ('*': all)")
+    )
+    ADMIN_ENDPOINTS: bool = field(
+        default=False,
+        metadata=_doc(
+            "serve /metrics (Prometheus), /livez and /readyz on this port, with no user handler"
+        ),
+    )
+
+    @classmethod
+    def of(cls, settings: Mapping[str, Any]) -> PortSettings:
+        """A port's validated settings (validate()), typed; what is not set (or None) is the
+        default, and a name that is not a port setting is left out, as a reader of the dict
+        would ignore it."""
+        return cls(
+            **{
+                name: value
+                for name, value in settings.items()
+                if value is not None and name in _PORT_FIELDS
+            }
+        )
+
+
+_PORT_FIELDS = frozenset(declared.name for declared in dataclasses.fields(PortSettings))
 
 
 @dataclass(frozen=True)
@@ -195,32 +232,40 @@ class ServerSettings:
     )
 
 
-# The kind _check_value expects for each annotation a ServerSettings field may have.
+# The kind _check_value expects for each annotation a setting may have. A port setting that
+# may be unset (None) is checked as its type: None is accepted where the default is None.
 _KIND_OF_TYPE = {
     "int": "int",
+    "int | None": "int",
     "float": "float",
     "float | None": "optional_float",
     "bool": "bool",
     "str": "str",
+    "str | None": "str",
+    "list[str] | None": "list",
+    "webServerSeverity | None": "severity",
 }
 
 
-def _server_options() -> dict[str, Option]:
+def _options(declared_in: type, scope: str) -> dict[str, Option]:
     return {
         declared.name: Option(
             declared.name,
             _KIND_OF_TYPE[str(declared.type)],
             declared.default,
-            "server",
+            scope,
             declared.metadata["doc"],
             declared.metadata.get("choices", ()),
             declared.metadata.get("flag"),
         )
-        for declared in dataclasses.fields(ServerSettings)
+        for declared in dataclasses.fields(declared_in)
     }
 
 
-OPTIONS.update(_server_options())
+OPTIONS: dict[str, Option] = {
+    **_options(PortSettings, "port"),
+    **_options(ServerSettings, "server"),
+}
 
 ALIASES = {"CORS_ALLOWED_ORIGINS": "CORS_ORIGIN_WHITELIST"}
 

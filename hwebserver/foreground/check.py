@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 from ..supervisor import tree
 from ..supervisor.spawn import LAUNCH_CWD
-from ..worker.common import control
 from ..worker.common.control import ControlProtocolError, FrameDecoder
+from ..worker.common.messages import BootFailed, Ready, decode
 from ..worker.process.launch import ENV_NAME, WorkerLaunch
 
 EXIT_GRACE = 5.0  # after its report, the child has this long to exit before it is killed
@@ -80,17 +80,15 @@ async def _read_report(sock: socket.socket, child: subprocess.Popen[bytes]) -> C
             if not data:
                 break
             try:
-                messages = decoder.feed(data)
+                messages = [decode(frame) for frame in decoder.feed(data)]
             except ControlProtocolError as exc:
                 return CheckResult(False, f"the check of the new code sent garbage: {exc}")
             for message in messages:
-                if message["kind"] == control.READY:
-                    sources = [str(path) for path in message.get("sources") or []]
-                    return CheckResult(True, sources=sources)
-                if message["kind"] == control.BOOT_FAILED:
-                    error = str(message.get("error", "")).rstrip()
-                    summary = str(message.get("summary") or "").strip() or "see the traceback"
-                    return CheckResult(False, summary, error)
+                if isinstance(message, Ready):
+                    return CheckResult(True, sources=message.sources)
+                if isinstance(message, BootFailed):
+                    summary = message.summary.strip() or "see the traceback"
+                    return CheckResult(False, summary, message.error.rstrip())
     finally:
         writer.close()
     code = await _wait(child, EXIT_GRACE)

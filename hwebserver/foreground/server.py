@@ -29,9 +29,9 @@ from ..supervisor.options import RunOptions
 from ..supervisor.systemd import Notifier
 from ..supervisor.watcher import WatcherKeeper
 from ..worker.admin import endpoints as admin
-from ..worker.common import control
 from ..worker.common.config import Listener
 from ..worker.common.logs import ServerLog, reopen_log_files
+from ..worker.common.messages import Unready
 from ..worker.process.server import WorkerServer
 from ..worker.process.sources import application_sources
 from . import handover as handover_module
@@ -321,10 +321,10 @@ class ForegroundServer:
         buckets = self.counters.retired_buckets
         duration = self.counters.retired_duration
         if state is not None and state.stats is not None:
-            report = state.stats.report(0, 0)  # this generation's counts join the retired
-            statuses = _add(statuses, report["statuses"])
-            buckets = _add(buckets, report["buckets"])
-            duration += float(report["duration_sum"])
+            report = state.heartbeat(0.0, 0)  # this generation's counts join the retired
+            statuses = _add(statuses, report.statuses or [])
+            buckets = _add(buckets, report.buckets or [])
+            duration += report.duration_sum or 0.0
         retired = {"statuses": statuses, "buckets": buckets, "duration_sum": duration}
         handover = Handover(
             tuple((listener.name, listener.sock.fileno()) for listener in self.listeners),
@@ -401,7 +401,7 @@ class ForegroundServer:
 
     def _unready(self) -> None:
         state = self.server.state if self.server is not None else None
-        admin.on_control_message(state, {"kind": control.UNREADY})
+        admin.on_control_message(state, Unready())
 
     def _stop(self, mode: str, reason: str) -> None:
         future = self.stop_mode

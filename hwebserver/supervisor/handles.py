@@ -10,8 +10,9 @@ import subprocess
 from collections import deque
 from dataclasses import dataclass, field
 
-from ..worker.common import control
-from ..worker.common.control import FrameDecoder, Message
+from ..worker.common import control, messages
+from ..worker.common.control import FrameDecoder
+from ..worker.common.messages import ControlMessage, Heartbeat
 
 MEMORY_SAMPLES = 3  # heartbeats in a row above MAX_WORKER_MEMORY before recycling
 BACKOFF_BASE = 0.1
@@ -52,7 +53,7 @@ class WorkerHandle:
         self.in_flight = 0
         self.lag = 0.0
         self.rss: deque[int] = deque(maxlen=MEMORY_SAMPLES)
-        self.report: Message = {}  # the last heartbeat, as sent (request counts for /metrics)
+        self.report = Heartbeat()  # the last one, as sent (request counts for /metrics)
         self.request_limit = limit
         self.recycle_reason: str | None = None
         self.failure: str | None = None  # why it is considered failed, with any traceback
@@ -89,39 +90,41 @@ class WorkerHandle:
         """Its own signal handlers are installed (it said READY)."""
         return self.ready_at is not None and not self.killed
 
-    def send(self, kind: str, **fields: object) -> bool:
+    def send(self, message: ControlMessage) -> bool:
         """Best effort and never blocking: a worker that does not read is dealt with by its
         deadline or heartbeat timeout."""
         try:
-            self.sock.send(control.encode(kind, **fields))
+            self.sock.send(messages.encode(message))
             return True
         except OSError:
             return False
 
-    def receive(self) -> list[Message] | None:
-        """The messages now readable; None at EOF (the worker is exiting)."""
-        messages: list[Message] = []
+    def receive(self) -> list[ControlMessage] | None:
+        """The messages now readable; None at EOF (the worker is exiting) or when it breaks
+        the protocol."""
+        received: list[ControlMessage] = []
         while True:
             try:
                 data = self.sock.recv(65536)
             except BlockingIOError:
-                return messages
+                return received
             except OSError:
                 return None
             if not data:
-                return messages or None
+                return received or None
             try:
-                messages.extend(self.decoder.feed(data))
+                decoded = [messages.decode(frame) for frame in self.decoder.feed(data)]
             except control.ControlProtocolError:
                 return None
+            received.extend(message for message in decoded if message is not None)
 
-    def beat(self, message: Message, now: float) -> None:
+    def beat(self, heartbeat: Heartbeat, now: float) -> None:
         self.last_beat = now
-        self.report = message
-        self.served = int(message.get("served", 0))
-        self.in_flight = int(message.get("in_flight", 0))
-        self.lag = float(message.get("lag", 0.0))
-        self.rss.append(int(message.get("rss", 0)))
+        self.report = heartbeat
+        self.served = heartbeat.served
+        self.in_flight = heartbeat.in_flight
+        self.lag = heartbeat.lag
+        self.rss.append(heartbeat.rss)
 
     def resume(self, now: float, stalled: float) -> None:
         """The supervisor was not running for `stalled` seconds: the heartbeat and boot

@@ -21,14 +21,26 @@ from ..api.errors import OperationFailed
 from ..api.tracebacks import exception_summary, format_user_exception
 from ..worker.common import control
 from ..worker.common.config import Listener
-from ..worker.common.control import Message
 from ..worker.common.logs import ServerLog
+from ..worker.common.messages import (
+    BootFailed,
+    ControlMessage,
+    Drain,
+    Heartbeat,
+    Metrics,
+    MetricsQuery,
+    Ready,
+    Shutdown,
+    Stop,
+    Unready,
+)
 from ..worker.process import main
 from . import pidfile, spawn, start_method, tree
 from .handles import Generation, Phase, Slot, WorkerHandle, request_limit
 from .listeners import close_all
 from .metrics import ServiceCounters
 from .options import RunOptions
+from .processes import OsProcesses, Processes
 from .recycling import due_for_recycling
 from .signals import SignalInbox
 from .systemd import Notifier
@@ -50,10 +62,20 @@ STALL_MIN = 1.0
 
 class Supervisor:
     """Blocking: serve() returns after a clean shutdown, or raises OperationFailed when the
-    first workers cannot start at all."""
+    first workers cannot start at all.
 
-    def __init__(self, options: RunOptions, listeners: list[Listener]) -> None:
+    Its decisions (start(), advance(), on_message()) take the time as an argument and act on
+    processes through `processes` only, so a test drives them with a fake clock and fake
+    processes (tests/supervisor/test_supervisor_decisions.py)."""
+
+    def __init__(
+        self,
+        options: RunOptions,
+        listeners: list[Listener],
+        processes: Processes | None = None,
+    ) -> None:
         config = options.config
+        self.processes: Processes = processes or OsProcesses()
         self.config = config
         self.listeners = listeners
         self.log = ServerLog(config.verbosity, config.debug)
@@ -100,17 +122,11 @@ class Supervisor:
         self.selector.register(self.inbox.fileno(), selectors.EVENT_READ, self._on_signals)
         pid_file = pidfile.write_if_asked(self.listeners)  # --pid-file
         try:
-            now = time.monotonic()
-            self.log.lifecycle("supervisor %d starts %d worker(s)", os.getpid(), self.target)
             swept = tempdir.sweep_dirs_of_dead_processes()
             if swept:
                 self.log.lifecycle("removed %d request temp dir(s) of dead processes", swept)
-            forked = self.start_method == start_method.FORK
-            self.active = self._new_generation(forked=forked, now=now)
-            self._fill(self.active, now)
-            if self.watch_sources:
-                self.watcher.start(now)
-            while self.stopping is None or self.workers:
+            self.start(time.monotonic())
+            while self.running:
                 self._turn()
         finally:
             self._cleanup()
@@ -119,6 +135,20 @@ class Supervisor:
             raise OperationFailed(self.fatal)
         self.log.lifecycle("supervisor %d stopped", os.getpid())
 
+    def start(self, now: float) -> None:
+        """The first generation's workers (forked), and the source watcher if asked."""
+        self.log.lifecycle("supervisor %d starts %d worker(s)", os.getpid(), self.target)
+        forked = self.start_method == start_method.FORK
+        self.active = self._new_generation(forked=forked, now=now)
+        self._fill(self.active, now)
+        if self.watch_sources:
+            self.watcher.start(now)
+
+    @property
+    def running(self) -> bool:
+        """Not stopping, or some worker still to see out."""
+        return self.stopping is None or bool(self.workers)
+
     def _turn(self) -> None:
         before = time.monotonic()
         wait = self._wait_time(before)
@@ -126,7 +156,15 @@ class Supervisor:
         now = time.monotonic()
         stalled = now - before - wait
         if stalled > max(STALL_MIN, self.worker_timeout / 4):
-            now = self._resume_after_stall(stalled)
+            # A select() interrupted by the stop returns nothing: what arrived meanwhile first.
+            self._dispatch(self.selector.select(0))
+            now = time.monotonic()
+            self.resume_after_stall(now, stalled)
+        self.advance(now)
+
+    def advance(self, now: float) -> None:
+        """What a turn decides once it has read what arrived: signals, exits, deadlines, then
+        what should run."""
         if self.delayed_shutdown is not None and now >= self.delayed_shutdown[1]:
             self._shutdown(self.delayed_shutdown[0], immediate=False, now=now)
         self._handle_signals(now)
@@ -141,15 +179,12 @@ class Supervisor:
             callback: Callable[[], None] = key.data
             callback()
 
-    def _resume_after_stall(self, stalled: float) -> float:
+    def resume_after_stall(self, now: float, stalled: float) -> None:
         """The supervisor was not running for `stalled` seconds; its workers may have been
-        (only the supervisor was stopped) or not (the whole tree was frozen). A select()
-        interrupted by the stop returns nothing, so the messages that arrived meanwhile are
-        read first; then each worker's deadlines count from now, so none is judged on the
-        time the supervisor could not listen. A worker that stays silent is still caught,
-        one WORKER_TIMEOUT later."""
-        self._dispatch(self.selector.select(0))
-        now = time.monotonic()
+        (only the supervisor was stopped) or not (the whole tree was frozen). The messages
+        that arrived meanwhile are read first (by the turn); then each worker's deadlines
+        count from now, so none is judged on the time the supervisor could not listen. A
+        worker that stays silent is still caught, one WORKER_TIMEOUT later."""
         for worker in self.workers.values():
             worker.resume(now, stalled)
         self.log.warning(
@@ -157,7 +192,6 @@ class Supervisor:
             "from now",
             stalled,
         )
-        return now
 
     def _wait_time(self, now: float) -> float:
         soonest = now + MAX_WAIT
@@ -219,13 +253,9 @@ class Supervisor:
                 worker.reopen_pending = True
         self.log.lifecycle("SIGUSR1: workers told to reopen their log files")
 
-    @staticmethod
-    def _send_reopen(worker: WorkerHandle) -> None:
+    def _send_reopen(self, worker: WorkerHandle) -> None:
         worker.reopen_pending = False
-        try:
-            os.kill(worker.pid, signal.SIGUSR1)
-        except ProcessLookupError:
-            pass
+        self.processes.signal(worker.pid, signal.SIGUSR1)
 
     # -- workers: starting, messages, exits -----------------------------------------------------
     def _new_generation(self, forked: bool, now: float) -> Generation:
@@ -243,12 +273,14 @@ class Supervisor:
         limit = request_limit(self.max_requests, self.max_requests_jitter)
         try:
             if generation.forked:
-                started = spawn.fork_worker(
+                started = self.processes.fork(
                     partial(self._forked_worker_main, generation.number, limit),
                     self._private_fds(),
                 )
             else:
-                started = spawn.spawn_worker(self.command, self.listeners, generation.number, limit)
+                started = self.processes.spawn(
+                    self.command, self.listeners, generation.number, limit
+                )
         except Exception as exc:
             self.log.error(
                 "cannot start a worker of generation %d", generation.number, exc_info=exc
@@ -284,47 +316,50 @@ class Supervisor:
             self._unregister(worker)  # it is exiting; _reap() takes it from here
             return
         for message in messages:
-            self._on_message(worker, message, now)
+            self.on_message(worker, message, now)
 
-    def _on_message(self, worker: WorkerHandle, message: Message, now: float) -> None:
-        kind = message["kind"]
-        if kind == control.HEARTBEAT:
+    def on_message(self, worker: WorkerHandle, message: ControlMessage, now: float) -> None:
+        if isinstance(message, Heartbeat):
             worker.beat(message, now)
-        elif kind == control.METRICS_QUERY:
+        elif isinstance(message, MetricsQuery):
             snapshot = self.counters.snapshot(
                 list(self.workers.values()),
                 self.active.number if self.active is not None else None,
                 self.stopping is not None or self.delayed_shutdown is not None,
                 now,
             )
-            worker.send(control.METRICS, id=message.get("id"), snapshot=snapshot)
-        elif kind == control.READY:
-            if worker.phase is not Phase.BOOTING or worker.killed:
-                return
-            worker.phase = Phase.READY
-            worker.ready_at = worker.last_beat = now
-            worker.generation.ever_ready = True
-            worker.stop_hooks = bool(message.get("stop_hooks"))
-            self.log.lifecycle("%s ready in %.2fs", worker, now - worker.started)
-            if worker.reopen_pending:
-                self._send_reopen(worker)
-            if self.delayed_shutdown is not None:
-                worker.send(control.UNREADY)
-            sources = message.get("sources")
-            if isinstance(sources, list):
-                self.watcher.watch_more(str(path) for path in sources)
-        elif kind == control.SHUTDOWN:
-            signal_name = message.get("signal")  # a SIGTERM or SIGINT sent to the worker
-            why = f"{signal_name} to {worker}" if signal_name else f"requestShutdown() in {worker}"
+            worker.send(Metrics(message.id, snapshot))
+        elif isinstance(message, Ready):
+            self._ready(worker, message, now)
+        elif isinstance(message, Shutdown):  # its signal: a SIGTERM or SIGINT sent to the worker
+            why = (
+                f"{message.signal} to {worker}"
+                if message.signal
+                else f"requestShutdown() in {worker}"
+            )
             self._graceful_shutdown(why, now)
-        elif kind == control.BOOT_FAILED:
+        elif isinstance(message, BootFailed):
             self._boot_failed(worker, message, now)
 
-    def _boot_failed(self, worker: WorkerHandle, message: Message, now: float) -> None:
+    def _ready(self, worker: WorkerHandle, message: Ready, now: float) -> None:
+        if worker.phase is not Phase.BOOTING or worker.killed:
+            return
+        worker.phase = Phase.READY
+        worker.ready_at = worker.last_beat = now
+        worker.generation.ever_ready = True
+        worker.stop_hooks = message.stop_hooks
+        self.log.lifecycle("%s ready in %.2fs", worker, now - worker.started)
+        if worker.reopen_pending:
+            self._send_reopen(worker)
+        if self.delayed_shutdown is not None:
+            worker.send(Unready())
+        self.watcher.watch_more(message.sources)
+
+    def _boot_failed(self, worker: WorkerHandle, message: BootFailed, now: float) -> None:
         """The worker's own report of why it cannot serve (an exception at import, an exit
         before run()), logged once: by the reload it fails, or by the first start."""
-        error = str(message.get("error", "")).rstrip()
-        summary = str(message.get("summary") or "").strip() or "see the traceback"
+        error = message.error.rstrip()
+        summary = message.summary.strip() or "see the traceback"
         worker.failure = f"failed to start: {summary}"
         worker.deadline = now + BOOT_FAILED_GRACE
         generation = worker.generation
@@ -337,20 +372,20 @@ class Supervisor:
 
     def _reap_exited(self, now: float) -> None:
         for pid, worker in list(self.workers.items()):
-            code = tree.exit_status(pid)
+            code = self.processes.exit_status(pid)
             if code is None:
                 continue
-            tree.kill_group(pid)  # what it started dies with it (a zombie: no pid reuse)
+            self.processes.kill_group(pid)  # what it started dies with it (a zombie: no pid reuse)
             self._reap(worker, code)
             self._on_exit(worker, code, now)
         self.watcher.check(now)
 
     def _reap(self, worker: WorkerHandle, code: int) -> None:
         # Before reaping: until then the dead worker's pid cannot belong to anyone else.
-        swept = tempdir.sweep_dirs_of(worker.pid)
+        swept = self.processes.sweep_temp_dirs(worker.pid)
         if swept:
             self.log.warning("%s left %d request temp dir(s): removed", worker, swept)
-        tree.reap(worker.pid)
+        self.processes.reap(worker.pid)
         if worker.process is not None:
             worker.process.returncode = code  # reaped here, not by subprocess
         self._forget(worker)
@@ -465,7 +500,7 @@ class Supervisor:
         if not worker.killed:
             worker.killed = True
             worker.kill_reason = reason
-            tree.kill_tree(worker.pid)
+            self.processes.kill_tree(worker.pid)
 
     # -- deadlines ---------------------------------------------------------------------------------
     def _enforce_deadlines(self, now: float) -> None:
@@ -496,10 +531,7 @@ class Supervisor:
         self.log.error(
             "%s %s: dumping every thread's stack below, then replacing it", worker, worker.failure
         )
-        try:
-            os.kill(worker.pid, main.STACK_DUMP_SIGNAL)
-        except ProcessLookupError:
-            pass
+        self.processes.signal(worker.pid, main.STACK_DUMP_SIGNAL)
         worker.deadline = now + DUMP_GRACE
         if worker.generation is self.pending:
             self._abort_pending(f"{worker} {worker.failure}", now)
@@ -553,7 +585,7 @@ class Supervisor:
             self._kill(worker, "no longer wanted while it was booting")
         elif worker.phase is Phase.READY:
             worker.phase = Phase.RETIRING
-            worker.send(control.DRAIN, mode=control.RETIRE)
+            worker.send(Drain(control.RETIRE))
             worker.deadline = now + self._drain_allowance(worker)
             self.log.lifecycle("%s drains", worker)
 
@@ -677,7 +709,7 @@ class Supervisor:
     def _announce_unready(self) -> None:
         for worker in self.workers.values():
             if worker.phase is Phase.READY and not worker.killed:
-                worker.send(control.UNREADY)
+                worker.send(Unready())
 
     def _shutdown(self, reason: str, immediate: bool, now: float) -> None:
         if self.stopping is None:
@@ -705,11 +737,11 @@ class Supervisor:
                 self._kill(worker, f"shutting down ({reason}) while it was booting")
             elif immediate:
                 worker.phase = Phase.STOPPING
-                worker.send(control.STOP)
+                worker.send(Stop())
                 worker.deadline = min(worker.deadline or now + STOP_GRACE, now + STOP_GRACE)
             else:
                 worker.phase = Phase.STOPPING
-                worker.send(control.DRAIN, mode=control.SHUTDOWN_MODE)
+                worker.send(Drain(control.SHUTDOWN_MODE))
                 deadline = now + self._drain_allowance(worker)
                 worker.deadline = min(worker.deadline or deadline, deadline)
 
@@ -723,7 +755,7 @@ class Supervisor:
     def _cleanup(self) -> None:
         for worker in list(self.workers.values()):
             self._kill(worker, "the supervisor stops")
-            self._reap(worker, tree.wait_exit(worker.pid))
+            self._reap(worker, self.processes.wait_exit(worker.pid))
         self.watcher.stop()
         close_all(self.listeners)
         self.inbox.restore()

@@ -15,7 +15,7 @@ from ..worker.common.config import Listener
 def admin_url(listeners: list[Listener]) -> str | None:
     """http(s)://host:port of the first port with ADMIN_ENDPOINTS, reachable from this host."""
     for listener in listeners:
-        if not listener.settings.get("ADMIN_ENDPOINTS"):
+        if not listener.options.ADMIN_ENDPOINTS:
             continue
         host = str(listener.sock.getsockname()[0])
         if host in ("0.0.0.0", ""):
@@ -24,7 +24,7 @@ def admin_url(listeners: list[Listener]) -> str | None:
             host = "::1"
         if listener.sock.family == socket.AF_INET6:
             host = f"[{host}]"
-        scheme = "https" if listener.settings.get("SSL_CERTIFICATE") else "http"
+        scheme = "https" if listener.options.SSL_CERTIFICATE else "http"
         return f"{scheme}://{host}:{listener.port}"
     return None
 

@@ -88,7 +88,7 @@ class TestClient:
         try:
             listeners = server.server.listeners
             self.base_urls = {listener.name: base_url(listener) for listener in listeners}
-            uses_tls = any(listener.settings.get("SSL_CERTIFICATE") for listener in listeners)
+            uses_tls = any(listener.options.SSL_CERTIFICATE for listener in listeners)
             self._http = httpx.Client(
                 base_url=self.base_urls["main"],
                 timeout=self.timeout,
@@ -237,7 +237,7 @@ class TestClient:
 def base_url(listener: Listener) -> str:
     host, port = listener.sock.getsockname()[:2]
     host = REACHABLE.get(host, host)
-    scheme = "https" if listener.settings.get("SSL_CERTIFICATE") else "http"
+    scheme = "https" if listener.options.SSL_CERTIFICATE else "http"
     return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -202,3 +203,22 @@ def test_an_ssl_ciphers_list_that_matches_no_suite_is_refused_at_start_up(tmp_pa
         },
     )
     assert "ValueError" in output and "SSL_CIPHERS" in output
+
+
+def test_port_settings_are_declared_once_and_read_typed():
+    """The per-port rows of OPTIONS are PortSettings' fields; a port's validated dict reads
+    back typed, with the declared defaults for what was not set."""
+    from hwebserver.api.enums import webServerSeverity
+    from hwebserver.api.settings import OPTIONS, PortSettings, validate
+
+    port_rows = [name for name, option in OPTIONS.items() if option.scope == "port"]
+    assert port_rows == [field.name for field in dataclasses.fields(PortSettings)]
+    given = validate(
+        {"ALLOWED_HOSTS": "example.com", "MIN_LOG_SEVERITY": "Warning", "SECURE_HSTS_SECONDS": 60},
+        scope="port",
+    )
+    typed = PortSettings.of({**given, "GRACEFUL_TIMEOUT": 3.0})  # not a port setting: left out
+    assert typed.ALLOWED_HOSTS == ["example.com"]
+    assert typed.MIN_LOG_SEVERITY is webServerSeverity.Warning
+    assert typed.SECURE_HSTS_SECONDS == 60
+    assert typed.ADDRESS == OPTIONS["ADDRESS"].default and typed.SSL_CERTIFICATE is None

@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from hwebserver.worker.common import control
+from hwebserver.worker.common import control, messages
 from hwebserver.worker.common.control import ControlProtocolError, FrameDecoder, encode
 
 
@@ -35,3 +35,68 @@ def test_oversized_or_malformed_frames_are_refused():
         FrameDecoder().feed(struct.pack(">I", 3) + b"{x}")
     with pytest.raises(ControlProtocolError):
         FrameDecoder().feed(struct.pack(">I", 2) + b"[]")
+
+
+# -- the typed messages (worker/common/messages.py) ---------------------------------------------
+EVERY_KIND = [
+    messages.Ready(12, 3, ["/srv/app.py"], stop_hooks=True),
+    messages.Heartbeat(
+        5,
+        1,
+        0.002,
+        1 << 20,
+        queued_calls=3,
+        oldest_call_wait=1.5,
+        statuses=[0, 4, 0, 1, 0],
+        buckets=[1] * 14,
+        duration_sum=0.25,
+        connections=2,
+        websockets=1,
+    ),
+    messages.Heartbeat(5, 0, 0.0, 1 << 20),  # no request counts kept: none sent
+    messages.Shutdown("SIGTERM"),
+    messages.Shutdown(),
+    messages.BootFailed("Traceback ...\nNameError: x", "NameError: x"),
+    messages.MetricsQuery(7),
+    messages.Metrics(7, {"supervisor": None, "workers": [], "retired": {}}),
+    messages.Drain(control.RETIRE),
+    messages.Stop(),
+    messages.Unready(),
+]
+
+
+def test_every_kind_of_message_comes_out_as_it_went_in():
+    assert {type(message) for message in EVERY_KIND} == set(messages.KINDS.values())
+    stream = b"".join(messages.encode(message) for message in EVERY_KIND)
+    decoded = [messages.decode(frame) for frame in FrameDecoder().feed(stream)]
+    assert decoded == EVERY_KIND
+
+
+def test_the_json_is_flat_and_leaves_out_what_is_not_set():
+    """What a worker of another version (a reload spawns the code on disk) still reads."""
+    (frame,) = FrameDecoder().feed(messages.encode(messages.Heartbeat(3, 1, 0.001, 1 << 20)))
+    assert frame == {"kind": "heartbeat", "served": 3, "in_flight": 1, "lag": 0.001, "rss": 1 << 20}
+    (frame,) = FrameDecoder().feed(messages.encode(messages.Shutdown()))
+    assert frame == {"kind": "shutdown"}
+
+
+def test_unknown_kinds_and_fields_are_ignored_and_numbers_converted():
+    assert messages.decode({"kind": "from_a_newer_version", "x": 1}) is None
+    heartbeat = messages.decode({"kind": "heartbeat", "served": 2.0, "rss": 10, "new": [1]})
+    assert heartbeat == messages.Heartbeat(served=2, rss=10)
+    assert isinstance(heartbeat, messages.Heartbeat) and type(heartbeat.served) is int
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"kind": "heartbeat", "served": "many"},
+        {"kind": "heartbeat", "statuses": 5},
+        {"kind": "heartbeat", "buckets": ["x"]},
+        {"kind": "metrics", "id": 1, "snapshot": []},
+        {"kind": "ready", "pid": [12]},
+    ],
+)
+def test_a_field_of_the_wrong_type_is_a_protocol_error(frame):
+    with pytest.raises(ControlProtocolError):
+        messages.decode(frame)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...api.response import Response
 from ...api.routing import Route
-from ..common import control
+from ..common.messages import ControlMessage, Metrics, MetricsQuery, Send, Unready
 from ..common.stats import RequestStats
 
 if TYPE_CHECKING:
@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 ROUTE_KIND = "admin"
 ADMIN_PRIORITY = 0  # below handlers (2) and mounts (1)
 QUERY_TIMEOUT = 2.0  # a supervisor that does not answer a scrape in time: 503
-
-Send = Callable[..., None]
 
 
 class AdminEndpoints:
@@ -58,14 +56,13 @@ class AdminEndpoints:
         """This process is the whole service: scrapes are answered from `source()`."""
         self.source = source
 
-    def on_message(self, message: control.Message) -> None:
-        kind = message["kind"]
-        if kind == control.UNREADY:
+    def on_message(self, message: ControlMessage) -> None:
+        if isinstance(message, Unready):
             self.shutting_down = True
-        elif kind == control.METRICS:
-            future = self.pending.pop(int(message.get("id", 0)), None)
+        elif isinstance(message, Metrics):
+            future = self.pending.pop(message.id, None)
             if future is not None and not future.done():
-                future.set_result(dict(message.get("snapshot") or {}))
+                future.set_result(message.snapshot)
 
     async def snapshot(self) -> dict[str, Any] | None:
         send = self.send
@@ -77,7 +74,7 @@ class AdminEndpoints:
         future: asyncio.Future[dict[str, Any]] = self.state.loop.create_future()
         self.pending[query] = future
         try:
-            send(control.METRICS_QUERY, id=query)
+            send(MetricsQuery(query))
             return await asyncio.wait_for(future, QUERY_TIMEOUT)
         except TimeoutError:
             return None
@@ -124,7 +121,7 @@ def _rss() -> int:
 def install(state: WorkerState, listeners: list[Listener]) -> None:
     """At worker start: the admin routes on each port with ADMIN_ENDPOINTS, and request
     counting (status classes, durations) when there is any."""
-    names = [listener.name for listener in listeners if listener.settings.get("ADMIN_ENDPOINTS")]
+    names = [listener.name for listener in listeners if listener.options.ADMIN_ENDPOINTS]
     if not names:
         return
     endpoints = AdminEndpoints(state)
@@ -163,34 +160,21 @@ def provide(state: WorkerState | None, source: Callable[[], dict[str, Any]]) -> 
         endpoints.provide(source)
 
 
-def on_control_message(state: WorkerState | None, message: control.Message) -> None:
+def on_control_message(state: WorkerState | None, message: ControlMessage) -> None:
     """The supervisor's messages for the admin endpoints (METRICS, UNREADY)."""
     endpoints = state.admin_endpoints if state is not None else None
     if endpoints is not None:
         endpoints.on_message(message)
 
 
-def thread_backlog(state: WorkerState) -> dict[str, Any]:
-    """For /metrics: the plain calls waiting for a handler thread, and the oldest one's wait."""
-    queued, waited = state.threads.backlog()
-    return {"queued_calls": queued, "oldest_call_wait": round(waited, 3)}
-
-
 def local_snapshot(state: WorkerState, generation: int, lag: float, rss: int) -> dict[str, Any]:
     """/metrics without a supervisor (a server in a thread of the calling process): this
     process alone, in the shape the supervisor's snapshot has."""
-    stats = state.stats
     worker: dict[str, Any] = {
         "pid": os.getpid(),
         "generation": generation,
         "phase": "ready",
         "uptime": 0.0,
-        "served": state.requests_served,
-        "in_flight": state.in_flight,
-        "lag": lag,
-        "rss": rss,
-        **thread_backlog(state),
+        **state.heartbeat(lag, rss).figures(),
     }
-    if stats is not None:
-        worker.update(stats.report(*state.connection_counts()))
     return {"supervisor": None, "workers": [worker], "retired": {}}

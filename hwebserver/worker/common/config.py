@@ -13,12 +13,13 @@ from ...api.run_arguments import (
     DEFAULT_MAX_REQUEST_SIZE,
     RunArguments,
 )
-from ...api.settings import ServerSettings
+from ...api.settings import PortSettings, ServerSettings
 
 
 @dataclass
 class Listener:
-    """A bound, listening socket and what the server knows of it."""
+    """A bound, listening socket and what the server knows of it. `settings`: the port's
+    validated settings as given (a dict: what was set); `options`: the same, typed."""
 
     name: str
     sock: socket.socket
@@ -26,6 +27,10 @@ class Listener:
     ssl_context: ssl.SSLContext | None = None
     # Built in the worker from `settings` (see policies/build.py); None when the port needs none.
     policy: Any = None
+    options: PortSettings = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.options = PortSettings.of(self.settings)
 
     @property
     def port(self) -> int:

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from ...api.enums import webServerVerbosity
+from ...api.settings import PortSettings
 from ...api.tracebacks import without_server_frames
 from .port_logs import close_port_logger, open_port_logger, reopen_log_files
 
@@ -45,7 +46,7 @@ class ServerLog:
         self.port_loggers: dict[str, logging.Logger] = {}
         self.json_access = False  # ACCESS_LOG_FORMAT "json" (see request_ids.py)
 
-    def open_port_log(self, port_name: str, settings: dict[str, Any]) -> None:
+    def open_port_log(self, port_name: str, settings: PortSettings) -> None:
         port_logger = open_port_logger(port_name, settings)
         if port_logger is not None:
             self.port_loggers[port_name] = port_logger

@@ -27,6 +27,7 @@ import threading
 from typing import Any
 
 from ...api.enums import webServerSeverity
+from ...api.settings import PortSettings
 
 SEVERITY_LEVELS = {
     webServerSeverity.Message: logging.INFO,
@@ -114,9 +115,9 @@ def reopen_log_files() -> None:
     log_files.reopen_all()
 
 
-def check_log_file(settings: dict[str, Any]) -> None:
+def check_log_file(settings: PortSettings) -> None:
     """At start-up: LOG_FILE can be opened for appending, else ValueError naming it."""
-    path = settings.get("LOG_FILE")
+    path = settings.LOG_FILE
     if not path:
         return
     try:
@@ -128,14 +129,14 @@ def check_log_file(settings: dict[str, Any]) -> None:
         ) from None
 
 
-def open_port_logger(port_name: str, settings: dict[str, Any]) -> logging.Logger | None:
+def open_port_logger(port_name: str, settings: PortSettings) -> logging.Logger | None:
     """A logger writing to the port's LOG_FILE at MIN_LOG_SEVERITY and above, or None."""
-    path = settings.get("LOG_FILE")
+    path = settings.LOG_FILE
     if not path:
         return None
     # A standalone logger: not in logging's global registry, nothing propagates to the console.
     port_logger = logging.Logger(f"hwebserver.port.{port_name}")
-    port_logger.setLevel(severity_level(settings.get("MIN_LOG_SEVERITY")))
+    port_logger.setLevel(severity_level(settings.MIN_LOG_SEVERITY))
     port_logger.propagate = False
     port_logger.addHandler(log_files.acquire(str(path)))
     return port_logger

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -12,12 +13,13 @@ from .config import WorkerConfig
 from .dates import date_server_lines
 from .keepalive import WebSocketRegistry
 from .logs import ServerLog
+from .messages import Heartbeat
 from .saturation import SaturationWatch
 from .stats import RequestStats
 from .threads import HandlerThreads
 
 if TYPE_CHECKING:
-    from .control import Message
+    from .messages import ControlMessage, Send
 
 
 def ticks_of(seconds: float) -> int:
@@ -55,11 +57,9 @@ class AdminLink(Protocol):
     """The admin endpoints (admin/endpoints.py) as the worker's process sees them: told of
     its control pipe once connected, and handed the supervisor's messages for them."""
 
-    def connect(
-        self, send: Callable[..., None], link_alive: Callable[[], bool], generation: int
-    ) -> None: ...
+    def connect(self, send: Send, link_alive: Callable[[], bool], generation: int) -> None: ...
 
-    def on_message(self, message: Message) -> None: ...
+    def on_message(self, message: ControlMessage) -> None: ...
 
     def provide(self, source: Callable[[], dict[str, Any]]) -> None: ...
 
@@ -151,6 +151,30 @@ class WorkerState:
     def close(self) -> None:
         self.threads.close()
         self.log.close()
+
+    def heartbeat(self, lag: float, rss: int) -> Heartbeat:
+        """What the worker reports of itself each second (and /metrics shows of it)."""
+        queued, waited = self.threads.backlog()
+        heartbeat = Heartbeat(
+            self.requests_served,
+            self.in_flight,
+            lag,
+            rss,
+            queued_calls=queued,
+            oldest_call_wait=round(waited, 3),
+        )
+        stats = self.stats
+        if stats is None:
+            return heartbeat
+        connections, websockets = self.connection_counts()
+        return dataclasses.replace(
+            heartbeat,
+            statuses=stats.statuses[1:],
+            buckets=list(stats.buckets),
+            duration_sum=round(stats.duration_sum, 6),
+            connections=connections,
+            websockets=websockets,
+        )
 
     def connection_counts(self) -> tuple[int, int]:
         """(plain HTTP connections, WebSockets) open now, for /metrics."""

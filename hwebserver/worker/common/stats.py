@@ -1,11 +1,10 @@
 """What one worker counts of its requests for /metrics: status classes and a duration
 histogram. Kept only when some port has ADMIN_ENDPOINTS, so a service without metrics pays
-nothing; the counts travel to the supervisor in each heartbeat, which adds up all workers.
+nothing; the counts travel to the supervisor in each heartbeat (WorkerState.heartbeat), which adds up
+all workers.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 # Upper bounds (seconds) of the request-duration histogram's buckets; +Inf is implied.
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -25,14 +24,3 @@ class RequestStats:
         self.statuses = [0] * 6
         self.buckets = [0] * (len(DURATION_BUCKETS) + 1)  # not cumulative; the last is +Inf
         self.duration_sum = 0.0
-
-    def report(self, connections: int, websockets: int) -> dict[str, Any]:
-        """The heartbeat's share: these counters and the worker's open connections (plain
-        HTTP ones and WebSockets, counted by WorkerState.connection_counts)."""
-        return {
-            "statuses": self.statuses[1:],
-            "buckets": self.buckets,
-            "duration_sum": round(self.duration_sum, 6),
-            "connections": connections,
-            "websockets": websockets,
-        }

@@ -9,10 +9,9 @@ applies them to every request of the port, whatever serves it.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ...api.request import Request
 from ...api.response import Response
+from ...api.settings import PortSettings
 from .base import PortPolicy
 from .cors import CorsPolicy
 from .hosts import AllowedHosts
@@ -49,25 +48,22 @@ class PolicyChain(PortPolicy):
         return [line for policy in self.policies for line in policy.header_lines(request)]
 
 
-def build_policy(settings: dict[str, Any]) -> PortPolicy | None:
+def build_policy(settings: PortSettings) -> PortPolicy | None:
     """The port's policy, or None; bad values -> ValueError naming the setting."""
     policies: list[PortPolicy] = []
-    hosts = settings.get("ALLOWED_HOSTS")
-    if hosts is not None:
-        policies.append(AllowedHosts(hosts))
-    exempt = compile_exemptions(settings.get("SSL_REDIRECT_EXEMPT") or ())  # checked always
-    if settings.get("SSL_REDIRECT"):
-        policies.append(SslRedirect(settings.get("SSL_REDIRECT_HOST"), exempt))
-    origins = settings.get("CORS_ORIGIN_WHITELIST")
-    if origins:
-        policies.append(CorsPolicy(origins))
-    seconds = settings.get("SECURE_HSTS_SECONDS") or 0
-    if seconds:
+    if settings.ALLOWED_HOSTS is not None:
+        policies.append(AllowedHosts(settings.ALLOWED_HOSTS))
+    exempt = compile_exemptions(settings.SSL_REDIRECT_EXEMPT or ())  # checked always
+    if settings.SSL_REDIRECT:
+        policies.append(SslRedirect(settings.SSL_REDIRECT_HOST, exempt))
+    if settings.CORS_ORIGIN_WHITELIST:
+        policies.append(CorsPolicy(settings.CORS_ORIGIN_WHITELIST))
+    if settings.SECURE_HSTS_SECONDS:
         policies.append(
             Hsts(
-                int(seconds),
-                bool(settings.get("SECURE_HSTS_INCLUDE_SUBDOMAINS")),
-                bool(settings.get("SECURE_HSTS_PRELOAD")),
+                settings.SECURE_HSTS_SECONDS,
+                settings.SECURE_HSTS_INCLUDE_SUBDOMAINS,
+                settings.SECURE_HSTS_PRELOAD,
             )
         )
     if not policies:

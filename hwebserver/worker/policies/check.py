@@ -7,17 +7,20 @@ raised by run() in the caller, rather than a worker that fails to start.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from ...api.settings import PortSettings
 from ..common.port_logs import check_log_file
 from .build import build_policy
 from .tls import server_ssl_context
 
 
-def check_port_settings(port_name: str, settings: dict[str, Any]) -> None:
+def check_port_settings(port_name: str, settings: Mapping[str, Any]) -> None:
+    typed = PortSettings.of(settings)
     try:
-        server_ssl_context(settings)
-        build_policy(settings)
-        check_log_file(settings)
+        server_ssl_context(typed)
+        build_policy(typed)
+        check_log_file(typed)
     except ValueError as exc:
         raise ValueError(f"port {port_name!r}: {exc}") from None

@@ -20,7 +20,9 @@ at start-up, never a failure inside a worker.
 from __future__ import annotations
 
 import ssl
-from typing import Any, NoReturn
+from typing import NoReturn
+
+from ...api.settings import PortSettings
 
 _NEEDS_CERTIFICATE = (
     "SSL_CERTIFICATE_KEY",
@@ -46,21 +48,21 @@ def _refuse_passphrase() -> NoReturn:
     raise ValueError("the key is encrypted with a passphrase")
 
 
-def server_ssl_context(settings: dict[str, Any]) -> ssl.SSLContext | None:
+def server_ssl_context(settings: PortSettings) -> ssl.SSLContext | None:
     """The listener's context, None without SSL_CERTIFICATE; bad settings -> ValueError."""
-    certificate = settings.get("SSL_CERTIFICATE")
+    certificate = settings.SSL_CERTIFICATE
     if not certificate:
         for setting in _NEEDS_CERTIFICATE:
-            if settings.get(setting):
+            if getattr(settings, setting):
                 raise ValueError(f"{setting} is set but SSL_CERTIFICATE is not")
         return None
-    key = settings.get("SSL_CERTIFICATE_KEY") or None
+    key = settings.SSL_CERTIFICATE_KEY or None
     _readable("SSL_CERTIFICATE", certificate)
     if key is not None:
         _readable("SSL_CERTIFICATE_KEY", key)
-    client_ca = settings.get("SSL_CLIENT_CA") or None
+    client_ca = settings.SSL_CLIENT_CA or None
     if client_ca is not None:
-        if not settings.get("SSL_VERIFY_PEER"):
+        if not settings.SSL_VERIFY_PEER:
             raise ValueError("SSL_CLIENT_CA is set but SSL_VERIFY_PEER is not")
         _readable("SSL_CLIENT_CA", client_ca)
     try:
@@ -78,19 +80,19 @@ def server_ssl_context(settings: dict[str, Any]) -> ssl.SSLContext | None:
             + (f" with key {key!r}" if key else "")
             + f" ({_reason(exc)}); both must be PEM files, the key unencrypted and matching"
         ) from None
-    dh_params = settings.get("SSL_DH_PARAMS")
+    dh_params = settings.SSL_DH_PARAMS
     if dh_params:
         _readable("SSL_DH_PARAMS", dh_params)
         try:
             context.load_dh_params(dh_params)
         except ssl.SSLError as exc:
             raise ValueError(f"SSL_DH_PARAMS: cannot load {dh_params!r} ({_reason(exc)})") from None
-    ciphers = settings.get("SSL_CIPHERS") or DEFAULT_CIPHERS
+    ciphers = settings.SSL_CIPHERS or DEFAULT_CIPHERS
     try:
         context.set_ciphers(ciphers)
     except ssl.SSLError:
         raise ValueError(f"SSL_CIPHERS: no cipher suite matches {ciphers!r}") from None
-    if settings.get("SSL_VERIFY_PEER"):
+    if settings.SSL_VERIFY_PEER:
         context.verify_mode = ssl.CERT_REQUIRED
     context.set_alpn_protocols(["http/1.1"])
     return context

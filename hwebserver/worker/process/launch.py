@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from ...api.tracebacks import exception_summary, format_user_exception
-from ..common.control import BOOT_FAILED, READY, encode
+from ..common.messages import BootFailed, Ready, encode
 from . import linux
 
 ENV_NAME = "HWEBSERVER_WORKER"
@@ -85,7 +85,7 @@ class _PendingLaunch:
             with socket.socket(fileno=os.dup(self.launch.control_fd)) as sock:
                 sock.setblocking(True)
                 sock.settimeout(5.0)
-                sock.sendall(encode(BOOT_FAILED, **boot_failure(error, summary)))
+                sock.sendall(encode(boot_failure(error, summary)))
         except OSError:
             return False  # the supervisor still sees the exit before READY
         return True
@@ -140,7 +140,7 @@ def report_checked(launch: WorkerLaunch, sources: list[str]) -> None:
     with socket.socket(fileno=os.dup(launch.control_fd)) as sock:
         sock.setblocking(True)
         sock.settimeout(5.0)
-        sock.sendall(encode(READY, pid=os.getpid(), sources=sources))
+        sock.sendall(encode(Ready(os.getpid(), sources=sources)))
 
 
 def report_failure(launch: WorkerLaunch, exc: BaseException) -> None:
@@ -148,8 +148,8 @@ def report_failure(launch: WorkerLaunch, exc: BaseException) -> None:
     _PendingLaunch(launch).report(format_user_exception(exc), exception_summary(exc))
 
 
-def boot_failure(error: str, summary: str | None) -> dict[str, str]:
-    """The fields of BOOT_FAILED: `error`, the traceback (or a sentence), and `summary`, the
-    one line that says what failed (`SyntaxError: invalid syntax (service.py, line 3)`)."""
+def boot_failure(error: str, summary: str | None) -> BootFailed:
+    """BOOT_FAILED: `error`, the traceback (or a sentence), and `summary`, the one line that
+    says what failed (`SyntaxError: invalid syntax (service.py, line 3)`)."""
     lines = [line for line in error.splitlines() if line.strip()]
-    return {"error": error, "summary": summary or (lines[-1] if lines else "failed to boot")}
+    return BootFailed(error, summary or (lines[-1] if lines else "failed to boot"))

@@ -22,10 +22,11 @@ import psutil
 
 from ...api.tracebacks import exception_summary, format_user_exception
 from ..admin import endpoints as admin
-from ..common import control
+from ..common import control, messages
 from ..common.config import Listener, WorkerConfig
-from ..common.control import FrameDecoder, Message
+from ..common.control import FrameDecoder
 from ..common.logs import REPORT_INTERVAL, OncePerInterval, ServerLog, reopen_log_files
+from ..common.messages import ControlMessage, Drain, Ready, Shutdown, Stop
 from . import current, launch, linux, user_hooks
 from .server import WorkerServer
 from .sources import application_sources
@@ -42,7 +43,9 @@ IMMEDIATE = "immediate"
 class ControlChannel(asyncio.Protocol):
     """The worker's end of the control pipe, on the event loop."""
 
-    def __init__(self, on_message: Callable[[Message], None], on_lost: Callable[[], None]) -> None:
+    def __init__(
+        self, on_message: Callable[[ControlMessage], None], on_lost: Callable[[], None]
+    ) -> None:
         self.on_message = on_message
         self.on_lost = on_lost
         self.decoder = FrameDecoder()
@@ -54,12 +57,13 @@ class ControlChannel(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         try:
-            messages = self.decoder.feed(data)
+            decoded = [messages.decode(frame) for frame in self.decoder.feed(data)]
         except control.ControlProtocolError:
             self.on_lost()
             return
-        for message in messages:
-            self.on_message(message)
+        for message in decoded:
+            if message is not None:
+                self.on_message(message)
 
     def eof_received(self) -> bool:
         self.on_lost()
@@ -70,10 +74,10 @@ class ControlChannel(asyncio.Protocol):
             self.closed.set_result(None)
         self.on_lost()
 
-    def send(self, kind: str, **fields: Any) -> None:
+    def send(self, message: ControlMessage) -> None:
         transport = self.transport
         if transport is not None and not transport.is_closing():
-            transport.write(control.encode(kind, **fields))
+            transport.write(messages.encode(message))
 
     async def close(self, timeout: float = 2.0) -> None:
         """Flush what is buffered, then close."""
@@ -127,7 +131,7 @@ class WorkerProcess:
 
     def _ask_supervisor_to_stop(self) -> None:
         if self.channel is not None:
-            self.channel.send(control.SHUTDOWN)
+            self.channel.send(Shutdown())
 
     # -- the loop --------------------------------------------------------------------------------
     def run(self) -> int:
@@ -152,16 +156,18 @@ class WorkerProcess:
         try:
             await self.server.start()
         except Exception as exc:
-            failure = launch.boot_failure(format_user_exception(exc), exception_summary(exc))
-            self.channel.send(control.BOOT_FAILED, **failure)
+            self.channel.send(
+                launch.boot_failure(format_user_exception(exc), exception_summary(exc))
+            )
             await self.channel.close()
             return 1
         self.channel.send(
-            control.READY,
-            pid=os.getpid(),
-            generation=self.generation,
-            sources=application_sources(),
-            stop_hooks=user_hooks.has_stop_hooks(),  # the supervisor waits for them too
+            Ready(
+                os.getpid(),
+                self.generation,
+                application_sources(),
+                stop_hooks=user_hooks.has_stop_hooks(),  # the supervisor waits for them too
+            )
         )
         admin.connect(
             self.server.state, self.channel.send, self._supervisor_linked, self.generation
@@ -227,15 +233,8 @@ class WorkerProcess:
         state = self.server.state
         assert loop is not None and state is not None and self.channel is not None
         now = loop.time()
-        self.channel.send(
-            control.HEARTBEAT,
-            served=state.requests_served,
-            in_flight=state.in_flight,
-            lag=round(max(0.0, now - self._beat_due), 4),
-            rss=self._measure_rss(),
-            **admin.thread_backlog(state),
-            **(state.stats.report(*state.connection_counts()) if state.stats is not None else {}),
-        )
+        lag = round(max(0.0, now - self._beat_due), 4)
+        self.channel.send(state.heartbeat(lag, self._measure_rss()))
 
     def _measure_rss(self) -> int:
         """psutil opens /proc/<pid>/statm each time: with no descriptor left (EMFILE) that
@@ -247,12 +246,11 @@ class WorkerProcess:
         return self._rss
 
     # -- stopping ------------------------------------------------------------------------------
-    def _on_message(self, message: Message) -> None:
-        kind = message["kind"]
-        if kind == control.DRAIN:
-            mode = message.get("mode")
+    def _on_message(self, message: ControlMessage) -> None:
+        if isinstance(message, Drain):
+            mode = message.mode
             self._stop(control.RETIRE if mode == control.RETIRE else control.SHUTDOWN_MODE)
-        elif kind == control.STOP:
+        elif isinstance(message, Stop):
             self._stop(IMMEDIATE)
         else:
             admin.on_control_message(self.server.state, message)
@@ -283,7 +281,7 @@ class WorkerProcess:
             transport = channel.transport
             if transport is not None and not transport.is_closing():
                 self.asked_supervisor_to_stop = True
-                channel.send(control.SHUTDOWN, signal=name)
+                channel.send(Shutdown(name))
                 return
         self._stop(control.SHUTDOWN_MODE)
 

@@ -85,9 +85,9 @@ class WorkerServer:
                 await result
         for listener in self.listeners:
             if listener.ssl_context is None:
-                listener.ssl_context = server_ssl_context(listener.settings)
-            listener.policy = build_policy(listener.settings)
-            state.log.open_port_log(listener.name, listener.settings)
+                listener.ssl_context = server_ssl_context(listener.options)
+            listener.policy = build_policy(listener.options)
+            state.log.open_port_log(listener.name, listener.options)
         admin.install(state, self.listeners)  # ADMIN_ENDPOINTS: /metrics, /livez, /readyz
         request_ids.install(state, self.listeners)  # ACCESS_LOG_FORMAT json: X-Request-Id
         # The service's @onWorkerStart hooks: once the ports' settings were found good, and
