@@ -55,8 +55,9 @@ def servers() -> list[tuple[Server, tuple[Package, ...]]]:
         "uvloop",
         "--ws",
         "websockets",
+        # No ping during a run (the client counts frame bytes, as for the other servers).
         "--ws-ping-interval",
-        "0",
+        "600",
         "--log-level",
         "warning",
         "--no-access-log",
@@ -66,7 +67,15 @@ def servers() -> list[tuple[Server, tuple[Package, ...]]]:
     return [
         (
             Server(
-                "hwebserver WebSocket.send loop", [str(PROJECT_PYTHON), "fanout_hw.py", "{port}"]
+                "hwebserver WebSocket.broadcast()",
+                [str(PROJECT_PYTHON), "fanout_hw.py", "{port}", "broadcast"],
+            ),
+            project("httptools", "uvloop"),
+        ),
+        (
+            Server(
+                "hwebserver WebSocket.send loop",
+                [str(PROJECT_PYTHON), "fanout_hw.py", "{port}", "send"],
             ),
             project("httptools", "uvloop"),
         ),
@@ -211,6 +220,7 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
+    parser.add_argument("--server", action="append", help="only the servers whose name has this")
     args = parser.parse_args()
     raise_fd_limit()
     if len(os.sched_getaffinity(0)) >= 2:
@@ -222,6 +232,8 @@ def main() -> int:
             figures: dict[str, list[dict[str, float]]] = {}
             for _ in range(args.rounds):
                 for server, _packages in servers():
+                    if args.server and not any(part in server.name for part in args.server):
+                        continue
                     result = measure(server, Path(tmp), clients, args.messages)
                     figures.setdefault(server.name, []).append(result)
                     print(

@@ -1,6 +1,7 @@
-"""Fan-out on hwebserver: `python fanout_hw.py PORT`. Every WebSocket open on /fanout gets
-every message any of them sends (scripts/bench_fanout.py), sent one client after the other
-with the public send path, as a handler author writes it."""
+"""Fan-out on hwebserver: `python fanout_hw.py PORT MODE`. Every WebSocket open on /fanout
+gets every message any of them sends (scripts/bench_fanout.py): with MODE `send`, one
+`await send()` per client, as a handler author writes it first; with `broadcast`, through
+`WebSocket.broadcast()` (the message encoded once, no wait per client)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 import hwebserver
 
 OPEN: set[hwebserver.WebSocket] = set()
+BROADCAST = sys.argv[2:] == ["broadcast"]
 
 
 @hwebserver.webSocket("/fanout")
@@ -19,6 +21,9 @@ class Fanout(hwebserver.WebSocket):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         assert text_data is not None
+        if BROADCAST:
+            await hwebserver.WebSocket.broadcast(OPEN, text_data)
+            return
         for socket in list(OPEN):
             try:
                 await socket.send(text_data)
