@@ -813,8 +813,12 @@ def print_bounds(bounds: list[dict[str, object]]) -> None:
 
 # The runs beside the wrk workloads (--only websocket, --only idle) and their packages.
 WEBSOCKET_PACKAGES = HW_PACKAGES + project("websockets") + peers("websockets")
+FANOUT_PACKAGES = (
+    HW_PACKAGES + project("websockets") + peers("websockets", "uvicorn", "uvloop", "starlette")
+)
 SIDE_RUNS = {
     "websocket": WEBSOCKET_PACKAGES,
+    "fanout": FANOUT_PACKAGES,
     "idle": HW_PACKAGES + peers("uvicorn", "httptools", "uvloop"),
 }
 
@@ -865,6 +869,47 @@ def run_websocket_bench(
         }
         for name, values in runs.items()
     ]
+
+
+def run_fanout(args: argparse.Namespace, found: dict[Package, str]) -> list[dict[str, object]]:
+    """WebSocket fan-out: scripts/bench_fanout.py measures every server, rounds alternated."""
+    output = Path(tempfile.mkdtemp()) / "fanout.json"
+    command = [
+        str(PROJECT_PYTHON),
+        str(ROOT / "scripts" / "bench_fanout.py"),
+        "--messages",
+        str(args.fanout_messages),
+        "--rounds",
+        str(args.rounds),
+        "--json",
+        str(output),
+    ]
+    for clients in args.fanout_clients or [1000, 10_000]:
+        command += ["--clients", str(clients)]
+    print("\n== WebSocket fan-out", flush=True)
+    result = subprocess.run(command, text=True, timeout=3600)
+    try:
+        rows: list[dict[str, object]] = json.loads(output.read_text())
+    except (OSError, ValueError):
+        print(f"  fan-out failed (exit {result.returncode})")
+        return []
+    for row in rows:
+        row["versions"] = {str(p): found.get(p, "missing") for p in FANOUT_PACKAGES}
+    return rows
+
+
+def print_fanout_table(rows: list[dict[str, object]]) -> None:
+    header = f"{'workload':28} {'server':34} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/msg':>10} {'msg/CPU s':>10} {'ratio':>7}"
+    print("\n" + header)
+    print("-" * len(header))
+    for row in rows:
+        print(
+            f"{row['workload']:28} {row['server']:34} {row['p50_ms']:8.1f} {row['p99_ms']:8.1f} "
+            f"{row['cpu_us_per_delivery']:10.2f} {row['deliveries_per_cpu_s']:10,.0f} "
+            f"{row['ratio']:6.2f}x"
+        )
+    print("p50/p99: from the send until the last client has the message; CPU: the server's per")
+    print("  delivered message; ratio: messages delivered per CPU second over the best peer's")
 
 
 IDLE_CONNECTIONS = 10_000
@@ -1082,6 +1127,15 @@ def main() -> int:
         "row is run again on its code, in the same rounds",
     )
     parser.add_argument(
+        "--fanout-clients",
+        type=int,
+        action="append",
+        help="open WebSockets of the fan-out rows (repeatable; default 1,000 and 10,000)",
+    )
+    parser.add_argument(
+        "--fanout-messages", type=int, default=100, help="messages per fan-out round"
+    )
+    parser.add_argument(
         "--record-versions",
         action="store_true",
         help="run even where installed versions differ from scripts/bench_versions.json, "
@@ -1099,6 +1153,7 @@ def main() -> int:
     rows: list[dict[str, object]] = []
     memory_rows: list[dict[str, object]] = []
     bounds: list[dict[str, object]] = []
+    fanout_rows: list[dict[str, object]] = []
     chosen = workloads(static_dir, work, set(args.only) if args.only else None)
     sides = {
         name: packages
@@ -1131,6 +1186,8 @@ def main() -> int:
             rows.extend(run_websocket_bench(args, found))
         if "idle" in sides:
             memory_rows.extend(run_idle_memory(args, work))
+        if "fanout" in sides:
+            fanout_rows.extend(run_fanout(args, found))
     finally:
         if rows:
             print_table(rows)
@@ -1138,6 +1195,8 @@ def main() -> int:
             print_bounds(bounds)
         if memory_rows:
             print_memory_table(memory_rows)
+        if fanout_rows:
+            print_fanout_table(fanout_rows)
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(
             json.dumps(
@@ -1147,6 +1206,7 @@ def main() -> int:
                     "rows": rows,
                     "idle_memory": memory_rows,
                     "mounted_app_bounds": bounds,
+                    "fanout": fanout_rows,
                     "versions": {str(p): v for p, v in found.items()},
                     "refused_for_versions": refused,
                 },
