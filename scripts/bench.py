@@ -37,6 +37,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+from bench_versions import (
+    APP_PACKAGES,
+    RECORD,
+    Package,
+    installed,
+    mismatches,
+    peers,
+    project,
+    record,
+    system,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ROOT / "scripts" / "bench_apps"
@@ -60,6 +71,9 @@ class Server:
     pinned: bool = True
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    # What its figures depend on: checked against scripts/bench_versions.json before a
+    # workload runs, and printed with the table (bench_versions.py).
+    packages: tuple[Package, ...] = ()
 
     def start(self, log_dir: Path) -> None:
         command = [part.replace("{port}", str(self.port)) for part in self.command]
@@ -261,8 +275,22 @@ def measure(contender: Contender, seconds: float, workload: Workload) -> tuple[M
     return run, busy
 
 
+HW_PACKAGES = project("httptools", "uvloop")
+
+
+def app_packages(app: str) -> tuple[str, ...]:
+    """The packages of a "module:attribute" app of bench_apps."""
+    return APP_PACKAGES.get(app.partition(":")[0], ())
+
+
 def hw(name: str, env: dict[str, str] | None = None, pinned: bool = True) -> Server:
-    return Server(name, [str(PROJECT_PYTHON), str(APPS / "hw_app.py"), "{port}"], env or {}, pinned)
+    return Server(
+        name,
+        [str(PROJECT_PYTHON), str(APPS / "hw_app.py"), "{port}"],
+        env or {},
+        pinned,
+        packages=HW_PACKAGES,
+    )
 
 
 def with_baseline(workload: Workload, checkout: Path | None) -> Workload:
@@ -281,6 +309,7 @@ def with_baseline(workload: Workload, checkout: Path | None) -> Workload:
                 list(server.command),
                 {**server.env, "PYTHONPATH": str(checkout)},
                 server.pinned,
+                packages=server.packages,
             )
             contenders.append(dataclasses.replace(contender, server=twin))
     return dataclasses.replace(workload, contenders=contenders)
@@ -308,12 +337,17 @@ def uvicorn(
         command += ["--workers", str(workers)]
     if keepalive is not None:
         command += ["--timeout-keep-alive", str(keepalive)]
-    return Server(name, command, pinned=pinned)
+    packages = peers("uvicorn", "httptools", "uvloop", *app_packages(app))
+    return Server(name, command, pinned=pinned, packages=packages)
 
 
 def hw_mount(name: str, kind: str) -> Server:
     """hwebserver serving a peer's own app object, mounted (scripts/bench_apps/hw_mount.py)."""
-    return Server(name, [str(PROJECT_PYTHON), str(APPS / "hw_mount.py"), kind, "{port}"])
+    return Server(
+        name,
+        [str(PROJECT_PYTHON), str(APPS / "hw_mount.py"), kind, "{port}"],
+        packages=HW_PACKAGES + project(*app_packages(f"peer_{kind}")),
+    )
 
 
 def gunicorn_gthread(name: str, app: str) -> Server:
@@ -336,6 +370,7 @@ def gunicorn_gthread(name: str, app: str) -> Server:
             "warning",
             app,
         ],
+        packages=peers("gunicorn", *app_packages(app)),
     )
 
 
@@ -359,12 +394,15 @@ def granian(name: str, app: str) -> Server:
             "2048",
             app,
         ],
+        packages=peers("granian", *app_packages(app)),
     )
 
 
 def raw_ceiling() -> Server:
     return Server(
-        "raw uvloop+httptools", [str(PEERS / "python"), str(APPS / "raw_ceiling.py"), "{port}"]
+        "raw uvloop+httptools",
+        [str(PEERS / "python"), str(APPS / "raw_ceiling.py"), "{port}"],
+        packages=peers("httptools", "uvloop"),
     )
 
 
@@ -380,7 +418,9 @@ http {{ access_log off; sendfile on; tcp_nopush on; include /etc/nginx/mime.type
   server {{ listen 127.0.0.1:{port}; location /static/ {{ alias {static_dir}/; }} }} }}
 """
     )
-    return Server("nginx", ["nginx", "-c", str(conf), "-p", str(work)], port=port)
+    return Server(
+        "nginx", ["nginx", "-c", str(conf), "-p", str(work)], port=port, packages=system("nginx")
+    )
 
 
 def workloads(static_dir: Path, work: Path, selected: set[str] | None) -> list[Workload]:
@@ -571,8 +611,38 @@ def _hw_has(name: str) -> bool:
     return probe.returncode == 0
 
 
+def workload_packages(workload: Workload) -> set[Package]:
+    return {package for c in workload.contenders for package in c.server.packages}
+
+
+def versions_of(server: Server, found: dict[Package, str]) -> dict[str, str]:
+    """{"uvicorn (peers)": "0.55.0", ...}: what the server's row was measured with."""
+    return {str(package): found.get(package, "missing") for package in server.packages}
+
+
+def version_gate(
+    workloads: list[Workload], found: dict[Package, str], accept: bool
+) -> tuple[list[Workload], list[str]]:
+    """The workloads whose versions are the recorded ones (all of them with `accept`), and a
+    loud line for each one left out."""
+    kept, refused = [], []
+    for workload in workloads:
+        differ = mismatches(workload_packages(workload), found)
+        if differ and not accept:
+            refused.append(f"{workload.name}: " + "; ".join(differ))
+        else:
+            kept.append(workload)
+    return kept, refused
+
+
+def print_versions(found: dict[Package, str]) -> None:
+    print("\nversions (scripts/bench_versions.json; peers: .bench/peers; project: .venv)")
+    for package in sorted(found, key=str):
+        print(f"  {package}: {found[package]}")
+
+
 def run_workload(
-    workload: Workload, args: argparse.Namespace, log_dir: Path
+    workload: Workload, args: argparse.Namespace, log_dir: Path, found: dict[Package, str]
 ) -> list[dict[str, object]]:
     print(f"\n== {workload.name}", flush=True)
     try:
@@ -622,6 +692,7 @@ def run_workload(
                     "rss_mib": contender.server.rss_mib(),
                     "ratio": median / baseline if baseline else float("nan"),
                     "baseline": workload.baseline,
+                    "versions": versions_of(contender.server, found),
                 }
             )
             if alone:
@@ -740,7 +811,21 @@ def print_bounds(bounds: list[dict[str, object]]) -> None:
     print("own/hw: own over hwebserver's own")
 
 
-def run_websocket_bench(args: argparse.Namespace) -> list[dict[str, object]]:
+# The runs beside the wrk workloads (--only websocket, --only idle) and their packages.
+WEBSOCKET_PACKAGES = HW_PACKAGES + project("websockets") + peers("websockets")
+FANOUT_PACKAGES = (
+    HW_PACKAGES + project("websockets") + peers("websockets", "uvicorn", "uvloop", "starlette")
+)
+SIDE_RUNS = {
+    "websocket": WEBSOCKET_PACKAGES,
+    "fanout": FANOUT_PACKAGES,
+    "idle": HW_PACKAGES + peers("uvicorn", "httptools", "uvloop"),
+}
+
+
+def run_websocket_bench(
+    args: argparse.Namespace, found: dict[Package, str]
+) -> list[dict[str, object]]:
     """WebSocket echo with 50 clients: scripts/bench_websocket.py measures both servers."""
     print("\n== WebSocket echo, 50 clients", flush=True)
     command = [
@@ -780,9 +865,51 @@ def run_websocket_bench(args: argparse.Namespace) -> list[dict[str, object]]:
             "rss_mib": float("nan"),
             "ratio": statistics.median(values) / baseline,
             "baseline": names[-1],
+            "versions": {str(p): found.get(p, "missing") for p in WEBSOCKET_PACKAGES},
         }
         for name, values in runs.items()
     ]
+
+
+def run_fanout(args: argparse.Namespace, found: dict[Package, str]) -> list[dict[str, object]]:
+    """WebSocket fan-out: scripts/bench_fanout.py measures every server, rounds alternated."""
+    output = Path(tempfile.mkdtemp()) / "fanout.json"
+    command = [
+        str(PROJECT_PYTHON),
+        str(ROOT / "scripts" / "bench_fanout.py"),
+        "--messages",
+        str(args.fanout_messages),
+        "--rounds",
+        str(args.rounds),
+        "--json",
+        str(output),
+    ]
+    for clients in args.fanout_clients or [1000, 10_000]:
+        command += ["--clients", str(clients)]
+    print("\n== WebSocket fan-out", flush=True)
+    result = subprocess.run(command, text=True, timeout=3600)
+    try:
+        rows: list[dict[str, object]] = json.loads(output.read_text())
+    except (OSError, ValueError):
+        print(f"  fan-out failed (exit {result.returncode})")
+        return []
+    for row in rows:
+        row["versions"] = {str(p): found.get(p, "missing") for p in FANOUT_PACKAGES}
+    return rows
+
+
+def print_fanout_table(rows: list[dict[str, object]]) -> None:
+    header = f"{'workload':28} {'server':34} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/msg':>10} {'msg/CPU s':>10} {'ratio':>7}"
+    print("\n" + header)
+    print("-" * len(header))
+    for row in rows:
+        print(
+            f"{row['workload']:28} {row['server']:34} {row['p50_ms']:8.1f} {row['p99_ms']:8.1f} "
+            f"{row['cpu_us_per_delivery']:10.2f} {row['deliveries_per_cpu_s']:10,.0f} "
+            f"{row['ratio']:6.2f}x"
+        )
+    print("p50/p99: from the send until the last client has the message; CPU: the server's per")
+    print("  delivered message; ratio: messages delivered per CPU second over the best peer's")
 
 
 IDLE_CONNECTIONS = 10_000
@@ -963,6 +1090,16 @@ def print_table(rows: list[dict[str, object]]) -> None:
     print("ratio: median req/s over the median of the workload's baseline peer, same run")
     print("CPU us/req: the server's user + system CPU per request (median of rounds); it depends")
     print("  less than req/s on what else the machine runs")
+    print("measured with (name version (venv); checked against scripts/bench_versions.json):")
+    seen: set[str] = set()
+    for row in rows:
+        versions = row.get("versions")
+        if isinstance(versions, dict) and versions and row["server"] not in seen:
+            seen.add(str(row["server"]))
+            listed = ", ".join(
+                f"{name.replace(' (', ' ' + v + ' (')}" for name, v in versions.items()
+            )
+            print(f"  {row['server']}: {listed}")
     busy_rows = [row for row in rows if row.get("busy_completed") is not None]
     if busy_rows:
         print("mixed: slow (2 s) calls answered while wrk ran, over all rounds:")
@@ -989,6 +1126,21 @@ def main() -> int:
         help="a checkout of another version (git worktree add DIR COMMIT): each hwebserver "
         "row is run again on its code, in the same rounds",
     )
+    parser.add_argument(
+        "--fanout-clients",
+        type=int,
+        action="append",
+        help="open WebSockets of the fan-out rows (repeatable; default 1,000 and 10,000)",
+    )
+    parser.add_argument(
+        "--fanout-messages", type=int, default=100, help="messages per fan-out round"
+    )
+    parser.add_argument(
+        "--record-versions",
+        action="store_true",
+        help="run even where installed versions differ from scripts/bench_versions.json, "
+        "and record the installed ones there",
+    )
     args = parser.parse_args()
     raise_fd_limit()
     work = Path(tempfile.mkdtemp(prefix="hwebserver-bench-"))
@@ -1001,15 +1153,41 @@ def main() -> int:
     rows: list[dict[str, object]] = []
     memory_rows: list[dict[str, object]] = []
     bounds: list[dict[str, object]] = []
+    fanout_rows: list[dict[str, object]] = []
+    chosen = workloads(static_dir, work, set(args.only) if args.only else None)
+    sides = {
+        name: packages
+        for name, packages in SIDE_RUNS.items()
+        if not args.only or any(name in only.lower() for only in args.only)
+    }
+    wanted = {p for w in chosen for p in workload_packages(w)}
+    wanted |= {p for packages in sides.values() for p in packages}
+    found = installed(wanted | set(system("wrk")))  # wrk: printed, not checked
+    chosen, refused = version_gate(chosen, found, args.record_versions)
+    for name, packages in list(sides.items()):
+        differ = mismatches(set(packages), found)
+        if differ and not args.record_versions:
+            refused.append(f"{name}: " + "; ".join(differ))
+            del sides[name]
+    for line in refused:
+        print(f"VERSION MISMATCH, not run: {line}", file=sys.stderr, flush=True)
+    if refused:
+        print(
+            "  (install the recorded versions, or accept these with --record-versions: the\n"
+            "  ratios measured before are then no longer the ones to compare with)",
+            file=sys.stderr,
+        )
     try:
-        for workload in workloads(static_dir, work, set(args.only) if args.only else None):
-            workload_rows = run_workload(with_baseline(workload, args.baseline), args, work)
+        for workload in chosen:
+            workload_rows = run_workload(with_baseline(workload, args.baseline), args, work, found)
             rows.extend(workload_rows)
             bounds.extend(app_bounds(workload, workload_rows))
-        if not args.only or any("websocket" in name.lower() for name in args.only):
-            rows.extend(run_websocket_bench(args))
-        if not args.only or any("idle" in name.lower() for name in args.only):
+        if "websocket" in sides:
+            rows.extend(run_websocket_bench(args, found))
+        if "idle" in sides:
             memory_rows.extend(run_idle_memory(args, work))
+        if "fanout" in sides:
+            fanout_rows.extend(run_fanout(args, found))
     finally:
         if rows:
             print_table(rows)
@@ -1017,6 +1195,8 @@ def main() -> int:
             print_bounds(bounds)
         if memory_rows:
             print_memory_table(memory_rows)
+        if fanout_rows:
+            print_fanout_table(fanout_rows)
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(
             json.dumps(
@@ -1026,13 +1206,22 @@ def main() -> int:
                     "rows": rows,
                     "idle_memory": memory_rows,
                     "mounted_app_bounds": bounds,
+                    "fanout": fanout_rows,
+                    "versions": {str(p): v for p, v in found.items()},
+                    "refused_for_versions": refused,
                 },
                 indent=2,
             )
         )
         print(f"written: {args.json}")
         shutil.rmtree(work, ignore_errors=True)
-    return 0
+        print_versions(found)
+    if args.record_versions:
+        record(found)
+        print(f"recorded: {RECORD}")
+    for line in refused:
+        print(f"VERSION MISMATCH, not run: {line}", file=sys.stderr)
+    return 1 if refused else 0
 
 
 if __name__ == "__main__":

@@ -84,22 +84,47 @@ class WebSocket:
         Exactly one of `data`, `text_data` and `bytes_data` is given (else TypeError)."""
         if data is None or text_data is not None or bytes_data is not None:
             data, is_binary = _channels_keywords(data, is_binary, text_data, bytes_data)
-        if isinstance(data, str):
-            payload, is_text = data.encode("utf-8"), not is_binary
-        elif isinstance(data, (bytes, bytearray, memoryview)):
-            payload, is_text = bytes(data), is_binary is False
-            if is_text:
-                try:
-                    payload.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    raise ValueError("send(..., is_binary=False) needs UTF-8 bytes") from exc
-        else:
-            raise TypeError(f"WebSocket.send() takes str or bytes, not {type(data).__name__}")
+        payload, is_text = message_payload(data, is_binary)
         channel = self._channel  # as _connected(), without a call per message
         if channel is None:
             raise OperationFailed("this WebSocket is not attached to a connection")
         if channel.send_message(payload, is_text):
             await channel.drain()
+
+    @staticmethod
+    async def broadcast(
+        sockets: Iterable[WebSocket],
+        data: str | bytes | bytearray | memoryview,
+        is_binary: bool | None = None,
+    ) -> int:
+        """Send one message to every WebSocket of `sockets` that is open; returns how many got it.
+
+        The message is encoded once, and handed to every connection before any is waited
+        for: a client that reads slowly never delays the others. Then, like send(), it waits
+        until each client that fell behind has taken in what it was sent (so a broadcast loop
+        keeps no more than a message or so per slow client in memory). WebSockets that are
+        closed, closing or not accepted yet are skipped, not raised for. `data` and
+        `is_binary` as for send().
+        """
+        payload, is_text = message_payload(data, is_binary)
+        behind: list[WebSocketChannel] = []
+        sent = 0
+        for socket in sockets:
+            channel = socket._channel
+            if channel is None:
+                continue
+            try:
+                if channel.send_message(payload, is_text):
+                    behind.append(channel)
+            except OperationFailed:  # closed meanwhile, or not accepted yet: not a recipient
+                continue
+            sent += 1
+        for channel in behind:
+            try:
+                await channel.drain()
+            except OperationFailed:  # it disconnected while behind: nothing to wait for
+                pass
+        return sent
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Start the closing handshake; before accept() this refuses the connection (403)."""
@@ -110,6 +135,24 @@ class WebSocket:
         if channel is None:
             raise OperationFailed("this WebSocket is not attached to a connection")
         return channel
+
+
+def message_payload(
+    data: str | bytes | bytearray | memoryview, is_binary: bool | None
+) -> tuple[bytes, bool]:
+    """(the message's bytes, whether it goes as text): a str goes as text, bytes as binary,
+    unless is_binary says otherwise; text given as bytes must be UTF-8."""
+    if isinstance(data, str):
+        return data.encode("utf-8"), not is_binary
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        payload, is_text = bytes(data), is_binary is False
+        if is_text:
+            try:
+                payload.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ValueError("send(..., is_binary=False) needs UTF-8 bytes") from exc
+        return payload, is_text
+    raise TypeError(f"WebSocket.send() takes str or bytes, not {type(data).__name__}")
 
 
 def _positional_capacity(function: Callable[..., Any]) -> tuple[int, set[str], bool]:

@@ -141,6 +141,29 @@ class Order(hwebserver.WebSocket):
         await self.send(text_data or "")
 
 
+ROOM: set[hwebserver.WebSocket] = set()
+
+
+@hwebserver.webSocket("/ws/room")
+class Room(hwebserver.WebSocket):
+    """WebSocket.broadcast(): a message to every member of the room (the sender too), then
+    'sent to N' to the sender; 'bytes:...' goes as a binary message. Left-behind members
+    (closed ones) stay in ROOM on purpose: broadcast() must skip them."""
+
+    async def connect(self, request: hwebserver.Request) -> None:
+        await self.accept()
+        ROOM.add(self)
+        await self.send(f"members {len(ROOM)}")
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        assert text_data is not None
+        if text_data.startswith("bytes:"):
+            count = await hwebserver.WebSocket.broadcast(ROOM, text_data[6:].encode())
+        else:
+            count = await hwebserver.WebSocket.broadcast(ROOM, text_data)
+        await self.send(f"sent to {count}")
+
+
 @hwebserver.urlHandler("/sent")
 def sent(request: hwebserver.Request) -> str:
     return str(_sent["count"])

@@ -612,3 +612,28 @@ def test_websocket_over_tls(tmp_path):
 
         run(scenario)
         wait_for_disconnect(server, "/ws/echo/tls", 4003)
+
+
+def test_broadcast_reaches_every_open_member_and_skips_closed_ones(tmp_path):
+    with websocket_server(tmp_path) as server:
+
+        async def scenario() -> None:
+            async with (
+                client(server, "/ws/room") as first,
+                client(server, "/ws/room") as second,
+                client(server, "/ws/room") as third,
+            ):
+                for ws, members in ((first, 1), (second, 2), (third, 3)):
+                    assert await ws.recv() == f"members {members}"
+                await second.send("hello all")
+                assert await first.recv() == "hello all"
+                assert await third.recv() == "hello all"
+                assert await second.recv() == "hello all"
+                assert await second.recv() == "sent to 3"
+                await third.close()
+                await first.send("bytes:binary now")
+                assert await first.recv() == b"binary now"
+                assert await second.recv() == b"binary now"
+                assert await first.recv() == "sent to 2"  # the closed one skipped, not raised
+
+        run(scenario)
