@@ -87,7 +87,7 @@ def exit_cause(worker: WorkerHandle, code: int) -> str:
     failure = worker.failure or ""
     if not failure and worker.phase in (Phase.RETIRING, Phase.STOPPING):
         return "recycled" if worker.recycle_reason is not None else "drained"
-    if failure == "failed to start":
+    if failure.startswith("failed to start"):
         return "boot_failed"
     if failure.startswith("sent no READY"):
         return "boot_timeout"

@@ -520,6 +520,9 @@ def test_a_reload_whose_worker_reports_a_boot_failure_is_aborted_and_the_old_one
     assert supervisor.counters.reloads_failed == 1
     supervisor.advance(2.6)
     assert {w.pid for w in fake.running()} == {w.pid for w in old}  # nothing replaced
+    if broken.code is None:  # it exits by itself after reporting
+        end(fake, supervisor, broken.pid, 1, 2.7)
+    assert supervisor.counters.exits["boot_failed"] == 1  # /metrics exits by cause
 
 
 def test_a_reload_whose_worker_sends_no_ready_in_time_is_aborted(
