@@ -14,7 +14,6 @@ the sockets close-on-exec again, and run() serves them (supervisor/listeners.py
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import socket
@@ -22,6 +21,8 @@ import sys
 from dataclasses import asdict, dataclass, field
 from types import TracebackType
 from typing import Any, NoReturn
+
+from ..worker.common.logs import flush_output
 
 ENV_NAME = "HWEBSERVER_REEXEC"
 NOTIFY_ENV = "NOTIFY_SOCKET"
@@ -156,17 +157,3 @@ def release_held_signals() -> None:
     """The new image's signal handlers are in place: a reload signal held since exec() is
     delivered now."""
     signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD_SIGNALS)
-
-
-def flush_output() -> None:
-    """What Python buffers for the log and stdout would be lost by exec()."""
-    for handler in logging.getLogger().handlers + logging.getLogger("hwebserver").handlers:
-        try:
-            handler.flush()
-        except Exception:
-            pass
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:
-            pass

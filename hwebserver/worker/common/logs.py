@@ -22,6 +22,7 @@ __all__ = [
     "REPORT_INTERVAL",
     "OncePerInterval",
     "ServerLog",
+    "flush_output",
     "reopen_log_files",
     "setup_console_logging",
 ]
@@ -34,6 +35,21 @@ _ACCESS_FORMAT = '%s "%s %s" %d %d %.2fms'
 # A failure that recurs (a heartbeat that cannot be built, a worker short of descriptors) is
 # logged at most once per this many seconds, not once per occurrence.
 REPORT_INTERVAL = 10.0
+
+
+def flush_output() -> None:
+    """Write out what Python buffers for the log and stdout: a process about to leave with
+    os._exit() or to replace itself with exec() would lose it."""
+    for handler in logging.getLogger().handlers + logger.handlers:
+        try:
+            handler.flush()
+        except Exception:
+            pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
 
 
 class ServerLog:

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import faulthandler
-import logging
 import os
 import signal
 import socket
-import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -25,7 +23,13 @@ from ..admin import endpoints as admin
 from ..common import control, messages
 from ..common.config import Listener, WorkerConfig
 from ..common.control import FrameDecoder
-from ..common.logs import REPORT_INTERVAL, OncePerInterval, ServerLog, reopen_log_files
+from ..common.logs import (
+    REPORT_INTERVAL,
+    OncePerInterval,
+    ServerLog,
+    flush_output,
+    reopen_log_files,
+)
 from ..common.messages import ControlMessage, Drain, Ready, Shutdown, Stop
 from . import current, launch, linux, user_hooks
 from .server import WorkerServer
@@ -326,14 +330,5 @@ def prepare_worker_process(supervisor_pid: int) -> None:
 def flush_and_exit(code: int) -> NoReturn:
     """Leave without running the application's atexit handlers or code after run(): those
     belong to the process that called run() first, not to its workers."""
-    for handler in logging.getLogger().handlers + logging.getLogger("hwebserver").handlers:
-        try:
-            handler.flush()
-        except Exception:
-            pass
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:
-            pass
+    flush_output()
     os._exit(code)
