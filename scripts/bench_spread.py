@@ -20,8 +20,9 @@ import threading
 import time
 from pathlib import Path
 
+import bench
 import psutil
-from bench import APPS, PEERS, PROJECT_PYTHON, Server, established, raise_fd_limit
+from bench import Server, established, raise_fd_limit
 
 
 def workers_of(server: Server) -> list[psutil.Process]:
@@ -64,32 +65,11 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=6)
     args = parser.parse_args()
     raise_fd_limit()
-    hw = Server(
-        f"hwebserver --workers {args.workers}",
-        [str(PROJECT_PYTHON), str(APPS / "hw_app.py"), "{port}"],
-        {"BENCH_WORKERS": str(args.workers)},
-        pinned=False,
+    hw = bench.hw(
+        f"hwebserver --workers {args.workers}", {"BENCH_WORKERS": str(args.workers)}, pinned=False
     )
-    uvicorn = Server(
-        f"uvicorn --workers {args.workers}",
-        [
-            str(PEERS / "uvicorn"),
-            "peer_asgi:app",
-            "--port",
-            "{port}",
-            "--workers",
-            str(args.workers),
-            "--http",
-            "httptools",
-            "--loop",
-            "uvloop",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-            "--backlog",
-            "2048",
-        ],
-        pinned=False,
+    uvicorn = bench.uvicorn(
+        f"uvicorn --workers {args.workers}", "peer_asgi:app", args.workers, pinned=False
     )
     paths = {hw.name: "/hello", uvicorn.name: "/"}
     with tempfile.TemporaryDirectory(prefix="hwebserver-bench-spread-") as tmp:
