@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import APPS, CLIENT_CPU, PROJECT_PYTHON, Server, cpu_seconds
-from bench_versions import Package, project, system
+from bench_versions import Package, installed, project, system
 
 GIB = 1 << 30
 HW = "hwebserver"
@@ -316,6 +316,11 @@ def print_table(result: list[dict[str, object]]) -> None:
     print("  ratio: nginx's CPU per GiB over the server's (above 1: cheaper than nginx)")
 
 
+def curl_version() -> str:
+    out = subprocess.run(["curl", "--version"], capture_output=True, text=True, timeout=10)
+    return out.stdout.split(" (", 1)[0] or "curl: unknown version"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=GIB, help="bytes of the file (1 GiB)")
@@ -329,6 +334,8 @@ def main() -> int:
     finally:
         shutil.rmtree(log_dir, ignore_errors=True)
     print_table(result)
+    print("measured with: " + ", ".join(f"{p} {v}" for p, v in installed(set(PACKAGES)).items()))
+    print(f"client: {curl_version()}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
     return 0
