@@ -816,9 +816,12 @@ WEBSOCKET_PACKAGES = HW_PACKAGES + project("websockets") + peers("websockets")
 FANOUT_PACKAGES = (
     HW_PACKAGES + project("websockets") + peers("websockets", "uvicorn", "uvloop", "starlette")
 )
+# Big bodies: hwebserver beside nginx (bench_bigbody.py names its packages).
+BIGBODY_PACKAGES = HW_PACKAGES + project("python-multipart") + system("nginx")
 SIDE_RUNS = {
     "websocket": WEBSOCKET_PACKAGES,
     "fanout": FANOUT_PACKAGES,
+    "bigbody": BIGBODY_PACKAGES,
     "idle": HW_PACKAGES + peers("uvicorn", "httptools", "uvloop"),
 }
 
@@ -896,6 +899,41 @@ def run_fanout(args: argparse.Namespace, found: dict[Package, str]) -> list[dict
     for row in rows:
         row["versions"] = {str(p): found.get(p, "missing") for p in FANOUT_PACKAGES}
     return rows
+
+
+def run_bigbody(args: argparse.Namespace, found: dict[Package, str]) -> list[dict[str, object]]:
+    """A 1 GiB upload stored and a 1 GiB download: scripts/bench_bigbody.py, beside nginx."""
+    output = Path(tempfile.mkdtemp()) / "bigbody.json"
+    command = [
+        str(PROJECT_PYTHON),
+        str(ROOT / "scripts" / "bench_bigbody.py"),
+        "--rounds",
+        str(args.rounds),
+        "--size",
+        str(args.bigbody_size),
+        "--json",
+        str(output),
+    ]
+    if args.bigbody_dir:
+        command += ["--dir", args.bigbody_dir]
+    print("\n== big bodies (upload stored, download)", flush=True)
+    result = subprocess.run(command, text=True, timeout=3600)
+    try:
+        rows: list[dict[str, object]] = json.loads(output.read_text())
+    except (OSError, ValueError):
+        print(f"  big bodies failed (exit {result.returncode})")
+        return []
+    finally:
+        shutil.rmtree(output.parent, ignore_errors=True)
+    for row in rows:
+        row["versions"] = {str(p): found.get(p, "missing") for p in BIGBODY_PACKAGES}
+    return rows
+
+
+def print_bigbody_table(rows: list[dict[str, object]]) -> None:
+    from bench_bigbody import print_table  # it imports this module: not at the top
+
+    print_table(rows)
 
 
 def print_fanout_table(rows: list[dict[str, object]]) -> None:
@@ -1136,6 +1174,13 @@ def main() -> int:
         "--fanout-messages", type=int, default=100, help="messages per fan-out round"
     )
     parser.add_argument(
+        "--bigbody-size", type=int, default=1 << 30, help="bytes of the big-body rows' file"
+    )
+    parser.add_argument(
+        "--bigbody-dir",
+        help="where the big-body rows' files live (default: the system temp dir; /dev/shm: tmpfs)",
+    )
+    parser.add_argument(
         "--record-versions",
         action="store_true",
         help="run even where installed versions differ from scripts/bench_versions.json, "
@@ -1154,6 +1199,7 @@ def main() -> int:
     memory_rows: list[dict[str, object]] = []
     bounds: list[dict[str, object]] = []
     fanout_rows: list[dict[str, object]] = []
+    bigbody_rows: list[dict[str, object]] = []
     chosen = workloads(static_dir, work, set(args.only) if args.only else None)
     sides = {
         name: packages
@@ -1188,6 +1234,8 @@ def main() -> int:
             memory_rows.extend(run_idle_memory(args, work))
         if "fanout" in sides:
             fanout_rows.extend(run_fanout(args, found))
+        if "bigbody" in sides:
+            bigbody_rows.extend(run_bigbody(args, found))
     finally:
         if rows:
             print_table(rows)
@@ -1197,6 +1245,8 @@ def main() -> int:
             print_memory_table(memory_rows)
         if fanout_rows:
             print_fanout_table(fanout_rows)
+        if bigbody_rows:
+            print_bigbody_table(bigbody_rows)
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(
             json.dumps(
@@ -1207,6 +1257,7 @@ def main() -> int:
                     "idle_memory": memory_rows,
                     "mounted_app_bounds": bounds,
                     "fanout": fanout_rows,
+                    "big_bodies": bigbody_rows,
                     "versions": {str(p): v for p, v in found.items()},
                     "refused_for_versions": refused,
                 },

@@ -32,6 +32,7 @@ from ..worker.admin import endpoints as admin
 from ..worker.common.config import Listener
 from ..worker.common.logs import ServerLog, reopen_log_files
 from ..worker.common.messages import Unready
+from ..worker.process import linux
 from ..worker.process.server import WorkerServer
 from ..worker.process.sources import application_sources
 from . import handover as handover_module
@@ -120,6 +121,8 @@ class ForegroundServer:
     def run(self) -> None:
         import uvloop
 
+        # This process serves as a worker would: large bodies through reused heap memory.
+        linux.keep_chunk_buffers_in_heap()
         loop = uvloop.new_event_loop()
         asyncio.set_event_loop(loop)
         self.loop = loop

@@ -317,7 +317,8 @@ def run_worker(
 
 
 def prepare_worker_process(supervisor_pid: int) -> None:
-    """In a new worker, before anything else: its own process group, and die with the parent."""
+    """In a new worker, before anything else: its own process group, die with the parent,
+    and large bodies through reused heap memory (linux.keep_chunk_buffers_in_heap)."""
     try:
         os.setpgid(0, 0)
     except OSError:
@@ -325,6 +326,7 @@ def prepare_worker_process(supervisor_pid: int) -> None:
     linux.set_parent_death_signal(signal.SIGTERM)
     if linux.orphaned(supervisor_pid):
         os._exit(0)
+    linux.keep_chunk_buffers_in_heap()
 
 
 def flush_and_exit(code: int) -> NoReturn:
