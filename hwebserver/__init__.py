@@ -9,7 +9,6 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _distribution_version
 
 from . import apiclient
-from .api.apifunctions import apiFunction
 from .api.enums import (
     AbortSeverity,
     FatalSeverity,
@@ -20,6 +19,7 @@ from .api.enums import (
     webServerVerbosity,
 )
 from .api.errors import APIError, OperationFailed
+from .api.functions.decorator import apiFunction
 from .api.handlers import AsyncURLHandler, URLHandler
 from .api.helpers import errorResponse, fileResponse, notFoundResponse, redirect
 from .api.mounts import registerASGIApp, registerOpdefPath, registerWSGIApp

@@ -10,14 +10,14 @@ from typing import Any
 
 from .. import command_line
 from ..api import settings as settings_module
-from ..api.declared import check_declared_ports
 from ..api.enums import webServerVerbosity
-from ..api.routing import MAIN_PORT
-from ..api.run_arguments import (
+from ..api.internal.declared import check_declared_ports
+from ..api.internal.run_arguments import (
     DEFAULT_MAX_IN_MEMORY_UPLOAD,
     DEFAULT_MAX_REQUEST_SIZE,
     RunArguments,
 )
+from ..api.routing import MAIN_PORT
 from ..worker.common.config import WorkerConfig
 from ..worker.common.logs import logger
 from ..worker.policies.check import check_port_settings

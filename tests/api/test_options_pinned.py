@@ -19,7 +19,7 @@ import pytest
 import hwebserver
 from hwebserver.__main__ import build_parser
 from hwebserver.api import settings as settings_module
-from hwebserver.api.run_arguments import RunArguments
+from hwebserver.api.internal.run_arguments import RunArguments
 
 PARSER_OPTIONS = [
     (("-h", "--help"), "help", "_HelpAction", None, None, None, "show this help message and exit"),

@@ -1,4 +1,4 @@
-"""run()'s arguments are declared once (hwebserver/api/run_arguments.py): run()'s signature,
+"""run()'s arguments are declared once (hwebserver/api/internal/run_arguments.py): run()'s signature,
 its documentation and the command line's options all agree with that declaration."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import hwebserver
-from hwebserver.api.run_arguments import RunArguments
+from hwebserver.api.internal.run_arguments import RunArguments
 
 
 def declared() -> list[dataclasses.Field[object]]:
