@@ -200,7 +200,7 @@ class Request:
         """The host the client asked for (`Host`, or `X-Forwarded-Host` where the port sets
         `USE_X_FORWARDED_HOST`), port included if it was sent."""
         headers = self.headers()
-        if self.conn.port_settings.get("USE_X_FORWARDED_HOST"):
+        if self.conn.trusts_forwarded:
             forwarded = headers.get("X-Forwarded-Host")
             if forwarded:
                 return str(forwarded).split(",")[0].strip()
@@ -213,7 +213,7 @@ class Request:
         if self.conn.is_tls:
             return True
         # A proxy's X-Forwarded-Proto is trusted only where the port trusts forwarded headers.
-        if self.conn.port_settings.get("USE_X_FORWARDED_HOST"):
+        if self.conn.trusts_forwarded:
             proto = self.headers().get("X-Forwarded-Proto", "")
             return str(proto).split(",")[0].strip().lower() == "https"
         return False
