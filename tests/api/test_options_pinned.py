@@ -19,6 +19,7 @@ import pytest
 import hwebserver
 from hwebserver.__main__ import build_parser
 from hwebserver.api import settings as settings_module
+from hwebserver.api.internal import settings_sources
 from hwebserver.api.internal.run_arguments import RunArguments
 
 PARSER_OPTIONS = [
@@ -462,12 +463,12 @@ ERRORS: list[tuple[Callable[[], Any], str]] = [
         "unknown setting 'GRACEFUL_TIMEOUT' for port settings",
     ),
     (
-        lambda: settings_module.environment_settings({"HWEBSERVER_MAX_REQUESTS": "many"}),
+        lambda: settings_sources.environment_settings({"HWEBSERVER_MAX_REQUESTS": "many"}),
         "environment variable HWEBSERVER_MAX_REQUESTS: setting MAX_REQUESTS: expected int, "
         "got 'many'",
     ),
     (
-        lambda: settings_module.load_settings(3),  # type: ignore[arg-type]
+        lambda: settings_sources.load_settings(3),  # type: ignore[arg-type]
         "settings must be a dict or a file path, not int",
     ),
 ]
