@@ -560,3 +560,27 @@ def test_typed_options_parse_to_the_same_values() -> None:
         "allow_system_port": True,
         "debug": False,
     }
+
+
+def test_every_option_is_declared_in_the_one_style() -> None:
+    """run()'s arguments, the settings and the command line's serving options: each a field
+    whose metadata is a `Declared`, from which its flag (if any) is made."""
+    import dataclasses
+
+    from hwebserver.api.internal.declarations import Declared, declared
+    from hwebserver.api.settings import PortSettings, ServerSettings
+    from hwebserver.control_command import ServingOptions
+
+    flags = {action.dest: action for action in build_parser()._actions}
+    for options, prefix in [
+        (RunArguments, ""),
+        (PortSettings, "setting:"),
+        (ServerSettings, "setting:"),
+        (ServingOptions, ""),
+    ]:
+        for item in dataclasses.fields(options):
+            meaning = declared(item)
+            assert isinstance(meaning, Declared), item.name
+            form = meaning.command_line
+            if form is not None:
+                assert form.flag in flags[prefix + item.name].option_strings, item.name
