@@ -8,6 +8,8 @@ or a settings file: Python (its UPPER-CASE names, in the style of a Django setti
 Django project's DEBUG, INSTALLED_APPS...): they are ignored with one warning naming the file
 and the names. A dict is stricter: an unknown key is an error suggesting the closest name.
 Port-scoped keys configure one listener; server-scoped keys configure the whole server.
+Files and environment variables are read by internal/settings_sources.py; each setting is a
+field declared in the style of internal/declarations.py.
 """
 
 from __future__ import annotations
