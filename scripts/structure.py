@@ -196,8 +196,10 @@ def api_layout_problems(arrows: set[tuple[str, str]], packages: set[str]) -> lis
             continue
         if not (target == API or target.startswith(API + ".")):
             problems.append(f"{source} -> {target} (api/ imports nothing outside api/)")
-        elif is_public_face(source) and source not in packages and (
-            target == API_FUNCTIONS or target.startswith(API_FUNCTIONS + ".")
+        elif (
+            is_public_face(source)
+            and source not in packages
+            and (target == API_FUNCTIONS or target.startswith(API_FUNCTIONS + "."))
         ):
             problems.append(f"{source} -> {target} (the public face never imports api/functions/)")
     return problems
