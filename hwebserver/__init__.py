@@ -9,7 +9,6 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _distribution_version
 
 from . import apiclient
-from .api.apifunctions import apiFunction
 from .api.enums import (
     AbortSeverity,
     FatalSeverity,
@@ -20,6 +19,10 @@ from .api.enums import (
     webServerVerbosity,
 )
 from .api.errors import APIError, OperationFailed
+from .api.files import FileServing as _FileServing
+from .api.files import registerArchiveFile, registerStaticFilesDirectory
+from .api.files import serve_files_with as _serve_files_with
+from .api.functions.decorator import apiFunction
 from .api.handlers import AsyncURLHandler, URLHandler
 from .api.helpers import errorResponse, fileResponse, notFoundResponse, redirect
 from .api.mounts import registerASGIApp, registerOpdefPath, registerWSGIApp
@@ -31,8 +34,11 @@ from .api.uploads import UploadedFile, WebServerUploadedFile
 from .api.websocket import WebSocket, webSocket
 from .api.worker_hooks import onWorkerStart, onWorkerStop
 from .run import isInDebugMode, requestShutdown, run
-from .worker.files.archive import registerArchiveFile
-from .worker.files.static import registerStaticFilesDirectory
+from .worker.files.archive import serve_archive as _serve_archive
+from .worker.files.static import serve_directory as _serve_directory
+
+# What answers for registerStaticFilesDirectory() and registerArchiveFile() is the worker's.
+_serve_files_with(_FileServing(directory=_serve_directory, archive=_serve_archive))
 
 try:
     # The version is written once, in pyproject.toml; the installed metadata carries it.

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from . import app_mounts, control_command
-from .api.run_arguments import add_command_line_options
+from .api.internal.run_arguments import add_command_line_options
+from .api.internal.tracebacks import exception_summary, format_user_exception
 from .api.settings import add_command_line_settings
-from .api.tracebacks import exception_summary, format_user_exception
 from .worker.process import launch
 
 EPILOG = """\

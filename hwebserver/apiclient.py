@@ -7,7 +7,7 @@
     with open("scene.bgeo", "rb") as f:
         svc.store.put(name="c", data=f)                        # an open file, streamed too
 
-Calls go out in wire format 2 of the /api endpoint (api/apicalls.py: a `json` form field holding [name, args, kwargs]),
+Calls go out in wire format 2 of the /api endpoint (api/functions/calls.py: a `json` form field holding [name, args, kwargs]),
 which Houdini's server understands too; bytes, File and open binary file keyword values make
 it multipart. An open file is sent from its current position; one whose size cannot be known
 (a pipe) makes the request body chunked.

@@ -24,23 +24,46 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .api.internal.declarations import CommandLineForm, add_command_line_flags, declare
+
 SUBCOMMANDS = ("status", "reload", "stop")
 NOT_RUNNING = 3
 POLL_INTERVAL = 0.1
 
 
+@dataclass(frozen=True)
+class ServingOptions:
+    """The options `hwebserver APP` takes for these commands, declared as run()'s arguments
+    and the settings are (api/internal/declarations.py). Neither is a run() argument: the
+    command line keeps them apart (command_line.py)."""
+
+    admin_port: int | None = field(
+        default=None,
+        metadata=declare(
+            "a port named 'admin' with ADMIN_ENDPOINTS",
+            CommandLineForm(
+                "--admin-port",
+                "open a port named 'admin' serving /metrics, /livez and /readyz (ADMIN_ENDPOINTS)",
+                parse=int,
+            ),
+        ),
+    )
+    pid_file: str | None = field(
+        default=None,
+        metadata=declare(
+            "the file the supervisor writes its pid (and the admin URL) to",
+            CommandLineForm(
+                "--pid-file",
+                "write the supervisor's pid (and the admin URL) here; `hwebserver "
+                "status|reload|stop --pid-file FILE` find the service by it",
+            ),
+        ),
+    )
+
+
 def add_serving_options(parser: argparse.ArgumentParser) -> None:
     """The options `hwebserver APP` takes for these commands."""
-    parser.add_argument(
-        "--admin-port",
-        type=int,
-        help="open a port named 'admin' serving /metrics, /livez and /readyz (ADMIN_ENDPOINTS)",
-    )
-    parser.add_argument(
-        "--pid-file",
-        help="write the supervisor's pid (and the admin URL) here; `hwebserver status|reload|"
-        "stop --pid-file FILE` find the service by it",
-    )
+    add_command_line_flags(parser, ServingOptions)
 
 
 def is_subcommand(argv: Sequence[str] | None) -> bool:

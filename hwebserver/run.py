@@ -24,7 +24,7 @@ from typing import Any, NoReturn
 
 from . import command_line, startup_checks
 from .api.errors import OperationFailed
-from .api.run_arguments import RunArguments, describe_arguments
+from .api.internal.run_arguments import RunArguments, describe_arguments
 from .foreground import handover
 from .foreground import server as foreground
 from .supervisor import systemd
@@ -87,7 +87,7 @@ def run(
     address: str | None = None,
     supervisor: bool = True,
 ) -> None:
-    # The docstring is RUN_DOC below, its argument list made from api/run_arguments.py.
+    # The docstring is RUN_DOC below, its argument list made from api/internal/run_arguments.py.
     global _debug_mode
     scripts_arguments = dict(locals())  # the arguments only: nothing else is bound yet
     # Under `hwebserver APP --port ...` the options typed win over the script's own.

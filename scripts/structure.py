@@ -15,8 +15,15 @@ import from its own floor or a lower one, never from a higher one (files directl
 are the roof). An upward import, or a folder of worker/ missing from WORKER_FLOORS, is
 reported.
 
-Exits 1 when the package has a circle of more than two files, any underscore use, or any
-upward import between worker/'s floors, so it can serve as a check.
+api/ is what services import, in three parts: the public face (modules directly in api/, each
+defining names that `hwebserver` exports), the API-functions feature (api/functions/) and
+the machinery (api/internal/). Reported: an import from api/ of anything outside api/ (it
+knows nothing of processes or event loops), and an import of api/functions/ by the public
+face (the feature is built on the public classes, never the reverse).
+
+Exits 1 when the package has a circle of more than two files, any underscore use, any
+upward import between worker/'s floors or any import against api/'s layout, so it can serve
+as a check.
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ WORKER = f"{PACKAGE}.worker"
 # part uses; the port's rules; HTTP/1.1; the files the server serves; hosted apps; the admin
 # endpoints; WebSockets; and the process that puts them together.
 WORKER_FLOORS = ("common", "policies", "http", "files", "apps", "admin", "websockets", "process")
+API = f"{PACKAGE}.api"
+API_FUNCTIONS = f"{API}.functions"
 
 
 def module_name(path: Path) -> str:
@@ -174,6 +183,28 @@ def upward_imports(arrows: set[tuple[str, str]], known: set[str]) -> list[str]:
     return problems
 
 
+def is_public_face(module: str) -> bool:
+    """A module directly in api/ (not in one of its folders, not api/__init__)."""
+    return module.startswith(API + ".") and "." not in module.removeprefix(API + ".")
+
+
+def api_layout_problems(arrows: set[tuple[str, str]], packages: set[str]) -> list[str]:
+    """Imports against api/'s layout: out of api/, or from the public face into functions/."""
+    problems = []
+    for source, target in sorted(arrows):
+        if not source.startswith(API + "."):
+            continue
+        if not (target == API or target.startswith(API + ".")):
+            problems.append(f"{source} -> {target} (api/ imports nothing outside api/)")
+        elif (
+            is_public_face(source)
+            and source not in packages
+            and (target == API_FUNCTIONS or target.startswith(API_FUNCTIONS + "."))
+        ):
+            problems.append(f"{source} -> {target} (the public face never imports api/functions/)")
+    return problems
+
+
 def main(parts: list[str]) -> int:
     paths = sorted((ROOT / PACKAGE).rglob("*.py"))
     trees = {module_name(path): ast.parse(path.read_text(), str(path)) for path in paths}
@@ -202,7 +233,11 @@ def main(parts: list[str]) -> int:
     print(f"upward imports between worker/'s floors ({' < '.join(WORKER_FLOORS)}): {len(upward)}")
     for problem in upward:
         print(f"  {problem}")
-    return 1 if worst > 2 or uses or upward else 0
+    layout = api_layout_problems(arrows, packages)
+    print(f"imports against api/'s layout (public face, functions/, internal/): {len(layout)}")
+    for problem in layout:
+        print(f"  {problem}")
+    return 1 if worst > 2 or uses or upward or layout else 0
 
 
 if __name__ == "__main__":

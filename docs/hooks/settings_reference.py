@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # document this checkout's hwebserver, not another install
 
-from hwebserver.api.settings import ALIASES, OPTIONS, Option, environment_name  # noqa: E402
+from hwebserver.api.internal.settings_sources import environment_name  # noqa: E402
+from hwebserver.api.settings import ALIASES, OPTIONS, Option  # noqa: E402
 
 PAGE = "settings.md"
 MARKERS = {"port": "<!-- settings: port -->", "server": "<!-- settings: server -->"}

@@ -107,7 +107,7 @@ def registerOpdefPath(
     the section's file extension); None, or no resolver at all, gives 404. `port=-1` serves
     every port; a port name serves that port only.
     """
-    from .opdef import OpdefEndpoint
+    from .internal.opdef import OpdefEndpoint
 
     base = mount_prefix(prefix)
     route = Route(

@@ -6,16 +6,16 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl, urljoin
 
-from .body import BodySource
-from .connection import ConnectionInfo
-from .cookies import parse_cookie_header
 from .errors import OperationFailed
-from .forms import has_escapes, plain_pairs
-from .headers import Headers, headers_from_raw
-from .tempdir import RequestTempDir
+from .internal.body import BodySource
+from .internal.connection import ConnectionInfo
+from .internal.cookies import parse_cookie_header
+from .internal.forms import has_escapes, plain_pairs
+from .internal.headers import Headers, headers_from_raw
+from .internal.tempdir import RequestTempDir
 
 if TYPE_CHECKING:
-    from .form_data import FormData
+    from .internal.form_data import FormData
     from .uploads import UploadedFile
 
 
@@ -200,7 +200,7 @@ class Request:
         """The host the client asked for (`Host`, or `X-Forwarded-Host` where the port sets
         `USE_X_FORWARDED_HOST`), port included if it was sent."""
         headers = self.headers()
-        if self.conn.port_settings.get("USE_X_FORWARDED_HOST"):
+        if self.conn.trusts_forwarded:
             forwarded = headers.get("X-Forwarded-Host")
             if forwarded:
                 return str(forwarded).split(",")[0].strip()
@@ -213,7 +213,7 @@ class Request:
         if self.conn.is_tls:
             return True
         # A proxy's X-Forwarded-Proto is trusted only where the port trusts forwarded headers.
-        if self.conn.port_settings.get("USE_X_FORWARDED_HOST"):
+        if self.conn.trusts_forwarded:
             proto = self.headers().get("X-Forwarded-Proto", "")
             return str(proto).split(",")[0].strip().lower() == "https"
         return False
@@ -269,7 +269,7 @@ class Request:
 
     def _form_data(self) -> FormData:
         if self.parsed_form is None:
-            from .forms import parse_form
+            from .internal.forms import parse_form
 
             self.parsed_form = parse_form(self.body_source, self.contentType(), self.tempdir)
         return self.parsed_form

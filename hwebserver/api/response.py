@@ -7,8 +7,8 @@ from collections.abc import AsyncIterable, Iterable
 from http import HTTPStatus
 from typing import Any
 
-from .cookies import format_set_cookie
-from .headers import check_header, check_header_value
+from .internal.cookies import format_set_cookie
+from .internal.headers import check_header, check_header_value
 
 _BODY_PREVIEW_SIZE = 65536
 # Statuses whose responses have no body (RFC 9110 6.4.1, 15.2, 15.3.5, 15.4.5), nor a

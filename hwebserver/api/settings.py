@@ -8,6 +8,8 @@ or a settings file: Python (its UPPER-CASE names, in the style of a Django setti
 Django project's DEBUG, INSTALLED_APPS...): they are ignored with one warning naming the file
 and the names. A dict is stricter: an unknown key is an error suggesting the closest name.
 Port-scoped keys configure one listener; server-scoped keys configure the whole server.
+Files and environment variables are read by internal/settings_sources.py; each setting is a
+field declared in the style of internal/declarations.py.
 """
 
 from __future__ import annotations
@@ -15,16 +17,28 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
-import json
 import logging
 import os
-import runpy
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from .enums import webServerSeverity
+from .internal.declarations import CommandLineForm, add_command_line_flags, declare, declared
+
+
+class Kind(StrEnum):
+    """What a setting's value is checked as: made from the annotation of its field."""
+
+    INT = "int"
+    FLOAT = "float"
+    OPTIONAL_FLOAT = "optional_float"  # a float, or None (not set)
+    BOOL = "bool"
+    STR = "str"
+    LIST = "list"  # of str; a str alone is a list of one
+    SEVERITY = "severity"  # a webServerSeverity, by name or value
 
 
 @dataclass(frozen=True)
@@ -33,16 +47,12 @@ class Option:
     fields of PortSettings and ServerSettings, where every setting is declared."""
 
     name: str
-    kind: str  # "int", "float", "bool", "str", "list", "severity", "optional_float"
+    kind: Kind
     default: Any
     scope: str  # "port" or "server"
     doc: str
     choices: tuple[str, ...] = ()  # for a "str" option: the values it may take
     flag: str | None = None  # its command-line option (`hwebserver APP --start-method spawn`)
-
-
-def _doc(text: str) -> dict[str, Any]:
-    return {"doc": text}
 
 
 @dataclass(frozen=True)
@@ -51,59 +61,65 @@ class PortSettings:
     default the default, its metadata the meaning. `PortSettings.of(settings)` reads a port's
     validated settings dict typed; OPTIONS lists these fields as the per-port settings."""
 
-    PORT: int | None = field(default=None, metadata=_doc("port number of the listener"))
-    MAX_PORT: int | None = field(default=None, metadata=_doc("try PORT..MAX_PORT in order"))
-    ALLOW_SYSTEM_PORT: bool = field(default=False, metadata=_doc("fall back to an OS-picked port"))
-    ADDRESS: str | None = field(default="127.0.0.1", metadata=_doc("bind address"))
+    PORT: int | None = field(default=None, metadata=declare("port number of the listener"))
+    MAX_PORT: int | None = field(default=None, metadata=declare("try PORT..MAX_PORT in order"))
+    ALLOW_SYSTEM_PORT: bool = field(
+        default=False, metadata=declare("fall back to an OS-picked port")
+    )
+    ADDRESS: str | None = field(default="127.0.0.1", metadata=declare("bind address"))
     IPV6: bool = field(
-        default=False, metadata=_doc("bind the IPv6 wildcard/loopback when no ADDRESS")
+        default=False, metadata=declare("bind the IPv6 wildcard/loopback when no ADDRESS")
     )
     ALLOWED_HOSTS: list[str] | None = field(
-        default=None, metadata=_doc("Host header allow-list; others get 400")
+        default=None, metadata=declare("Host header allow-list; others get 400")
     )
     USE_X_FORWARDED_HOST: bool = field(
-        default=False, metadata=_doc("trust X-Forwarded-Host/-Proto")
+        default=False, metadata=declare("trust X-Forwarded-Host/-Proto")
     )
     LOG_FILE: str | None = field(
-        default=None, metadata=_doc("also write this port's log lines to a file")
+        default=None, metadata=declare("also write this port's log lines to a file")
     )
     MIN_LOG_SEVERITY: webServerSeverity | None = field(
-        default=None, metadata=_doc("lowest severity written to LOG_FILE")
+        default=None, metadata=declare("lowest severity written to LOG_FILE")
     )
     SSL_CERTIFICATE: str | None = field(
-        default=None, metadata=_doc("PEM certificate chain: serve TLS")
+        default=None, metadata=declare("PEM certificate chain: serve TLS")
     )
-    SSL_CERTIFICATE_KEY: str | None = field(default=None, metadata=_doc("PEM private key"))
-    SSL_DH_PARAMS: str | None = field(default=None, metadata=_doc("PEM Diffie-Hellman parameters"))
+    SSL_CERTIFICATE_KEY: str | None = field(default=None, metadata=declare("PEM private key"))
+    SSL_DH_PARAMS: str | None = field(
+        default=None, metadata=declare("PEM Diffie-Hellman parameters")
+    )
     SSL_CIPHERS: str | None = field(
         default=None,
-        metadata=_doc(
+        metadata=declare(
             "TLS 1.2 cipher suites, an OpenSSL list (default: AEAD suites with forward secrecy)"
         ),
     )
-    SSL_VERIFY_PEER: bool = field(default=False, metadata=_doc("require a client certificate"))
+    SSL_VERIFY_PEER: bool = field(default=False, metadata=declare("require a client certificate"))
     SSL_CLIENT_CA: str | None = field(
         default=None,
-        metadata=_doc(
+        metadata=declare(
             "PEM CA certificates a client certificate must chain to (default: the system's)"
         ),
     )
-    SSL_REDIRECT: bool = field(default=False, metadata=_doc("redirect plain HTTP to HTTPS"))
-    SSL_REDIRECT_HOST: str | None = field(default=None, metadata=_doc("host to redirect to"))
+    SSL_REDIRECT: bool = field(default=False, metadata=declare("redirect plain HTTP to HTTPS"))
+    SSL_REDIRECT_HOST: str | None = field(default=None, metadata=declare("host to redirect to"))
     SSL_REDIRECT_EXEMPT: list[str] | None = field(
-        default=None, metadata=_doc("path regexes not redirected")
+        default=None, metadata=declare("path regexes not redirected")
     )
-    SECURE_HSTS_SECONDS: int = field(default=0, metadata=_doc("Strict-Transport-Security max-age"))
+    SECURE_HSTS_SECONDS: int = field(
+        default=0, metadata=declare("Strict-Transport-Security max-age")
+    )
     SECURE_HSTS_INCLUDE_SUBDOMAINS: bool = field(
-        default=False, metadata=_doc("HSTS includeSubDomains")
+        default=False, metadata=declare("HSTS includeSubDomains")
     )
-    SECURE_HSTS_PRELOAD: bool = field(default=False, metadata=_doc("HSTS preload"))
+    SECURE_HSTS_PRELOAD: bool = field(default=False, metadata=declare("HSTS preload"))
     CORS_ORIGIN_WHITELIST: list[str] | None = field(
-        default=None, metadata=_doc("allowed CORS origins ('*': all)")
+        default=None, metadata=declare("allowed CORS origins ('*': all)")
     )
     ADMIN_ENDPOINTS: bool = field(
         default=False,
-        metadata=_doc(
+        metadata=declare(
             "serve /metrics (Prometheus), /livez and /readyz on this port, with no user handler"
         ),
     )
@@ -131,135 +147,138 @@ class ServerSettings:
     the field's default the default, its metadata the meaning. A worker reads them typed
     (`config.server.GRACEFUL_TIMEOUT`); OPTIONS lists them beside the per-port settings."""
 
-    MAX_REQUEST_LINE: int = field(default=8192, metadata={"doc": "longest request line (else 414)"})
-    MAX_HEADER_SIZE: int = field(default=65536, metadata={"doc": "largest request head (else 431)"})
-    MAX_HEADER_COUNT: int = field(default=100, metadata={"doc": "most header fields (else 431)"})
+    MAX_REQUEST_LINE: int = field(default=8192, metadata=declare("longest request line (else 414)"))
+    MAX_HEADER_SIZE: int = field(default=65536, metadata=declare("largest request head (else 431)"))
+    MAX_HEADER_COUNT: int = field(default=100, metadata=declare("most header fields (else 431)"))
     HEADER_TIMEOUT: float = field(
-        default=10.0, metadata={"doc": "seconds to receive a head (else 408)"}
+        default=10.0, metadata=declare("seconds to receive a head (else 408)")
     )
     KEEPALIVE_TIMEOUT: float = field(
-        default=5.0, metadata={"doc": "idle keep-alive connection lifetime"}
+        default=5.0, metadata=declare("idle keep-alive connection lifetime")
     )
     SEND_TIMEOUT: float = field(
         default=60.0,
-        metadata={
-            "doc": "seconds a response may wait on a client that reads none of it (then closed)"
-        },
+        metadata=declare(
+            "seconds a response may wait on a client that reads none of it (then closed)"
+        ),
     )
     MAX_PIPELINED: int = field(
-        default=32, metadata={"doc": "parsed requests queued per connection"}
+        default=32, metadata=declare("parsed requests queued per connection")
     )
     BODY_SPOOL_SIZE: int = field(
-        default=1048576, metadata={"doc": "a body larger than this goes to disk"}
+        default=1048576, metadata=declare("a body larger than this goes to disk")
     )
     FORM_MEMORY_SIZE: int = field(
         default=33554432,
-        metadata={
-            "doc": "most bytes one form keeps in memory: later files go to disk, more fields are 413"
-        },
+        metadata=declare(
+            "most bytes one form keeps in memory: later files go to disk, more fields are 413"
+        ),
     )
     WRITE_BUFFER_SIZE: int = field(
-        default=262144, metadata={"doc": "per-connection write high-water mark"}
+        default=262144, metadata=declare("per-connection write high-water mark")
     )
     GRACEFUL_TIMEOUT: float = field(
-        default=30.0, metadata={"doc": "seconds to finish in-flight work"}
+        default=30.0, metadata=declare("seconds to finish in-flight work")
     )
     SHUTDOWN_DELAY: float = field(
         default=0.0,
-        metadata={
-            "doc": "seconds /readyz answers 503 after TERM before draining starts "
+        metadata=declare(
+            "seconds /readyz answers 503 after TERM before draining starts "
             "(load balancers stop first)"
-        },
+        ),
     )
     ACCESS_LOG_FORMAT: str = field(
         default="text",
-        metadata={
-            "doc": "access lines as 'text' or 'json' (one object a line, with a request id)",
-            "choices": ("text", "json"),
-        },
+        metadata=declare(
+            "access lines as 'text' or 'json' (one object a line, with a request id)",
+            choices=("text", "json"),
+        ),
     )
     WORKER_TIMEOUT: float = field(
         default=30.0,
-        metadata={
-            "doc": "heartbeat silence before a worker is replaced (not used without a supervisor)"
-        },
+        metadata=declare(
+            "heartbeat silence before a worker is replaced (not used without a supervisor)"
+        ),
     )
     HANDLER_QUEUE_WAIT: float = field(
         default=10.0,
-        metadata={
-            "doc": "seconds a call may wait for a busy handler thread before a WARNING naming "
+        metadata=declare(
+            "seconds a call may wait for a busy handler thread before a WARNING naming "
             "the handlers that hold them (with their stacks) and /readyz 503 until they catch "
             "up; 0: not watched"
-        },
+        ),
     )
     WORKER_BOOT_TIMEOUT: float = field(
         default=60.0,
-        metadata={
-            "doc": "seconds a new worker has to be READY (without a supervisor: the new code "
+        metadata=declare(
+            "seconds a new worker has to be READY (without a supervisor: the new code "
             "has to reach run() in a reload's check)"
-        },
+        ),
     )
     MAX_REQUESTS: int = field(
         default=0,
-        metadata={"doc": "recycle a worker after this many requests (not without a supervisor)"},
+        metadata=declare("recycle a worker after this many requests (not without a supervisor)"),
     )
     MAX_REQUESTS_JITTER: int = field(
-        default=0, metadata={"doc": "random extra requests before recycling"}
+        default=0, metadata=declare("random extra requests before recycling")
     )
     MAX_WORKER_MEMORY: int = field(
         default=0,
-        metadata={"doc": "recycle a worker whose RSS stays above this (not without a supervisor)"},
+        metadata=declare("recycle a worker whose RSS stays above this (not without a supervisor)"),
     )
     START_METHOD: str = field(
         default="fork",
-        metadata={
-            "doc": "how workers start: 'fork' (from the supervisor, sharing what the script "
+        metadata=declare(
+            "how workers start: 'fork' (from the supervisor, sharing what the script "
             "built before run()) or 'spawn' (each runs the service's command line anew: "
             "nothing is forked, for processes with native threads such as hython); "
             "'spawn' by itself when hou is imported at run()",
-            "choices": ("fork", "spawn"),
-            "flag": "--start-method",
-        },
+            CommandLineForm("--start-method", parse=str),
+            choices=("fork", "spawn"),
+        ),
     )
     WEBSOCKET_MAX_MESSAGE_SIZE: int = field(
-        default=16 * 1024 * 1024, metadata={"doc": "largest WebSocket message (else close 1009)"}
+        default=16 * 1024 * 1024, metadata=declare("largest WebSocket message (else close 1009)")
     )
     WEBSOCKET_PING_INTERVAL: float | None = field(
-        default=None, metadata={"doc": "send a ping after this many idle seconds"}
+        default=None, metadata=declare("send a ping after this many idle seconds")
     )
     WEBSOCKET_PING_TIMEOUT: float = field(
-        default=20.0, metadata={"doc": "seconds to wait for the pong"}
+        default=20.0, metadata=declare("seconds to wait for the pong")
     )
 
 
 # The kind _check_value expects for each annotation a setting may have. A port setting that
 # may be unset (None) is checked as its type: None is accepted where the default is None.
 _KIND_OF_TYPE = {
-    "int": "int",
-    "int | None": "int",
-    "float": "float",
-    "float | None": "optional_float",
-    "bool": "bool",
-    "str": "str",
-    "str | None": "str",
-    "list[str] | None": "list",
-    "webServerSeverity | None": "severity",
+    "int": Kind.INT,
+    "int | None": Kind.INT,
+    "float": Kind.FLOAT,
+    "float | None": Kind.OPTIONAL_FLOAT,
+    "bool": Kind.BOOL,
+    "str": Kind.STR,
+    "str | None": Kind.STR,
+    "list[str] | None": Kind.LIST,
+    "webServerSeverity | None": Kind.SEVERITY,
 }
 
 
+def _option(item: dataclasses.Field[Any], scope: str) -> Option:
+    meaning = declared(item)
+    form = meaning.command_line
+    return Option(
+        item.name,
+        _KIND_OF_TYPE[str(item.type)],
+        item.default,
+        scope,
+        meaning.doc,
+        meaning.choices,
+        None if form is None else form.flag,
+    )
+
+
 def _options(declared_in: type, scope: str) -> dict[str, Option]:
-    return {
-        declared.name: Option(
-            declared.name,
-            _KIND_OF_TYPE[str(declared.type)],
-            declared.default,
-            scope,
-            declared.metadata["doc"],
-            declared.metadata.get("choices", ()),
-            declared.metadata.get("flag"),
-        )
-        for declared in dataclasses.fields(declared_in)
-    }
+    return {item.name: _option(item, scope) for item in dataclasses.fields(declared_in)}
 
 
 OPTIONS: dict[str, Option] = {
@@ -272,21 +291,16 @@ ALIASES = {"CORS_ALLOWED_ORIGINS": "CORS_ORIGIN_WHITELIST"}
 # The dest of a setting's command-line option: `setting:START_METHOD`, kept apart from run()'s
 # arguments (see command_line.py).
 SETTING_DEST = "setting:"
-_COMMAND_LINE_TYPES: dict[str, Callable[[str], Any]] = {"str": str, "int": int, "float": float}
 
 
 def add_command_line_settings(parser: argparse.ArgumentParser) -> None:
-    """One option per setting that declares a `flag`, made from its declaration."""
-    for option in OPTIONS.values():
-        if option.flag is None:
-            continue
-        parser.add_argument(
-            option.flag,
-            dest=SETTING_DEST + option.name,
-            type=_COMMAND_LINE_TYPES[option.kind],
-            choices=option.choices or None,
-            help=f"{option.doc} (setting {option.name}, default {option.default!r})",
-        )
+    """One option per setting that declares a command-line form, made from its declaration."""
+    add_command_line_flags(parser, PortSettings, SETTING_DEST, _describe_flag)
+    add_command_line_flags(parser, ServerSettings, SETTING_DEST, _describe_flag)
+
+
+def _describe_flag(item: dataclasses.Field[Any]) -> str:
+    return f"{declared(item).doc} (setting {item.name}, default {item.default!r})"
 
 
 def typed_settings(given: Mapping[str, Any]) -> dict[str, Any]:
@@ -298,37 +312,37 @@ def typed_settings(given: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _check_value(option: Option, value: Any) -> Any:
+def check_value(option: Option, value: Any) -> Any:
     kind = option.kind
     if value is None and option.default is None:
         return None
-    if kind == "bool" and isinstance(value, bool):
+    if kind is Kind.BOOL and isinstance(value, bool):
         return value
-    if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
+    if kind is Kind.INT and isinstance(value, int) and not isinstance(value, bool):
         return value
-    if kind in ("float", "optional_float"):
-        if value is None and kind == "optional_float":
+    if kind in (Kind.FLOAT, Kind.OPTIONAL_FLOAT):
+        if value is None and kind is Kind.OPTIONAL_FLOAT:
             return None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
-    if kind == "str" and isinstance(value, str):
+    if kind is Kind.STR and isinstance(value, str):
         if option.choices and value not in option.choices:
             raise ValueError(
                 f"setting {option.name}: expected one of {', '.join(option.choices)}, got {value!r}"
             )
         return value
-    if kind == "str" and isinstance(value, os.PathLike):
+    if kind is Kind.STR and isinstance(value, os.PathLike):
         path = os.fspath(value)  # file settings (LOG_FILE, SSL_*) may be pathlib paths
         if isinstance(path, str):
             return path
-    if kind == "list":
+    if kind is Kind.LIST:
         if isinstance(value, str):
             return [value]
         if isinstance(value, (list, tuple, set, frozenset)) and all(
             isinstance(v, str) for v in value
         ):
             return list(value)
-    if kind == "severity":
+    if kind is Kind.SEVERITY:
         if isinstance(value, str) and value in webServerSeverity.__members__:
             return webServerSeverity[value]
         if isinstance(value, int) and not isinstance(value, bool):
@@ -340,7 +354,7 @@ def _check_value(option: Option, value: Any) -> Any:
 log = logging.getLogger("hwebserver")
 
 
-def _known_names(scope: str | None) -> list[str]:
+def known_names(scope: str | None) -> list[str]:
     names = [name for name, option in OPTIONS.items() if scope is None or option.scope == scope]
     return names + [alias for alias, name in ALIASES.items() if name in names]
 
@@ -349,7 +363,7 @@ def closest_name(key: object, scope: str | None = None) -> str | None:
     """The known setting a misspelled key most likely meant, if any is close enough."""
     if not isinstance(key, str):
         return None
-    known = _known_names(scope)
+    known = known_names(scope)
     matches = difflib.get_close_matches(key.upper(), known, n=1, cutoff=0.6)
     return matches[0] if matches else None
 
@@ -369,147 +383,8 @@ def validate(settings: Mapping[str, Any], scope: str | None = None) -> dict[str,
         option = OPTIONS.get(key)
         if option is None or (scope is not None and option.scope != scope):
             raise _unknown_setting(raw_key, scope)
-        result[key] = _check_value(option, value)
+        result[key] = check_value(option, value)
     return result
-
-
-def _read_settings_file(path: str) -> dict[str, Any]:
-    """The names a settings file defines, by its extension: .json, .toml, else Python."""
-    extension = os.path.splitext(path)[1].lower()
-    if extension == ".json":
-        try:
-            with open(path, "rb") as file:
-                data = json.load(file)
-        except ValueError as exc:
-            raise ValueError(f"settings file {path!r} is not valid JSON: {exc}") from None
-    elif extension == ".toml":
-        import tomllib  # only when a TOML file is given
-
-        try:
-            with open(path, "rb") as file:
-                data = tomllib.load(file)
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"settings file {path!r} is not valid TOML: {exc}") from None
-    else:
-        namespace = runpy.run_path(path)
-        # As Django reads a settings module: only UPPER-CASE names are settings.
-        return {k: v for k, v in namespace.items() if k.isupper() and not k.startswith("_")}
-    if not isinstance(data, dict):
-        raise ValueError(f"settings file {path!r} must hold an object of settings")
-    return data
-
-
-def _known_part_of_file(path: str, names: dict[str, Any], warn: bool) -> dict[str, Any]:
-    """The settings hwebserver knows; the others are named in one warning line."""
-    known = {k: v for k, v in names.items() if ALIASES.get(k, k) in OPTIONS}
-    unknown = sorted(str(k) for k in names if k not in known)
-    if warn and unknown:
-        hints = []
-        for name in unknown:
-            suggestion = closest_name(name)
-            hints.append(f"{name} (did you mean {suggestion}?)" if suggestion else name)
-        log.warning(
-            "settings file %s: ignoring %d name(s) hwebserver does not know: %s",
-            path,
-            len(unknown),
-            ", ".join(hints),
-        )
-    if warn and not known:
-        log.warning("settings file %s defines no setting hwebserver knows", path)
-    return known
-
-
-def load_settings(
-    source: str | os.PathLike[str] | Mapping[str, Any] | None, warn: bool = True
-) -> dict[str, Any]:
-    """run(settings=...): a dict, or the path of a settings file (Python, .json or .toml).
-
-    `warn=False` leaves out the warnings about a file's unknown names (a reloaded worker
-    reads the file again; the process that called run() already said it)."""
-    if source is None:
-        return {}
-    if isinstance(source, Mapping):
-        return validate(source)
-    if isinstance(source, (str, os.PathLike)):
-        path = os.fspath(source)
-        if not os.path.isfile(path):
-            raise ValueError(f"settings file {path!r} does not exist or is not a file")
-        known = _known_part_of_file(path, _read_settings_file(path), warn)
-        try:
-            return validate(known)
-        except ValueError as exc:
-            # Which file holds the bad value, for a settings file among several.
-            raise ValueError(f"settings file {path}: {exc}") from None
-    raise ValueError(f"settings must be a dict or a file path, not {type(source).__name__}")
-
-
-ENVIRONMENT_PREFIX = "HWEBSERVER_"
-_TRUE_WORDS = ("1", "true", "yes", "on")
-_FALSE_WORDS = ("0", "false", "no", "off")
-
-
-def environment_name(name: str) -> str:
-    """The environment variable a server-wide setting is also read from."""
-    return ENVIRONMENT_PREFIX + name
-
-
-def _from_text(option: Option, text: str) -> Any:
-    """An environment variable's text as the value a settings file would hold."""
-    stripped = text.strip()
-    try:
-        if option.kind == "int":
-            return int(stripped)
-        if option.kind in ("float", "optional_float"):
-            if option.kind == "optional_float" and stripped.lower() in ("", "none"):
-                return None
-            return float(stripped)
-    except ValueError:
-        return text  # the check below names the setting, the type and the text
-    if option.kind == "bool":
-        if stripped.lower() in _TRUE_WORDS:
-            return True
-        if stripped.lower() in _FALSE_WORDS:
-            return False
-        return text
-    if option.kind == "list":
-        return [part.strip() for part in text.split(",") if part.strip()]
-    return text
-
-
-def environment_settings(
-    environ: Mapping[str, str] | None = None, warn: bool = True
-) -> dict[str, Any]:
-    """Every server-wide setting given as HWEBSERVER_<NAME> (GRACEFUL_TIMEOUT=10 is
-    HWEBSERVER_GRACEFUL_TIMEOUT=10), typed and checked as in a settings file: a bad value is
-    a ValueError naming the variable. A variable that is no setting but close to one is named
-    in a warning (`warn`); the others (HWEBSERVER_WORKER, ...) are not settings at all."""
-    source = os.environ if environ is None else environ
-    result: dict[str, Any] = {}
-    for name, option in OPTIONS.items():
-        text = source.get(environment_name(name)) if option.scope == "server" else None
-        if text is None:
-            continue
-        try:
-            result[name] = _check_value(option, _from_text(option, text))
-        except ValueError as exc:
-            raise ValueError(f"environment variable {environment_name(name)}: {exc}") from None
-    if warn:
-        _warn_about_misspelled_variables(source)
-    return result
-
-
-def _warn_about_misspelled_variables(environ: Mapping[str, str]) -> None:
-    known = [environment_name(name) for name in _known_names("server")]
-    for variable in environ:
-        if not variable.startswith(ENVIRONMENT_PREFIX) or variable in known:
-            continue
-        close = difflib.get_close_matches(variable, known, n=1, cutoff=0.9)
-        if close:
-            log.warning(
-                "environment variable %s is no setting (did you mean %s?): ignored",
-                variable,
-                close[0],
-            )
 
 
 class PortSettingsRegistry:

@@ -6,7 +6,7 @@ import io
 import os
 from typing import BinaryIO
 
-from .tempdir import RequestTempDir
+from .internal.tempdir import RequestTempDir
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 

@@ -20,7 +20,7 @@ HookT = TypeVar("HookT", bound=Callable[[], Any])
 
 class WorkerHooks:
     """The registered start and stop hooks, in registration order (a registry: see
-    api/registries.py)."""
+    api/internal/registries.py)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -16,6 +16,7 @@ in the listen backlog; none is refused.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import time
@@ -31,7 +32,7 @@ from ..supervisor.watcher import WatcherKeeper
 from ..worker.admin import endpoints as admin
 from ..worker.common.config import Listener
 from ..worker.common.logs import ServerLog, reopen_log_files
-from ..worker.common.messages import Unready
+from ..worker.common.messages import MetricsSnapshot, Unready
 from ..worker.process import linux
 from ..worker.process.server import WorkerServer
 from ..worker.process.sources import application_sources
@@ -499,7 +500,7 @@ class ForegroundServer:
         if self.watcher is not None:
             self.watcher.check(time.monotonic())
 
-    def _snapshot(self) -> dict[str, Any]:
+    def _snapshot(self) -> MetricsSnapshot:
         """The service as /metrics and `hwebserver status` show it: this process is both the
         supervisor and its one worker."""
         now = time.monotonic()
@@ -510,10 +511,12 @@ class ForegroundServer:
             worker = admin.local_snapshot(
                 state, self.generation, round(self.lag, 4), self._rss_now()
             )
-            worker_entry = worker["workers"][0]
-            worker_entry["uptime"] = round(now - self.serving_since, 3)
-            worker_entry["phase"] = "stopping" if stopping else "ready"
-            snapshot["workers"] = [worker_entry]
+            worker_entry = dataclasses.replace(
+                worker.workers[0],
+                uptime=round(now - self.serving_since, 3),
+                phase="stopping" if stopping else "ready",
+            )
+            snapshot = dataclasses.replace(snapshot, workers=[worker_entry])
         return snapshot
 
     def _rss_now(self) -> int:

@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable
 from functools import partial
 
-from ..api import tempdir
 from ..api.errors import OperationFailed
-from ..api.tracebacks import exception_summary, format_user_exception
+from ..api.internal import tempdir
+from ..api.internal.tracebacks import exception_summary, format_user_exception
 from ..worker.common import control
 from ..worker.common.config import Listener
 from ..worker.common.logs import ServerLog

@@ -10,8 +10,13 @@ from __future__ import annotations
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
+from ..worker.common.messages import (
+    MetricsSnapshot,
+    RetiredTotals,
+    SupervisorFigures,
+    WorkerFigures,
+)
 from . import tree
 from .handles import Phase, WorkerHandle
 
@@ -47,38 +52,34 @@ class ServiceCounters:
         generation: int | None,
         shutting_down: bool,
         now: float,
-    ) -> dict[str, Any]:
-        """JSON-able: what /metrics and `hwebserver status` show."""
-        return {
-            "supervisor": {
-                "pid": os.getpid(),
-                "generation": generation,
-                "uptime": round(now - self.started, 3),
-                "shutting_down": shutting_down,
-                "reloads_succeeded": self.reloads_succeeded,
-                "reloads_failed": self.reloads_failed,
-                "recycles": self.recycles,
-                "exits": dict(self.exits),
-            },
-            "workers": [_worker_entry(worker, now) for worker in workers if not worker.killed],
-            "retired": {
-                "statuses": self.retired_statuses,
-                "buckets": self.retired_buckets,
-                "duration_sum": self.retired_duration,
-            },
-        }
+    ) -> MetricsSnapshot:
+        """What /metrics and `hwebserver status` show."""
+        return MetricsSnapshot(
+            SupervisorFigures(
+                pid=os.getpid(),
+                generation=generation,
+                uptime=round(now - self.started, 3),
+                shutting_down=shutting_down,
+                reloads_succeeded=self.reloads_succeeded,
+                reloads_failed=self.reloads_failed,
+                recycles=self.recycles,
+                exits=dict(self.exits),
+            ),
+            [_worker_entry(worker, now) for worker in workers if not worker.killed],
+            RetiredTotals(self.retired_statuses, self.retired_buckets, self.retired_duration),
+        )
 
 
-def _worker_entry(worker: WorkerHandle, now: float) -> dict[str, Any]:
-    """Its last heartbeat's figures, every one of them: a figure added to Heartbeat reaches
-    /metrics without a change here."""
-    return {
-        "pid": worker.pid,
-        "generation": worker.generation.number,
-        "phase": worker.phase.value,
-        "uptime": round(now - worker.started, 3),
-        **worker.report.figures(),
-    }
+def _worker_entry(worker: WorkerHandle, now: float) -> WorkerFigures:
+    """Its last heartbeat, every field of it: a figure added to Heartbeat reaches /metrics
+    without a change here."""
+    return WorkerFigures(
+        pid=worker.pid,
+        generation=worker.generation.number,
+        phase=worker.phase.value,
+        uptime=round(now - worker.started, 3),
+        heartbeat=worker.report,
+    )
 
 
 def exit_cause(worker: WorkerHandle, code: int) -> str:

@@ -10,14 +10,15 @@ from typing import Any
 
 from .. import command_line
 from ..api import settings as settings_module
-from ..api.declared import check_declared_ports
 from ..api.enums import webServerVerbosity
-from ..api.routing import MAIN_PORT
-from ..api.run_arguments import (
+from ..api.internal import settings_sources
+from ..api.internal.declared import check_declared_ports
+from ..api.internal.run_arguments import (
     DEFAULT_MAX_IN_MEMORY_UPLOAD,
     DEFAULT_MAX_REQUEST_SIZE,
     RunArguments,
 )
+from ..api.routing import MAIN_PORT
 from ..worker.common.config import WorkerConfig
 from ..worker.common.logs import logger
 from ..worker.policies.check import check_port_settings
@@ -102,8 +103,8 @@ def settings_with_environment(
     """The settings run() serves with. Precedence: a dict given to run() (code, as run()'s
     other arguments and the command line's options), then HWEBSERVER_<NAME> environment
     variables, then a settings file, then the defaults."""
-    loaded = settings_module.load_settings(settings, warn=warn)
-    environment = settings_module.environment_settings(warn=warn)
+    loaded = settings_sources.load_settings(settings, warn=warn)
+    environment = settings_sources.environment_settings(warn=warn)
     if isinstance(settings, Mapping):
         return {**loaded, **{k: v for k, v in environment.items() if k not in loaded}}
     return {**loaded, **environment}

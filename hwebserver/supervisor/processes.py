@@ -11,7 +11,7 @@ import socket
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-from ..api import tempdir
+from ..api.internal import tempdir
 from ..worker.common.config import Listener
 from . import spawn, tree
 from .spawn import Started

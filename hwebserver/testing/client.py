@@ -17,8 +17,8 @@ import httpx
 from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
-from ..api.apifunctions import API_PATH
 from ..api.errors import APIError, OperationFailed
+from ..api.functions.decorator import API_PATH
 from ..run import run
 from ..worker.common.config import Listener
 from ..worker.process import current

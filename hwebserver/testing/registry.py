@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ..api.registries import every_registry
+from ..api.internal.registries import every_registry
 
 
 @contextmanager

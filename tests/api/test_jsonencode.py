@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from hwebserver.api.jsonencode import dumps_bytes
+from hwebserver.api.functions.jsonencode import dumps_bytes
 
 
 class Count(int):

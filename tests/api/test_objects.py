@@ -8,8 +8,8 @@ from urllib.parse import parse_qsl
 import pytest
 
 import hwebserver
-from hwebserver.api.connection import ConnectionInfo
-from hwebserver.api.headers import Headers
+from hwebserver.api.internal.connection import ConnectionInfo
+from hwebserver.api.internal.headers import Headers
 
 
 def make_request(headers=(), target=b"/p?a=1&a=2&b=", method="GET", settings=None, tls=False):

@@ -176,12 +176,13 @@ def test_unwritable_log_file_fails_at_start_up(tmp_path):
 def test_server_settings_are_declared_once_and_checked_by_their_declared_type() -> None:
     import dataclasses
 
+    from hwebserver.api.internal.declarations import declared
     from hwebserver.api.settings import OPTIONS, ServerSettings, validate
 
-    for declared in dataclasses.fields(ServerSettings):
-        option = OPTIONS[declared.name]
-        assert (option.scope, option.default) == ("server", declared.default)
-        assert option.doc == declared.metadata["doc"]
+    for item in dataclasses.fields(ServerSettings):
+        option = OPTIONS[item.name]
+        assert (option.scope, option.default) == ("server", item.default)
+        assert option.doc == declared(item).doc
     assert validate({"GRACEFUL_TIMEOUT": 2}) == {"GRACEFUL_TIMEOUT": 2.0}
     with pytest.raises(ValueError, match="MAX_PIPELINED: expected int"):
         validate({"MAX_PIPELINED": "many"})

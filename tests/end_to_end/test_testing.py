@@ -20,7 +20,7 @@ from supervision import bindable
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 import hwebserver
-from hwebserver.api.registries import every_registry
+from hwebserver.api.internal.registries import every_registry
 from hwebserver.testing import TestClient, isolated_registry
 from hwebserver.worker.process import current
 

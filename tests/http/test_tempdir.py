@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 
-from hwebserver.api import tempdir
+from hwebserver.api.internal import tempdir
 
 
 def test_sweeps_take_only_dead_owners_and_survive_odd_names(tmp_path, monkeypatch):

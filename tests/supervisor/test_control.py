@@ -58,7 +58,15 @@ EVERY_KIND = [
     messages.Shutdown(),
     messages.BootFailed("Traceback ...\nNameError: x", "NameError: x"),
     messages.MetricsQuery(7),
-    messages.Metrics(7, {"supervisor": None, "workers": [], "retired": {}}),
+    messages.Metrics(7, messages.MetricsSnapshot()),
+    messages.Metrics(
+        8,
+        messages.MetricsSnapshot(
+            messages.SupervisorFigures(41, 2, 1.5, False, 1, 0, 0, {"drained": 1}),
+            [messages.WorkerFigures(42, 2, "ready", 0.5, messages.Heartbeat(3, 1, 0.0, 1 << 20))],
+            messages.RetiredTotals([0, 1, 0, 0, 0], [1] * 14, 0.5),
+        ),
+    ),
     messages.Drain(control.RETIRE),
     messages.Stop(),
     messages.Unready(),
@@ -100,3 +108,37 @@ def test_unknown_kinds_and_fields_are_ignored_and_numbers_converted():
 def test_a_field_of_the_wrong_type_is_a_protocol_error(frame):
     with pytest.raises(ControlProtocolError):
         messages.decode(frame)
+
+
+def test_the_metrics_snapshot_goes_as_the_json_object_it_always_was():
+    """A worker of another version (a reload spawns the code on disk) reads the same object."""
+    snapshot = messages.MetricsSnapshot(
+        messages.SupervisorFigures(41, None, 1.5, True, 1, 2, 3, {"crashed": 1}),
+        [messages.WorkerFigures(42, 2, "ready", 0.5, messages.Heartbeat(3, 1, 0.0, 7))],
+        messages.RetiredTotals([0, 1], [2], 0.25),
+    )
+    (frame,) = FrameDecoder().feed(messages.encode(messages.Metrics(9, snapshot)))
+    assert frame["snapshot"] == {
+        "supervisor": {
+            "pid": 41,
+            "uptime": 1.5,
+            "shutting_down": True,
+            "reloads_succeeded": 1,
+            "reloads_failed": 2,
+            "recycles": 3,
+            "exits": {"crashed": 1},
+        },
+        "workers": [
+            {
+                "pid": 42,
+                "generation": 2,
+                "phase": "ready",
+                "uptime": 0.5,
+                "served": 3,
+                "in_flight": 1,
+                "lag": 0.0,
+                "rss": 7,
+            }
+        ],
+        "retired": {"statuses": [0, 1], "buckets": [2], "duration_sum": 0.25},
+    }

@@ -14,11 +14,19 @@ import asyncio
 import itertools
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ...api.response import Response
 from ...api.routing import Route
-from ..common.messages import ControlMessage, Metrics, MetricsQuery, Send, Unready
+from ..common.messages import (
+    ControlMessage,
+    Metrics,
+    MetricsQuery,
+    MetricsSnapshot,
+    Send,
+    Unready,
+    WorkerFigures,
+)
 from ..common.stats import RequestStats
 
 if TYPE_CHECKING:
@@ -40,10 +48,10 @@ class AdminEndpoints:
         self.link_alive: Callable[[], bool] = lambda: True
         self.generation = 0
         self.shutting_down = False  # the supervisor said so (UNREADY), or it is gone
-        self.pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self.pending: dict[int, asyncio.Future[MetricsSnapshot]] = {}
         self.query_ids = itertools.count(1)
         # Serving without a supervisor: the service's snapshot, made by this very process.
-        self.source: Callable[[], dict[str, Any]] | None = None
+        self.source: Callable[[], MetricsSnapshot] | None = None
 
     # -- the supervisor side ---------------------------------------------------------------
     def connect(self, send: Send, link_alive: Callable[[], bool], generation: int) -> None:
@@ -52,7 +60,7 @@ class AdminEndpoints:
         self.link_alive = link_alive
         self.generation = generation
 
-    def provide(self, source: Callable[[], dict[str, Any]]) -> None:
+    def provide(self, source: Callable[[], MetricsSnapshot]) -> None:
         """This process is the whole service: scrapes are answered from `source()`."""
         self.source = source
 
@@ -64,14 +72,14 @@ class AdminEndpoints:
             if future is not None and not future.done():
                 future.set_result(message.snapshot)
 
-    async def snapshot(self) -> dict[str, Any] | None:
+    async def snapshot(self) -> MetricsSnapshot | None:
         send = self.send
         if self.source is not None:
             return self.source()
         if send is None:
             return local_snapshot(self.state, self.generation, 0.0, _rss())
         query = next(self.query_ids)
-        future: asyncio.Future[dict[str, Any]] = self.state.loop.create_future()
+        future: asyncio.Future[MetricsSnapshot] = self.state.loop.create_future()
         self.pending[query] = future
         try:
             send(MetricsQuery(query))
@@ -153,7 +161,7 @@ def connect(
         endpoints.connect(send, link_alive, generation)
 
 
-def provide(state: WorkerState | None, source: Callable[[], dict[str, Any]]) -> None:
+def provide(state: WorkerState | None, source: Callable[[], MetricsSnapshot]) -> None:
     """A process serving without a supervisor: scrapes are answered from `source()`."""
     endpoints = state.admin_endpoints if state is not None else None
     if endpoints is not None:
@@ -167,14 +175,8 @@ def on_control_message(state: WorkerState | None, message: ControlMessage) -> No
         endpoints.on_message(message)
 
 
-def local_snapshot(state: WorkerState, generation: int, lag: float, rss: int) -> dict[str, Any]:
+def local_snapshot(state: WorkerState, generation: int, lag: float, rss: int) -> MetricsSnapshot:
     """/metrics without a supervisor (a server in a thread of the calling process): this
-    process alone, in the shape the supervisor's snapshot has."""
-    worker: dict[str, Any] = {
-        "pid": os.getpid(),
-        "generation": generation,
-        "phase": "ready",
-        "uptime": 0.0,
-        **state.heartbeat(lag, rss).figures(),
-    }
-    return {"supervisor": None, "workers": [worker], "retired": {}}
+    process alone, as the supervisor's snapshot shows a worker."""
+    worker = WorkerFigures(os.getpid(), generation, "ready", 0.0, state.heartbeat(lag, rss))
+    return MetricsSnapshot(supervisor=None, workers=[worker])

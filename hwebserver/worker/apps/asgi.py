@@ -18,10 +18,10 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ...api.internal.tracebacks import without_server_frames
 from ...api.mounts import ASGI
 from ...api.request import Request
 from ...api.routing import Route
-from ...api.tracebacks import without_server_frames
 from ..http import user_tasks
 from ..http.request_head import normalized_raw_path
 from ..http.response_streams import open_regular_file, send_file_range

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ...api.headers import check_header_block
+from ...api.internal.headers import check_header_block
 from ..http.error_responses import error_response
 from ..http.response_head import (
     CHUNKED,

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
-from ...api.connection import ConnectionInfo
+from ...api.internal.connection import ConnectionInfo
 from ...api.request import Request
 from ...api.routing import Route
 from ..http.request_head import normalized_path

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...api.enums import webServerVerbosity
-from ...api.run_arguments import (
+from ...api.internal.run_arguments import (
     DEFAULT_MAX_IN_MEMORY_UPLOAD,
     DEFAULT_MAX_REQUEST_SIZE,
     RunArguments,

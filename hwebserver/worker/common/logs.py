@@ -14,8 +14,8 @@ import time
 from typing import Any
 
 from ...api.enums import webServerVerbosity
+from ...api.internal.tracebacks import without_server_frames
 from ...api.settings import PortSettings
-from ...api.tracebacks import without_server_frames
 from .port_logs import close_port_logger, open_port_logger, reopen_log_files
 
 __all__ = [

@@ -15,14 +15,17 @@ worker measures it (common/state.py, WorkerState.heartbeat), its family in admin
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from . import control
 from .control import ControlProtocolError, Message
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -88,12 +91,98 @@ class MetricsQuery:
 
 
 @dataclass(frozen=True)
+class SupervisorFigures:
+    """The supervisor's own counters in a metrics snapshot (supervisor/metrics.py)."""
+
+    pid: int
+    generation: int | None = None
+    uptime: float = 0.0
+    shutting_down: bool = False
+    reloads_succeeded: int = 0
+    reloads_failed: int = 0
+    recycles: int = 0
+    exits: dict[str, int] = field(default_factory=dict)  # by cause
+
+
+@dataclass(frozen=True)
+class WorkerFigures:
+    """A worker in a metrics snapshot: who it is, and its last heartbeat, every field of it
+    (a figure added to Heartbeat reaches /metrics without a change here)."""
+
+    pid: int
+    generation: int
+    phase: str = ""
+    uptime: float = 0.0
+    heartbeat: Heartbeat = field(default_factory=Heartbeat)
+
+
+@dataclass(frozen=True)
+class RetiredTotals:
+    """The request counts of the workers gone, so that the service's totals never go back."""
+
+    statuses: list[int] = field(default_factory=list)
+    buckets: list[int] = field(default_factory=list)
+    duration_sum: float = 0.0
+
+
+@dataclass(frozen=True)
+class MetricsSnapshot:
+    """What /metrics shows of the service: the supervisor's counters (None when a process
+    serves by itself in a thread), its workers, the totals of those gone. On the pipe it is
+    the JSON object it always was (`to_json`, `from_json`): a worker of another version still
+    reads its supervisor's snapshot."""
+
+    supervisor: SupervisorFigures | None = None
+    workers: list[WorkerFigures] = field(default_factory=list)
+    retired: RetiredTotals = field(default_factory=RetiredTotals)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "supervisor": None if self.supervisor is None else _sent_fields(self.supervisor),
+            "workers": [
+                {
+                    "pid": worker.pid,
+                    "generation": worker.generation,
+                    "phase": worker.phase,
+                    "uptime": worker.uptime,
+                    **worker.heartbeat.figures(),
+                }
+                for worker in self.workers
+            ],
+            "retired": dataclasses.asdict(self.retired),
+        }
+
+    @classmethod
+    def from_json(cls, value: Any) -> MetricsSnapshot:
+        if not isinstance(value, dict):
+            raise TypeError(f"{type(value).__name__}, not an object")
+        given = value.get("supervisor")
+        supervisor = None if given is None else _decode_fields(SupervisorFigures, given)
+        workers = [_worker_figures(worker) for worker in value.get("workers") or []]
+        retired = _decode_fields(RetiredTotals, value.get("retired") or {})
+        return cls(supervisor, workers, retired)
+
+
+def _worker_figures(entry: Any) -> WorkerFigures:
+    if not isinstance(entry, dict):
+        raise TypeError(f"a worker: {type(entry).__name__}, not an object")
+    heartbeat = _decode_fields(Heartbeat, entry)
+    return WorkerFigures(
+        int(entry["pid"]),
+        int(entry["generation"]),
+        str(entry.get("phase", "")),
+        float(entry.get("uptime", 0.0)),
+        heartbeat,
+    )
+
+
+@dataclass(frozen=True)
 class Metrics:
     """supervisor -> worker: the service's snapshot (supervisor/metrics.py)."""
 
     KIND: ClassVar[str] = control.METRICS
     id: int = 0
-    snapshot: dict[str, Any] = field(default_factory=dict)
+    snapshot: MetricsSnapshot = field(default_factory=MetricsSnapshot)
 
 
 @dataclass(frozen=True)
@@ -131,7 +220,10 @@ KINDS: dict[str, type[ControlMessage]] = {
 
 def encode(message: ControlMessage) -> bytes:
     """One frame."""
-    return control.encode(message.KIND, **_sent_fields(message))
+    fields = _sent_fields(message)
+    if isinstance(message, Metrics):
+        fields["snapshot"] = message.snapshot.to_json()
+    return control.encode(message.KIND, **fields)
 
 
 def decode(message: Message) -> ControlMessage | None:
@@ -140,10 +232,18 @@ def decode(message: Message) -> ControlMessage | None:
     cls = KINDS.get(message["kind"])
     if cls is None:
         return None
+    return _decode_fields(cls, message)
+
+
+def _decode_fields(cls: type[T], given: Mapping[str, Any]) -> T:
+    """`cls` from the JSON object `given`: its fields that are set, each as its declared type;
+    what `cls` does not declare is ignored."""
+    if not isinstance(given, Mapping):
+        raise ControlProtocolError(f"{cls.__name__}: {type(given).__name__}, not an object")
     values = {}
-    for name, kind in _FIELD_TYPES[cls].items():
-        if name in message and message[name] is not None:
-            values[name] = _coerce(kind, message[name], name)
+    for name, kind in _field_types(cls).items():  # type: ignore[arg-type]
+        if name in given and given[name] is not None:
+            values[name] = _coerce(kind, given[name], name)
     return cls(**values)
 
 
@@ -155,12 +255,10 @@ def _sent_fields(message: object) -> dict[str, Any]:
     }
 
 
-def _field_types(cls: type[ControlMessage]) -> dict[str, Any]:
+@functools.cache
+def _field_types(cls: type) -> dict[str, Any]:
     hints = typing.get_type_hints(cls)
     return {item.name: hints[item.name] for item in dataclasses.fields(cls)}
-
-
-_FIELD_TYPES = {cls: _field_types(cls) for cls in KINDS.values()}
 
 
 def _coerce(kind: Any, value: Any, name: str) -> Any:
@@ -170,6 +268,8 @@ def _coerce(kind: Any, value: Any, name: str) -> Any:
         kind = next(arg for arg in typing.get_args(kind) if arg is not type(None))
     origin = typing.get_origin(kind) or kind
     try:
+        if origin is MetricsSnapshot:
+            return MetricsSnapshot.from_json(value)
         if origin is list:
             (item,) = typing.get_args(kind)
             return [_coerce(item, element, name) for element in value]
@@ -183,6 +283,6 @@ def _coerce(kind: Any, value: Any, name: str) -> Any:
             if origin is not str and isinstance(value, str):
                 raise TypeError("a string, not a number")
             return origin(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, KeyError) as exc:
         raise ControlProtocolError(f"field {name!r}: {exc}") from exc
     raise TypeError(f"no decoding for the type of field {name!r}: {kind!r}")

@@ -13,7 +13,7 @@ from .config import WorkerConfig
 from .dates import date_server_lines
 from .keepalive import WebSocketRegistry
 from .logs import ServerLog
-from .messages import Heartbeat
+from .messages import Heartbeat, MetricsSnapshot
 from .saturation import SaturationWatch
 from .stats import RequestStats
 from .threads import HandlerThreads
@@ -61,7 +61,7 @@ class AdminLink(Protocol):
 
     def on_message(self, message: ControlMessage) -> None: ...
 
-    def provide(self, source: Callable[[], dict[str, Any]]) -> None: ...
+    def provide(self, source: Callable[[], MetricsSnapshot]) -> None: ...
 
 
 class AppLifespan(Protocol):

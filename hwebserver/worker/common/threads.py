@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ...api.tracebacks import contained
+from ...api.internal.tracebacks import contained
 
 # What a finished call hands back: its context, whether it returned, and its value (the result,
 # or the exception it raised).

@@ -1,4 +1,5 @@
-"""registerArchiveFile(): the files inside a zip archive, served like a static directory.
+"""registerArchiveFile() (registered by api/files.py): the files inside a zip archive, served
+like a static directory.
 
 The rules are registerStaticFilesDirectory's (worker/files/static.py): GET and HEAD only, ETag and
 Last-Modified with 304 answers, one Range (206 or 416), and 404 for anything that is not a
@@ -20,6 +21,7 @@ import os
 import struct
 import time
 import zipfile
+from collections.abc import Awaitable, Callable
 
 from ...api.errors import OperationFailed
 from ...api.helpers import notFoundResponse
@@ -27,7 +29,7 @@ from ...api.request import Request
 from ...api.response import Response
 from ..http.response_streams import FileRangeResponse
 from .paths import prefix_segments, relative_segments
-from .static import FilePlan, add_file_route, content_type_of, open_regular, plan_answer
+from .static import FilePlan, content_type_of, open_regular, plan_answer
 
 # The fixed part of a local file header (APPNOTE 4.3.7); the name and extra field follow it.
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")
@@ -173,27 +175,14 @@ class ServedArchive:
         )
 
 
-def registerArchiveFile(
-    archive_file: str | os.PathLike[str], url_prefix: str = "/static", port: str | int = -1
-) -> None:
-    """Serve the files inside the zip archive `archive_file` under `url_prefix`, with the
-    rules of `registerStaticFilesDirectory`.
-
-    Args:
-        archive_file: the zip archive.
-        url_prefix: the URL prefix, starting with `/`.
-        port: `-1` for every port, `0` or `"main"` for the main port, else a port name.
-
-    Raises:
-        ValueError: the archive is missing or unreadable (here, not as a 404 later), or
-            `url_prefix` does not start with `/`.
-    """
-    if not isinstance(url_prefix, str) or not url_prefix.startswith("/"):
-        raise ValueError(f"url_prefix must start with '/', not {url_prefix!r}")
-    served = ServedArchive(os.fspath(archive_file), url_prefix)
+def serve_archive(archive_file: str, url_prefix: str) -> Callable[[Request], Awaitable[Response]]:
+    """The endpoint of an archive registered with registerArchiveFile() (api/files.py),
+    checked now: a missing or unreadable archive is a ValueError at registration, not a 404
+    later."""
+    served = ServedArchive(archive_file, url_prefix)
     try:
         checked = ArchiveIndex(served.path)
     except OperationFailed as exc:
         raise ValueError(f"registerArchiveFile: {exc}") from None
     checked.close()  # each process opens its own on its first request
-    add_file_route(url_prefix, served.serve, port)
+    return served.serve

@@ -1,7 +1,6 @@
-"""registerStaticFilesDirectory(): files served by the server itself, no Python handler.
+"""What answers for a directory of registerStaticFilesDirectory() (registered by api/files.py).
 
-A static directory is a prefix route of kind "static" with mount priority, so a URL handler
-registered for the same or a longer path wins. Serving happens on the event loop: resolving
+Serving happens on the event loop: resolving
 the path, open() and fstat() are local file-system calls, and the bytes go out with
 sendfile (a copy loop over TLS) as for any file response.
 
@@ -16,13 +15,13 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from typing import Any, NamedTuple
 
 from ...api.helpers import guess_content_type, notFoundResponse
 from ...api.request import Request
 from ...api.response import Response
-from ...api.routing import PRIORITY_MOUNT, Route, http_routes
 from ..http.response_streams import FileRangeResponse
 from . import conditional
 from .paths import prefix_segments, relative_segments, resolve_inside
@@ -165,41 +164,7 @@ def _unsatisfiable(size: int, validators: dict[str, str]) -> Response:
     return response
 
 
-def registerStaticFilesDirectory(
-    directory: str | os.PathLike[str], url_prefix: str = "/static", port: str | int = -1
-) -> None:
-    """Serve the files under `directory` at `url_prefix`, with `Range`, conditional requests
-    and `sendfile`. Paths that leave the directory (`..`, symlinks out) answer 404.
-
-    Args:
-        directory: the directory whose files are served.
-        url_prefix: the URL prefix, starting with `/`.
-        port: `-1` for every port, `0` or `"main"` for the main port, else a port name.
-
-    Raises:
-        ValueError: `url_prefix` does not start with `/`.
-
-    Example:
-        ```python
-        hwebserver.registerStaticFilesDirectory("site/", url_prefix="/docs")
-        ```
-    """
-    if not isinstance(url_prefix, str) or not url_prefix.startswith("/"):
-        raise ValueError(f"url_prefix must start with '/', not {url_prefix!r}")
-    served = StaticDirectory(os.fspath(directory), url_prefix)
-    add_file_route(url_prefix, served.serve, port)
-
-
-def add_file_route(url_prefix: str, serve: Any, port: str | int) -> None:
-    """A prefix route answering GET and HEAD from files (a directory's, an archive's): on the
-    loop, below URL handlers of the same path."""
-    route = Route(
-        url_prefix,
-        serve,
-        is_prefix=True,
-        methods=("GET", "HEAD"),
-        kind="static",
-        priority=PRIORITY_MOUNT,
-        is_async=True,
-    )
-    http_routes.add(route, port)
+def serve_directory(directory: str, url_prefix: str) -> Callable[[Request], Awaitable[Response]]:
+    """The endpoint of a directory registered with registerStaticFilesDirectory()
+    (api/files.py)."""
+    return StaticDirectory(directory, url_prefix).serve

@@ -13,10 +13,10 @@ import errno
 import logging
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
-from ...api.body import BoundedBodyCopy, RequestBody
-from ...api.form_data import FormError, FormParser, FormTooLarge
-from ...api.forms import MULTIPART, form_kind, open_form_parser
 from ...api.helpers import wants_json
+from ...api.internal.body import BoundedBodyCopy, RequestBody
+from ...api.internal.form_data import FormError, FormParser, FormTooLarge
+from ...api.internal.forms import MULTIPART, form_kind, open_form_parser
 from ...api.request import Request
 from ...api.routing import PRIORITY_HANDLER
 from .error_responses import HttpError

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from ...api.helpers import errorResponse, wants_json
+from ...api.internal.tracebacks import format_user_exception
 from ...api.request import Request
 from ...api.response import Response
-from ...api.tracebacks import format_user_exception
 
 
 class HttpError(Exception):

@@ -18,8 +18,8 @@ from collections import deque
 from time import perf_counter  # a global, not time.perf_counter: one lookup less per request
 from typing import TYPE_CHECKING, Any
 
-from ...api.body import BodySource
-from ...api.connection import OnHandlerThread
+from ...api.internal.body import BodySource
+from ...api.internal.connection import OnHandlerThread
 from ...api.request import Request
 from ...api.response import BODILESS_STATUSES, Response
 from ..common.stats import DURATION_BUCKETS

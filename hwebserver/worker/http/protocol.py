@@ -21,7 +21,7 @@ from typing import NoReturn
 
 import httptools
 
-from ...api.connection import ConnectionInfo
+from ...api.internal.connection import ConnectionInfo
 from ...api.request import Request
 from ..common.config import Listener
 from ..common.state import WorkerState

@@ -30,7 +30,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from ...api.tracebacks import contained
+from ...api.internal.tracebacks import contained
 
 S = TypeVar("S")
 

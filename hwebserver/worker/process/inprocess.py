@@ -9,9 +9,9 @@ import signal
 import threading
 from collections.abc import Callable
 
-from ...api import tempdir
 from ...api.errors import OperationFailed
-from ...api.tracebacks import exception_summary
+from ...api.internal import tempdir
+from ...api.internal.tracebacks import exception_summary
 from ..common.config import Listener, WorkerConfig
 from . import current
 from .server import WorkerServer

@@ -26,7 +26,7 @@ import sys
 from dataclasses import dataclass
 from types import TracebackType
 
-from ...api.tracebacks import exception_summary, format_user_exception
+from ...api.internal.tracebacks import exception_summary, format_user_exception
 from ..common.messages import BootFailed, Ready, encode
 from . import linux
 

@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 import psutil
 
-from ...api.tracebacks import exception_summary, format_user_exception
+from ...api.internal.tracebacks import exception_summary, format_user_exception
 from ..admin import endpoints as admin
 from ..common import control, messages
 from ..common.config import Listener, WorkerConfig

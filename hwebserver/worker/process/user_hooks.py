@@ -13,8 +13,8 @@ import asyncio
 import threading
 from typing import Any
 
+from ...api.internal.tracebacks import contained, without_server_frames
 from ...api.routing import is_async_callable
-from ...api.tracebacks import contained, without_server_frames
 from ...api.worker_hooks import Hook, describe, worker_hooks
 from ..common.logs import ServerLog
 

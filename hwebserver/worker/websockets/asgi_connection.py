@@ -22,8 +22,8 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import CLOSED, OPEN
 from websockets.server import ServerProtocol
 
-from ...api.headers import check_header
-from ...api.tracebacks import without_server_frames
+from ...api.internal.headers import check_header
+from ...api.internal.tracebacks import without_server_frames
 from ..apps.asgi import base_scope, late_lifespan, ready_lifespan, with_lifespan_state
 from ..common.keepalive import CLOSE_TIMEOUT, GIVE_UP, PING, keepalive_due
 from ..http import user_tasks

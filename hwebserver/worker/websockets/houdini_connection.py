@@ -37,9 +37,9 @@ from websockets.typing import Subprotocol
 
 from ...api.errors import OperationFailed
 from ...api.helpers import errorResponse
+from ...api.internal.tracebacks import contained, without_server_frames
 from ...api.request import Request
 from ...api.response import Response
-from ...api.tracebacks import contained, without_server_frames
 from ...api.websocket import WebSocket, WebSocketClosed, WebSocketEndpoint, settle
 from ..common.keepalive import CLOSE_TIMEOUT, GIVE_UP, PING, keepalive_due
 from ..http import user_tasks

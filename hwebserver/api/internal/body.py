@@ -6,7 +6,7 @@ import io
 import os
 from typing import BinaryIO, Protocol
 
-from .errors import OperationFailed
+from ..errors import OperationFailed
 from .tempdir import RequestTempDir
 
 

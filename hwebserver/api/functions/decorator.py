@@ -1,13 +1,13 @@
-"""@apiFunction: register a function callable through POST /api (see apicalls.py)."""
+"""@apiFunction: register a function callable through POST /api (see calls.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-from .apicalls import api_endpoint
-from .apiregistry import ApiFunction, api_functions
-from .routing import PRIORITY_MOUNT, Route, http_routes, port_names
+from ..routing import PRIORITY_MOUNT, Route, http_routes, port_names
+from .calls import api_endpoint
+from .registry import ApiFunction, api_functions
 
 API_PATH = "/api"
 F = TypeVar("F", bound=Callable[..., Any])

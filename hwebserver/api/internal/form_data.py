@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from .uploads import UploadedFile
+    from ..uploads import UploadedFile
 
 DEFAULT_FORM_MEMORY = 32 * 1024 * 1024  # FORM_MEMORY_SIZE
 

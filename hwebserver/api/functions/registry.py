@@ -7,8 +7,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .errors import APIError
-from .routing import ALL_PORTS, is_async_callable
+from ..errors import APIError
+from ..routing import ALL_PORTS, is_async_callable
 
 
 class CallError(Exception):

@@ -15,7 +15,8 @@ import sysconfig
 import traceback
 from types import TracebackType
 
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+# hwebserver/, three levels above this file (hwebserver/api/internal/tracebacks.py).
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + os.sep
 # runpy and importlib (the command line's import of APP, `python -m`) call the application
 # before any of its frames: they are the server's path to it, not the user's code.
 _PATHS = sysconfig.get_paths()

@@ -1,4 +1,5 @@
-"""run()'s arguments, declared once: name, type, default, meaning, and command-line form.
+"""run()'s arguments, declared once (in the style of declarations.py, as the settings are):
+name, type, default, meaning, and command-line form.
 
 Everything that lists run()'s arguments reads this class: run() (its docstring's argument
 list), the command line (`hwebserver APP --port ...` builds its options from the fields), and
@@ -16,32 +17,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .declarations import CommandLineForm, Typed, add_command_line_flags, declare, declared
+
 # What a None means for the two size limits (Houdini's signature has None defaults).
 DEFAULT_MAX_REQUEST_SIZE = 3 * 1024**3
 DEFAULT_MAX_IN_MEMORY_UPLOAD = 2_621_440
-
-
-@dataclass(frozen=True)
-class CommandLineForm:
-    """How an argument is typed on the command line.
-
-    `kind`: "value" (FLAG VALUE, converted by `parse`), "switch" (FLAG alone means True),
-    "either" (FLAG / --no-FLAG), "repeat" (FLAG VALUE, repeatable, values collected)."""
-
-    flag: str
-    help: str
-    kind: str = "value"
-    parse: Callable[[str], Any] | None = None
-    metavar: str | None = None
-    aliases: tuple[str, ...] = ()  # other spellings users of other servers type (--host)
-
-
-def meaning(
-    doc: str, command_line: CommandLineForm | None = None, extension: bool = False
-) -> dict[str, Any]:
-    """A field's metadata: its documentation, its command-line form, and whether Houdini's
-    run() lacks it (an extension)."""
-    return {"doc": doc, "command_line": command_line, "extension": extension}
 
 
 def parse_extra_port(text: str) -> Any:
@@ -66,7 +46,7 @@ class RunArguments:
 
     port: int = field(
         default=8008,
-        metadata=meaning(
+        metadata=declare(
             "the main port. Busy or not permitted, with no fallback below: OperationFailed "
             "naming the port and the reason. Like `max_port`, `workers`, `max_num_threads` and "
             "the sizes, a whole number (a string of digits is taken); anything else is a "
@@ -76,20 +56,20 @@ class RunArguments:
     )
     debug: bool = field(
         default=False,
-        metadata=meaning(
+        metadata=declare(
             "log every request and handler traceback, put tracebacks in 500 bodies, and (in a "
             "blocking run) reload on source changes unless `reload_source_changes=False`.",
             CommandLineForm(
                 "--debug",
                 "log every request and traceback, tracebacks in 500 bodies, reload on changes; "
                 "--no-debug turns off the debug=True of the script's run()",
-                kind="either",
+                kind=Typed.EITHER,
             ),
         ),
     )
     max_num_threads: int = field(
         default=4,
-        metadata=meaning(
+        metadata=declare(
             "the handler threads of each worker, where plain handlers, API functions, "
             "`URLHandler.handle` and WSGI apps run (never on the event loop).",
             CommandLineForm(
@@ -101,7 +81,7 @@ class RunArguments:
     )
     in_background: bool | None = field(
         default=None,
-        metadata=meaning(
+        metadata=declare(
             "True serves from a thread of this process and returns at once; False blocks until "
             "SIGINT/SIGTERM or `requestShutdown()`; None: False in a plain script, True in an "
             "interactive or GUI host.",
@@ -109,19 +89,19 @@ class RunArguments:
     )
     reload_source_changes: bool | None = field(
         default=None,
-        metadata=meaning(
+        metadata=declare(
             "replace the workers when a loaded source file of the application changes (None: "
             "follow `debug` in a blocking run).",
             CommandLineForm(
                 "--reload",
                 "reload when a source file of the application changes (default: with --debug)",
-                kind="either",
+                kind=Typed.EITHER,
             ),
         ),
     )
     max_in_memory_file_upload_size: int | None = field(
         default=None,
-        metadata=meaning(
+        metadata=declare(
             "uploaded files larger than this (None: 2.5 MiB) go to a temp file.",
             CommandLineForm(
                 "--max-in-memory-file-upload-size",
@@ -132,7 +112,7 @@ class RunArguments:
     )
     max_request_size: int | None = field(
         default=None,
-        metadata=meaning(
+        metadata=declare(
             "a larger request (None: 3 GiB) gets 413.",
             CommandLineForm(
                 "--max-request-size", "largest request in bytes (default 3 GiB)", parse=int
@@ -141,7 +121,7 @@ class RunArguments:
     )
     settings: str | Mapping[str, Any] | None = field(
         default=None,
-        metadata=meaning(
+        metadata=declare(
             "a dict, or a Python, .json or .toml file, of UPPER-CASE settings (see the "
             "settings reference); an unknown key in a dict is a ValueError.",
             CommandLineForm("--settings", "settings file (UPPER-CASE names)"),
@@ -149,12 +129,12 @@ class RunArguments:
     )
     ports: Iterable[Any] = field(
         default=(),
-        metadata=meaning(
+        metadata=declare(
             "extra listeners: names, numbers, or (name, number) pairs.",
             CommandLineForm(
                 "--ports",
                 "an extra named port (repeatable); without =PORT the OS picks it",
-                kind="repeat",
+                kind=Typed.REPEAT,
                 parse=parse_extra_port,
                 metavar="NAME[=PORT]",
             ),
@@ -162,7 +142,7 @@ class RunArguments:
     )
     verbosity: Any = field(
         default=None,
-        metadata=meaning(
+        metadata=declare(
             "webServerVerbosity.Low (the default: start-up, reloads and their outcome, warnings "
             "and errors), Medium (adds the workers' lifecycle), High (adds an access line per "
             "request); the documentation's Logs page details each level.",
@@ -171,14 +151,14 @@ class RunArguments:
     )
     port_callback: Callable[[str, int], Any] | None = field(
         default=None,
-        metadata=meaning(
+        metadata=declare(
             'called as `port_callback(port_name, port)` once per bound listener ("main" for the '
             "main port), in this process, before serving starts; its exceptions are logged.",
         ),
     )
     max_port: int | None = field(
         default=None,
-        metadata=meaning(
+        metadata=declare(
             "when `port` cannot be bound, try `port+1` ... `max_port`; logged as a warning naming "
             "both ports.",
             CommandLineForm("--max-port", "if PORT is busy, try PORT+1..MAX_PORT", parse=int),
@@ -186,19 +166,19 @@ class RunArguments:
     )
     allow_system_port: bool = field(
         default=False,
-        metadata=meaning(
+        metadata=declare(
             "when no port of the range binds, let the OS pick one; logged as a warning naming "
             "both ports.",
             CommandLineForm(
                 "--allow-system-port",
                 "if no port of the range binds, let the OS pick one",
-                "switch",
+                Typed.SWITCH,
             ),
         ),
     )
     workers: int = field(
         default=1,
-        metadata=meaning(
+        metadata=declare(
             "worker processes of a blocking run; 0: one per CPU.",
             CommandLineForm("--workers", "worker processes (default 1; 0: one per CPU)", parse=int),
             extension=True,
@@ -206,7 +186,7 @@ class RunArguments:
     )
     address: str | None = field(
         default=None,
-        metadata=meaning(
+        metadata=declare(
             'the main port\'s bind address (None: "127.0.0.1"; "0.0.0.0" or "::" to serve other '
             "machines).",
             CommandLineForm(
@@ -219,7 +199,7 @@ class RunArguments:
     )
     supervisor: bool = field(
         default=True,
-        metadata=meaning(
+        metadata=declare(
             "True: a supervisor process keeps worker processes serving (handlers see a "
             "worker's pid and state). False: this process serves in the foreground itself, as "
             "Houdini does (handlers see its pid and its one module state); a reload re-executes "
@@ -230,7 +210,7 @@ class RunArguments:
                 "--supervisor",
                 "--no-supervisor: this process serves itself, as Houdini does (its pid and "
                 "module state in handlers); reloads re-execute it in place",
-                kind="either",
+                kind=Typed.EITHER,
             ),
             extension=True,
         ),
@@ -272,40 +252,25 @@ def whole_number(name: str, value: Any, minimum: int) -> int:
 
 
 def argument_names() -> list[str]:
-    return [declared.name for declared in dataclasses.fields(RunArguments)]
+    return [item.name for item in dataclasses.fields(RunArguments)]
 
 
 def describe_arguments() -> str:
     """The argument list of run()'s docstring, in declaration order."""
     lines = []
-    for declared in dataclasses.fields(RunArguments):
-        extension = " (extension)" if declared.metadata["extension"] else ""
-        text = f"`{declared.name}`{extension}, default `{declared.default!r}`: "
+    for item in dataclasses.fields(RunArguments):
+        meaning = declared(item)
+        extension = " (extension)" if meaning.extension else ""
+        text = f"`{item.name}`{extension}, default `{item.default!r}`: "
         lines.append(
-            textwrap.fill(
-                text + declared.metadata["doc"], 92, initial_indent="- ", subsequent_indent="  "
-            )
+            textwrap.fill(text + meaning.doc, 92, initial_indent="- ", subsequent_indent="  ")
         )
     return "\n".join(lines)
 
 
 def add_command_line_options(parser: argparse.ArgumentParser) -> None:
     """One option per argument that has a command-line form; its dest is the argument's name."""
-    for declared in dataclasses.fields(RunArguments):
-        form: CommandLineForm | None = declared.metadata["command_line"]
-        if form is None:
-            continue
-        options: dict[str, Any] = {"dest": declared.name, "help": form.help}
-        if form.kind == "switch":
-            options["action"] = "store_true"
-        elif form.kind == "either":
-            options["action"] = argparse.BooleanOptionalAction
-        else:
-            options["type"] = form.parse
-            options["metavar"] = form.metavar
-            if form.kind == "repeat":
-                options["action"] = "append"
-        parser.add_argument(form.flag, *form.aliases, **options)
+    add_command_line_flags(parser, RunArguments)
     parser.add_argument(
         "--bind",
         action=BindAction,

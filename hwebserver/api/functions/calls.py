@@ -17,14 +17,14 @@ import logging
 import traceback
 from typing import Any
 
-from .apiregistry import ApiFunction, CallError, api_functions
-from .connection import OnHandlerThread
-from .errors import APIError
-from .forms import MULTIPART, URLENCODED, media_type
+from ..errors import APIError
+from ..internal.connection import OnHandlerThread
+from ..internal.forms import MULTIPART, URLENCODED, media_type
+from ..internal.tracebacks import without_server_frames
+from ..request import Request
+from ..response import Response
 from .jsonencode import dumps_bytes
-from .request import Request
-from .response import Response
-from .tracebacks import without_server_frames
+from .registry import ApiFunction, CallError, api_functions
 
 log = logging.getLogger("hwebserver")
 

@@ -36,6 +36,7 @@ class ConnectionInfo:
         "port_settings",
         "server",
         "services",
+        "trusts_forwarded",
     )
 
     def __init__(
@@ -53,9 +54,12 @@ class ConnectionInfo:
         self.port_name = port_name
         self.is_tls = is_tls
         self.port_settings = port_settings
+        # USE_X_FORWARDED_HOST, read once per connection into a typed field: Host and scheme
+        # come from X-Forwarded-Host/-Proto (Request.host, Request.isSecure).
+        self.trusts_forwarded: bool = bool(port_settings.get("USE_X_FORWARDED_HOST"))
         # The scheme when no request header can change it (see Request.isSecure): most ports.
         self.fixed_scheme: str | None = (
-            "https" if is_tls else None if port_settings.get("USE_X_FORWARDED_HOST") else "http"
+            "https" if is_tls else None if self.trusts_forwarded else "http"
         )
         # None outside a worker (a Request built by hand): plain functions are then called directly.
         self.services = services

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from .apiregistry import api_functions
-from .routing import http_routes, websocket_routes
-from .settings import port_settings
-from .worker_hooks import worker_hooks
+from ..functions.registry import api_functions
+from ..routing import http_routes, websocket_routes
+from ..settings import port_settings
+from ..worker_hooks import worker_hooks
 
 
 class Registry(Protocol):

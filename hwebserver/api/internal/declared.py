@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .apiregistry import api_functions
-from .routing import ALL_PORTS, MAIN_PORT, Route, http_routes, websocket_routes
+from ..functions.registry import api_functions
+from ..routing import ALL_PORTS, MAIN_PORT, Route, http_routes, websocket_routes
 
 # The route /api shares among API functions: they are checked one by one instead.
 _API_ROUTE_KIND = "api"

@@ -12,6 +12,7 @@ from python_multipart import MultipartParser
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
 
+from ..uploads import DEFAULT_CONTENT_TYPE, UploadWriter
 from .form_data import (
     DEFAULT_FORM_MEMORY,
     FIELD_OVERHEAD,
@@ -22,7 +23,6 @@ from .form_data import (
     too_much_text,
 )
 from .tempdir import RequestTempDir
-from .uploads import DEFAULT_CONTENT_TYPE, UploadWriter
 
 MAX_PART_HEADERS = 16 * 1024  # bytes of one part's header lines
 

@@ -10,9 +10,9 @@ import mimetypes
 from collections.abc import Callable
 from urllib.parse import unquote
 
-from .helpers import notFoundResponse
-from .request import Request
-from .response import Response
+from ..helpers import notFoundResponse
+from ..request import Request
+from ..response import Response
 
 
 class OpdefEndpoint:
