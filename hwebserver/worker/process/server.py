@@ -128,7 +128,9 @@ class WorkerServer:
 
             def make_protocol(listener: Listener = listener) -> HttpProtocol:
                 guard.accepted()
-                return HttpProtocol(state, listener, exchange.start, upgrade_to_websocket)
+                protocol = HttpProtocol(state, listener, exchange.start, upgrade_to_websocket)
+                state.accepted[protocol] = state.tick  # until its connection_made
+                return protocol
 
             def new_connection(
                 listener: Listener = listener,
@@ -220,6 +222,8 @@ class WorkerServer:
         state.advance_clock(time.time())
         for connection in list(state.connections):
             connection.check_timeout(state.tick)
+        if state.accepted:
+            _forget_failed_handshakes(state)
         state.saturation.check(self._loop.time())
         if self._guard is not None:
             self._guard.tick()
@@ -276,7 +280,10 @@ class WorkerServer:
                 await result
         if close_idle:
             self._say_what_the_drain_waits_for(timeout)
-        while state.connections and time.monotonic() < self._drain_deadline:
+        # A connection accepted before the listeners closed is served like the others, also
+        # one whose protocol has not begun yet (state.accepted): dropped, its client would
+        # see its request refused or reset.
+        while (state.connections or state.accepted) and time.monotonic() < self._drain_deadline:
             for connection in list(state.connections):
                 connection.shutdown(self._drain_closes_idle)
             await asyncio.sleep(DRAIN_POLL_INTERVAL)
@@ -354,6 +361,16 @@ class WorkerServer:
         self.stop_accepting()
         if self.state is not None:
             self.state.close()
+
+
+def _forget_failed_handshakes(state: WorkerState) -> None:
+    """A plain connection begins the turn after it was accepted, a TLS one once its handshake
+    is done, within HEADER_TIMEOUT; one that failed its handshake never begins (its protocol
+    is never told): older than that, it is no longer waited for."""
+    oldest = state.tick - state.header_timeout_ticks
+    for protocol, tick in list(state.accepted.items()):
+        if tick < oldest:
+            del state.accepted[protocol]
 
 
 def _cut_reason(timeout: float, otherwise: str) -> str:
