@@ -79,9 +79,11 @@ if sys.version_info >= (3, 12):
 
         `eager=False` for code started where the caller's own state is not settled yet (a
         WebSocket's connect() is started from inside the parsing of its upgrade request)."""
+        if not eager:  # its first step waits for the loop: it may be cancelled before it
+            return _start_watched(loop, context, coro, done, subject, name)
         runner = _run(coro, done, subject)
         try:
-            return asyncio.Task(runner, loop=loop, name=name, context=context, eager_start=eager)
+            return asyncio.Task(runner, loop=loop, name=name, context=context, eager_start=True)
         except BaseException:
             _never_started(runner, coro)
             raise
@@ -100,14 +102,45 @@ else:
         """Run `coro` in a task of its own named `name`, in `context`; `done(subject, error,
         result)` when it ends. Python 3.11 has no eager start: the task's first step is the
         loop's next callback, whatever `eager` says."""
-        runner = _run(coro, done, subject)
-        try:
-            # Not loop.create_task(): uvloop's names the task "Task-N", formatted per call,
-            # before it sets the name given.
-            return asyncio.Task(runner, loop=loop, name=name, context=context)
-        except BaseException:
-            _never_started(runner, coro)
-            raise
+        return _start_watched(loop, context, coro, done, subject, name)
+
+
+# -- a task whose first step waits for the loop (Python 3.11; eager=False) -------------------
+# Cancelled before that step, its coroutine is closed without running a line: _run never
+# reports, and the request (or WebSocket) would wait for an answer forever. A done-callback
+# reports that case, and only that one (it costs a turn of the loop, so not on the eager path).
+
+
+def _start_watched(
+    loop: asyncio.AbstractEventLoop,
+    context: contextvars.Context,
+    coro: Coroutine[Any, Any, Any],
+    done: Done[S],
+    subject: S,
+    name: str,
+) -> asyncio.Task[None]:
+    reported = False
+
+    def report(subject: S, error: BaseException | None, result: Any) -> None:
+        nonlocal reported
+        reported = True
+        done(subject, error, result)
+
+    def unreported(task: asyncio.Task[None]) -> None:
+        if not reported and task.cancelled():  # cancelled before its first step
+            coro.close()  # never awaited: closed here, without a warning
+            done(subject, asyncio.CancelledError("cancelled before it started"), None)
+
+    runner = _run(coro, report, subject)
+    try:
+        # Not loop.create_task(): uvloop's names the task "Task-N", formatted per call,
+        # before it sets the name given.
+        task = asyncio.Task(runner, loop=loop, name=name, context=context)
+    except BaseException:
+        _never_started(runner, coro)
+        raise
+    task.add_done_callback(unreported, context=context)
+    return task
 
 
 def _never_started(runner: Coroutine[Any, Any, None], coro: Coroutine[Any, Any, Any]) -> None:
