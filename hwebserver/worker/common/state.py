@@ -70,6 +70,7 @@ class AppLifespan(Protocol):
 
     supported: bool
     state: dict[str, Any]
+    task: asyncio.Task[None] | None  # the app's lifespan, running for the worker's life
     starting: asyncio.Task[None] | None
     starts_directly: bool
 

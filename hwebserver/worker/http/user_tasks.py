@@ -147,3 +147,18 @@ def _never_started(runner: Coroutine[Any, Any, None], coro: Coroutine[Any, Any, 
     """Neither coroutine is left to warn that it was never awaited."""
     runner.close()
     coro.close()
+
+
+# -- what a drain waits for ------------------------------------------------------------------
+
+
+def running(loop: asyncio.AbstractEventLoop) -> list[asyncio.Task[Any]]:
+    """The tasks start() made that have not ended: user code left to finish after its client
+    went away (docs/guide.md), or still at work after its answer, which a worker's drain
+    waits for. Found when asked (all_tasks holds only unfinished tasks), so that no request
+    pays for bookkeeping."""
+    return [
+        task
+        for task in asyncio.all_tasks(loop)
+        if getattr(task.get_coro(), "cr_code", None) is _run.__code__
+    ]

@@ -13,7 +13,9 @@ from typing import Any
 from ..admin import endpoints as admin
 from ..apps import asgi, exchange
 from ..common.config import Listener, WorkerConfig
+from ..common.saturation import handler_name
 from ..common.state import WorkerState
+from ..http import user_tasks
 from ..http.protocol import HttpProtocol
 from ..policies import request_ids
 from ..policies.build import build_policy
@@ -33,6 +35,8 @@ DRAIN_POLL_INTERVAL = 0.05
 # the supervisor kills a worker 2 s after telling it so (supervisor/main_loop.py STOP_GRACE).
 IMMEDIATE_STOP_HOOKS_TIME = 1.0
 MAX_LISTED = 5  # requests named in the drain's log line; the rest counted
+# How long user code cancelled at the drain's deadline has to run its finally blocks.
+CANCEL_GRACE = 1.0
 
 
 class WorkerServer:
@@ -287,6 +291,7 @@ class WorkerServer:
             for connection in list(state.connections):
                 connection.shutdown(self._drain_closes_idle)
             await asyncio.sleep(DRAIN_POLL_INTERVAL)
+        await self._wait_for_user_code()
         self._cut_what_remains()
         await asyncio.sleep(0)
         for hook in self._stopped_hooks:
@@ -320,6 +325,45 @@ class WorkerServer:
             len(busy),
             shown,
         )
+
+    async def _wait_for_user_code(self) -> None:
+        """User code still running once its connection is done: a handler whose client went
+        away is left to finish (docs/guide.md "When the client goes away"), and so is an app's
+        work after its answer. It gets what is left of the drain's time, as a request does.
+        Then a task is cancelled, said in the log, and has CANCEL_GRACE for its finally
+        blocks; a handler thread cannot be cancelled, and is said in the log. The ASGI
+        lifespans are not waited for: they end after the drain (apps/asgi.py)."""
+        state, loop = self.state, self._loop
+        assert state is not None and loop is not None
+        lifespans = {lifespan.task for lifespan in state.asgi_lifespans.values()}
+        tasks = [task for task in user_tasks.running(loop) if task not in lifespans]
+        while (tasks or state.threads.busy()) and time.monotonic() < self._drain_deadline:
+            if tasks:  # (the deadline may move: hasten_drain)
+                _, pending = await asyncio.wait(tasks, timeout=DRAIN_POLL_INTERVAL)
+                tasks = list(pending)
+            else:
+                await asyncio.sleep(DRAIN_POLL_INTERVAL)
+        threads = state.threads.busy()
+        if threads:
+            state.log.warning(
+                "worker %d: %s, %d handler thread(s) still running, left: %s",
+                os.getpid(),
+                self._drain_cut_reason,
+                len(threads),
+                ", ".join(handler_name(thread.function, thread.argument) for thread in threads),
+            )
+        if not tasks:
+            return
+        state.log.warning(
+            "worker %d: %s, cancelling %d task(s) of user code still running: %s",
+            os.getpid(),
+            self._drain_cut_reason,
+            len(tasks),
+            ", ".join(sorted({task.get_name() for task in tasks})),
+        )
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks, timeout=CANCEL_GRACE)
 
     def _cut_what_remains(self) -> None:
         """The drain's deadline: every connection still open is cut. Those with a request or
