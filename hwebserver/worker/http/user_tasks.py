@@ -27,7 +27,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import sys
-from collections.abc import Callable, Coroutine
+import types
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any, TypeVar
 
 from ...api.tracebacks import contained
@@ -39,7 +40,17 @@ S = TypeVar("S")
 Done = Callable[[S, BaseException | None, Any], None]
 
 
-async def _run(coro: Coroutine[Any, Any, Any], done: Done[S], subject: S) -> None:
+async def _run(
+    coro: Coroutine[Any, Any, Any], done: Done[S], subject: S, primed: bool = False
+) -> None:
+    if primed:
+        try:
+            await _first_step()
+        except BaseException as exc:  # cancelled (or closed) before the task's first step
+            coro.close()  # it never began: closed without a "never awaited" warning
+            if exc.__class__ is not GeneratorExit:
+                done(subject, contained(exc), None)
+            raise
     try:
         result = await coro
     except BaseException as exc:
@@ -51,6 +62,17 @@ async def _run(coro: Coroutine[Any, Any, Any], done: Done[S], subject: S) -> Non
             raise  # the task ends cancelled, as it was
         return
     done(subject, None, result)
+
+
+@types.coroutine
+def _first_step() -> Generator[None, None, None]:
+    """Where a task that does not start eagerly (Python 3.11; eager=False) has its runner
+    wait: start() runs the runner to here before making the task (priming costs a send, not a
+    turn of the loop). A task cancelled before its first step has the cancellation thrown
+    into its coroutine; into one that never ran, it would end without running a line, and
+    done() would never be called (the request would hang). Primed, the runner catches it
+    here and reports it. The task's first step resumes from here, in the task."""
+    yield
 
 
 def _closed_from_outside(exc: GeneratorExit) -> bool:
@@ -79,11 +101,11 @@ if sys.version_info >= (3, 12):
 
         `eager=False` for code started where the caller's own state is not settled yet (a
         WebSocket's connect() is started from inside the parsing of its upgrade request)."""
-        if not eager:  # its first step waits for the loop: it may be cancelled before it
-            return _start_watched(loop, context, coro, done, subject, name)
-        runner = _run(coro, done, subject)
+        runner = _run(coro, done, subject, not eager)
         try:
-            return asyncio.Task(runner, loop=loop, name=name, context=context, eager_start=True)
+            if not eager:
+                runner.send(None)  # primed: see _first_step
+            return asyncio.Task(runner, loop=loop, name=name, context=context, eager_start=eager)
         except BaseException:
             _never_started(runner, coro)
             raise
@@ -102,45 +124,15 @@ else:
         """Run `coro` in a task of its own named `name`, in `context`; `done(subject, error,
         result)` when it ends. Python 3.11 has no eager start: the task's first step is the
         loop's next callback, whatever `eager` says."""
-        return _start_watched(loop, context, coro, done, subject, name)
-
-
-# -- a task whose first step waits for the loop (Python 3.11; eager=False) -------------------
-# Cancelled before that step, its coroutine is closed without running a line: _run never
-# reports, and the request (or WebSocket) would wait for an answer forever. A done-callback
-# reports that case, and only that one (it costs a turn of the loop, so not on the eager path).
-
-
-def _start_watched(
-    loop: asyncio.AbstractEventLoop,
-    context: contextvars.Context,
-    coro: Coroutine[Any, Any, Any],
-    done: Done[S],
-    subject: S,
-    name: str,
-) -> asyncio.Task[None]:
-    reported = False
-
-    def report(subject: S, error: BaseException | None, result: Any) -> None:
-        nonlocal reported
-        reported = True
-        done(subject, error, result)
-
-    def unreported(task: asyncio.Task[None]) -> None:
-        if not reported and task.cancelled():  # cancelled before its first step
-            coro.close()  # never awaited: closed here, without a warning
-            done(subject, asyncio.CancelledError("cancelled before it started"), None)
-
-    runner = _run(coro, report, subject)
-    try:
-        # Not loop.create_task(): uvloop's names the task "Task-N", formatted per call,
-        # before it sets the name given.
-        task = asyncio.Task(runner, loop=loop, name=name, context=context)
-    except BaseException:
-        _never_started(runner, coro)
-        raise
-    task.add_done_callback(unreported, context=context)
-    return task
+        runner = _run(coro, done, subject, True)
+        try:
+            runner.send(None)  # primed: see _first_step
+            # Not loop.create_task(): uvloop's names the task "Task-N", formatted per call,
+            # before it sets the name given.
+            return asyncio.Task(runner, loop=loop, name=name, context=context)
+        except BaseException:
+            _never_started(runner, coro)
+            raise
 
 
 def _never_started(runner: Coroutine[Any, Any, None], coro: Coroutine[Any, Any, Any]) -> None:
