@@ -291,9 +291,11 @@ class WorkerServer:
             for connection in list(state.connections):
                 connection.shutdown(self._drain_closes_idle)
             await asyncio.sleep(DRAIN_POLL_INTERVAL)
-        await self._wait_for_user_code()
+        left_running = await self._wait_for_user_code()
         self._cut_what_remains()
         await asyncio.sleep(0)
+        if left_running:  # after the cut: a request's client has its connection cut, not a 500
+            await self._cancel_user_code(left_running)
         for hook in self._stopped_hooks:
             result = hook(state)
             if asyncio.iscoroutine(result):
@@ -326,13 +328,13 @@ class WorkerServer:
             shown,
         )
 
-    async def _wait_for_user_code(self) -> None:
+    async def _wait_for_user_code(self) -> list[asyncio.Task[Any]]:
         """User code still running once its connection is done: a handler whose client went
         away is left to finish (docs/guide.md "When the client goes away"), and so is an app's
         work after its answer. It gets what is left of the drain's time, as a request does.
-        Then a task is cancelled, said in the log, and has CANCEL_GRACE for its finally
-        blocks; a handler thread cannot be cancelled, and is said in the log. The ASGI
-        lifespans are not waited for: they end after the drain (apps/asgi.py)."""
+        A handler thread cannot be cancelled: one still busy then is said in the log, and
+        left. The tasks still running are returned, to be cancelled (_cancel_user_code). The
+        ASGI lifespans are not waited for: they end after the drain (apps/asgi.py)."""
         state, loop = self.state, self._loop
         assert state is not None and loop is not None
         lifespans = {lifespan.task for lifespan in state.asgi_lifespans.values()}
@@ -352,8 +354,13 @@ class WorkerServer:
                 len(threads),
                 ", ".join(handler_name(thread.function, thread.argument) for thread in threads),
             )
-        if not tasks:
-            return
+        return tasks
+
+    async def _cancel_user_code(self, tasks: list[asyncio.Task[Any]]) -> None:
+        """Past the drain's deadline: cancelled, said in the log, with CANCEL_GRACE for their
+        finally blocks."""
+        state = self.state
+        assert state is not None
         state.log.warning(
             "worker %d: %s, cancelling %d task(s) of user code still running: %s",
             os.getpid(),
