@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import sys
+import warnings
 from typing import Any
 
 import pytest
@@ -123,6 +124,40 @@ def test_a_cancelled_task_reports_its_cancellation_and_runs_its_finally():
 
     errors = uvloop.run(main())
     assert trace == ["finally"]
+    assert len(errors) == 1 and isinstance(errors[0], asyncio.CancelledError)
+
+
+def test_a_task_cancelled_before_its_first_step_reports_its_cancellation_once():
+    """Its code never runs (Python 3.11, or eager=False): done() still hears of it, once, and
+    the code is closed without a 'never awaited' warning; a request would hang otherwise."""
+    ran: list[str] = []
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        errors: list[BaseException | None] = []
+
+        async def code():
+            ran.append("ran")
+
+        task = user_tasks.start(
+            loop,
+            contextvars.copy_context(),
+            code(),
+            lambda _s, e, _r: errors.append(e),
+            None,
+            "t",
+            eager=False,
+        )
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0.01)  # a second report would have come by now
+        return errors
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        errors = uvloop.run(main())
+    assert ran == []
     assert len(errors) == 1 and isinstance(errors[0], asyncio.CancelledError)
 
 

@@ -14,7 +14,6 @@ directory; 405 with Allow for methods other than GET and HEAD.
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -22,11 +21,10 @@ from typing import Any, NamedTuple
 from ...api.helpers import guess_content_type, notFoundResponse
 from ...api.request import Request
 from ...api.response import Response
+from ..http import response_streams
 from ..http.response_streams import FileRangeResponse
 from . import conditional
 from .paths import prefix_segments, relative_segments, resolve_inside
-
-_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
 class StaticDirectory:
@@ -66,21 +64,12 @@ class StaticDirectory:
 
 
 def open_regular(path: str) -> tuple[Any, os.stat_result] | None:
-    """The open file and its stat, when `path` is a regular file we may read."""
+    """The open file and its stat, when `path` is a regular file we may read, not reached
+    through a symbolic link as its last component; None otherwise."""
     try:
-        fd = os.open(path, _OPEN_FLAGS)
+        return response_streams.open_regular(path, follow_symlinks=False)
     except (OSError, ValueError):
         return None
-    try:
-        info = os.fstat(fd)
-    except OSError:
-        os.close(fd)
-        return None
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        return None
-    # Unbuffered: sendfile reads the fd itself, and a buffered reader costs three syscalls.
-    return os.fdopen(fd, "rb", buffering=0), info
 
 
 class FilePlan(NamedTuple):

@@ -144,7 +144,15 @@ def open_regular_file(path: str | bytes) -> tuple[Any, int]:
     """(the open file, its size), without blocking the loop. FileNotFoundError or
     NotADirectoryError when it is missing, ValueError for a path that cannot name a file (a
     NUL in it), NotRegularFile for anything but a regular file, OSError otherwise."""
-    fd = os.open(path, _OPEN_FLAGS)
+    file, info = open_regular(path)
+    return file, info.st_size
+
+
+def open_regular(path: str | bytes, follow_symlinks: bool = True) -> tuple[Any, os.stat_result]:
+    """(the open file, its stat), raising as open_regular_file() does; with follow_symlinks
+    False, a symbolic link as the last component is refused (OSError, ELOOP): how the static
+    directories open what a request names (files/static.py)."""
+    fd = os.open(path, _OPEN_FLAGS if follow_symlinks else _OPEN_FLAGS | os.O_NOFOLLOW)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
@@ -154,7 +162,7 @@ def open_regular_file(path: str | bytes) -> tuple[Any, int]:
     except BaseException:
         os.close(fd)
         raise
-    return file, info.st_size
+    return file, info
 
 
 def _kind(info: os.stat_result) -> str:

@@ -27,7 +27,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import sys
-from collections.abc import Callable, Coroutine
+import types
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any, TypeVar
 
 from ...api.internal.tracebacks import contained
@@ -39,7 +40,17 @@ S = TypeVar("S")
 Done = Callable[[S, BaseException | None, Any], None]
 
 
-async def _run(coro: Coroutine[Any, Any, Any], done: Done[S], subject: S) -> None:
+async def _run(
+    coro: Coroutine[Any, Any, Any], done: Done[S], subject: S, primed: bool = False
+) -> None:
+    if primed:
+        try:
+            await _first_step()
+        except BaseException as exc:  # cancelled (or closed) before the task's first step
+            coro.close()  # it never began: closed without a "never awaited" warning
+            if exc.__class__ is not GeneratorExit:
+                done(subject, contained(exc), None)
+            raise
     try:
         result = await coro
     except BaseException as exc:
@@ -51,6 +62,17 @@ async def _run(coro: Coroutine[Any, Any, Any], done: Done[S], subject: S) -> Non
             raise  # the task ends cancelled, as it was
         return
     done(subject, None, result)
+
+
+@types.coroutine
+def _first_step() -> Generator[None, None, None]:
+    """Where a task that does not start eagerly (Python 3.11; eager=False) has its runner
+    wait: start() runs the runner to here before making the task (priming costs a send, not a
+    turn of the loop). A task cancelled before its first step has the cancellation thrown
+    into its coroutine; into one that never ran, it would end without running a line, and
+    done() would never be called (the request would hang). Primed, the runner catches it
+    here and reports it. The task's first step resumes from here, in the task."""
+    yield
 
 
 def _closed_from_outside(exc: GeneratorExit) -> bool:
@@ -79,8 +101,10 @@ if sys.version_info >= (3, 12):
 
         `eager=False` for code started where the caller's own state is not settled yet (a
         WebSocket's connect() is started from inside the parsing of its upgrade request)."""
-        runner = _run(coro, done, subject)
+        runner = _run(coro, done, subject, not eager)
         try:
+            if not eager:
+                runner.send(None)  # primed: see _first_step
             return asyncio.Task(runner, loop=loop, name=name, context=context, eager_start=eager)
         except BaseException:
             _never_started(runner, coro)
@@ -100,8 +124,9 @@ else:
         """Run `coro` in a task of its own named `name`, in `context`; `done(subject, error,
         result)` when it ends. Python 3.11 has no eager start: the task's first step is the
         loop's next callback, whatever `eager` says."""
-        runner = _run(coro, done, subject)
+        runner = _run(coro, done, subject, True)
         try:
+            runner.send(None)  # primed: see _first_step
             # Not loop.create_task(): uvloop's names the task "Task-N", formatted per call,
             # before it sets the name given.
             return asyncio.Task(runner, loop=loop, name=name, context=context)
@@ -114,3 +139,18 @@ def _never_started(runner: Coroutine[Any, Any, None], coro: Coroutine[Any, Any, 
     """Neither coroutine is left to warn that it was never awaited."""
     runner.close()
     coro.close()
+
+
+# -- what a drain waits for ------------------------------------------------------------------
+
+
+def running(loop: asyncio.AbstractEventLoop) -> list[asyncio.Task[Any]]:
+    """The tasks start() made that have not ended: user code left to finish after its client
+    went away (docs/guide.md), or still at work after its answer, which a worker's drain
+    waits for. Found when asked (all_tasks holds only unfinished tasks), so that no request
+    pays for bookkeeping."""
+    return [
+        task
+        for task in asyncio.all_tasks(loop)
+        if getattr(task.get_coro(), "cr_code", None) is _run.__code__
+    ]

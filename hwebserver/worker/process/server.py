@@ -13,7 +13,9 @@ from typing import Any
 from ..admin import endpoints as admin
 from ..apps import asgi, exchange
 from ..common.config import Listener, WorkerConfig
+from ..common.saturation import handler_name
 from ..common.state import WorkerState
+from ..http import user_tasks
 from ..http.protocol import HttpProtocol
 from ..policies import request_ids
 from ..policies.build import build_policy
@@ -33,6 +35,8 @@ DRAIN_POLL_INTERVAL = 0.05
 # the supervisor kills a worker 2 s after telling it so (supervisor/main_loop.py STOP_GRACE).
 IMMEDIATE_STOP_HOOKS_TIME = 1.0
 MAX_LISTED = 5  # requests named in the drain's log line; the rest counted
+# How long user code cancelled at the drain's deadline has to run its finally blocks.
+CANCEL_GRACE = 1.0
 
 
 class WorkerServer:
@@ -128,7 +132,9 @@ class WorkerServer:
 
             def make_protocol(listener: Listener = listener) -> HttpProtocol:
                 guard.accepted()
-                return HttpProtocol(state, listener, exchange.start, upgrade_to_websocket)
+                protocol = HttpProtocol(state, listener, exchange.start, upgrade_to_websocket)
+                state.accepted[protocol] = state.tick  # until its connection_made
+                return protocol
 
             def new_connection(
                 listener: Listener = listener,
@@ -220,6 +226,8 @@ class WorkerServer:
         state.advance_clock(time.time())
         for connection in list(state.connections):
             connection.check_timeout(state.tick)
+        if state.accepted:
+            _forget_failed_handshakes(state)
         state.saturation.check(self._loop.time())
         if self._guard is not None:
             self._guard.tick()
@@ -276,12 +284,18 @@ class WorkerServer:
                 await result
         if close_idle:
             self._say_what_the_drain_waits_for(timeout)
-        while state.connections and time.monotonic() < self._drain_deadline:
+        # A connection accepted before the listeners closed is served like the others, also
+        # one whose protocol has not begun yet (state.accepted): dropped, its client would
+        # see its request refused or reset.
+        while (state.connections or state.accepted) and time.monotonic() < self._drain_deadline:
             for connection in list(state.connections):
                 connection.shutdown(self._drain_closes_idle)
             await asyncio.sleep(DRAIN_POLL_INTERVAL)
+        left_running = await self._wait_for_user_code()
         self._cut_what_remains()
         await asyncio.sleep(0)
+        if left_running:  # after the cut: a request's client has its connection cut, not a 500
+            await self._cancel_user_code(left_running)
         for hook in self._stopped_hooks:
             result = hook(state)
             if asyncio.iscoroutine(result):
@@ -313,6 +327,50 @@ class WorkerServer:
             len(busy),
             shown,
         )
+
+    async def _wait_for_user_code(self) -> list[asyncio.Task[Any]]:
+        """User code still running once its connection is done: a handler whose client went
+        away is left to finish (docs/guide.md "When the client goes away"), and so is an app's
+        work after its answer. It gets what is left of the drain's time, as a request does.
+        A handler thread cannot be cancelled: one still busy then is said in the log, and
+        left. The tasks still running are returned, to be cancelled (_cancel_user_code). The
+        ASGI lifespans are not waited for: they end after the drain (apps/asgi.py)."""
+        state, loop = self.state, self._loop
+        assert state is not None and loop is not None
+        lifespans = {lifespan.task for lifespan in state.asgi_lifespans.values()}
+        tasks = [task for task in user_tasks.running(loop) if task not in lifespans]
+        while (tasks or state.threads.busy()) and time.monotonic() < self._drain_deadline:
+            if tasks:  # (the deadline may move: hasten_drain)
+                _, pending = await asyncio.wait(tasks, timeout=DRAIN_POLL_INTERVAL)
+                tasks = list(pending)
+            else:
+                await asyncio.sleep(DRAIN_POLL_INTERVAL)
+        threads = state.threads.busy()
+        if threads:
+            state.log.warning(
+                "worker %d: %s, %d handler thread(s) still running, left: %s",
+                os.getpid(),
+                self._drain_cut_reason,
+                len(threads),
+                ", ".join(handler_name(thread.function, thread.argument) for thread in threads),
+            )
+        return tasks
+
+    async def _cancel_user_code(self, tasks: list[asyncio.Task[Any]]) -> None:
+        """Past the drain's deadline: cancelled, said in the log, with CANCEL_GRACE for their
+        finally blocks."""
+        state = self.state
+        assert state is not None
+        state.log.warning(
+            "worker %d: %s, cancelling %d task(s) of user code still running: %s",
+            os.getpid(),
+            self._drain_cut_reason,
+            len(tasks),
+            ", ".join(sorted({task.get_name() for task in tasks})),
+        )
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks, timeout=CANCEL_GRACE)
 
     def _cut_what_remains(self) -> None:
         """The drain's deadline: every connection still open is cut. Those with a request or
@@ -354,6 +412,16 @@ class WorkerServer:
         self.stop_accepting()
         if self.state is not None:
             self.state.close()
+
+
+def _forget_failed_handshakes(state: WorkerState) -> None:
+    """A plain connection begins the turn after it was accepted, a TLS one once its handshake
+    is done, within HEADER_TIMEOUT; one that failed its handshake never begins (its protocol
+    is never told): older than that, it is no longer waited for."""
+    oldest = state.tick - state.header_timeout_ticks
+    for protocol, tick in list(state.accepted.items()):
+        if tick < oldest:
+            del state.accepted[protocol]
 
 
 def _cut_reason(timeout: float, otherwise: str) -> str:

@@ -4,12 +4,14 @@ Every kind of server runs them through WorkerServer.start() and drain() (process
 a supervised worker, the in-process server of run(in_background=True), the server in the
 calling thread. A plain hook runs on a thread of its own, never on the event loop (it would
 stall the loop, and a hook that overruns could not be cut); an `async def` hook runs as a
-task on the loop. Either is waited for with a deadline.
+task on the loop, started as every user coroutine is (http/user_tasks.py). Either is waited for
+with a deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from typing import Any
 
@@ -17,6 +19,7 @@ from ...api.internal.tracebacks import contained, without_server_frames
 from ...api.routing import is_async_callable
 from ...api.worker_hooks import Hook, describe, worker_hooks
 from ..common.logs import ServerLog
+from ..http import user_tasks
 
 
 class HookTimeout(Exception):
@@ -81,24 +84,39 @@ async def _run(hook: Hook, timeout: float) -> bool:
     """Call `hook` and wait at most `timeout` seconds: True when it finished (what it raised is
     raised), False when it was cut (a task is cancelled; a thread cannot be, and is left)."""
     if is_async_callable(hook):
-        waited: asyncio.Future[Any] = asyncio.get_running_loop().create_task(_call_async(hook))
+        waited, task = _call_async(hook)
     else:
-        waited = _call_on_thread(hook)
+        waited, task = _call_on_thread(hook), None
     done, _ = await asyncio.wait({waited}, timeout=timeout)
     if not done:
-        waited.cancel()  # a task stops at its next await; a thread's future is only dropped
+        if task is not None:
+            task.cancel()  # it stops at its next await
+        waited.cancel()  # a thread's outcome is only dropped
         return False
     waited.result()
     return True
 
 
-async def _call_async(hook: Hook) -> Any:
-    try:
-        return await hook()
-    except (Exception, asyncio.CancelledError):
-        raise
-    except BaseException as exc:  # SystemExit in a hook fails the hook, not the loop
-        raise contained(exc) from exc
+def _call_async(hook: Hook) -> tuple[asyncio.Future[Any], asyncio.Task[None]]:
+    """The hook in a task of its own, started as every user coroutine is (http/user_tasks.py):
+    a SystemExit in it fails the hook, not the loop. The future settles as the task ends."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+    task = user_tasks.start(
+        loop, contextvars.copy_context(), hook(), _settle, future, f"hook {describe(hook)}"
+    )
+    return future, task
+
+
+def _settle(future: asyncio.Future[Any], error: BaseException | None, result: Any) -> None:
+    if future.done():
+        return  # cut already
+    if error is None:
+        future.set_result(result)
+    elif isinstance(error, asyncio.CancelledError):
+        future.cancel()  # cancelled from inside: raised as CancelledError by result()
+    else:
+        future.set_exception(error)
 
 
 def _call_on_thread(hook: Hook) -> asyncio.Future[Any]:
