@@ -133,6 +133,10 @@ class Acceptor:
 
     def _readable(self) -> None:
         share = self.share
+        if share is not None:
+            # Every worker is woken by a new connection: each says what it holds now, and
+            # connections closed since its last word (a previous burst leaving) count no more.
+            share.publish()
         # At least one, as the loop's own server did; more only within the guard's headroom.
         for _ in range(max(1, min(BATCH, self.room()))):
             turn = ACCEPT if share is None else share.turn()
