@@ -35,6 +35,7 @@ from .worker.common.config import Listener
 from .worker.common.logs import ServerLog, logger, setup_console_logging
 from .worker.process import current, inprocess, launch
 from .worker.process import main as process
+from .worker.process.shares import AcceptShares
 from .worker.process.sources import application_sources
 
 # A spawned worker reports a failure to import the application from here on.
@@ -250,13 +251,19 @@ def _serve_as_spawned_worker(
             for name, fd in claimed.listener_fds
         ]
         control_sock = socket.socket(fileno=claimed.control_fd)
+        shares = None if claimed.shares_fd is None else AcceptShares(claimed.shares_fd)
     except BaseException as exc:
         launch.report_failure(claimed, exc)
         process.flush_and_exit(1)
     code = 1
     try:
         code = process.run_worker(
-            options.config, listeners, control_sock, claimed.generation, claimed.request_limit
+            options.config,
+            listeners,
+            control_sock,
+            claimed.generation,
+            claimed.request_limit,
+            shares,
         )
     except BaseException:
         traceback.print_exc()

@@ -79,9 +79,11 @@ class Service:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             found = re.search(r"serving 'main' on \S+:(\d+)", self.logs())
-            if found and "all " in self.logs():
+            # Every worker READY: "supervisor N serving with W worker(s): ..."
+            if found and " serving with " in self.logs():
                 return int(found.group(1))
             time.sleep(0.05)
+        self.stop()  # not left running behind the bench
         raise SystemExit(f"the service did not start:\n{self.logs()}")
 
     def oldest_worker(self) -> int:

@@ -35,6 +35,7 @@ from ..worker.common.messages import (
     Unready,
 )
 from ..worker.process import main
+from ..worker.process.shares import AcceptShares
 from . import pidfile, spawn, start_method, tree
 from .handles import Generation, Phase, Slot, WorkerHandle, request_limit
 from .listeners import close_all
@@ -78,6 +79,9 @@ class Supervisor:
         self.processes: Processes = processes or OsProcesses()
         self.config = config
         self.listeners = listeners
+        # How many connections each worker holds, which they read before they accept
+        # (worker/process/shares.py, accepting.py), so that they share the load evenly.
+        self.shares = AcceptShares.create()
         self.log = ServerLog(config.verbosity, config.debug)
         self.inbox = SignalInbox()
         self.selector = selectors.DefaultSelector()
@@ -279,7 +283,7 @@ class Supervisor:
                 )
             else:
                 started = self.processes.spawn(
-                    self.command, self.listeners, generation.number, limit
+                    self.command, self.listeners, generation.number, limit, self.shares.fd
                 )
         except Exception as exc:
             self.log.error(
@@ -299,7 +303,7 @@ class Supervisor:
 
     def _forked_worker_main(self, generation: int, limit: int | None, sock: socket.socket) -> int:
         """In the forked child."""
-        return main.run_worker(self.config, self.listeners, sock, generation, limit)
+        return main.run_worker(self.config, self.listeners, sock, generation, limit, self.shares)
 
     def _private_fds(self) -> list[int]:
         """What a forked worker must not keep: above all the other workers' pipe ends, or a
@@ -386,6 +390,7 @@ class Supervisor:
         if swept:
             self.log.warning("%s left %d request temp dir(s): removed", worker, swept)
         self.processes.reap(worker.pid)
+        self.shares.release(worker.pid)  # at once: the others need not wait for it
         if worker.process is not None:
             worker.process.returncode = code  # reaped here, not by subprocess
         self._forget(worker)
@@ -758,6 +763,7 @@ class Supervisor:
             self._reap(worker, self.processes.wait_exit(worker.pid))
         self.watcher.stop()
         close_all(self.listeners)
+        self.shares.close()
         self.inbox.restore()
         self.inbox.close()
         self.selector.close()

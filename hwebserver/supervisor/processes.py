@@ -25,9 +25,15 @@ class Processes(Protocol):
         ...
 
     def spawn(
-        self, command: list[str], listeners: list[Listener], generation: int, limit: int | None
+        self,
+        command: list[str],
+        listeners: list[Listener],
+        generation: int,
+        limit: int | None,
+        shares_fd: int | None = None,
     ) -> Started:
-        """A reload's worker: the command line run again, inheriting the listeners."""
+        """A reload's worker: the command line run again, inheriting the listeners (and the
+        table of connections per worker, `shares_fd`)."""
         ...
 
     def signal(self, pid: int, signum: int) -> None:
@@ -66,9 +72,14 @@ class OsProcesses:
         return spawn.fork_worker(child_main, close_in_child)
 
     def spawn(
-        self, command: list[str], listeners: list[Listener], generation: int, limit: int | None
+        self,
+        command: list[str],
+        listeners: list[Listener],
+        generation: int,
+        limit: int | None,
+        shares_fd: int | None = None,
     ) -> Started:
-        return spawn.spawn_worker(command, listeners, generation, limit)
+        return spawn.spawn_worker(command, listeners, generation, limit, shares_fd)
 
     def signal(self, pid: int, signum: int) -> None:
         with contextlib.suppress(ProcessLookupError):

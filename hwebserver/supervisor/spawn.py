@@ -124,10 +124,14 @@ def script_syntax_error(command: list[str]) -> SyntaxError | None:
 
 
 def spawn_worker(
-    command: list[str], listeners: list[Listener], generation: int, request_limit: int | None
+    command: list[str],
+    listeners: list[Listener],
+    generation: int,
+    request_limit: int | None,
+    shares_fd: int | None = None,
 ) -> Started:
-    """Run the service's command line again, as a worker: the listener fds and the control
-    pipe are inherited and named in the environment."""
+    """Run the service's command line again, as a worker: the listener fds, the control
+    pipe and the table of connections per worker are inherited and named in the environment."""
     ours, theirs = _control_pair()
     supervisor_pid = os.getpid()
     launch = WorkerLaunch(
@@ -136,10 +140,13 @@ def spawn_worker(
         theirs.fileno(),
         tuple((listener.name, listener.sock.fileno()) for listener in listeners),
         request_limit,
+        shares_fd=shares_fd,
     )
     env = dict(os.environ)
     env[ENV_NAME] = launch.to_env()
     pass_fds = [theirs.fileno(), *(listener.sock.fileno() for listener in listeners)]
+    if shares_fd is not None:
+        pass_fds.append(shares_fd)
 
     def before_exec() -> None:
         # Runs in the child between fork and exec; the supervisor has no other thread.

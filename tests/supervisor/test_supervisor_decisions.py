@@ -99,7 +99,12 @@ class FakeProcesses:
         return self._start(True, 0)
 
     def spawn(
-        self, command: list[str], listeners: list[Listener], generation: int, limit: int | None
+        self,
+        command: list[str],
+        listeners: list[Listener],
+        generation: int,
+        limit: int | None,
+        shares_fd: int | None = None,
     ) -> Started:
         return self._start(False, generation)
 

@@ -41,6 +41,7 @@ class WorkerLaunch:
     listener_fds: tuple[tuple[str, int], ...]
     request_limit: int | None = None
     check_only: bool = False
+    shares_fd: int | None = None  # the table of connections per worker (shares.py)
 
     def to_env(self) -> str:
         return json.dumps(
@@ -51,6 +52,7 @@ class WorkerLaunch:
                 "listeners": [list(pair) for pair in self.listener_fds],
                 "request_limit": self.request_limit,
                 "check_only": self.check_only,
+                "shares_fd": self.shares_fd,
             }
         )
 
@@ -64,6 +66,7 @@ class WorkerLaunch:
             tuple((str(name), int(fd)) for name, fd in data["listeners"]),
             data.get("request_limit"),
             bool(data.get("check_only", False)),
+            data.get("shares_fd"),
         )
 
 

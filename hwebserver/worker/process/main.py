@@ -33,6 +33,7 @@ from ..common.logs import (
 from ..common.messages import ControlMessage, Drain, Ready, Shutdown, Stop
 from . import current, launch, linux, user_hooks
 from .server import WorkerServer
+from .shares import AcceptShares
 from .sources import application_sources
 
 HEARTBEAT_INTERVAL = 1.0
@@ -103,10 +104,11 @@ class WorkerProcess:
         control_sock: socket.socket,
         generation: int,
         request_limit: int | None = None,
+        shares: AcceptShares | None = None,
     ) -> None:
         self.config = config
         self.request_limit = request_limit
-        self.server = WorkerServer(config, listeners)
+        self.server = WorkerServer(config, listeners, shares)
         self.control_sock = control_sock
         self.generation = generation
         self.log = ServerLog(config.verbosity, config.debug)
@@ -306,9 +308,11 @@ def run_worker(
     control_sock: socket.socket,
     generation: int,
     request_limit: int | None = None,
+    shares: AcceptShares | None = None,
 ) -> int:
-    """The worker's main; returns its exit status. The caller exits the process with it."""
-    worker = WorkerProcess(config, listeners, control_sock, generation, request_limit)
+    """The worker's main; returns its exit status. The caller exits the process with it.
+    `shares`: the table of the connections the service's workers hold (shares.py)."""
+    worker = WorkerProcess(config, listeners, control_sock, generation, request_limit, shares)
     current.replace(worker)
     try:
         return worker.run()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import os
-import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,8 +22,10 @@ from ..policies.tls import server_ssl_context
 from ..websockets.upgrade import preload as preload_websockets
 from ..websockets.upgrade import upgrade as upgrade_to_websocket
 from . import user_hooks
-from .backlog import BacklogDrain, backlog_length
+from .accepting import Acceptor, FairShare
+from .backlog import backlog_length
 from .descriptors import DescriptorGuard
+from .shares import AcceptShares
 
 CLOCK_INTERVAL = 1.0
 # A worker short of descriptors closes idle keep-alive connections idle this many clock ticks
@@ -42,14 +43,22 @@ CANCEL_GRACE = 1.0
 class WorkerServer:
     """Serves `listeners` on the running loop until stop() is called, then drains."""
 
-    def __init__(self, config: WorkerConfig, listeners: list[Listener]) -> None:
+    def __init__(
+        self,
+        config: WorkerConfig,
+        listeners: list[Listener],
+        shares: AcceptShares | None = None,
+    ) -> None:
         self.config = config
         self.listeners = listeners
+        # The table of the connections each worker holds (process/shares.py): None when this
+        # worker serves alone (no supervisor), or accepts without regard to the others.
+        self.shares = shares
         self.state: WorkerState | None = None
-        self._servers: list[asyncio.base_events.Server] = []
+        self._acceptors: list[Acceptor] = []
+        self._accepting = False
+        self._share: FairShare | None = None
         self._guard: DescriptorGuard | None = None
-        self._backlog: BacklogDrain | None = None
-        self._resuming: asyncio.Task[None] | None = None
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._clock: asyncio.TimerHandle | None = None
@@ -109,23 +118,20 @@ class WorkerServer:
             close_idle=self._close_oldest_idle,
         )
         self._guard.check()
-        self._backlog = BacklogDrain(loop, room=self._backlog_room)
-        await self._serve_listeners()
+        if self.shares is not None and self.shares.claim(os.getpid()):
+            self._share = FairShare(self.shares, lambda: len(state.connections), time.monotonic)
+        self._make_acceptors()
+        self._start_accepting()
         if state.log.port_loggers:  # a port's file gets access lines whatever the verbosity
             state.access_log = True
         self._tick()
         return state
 
-    async def _serve_listeners(self) -> None:
-        loop, state, guard, backlog = self._loop, self.state, self._guard, self._backlog
+    def _make_acceptors(self) -> None:
+        loop, state, guard = self._loop, self.state, self._guard
         assert loop is not None and state is not None and guard is not None
-        assert backlog is not None
         for listener in self.listeners:
-            if state.draining:
-                return  # a resume that began as the drain did
-            # The TLS arguments of the listener's server and of the connections taken from its
-            # backlog (process/backlog.py). A TLS handshake gets no longer than a request head:
-            # slow clients cannot hold on.
+            # A TLS handshake gets no longer than a request head: slow clients cannot hold on.
             tls: dict[str, Any] = {"ssl": listener.ssl_context}
             if listener.ssl_context is not None:
                 tls["ssl_handshake_timeout"] = self.config.server.HEADER_TIMEOUT
@@ -136,21 +142,16 @@ class WorkerServer:
                 state.accepted[protocol] = state.tick  # until its connection_made
                 return protocol
 
-            def new_connection(
-                listener: Listener = listener,
-                make: Callable[[], HttpProtocol] = make_protocol,
-                tls: dict[str, Any] = tls,
-            ) -> HttpProtocol:
-                backlog.after_accept(listener.sock, make, tls)  # libuv took just this one
-                return make()
-
-            server = await loop.create_server(
-                new_connection,
-                sock=listener.sock,
-                backlog=2048,
-                **tls,
+            self._acceptors.append(
+                Acceptor(loop, listener.sock, make_protocol, tls, self._room, self._share)
             )
-            self._servers.append(server)
+
+    def _start_accepting(self) -> None:
+        for acceptor in self._acceptors:
+            acceptor.start()
+        self._accepting = True
+        if self._share is not None:
+            self._share.set_accepting(True)
 
     def _clients_waiting(self) -> int:
         """Connections waiting in the listeners' backlogs (shared with the other workers)."""
@@ -173,50 +174,21 @@ class WorkerServer:
             connection.close()
         return len(oldest)
 
-    def _backlog_room(self) -> int:
-        """How many connections may be taken from a backlog now, beyond libuv's one."""
-        guard, state = self._guard, self.state
-        if not self._servers or guard is None or guard.paused or state is None or state.draining:
-            return 0
-        return guard.headroom - 1  # the guard counts them as they start: keep one for its check
+    def _room(self) -> int:
+        """How many connections may be accepted now, before the descriptor guard counts."""
+        guard = self._guard
+        return 0 if guard is None or guard.paused else guard.headroom
 
     def _pause_accepting(self) -> bool:
         """Short of descriptors: stop accepting, the listening sockets staying open (their
-        backlog waits). Closing a uvloop server closes its socket, so each listener goes on
-        with a duplicate; False when there is no descriptor left to make one."""
-        if self._resuming is not None and not self._resuming.done():
-            self._resuming.cancel()  # it has not run: the listeners are still not served
-            self._resuming = None
-            return True
-        duplicates: list[socket.socket] = []
-        try:
-            for listener in self.listeners:
-                duplicates.append(listener.sock.dup())
-        except OSError:
-            for duplicate in duplicates:
-                duplicate.close()
-            return False
+        backlog waits, for the other workers or for later)."""
         self.stop_accepting()
-        for listener, duplicate in zip(self.listeners, duplicates, strict=True):
-            listener.sock = duplicate
         return True
 
     def _resume_accepting(self) -> None:
-        if self._loop is None or self.state is None or self.state.draining or self._servers:
+        if self.state is None or self.state.draining or self._accepting:
             return
-        self._resuming = self._loop.create_task(self._serve_listeners())
-        self._resuming.add_done_callback(self._resumed)
-
-    def _resumed(self, task: asyncio.Task[None]) -> None:
-        if self._resuming is task:
-            self._resuming = None
-        error = None if task.cancelled() else task.exception()
-        if error is None or self.state is None or self._guard is None:
-            return
-        self.stop_accepting()
-        self._guard.resume_failed()  # tried again at the next tick
-        if self._guard.reports.allow(time.monotonic()):
-            self.state.log.error("worker %d could not accept again", os.getpid(), exc_info=error)
+        self._start_accepting()
 
     def _tick(self) -> None:
         state = self.state
@@ -231,6 +203,8 @@ class WorkerServer:
         state.saturation.check(self._loop.time())
         if self._guard is not None:
             self._guard.tick()
+        if self._share is not None:
+            self._share.publish()  # the connections that closed since, and a sign of life
 
     async def serve(self, on_ready: Callable[[], None] | None = None) -> None:
         """Start, report ready, serve until stop(), then drain within the graceful timeout."""
@@ -254,10 +228,22 @@ class WorkerServer:
         except RuntimeError:
             pass  # the loop closed meanwhile
 
-    def stop_accepting(self) -> None:
-        servers, self._servers = self._servers, []
-        for server in servers:
-            server.close()
+    def stop_accepting(self, close: bool = False) -> None:
+        """Accept no more; `close`: for good (draining), the listening sockets closed in this
+        worker too (the supervisor's copy serves the others)."""
+        for acceptor in self._acceptors:
+            acceptor.stop()
+        self._accepting = False
+        if self._share is not None:
+            self._share.set_accepting(False)
+        if not close:
+            return
+        self._acceptors = []
+        for listener in self.listeners:
+            try:
+                listener.sock.close()
+            except OSError:
+                pass
 
     async def drain(self, timeout: float, close_idle: bool = True) -> None:
         """Stop accepting, let in-flight requests finish (answered with Connection: close),
@@ -274,7 +260,7 @@ class WorkerServer:
         state.retiring = not close_idle
         if self._guard is not None:
             self._guard.stop()
-        self.stop_accepting()
+        self.stop_accepting(close=True)
         self._drain_closes_idle = close_idle
         self._drain_deadline = time.monotonic() + timeout
         self._drain_cut_reason = _cut_reason(timeout, f"GRACEFUL_TIMEOUT ({timeout:g}s) reached")
@@ -407,9 +393,10 @@ class WorkerServer:
             self._clock = None
         if self._guard is not None:
             self._guard.stop()
-        if self._resuming is not None:
-            self._resuming.cancel()
-        self.stop_accepting()
+        self.stop_accepting(close=True)
+        if self._share is not None and self.shares is not None:
+            self._share = None
+            self.shares.release()
         if self.state is not None:
             self.state.close()
 
