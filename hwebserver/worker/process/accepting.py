@@ -109,6 +109,9 @@ class Acceptor:
         self.share = share
         self.watching = False
         self.again: asyncio.TimerHandle | None = None
+        # Accepted, their transport not made yet: a drain waits for these too, or a connection
+        # accepted just before the listener closed would be dropped unanswered.
+        self.opening: set[asyncio.Task[Any]] = set()
 
     def start(self) -> None:
         if not self.watching and self.again is None:
@@ -169,9 +172,11 @@ class Acceptor:
         task = self.loop.create_task(
             self.loop.connect_accepted_socket(self.protocol_factory, conn, **self.tls)
         )
+        self.opening.add(task)
         task.add_done_callback(self._opened)
 
     def _opened(self, task: asyncio.Task[Any]) -> None:
+        self.opening.discard(task)
         if self.share is not None:
             self.share.opened()
         # A connection that failed before it began (a TLS handshake that did not complete):

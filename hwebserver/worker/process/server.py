@@ -56,6 +56,7 @@ class WorkerServer:
         self.shares = shares
         self.state: WorkerState | None = None
         self._acceptors: list[Acceptor] = []
+        self._closed_acceptors: list[Acceptor] = []
         self._accepting = False
         self._share: FairShare | None = None
         self._guard: DescriptorGuard | None = None
@@ -238,7 +239,8 @@ class WorkerServer:
             self._share.set_accepting(False)
         if not close:
             return
-        self._acceptors = []
+        # Kept until their last accepted connections have their transports (see _opening).
+        self._closed_acceptors, self._acceptors = self._acceptors, []
         for listener in self.listeners:
             try:
                 listener.sock.close()
@@ -273,7 +275,9 @@ class WorkerServer:
         # A connection accepted before the listeners closed is served like the others, also
         # one whose protocol has not begun yet (state.accepted): dropped, its client would
         # see its request refused or reset.
-        while (state.connections or state.accepted) and time.monotonic() < self._drain_deadline:
+        while (
+            state.connections or state.accepted or self._opening()
+        ) and time.monotonic() < self._drain_deadline:
             for connection in list(state.connections):
                 connection.shutdown(self._drain_closes_idle)
             await asyncio.sleep(DRAIN_POLL_INTERVAL)
@@ -293,6 +297,11 @@ class WorkerServer:
             await user_hooks.run_stop_hooks(
                 state.log, IMMEDIATE_STOP_HOOKS_TIME, "told to stop at once"
             )
+
+    def _opening(self) -> bool:
+        """Connections accepted whose transport is still being made (their protocol not
+        created yet, so not in state.accepted)."""
+        return any(acceptor.opening for acceptor in self._acceptors + self._closed_acceptors)
 
     def _say_what_the_drain_waits_for(self, timeout: float) -> None:
         """A shutdown that waits: what for, how long at most, and how not to wait. Said once,
