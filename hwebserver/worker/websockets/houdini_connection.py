@@ -58,30 +58,38 @@ class HoudiniWebSocket(Session):
     async def _serve(self) -> None:
         """The connection's task: connect(), each receive(), disconnect()."""
         endpoint = self.endpoint
+        task = asyncio.current_task()
+        assert task is not None
         socket = endpoint()
         socket.attach(self, self.request)
         try:
             await endpoint.connect(socket, self.request)
         except BaseException as exc:
             self._connect_failed(_users(exc))
+        if task.cancelling():
+            await _absorb_own_cancel(task)
         if not self.accepted and not self.refused:
             self.refuse(errorResponse(self.request, "WebSocket connection refused", 403))
         receive = endpoint.receive
+        inbox = self.inbox
+        loop = self.loop
         while True:
-            # next_message() inlined: a message that is already there costs no coroutine.
-            if self.inbox:
-                message = self.take()
-            else:
+            # next_message() inlined: a message costs no coroutine of ours.
+            if not inbox:
                 if self.lost:
                     break
-                await self.wait_message()
+                self.waiter = waiter = loop.create_future()
+                await waiter  # _enqueue() and connection_lost() wake it
                 continue
+            message = self.take()
             try:
                 result: Any = receive(socket, message)
                 if result.__class__ is CoroutineType or inspect.isawaitable(result):
                     await result
             except BaseException as exc:
                 self._receive_failed(_users(exc))
+            if task.cancelling():
+                await _absorb_own_cancel(task)
         if self.accepted:
             try:
                 await endpoint.disconnect(socket, self.close_code())
@@ -121,3 +129,15 @@ def _users(exc: BaseException) -> BaseException:
         if task is not None and task.cancelling():
             task.uncancel()
     return contained(exc)
+
+
+async def _absorb_own_cancel(task: asyncio.Task[None]) -> None:
+    """The code cancelled its own task and returned without letting it end that code (or
+    caught it without uncancel()): that cancellation was meant for the code, not for the
+    connection. It is taken here, at an await of ours, before the next message."""
+    try:
+        await asyncio.sleep(0)
+    except asyncio.CancelledError:
+        pass
+    while task.cancelling():
+        task.uncancel()

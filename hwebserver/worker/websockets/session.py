@@ -165,7 +165,8 @@ class Session:
     def _ended(self, error: BaseException | None, _result: object) -> None:
         """The face's task ended; it handles the code's errors, so this one is ours."""
         if error is not None:
-            self.log_error("the WebSocket session", error)
+            if not isinstance(error, asyncio.CancelledError):  # (the loop closing: no news)
+                self.log_error("the WebSocket session", error)
             if not self.accepted:
                 if not self.refused:
                     self.refuse(errorResponse(self.request, "internal error", 500))
@@ -278,12 +279,6 @@ class Session:
         waiter = self.waiter = self.loop.create_future()
         try:
             await waiter
-        except asyncio.CancelledError:
-            # The code cancelled its own task and returned before an await saw it: the
-            # cancellation was meant for that code, not for the connection.
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                task.uncancel()
         finally:
             self.waiter = None
 
@@ -291,14 +286,14 @@ class Session:
         """The first message of the (non-empty) inbox; reading resumes under the low marks."""
         message = self.inbox.popleft()
         self.inbox_bytes -= len(message)
-        if (
-            self.inbox_full
-            and len(self.inbox) <= INBOX_LOW_MESSAGES
-            and self.inbox_bytes <= INBOX_LOW_BYTES
-        ):
+        if self.inbox_full:
+            self._resume_under_low_marks()
+        return message
+
+    def _resume_under_low_marks(self) -> None:
+        if len(self.inbox) <= INBOX_LOW_MESSAGES and self.inbox_bytes <= INBOX_LOW_BYTES:
             self.inbox_full = False
             self._update_reading()
-        return message
 
     def discard_messages(self) -> None:
         """The code failed: close with 1011, drop what waits and what comes."""
@@ -448,7 +443,8 @@ class Session:
         waiter = self.waiter
         if waiter is not None:
             self.waiter = None
-            waiter.set_result(None)
+            if not waiter.done():  # (cancelled with the task that awaited it)
+                waiter.set_result(None)
 
     def _wake(self) -> None:
         """next_message() looks again (the connection ended)."""
