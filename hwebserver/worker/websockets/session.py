@@ -26,7 +26,7 @@ import asyncio
 import os
 from collections import deque
 from collections.abc import Coroutine, Iterable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from websockets.exceptions import ProtocolError
 from websockets.frames import CloseCode, Frame
@@ -40,7 +40,7 @@ from ...api.internal.tracebacks import without_server_frames
 from ...api.websocket import WebSocketClosed
 from ..common.keepalive import CLOSE_TIMEOUT, GIVE_UP, PING, keepalive_due
 from ..http import user_tasks
-from .data_frames import send_data, write_data_frame
+from .data_frames import encode_data_frame, send_data, write_data_frame
 from .frame_reader import FrameReader
 from .handshake import handshake_bytes
 from .messages import MessageAssembler
@@ -96,6 +96,7 @@ class Session:
         "last_seen",
         "loop",
         "lost",
+        "open",
         "ping_sent_at",
         "reader",
         "refused",
@@ -131,6 +132,9 @@ class Session:
         self.accepted = False
         self.refused = False
         self.lost = False
+        # Accepted, connected, and the protocol OPEN: messages may go out. Kept by _flush(),
+        # which follows whatever may change the protocol's state, and by connection_lost().
+        self.open = False
         self.shutting_down = False  # our 1001 went out
         self.discarding = False  # the code failed: messages are dropped from now on
         self.held: list[bytes] = [trailing] if trailing else []
@@ -204,6 +208,7 @@ class Session:
         for name, value in headers:
             response.headers[name] = value
         self.accepted = True
+        self.open = not self.lost and self.ws.state is OPEN
         self.transport.write(handshake_bytes(response, self.state.date_server))
         self._access_log(101)
         self.last_seen = self.loop.time()
@@ -216,16 +221,35 @@ class Session:
 
     def send_message(self, payload: bytes, is_text: bool) -> bool:
         """Write one whole message; True when the client is behind (then await drain())."""
-        if not self.accepted:
-            raise OperationFailed("accept() the WebSocket before sending on it")
+        if not self.open:
+            self._not_open()
         ws = self.ws
-        if self.lost or ws.state is not OPEN:
-            raise WebSocketClosed("the WebSocket connection is closed")
         if ws.extensions or ws.writes:  # compressed, or a pong queued to go first
             send_data(ws, self.transport, payload, is_text, self._flush)
         else:
             write_data_frame(self.transport, payload, is_text)
         return self.write_paused or self.lost
+
+    def encode(self, payload: bytes, is_text: bool) -> bytes:
+        """The frame of a message, as send_frame() takes it (for a broadcast: made once)."""
+        return encode_data_frame(payload, is_text)
+
+    def send_frame(self, frame: bytes, payload: bytes, is_text: bool) -> bool:
+        """send_message() of a frame made by encode(): written as it is unless this
+        connection compresses (or has a pong to send first)."""
+        if not self.open:
+            self._not_open()
+        ws = self.ws
+        if ws.extensions or ws.writes:
+            send_data(ws, self.transport, payload, is_text, self._flush)
+        else:
+            self.transport.write(frame)
+        return self.write_paused
+
+    def _not_open(self) -> NoReturn:
+        if not self.accepted:
+            raise OperationFailed("accept() the WebSocket before sending on it")
+        raise WebSocketClosed("the WebSocket connection is closed")
 
     async def drain(self) -> None:
         while self.write_paused and not self.lost:
@@ -386,6 +410,7 @@ class Session:
         if self.lost:
             return
         self.lost = True
+        self.open = False
         if self.close_timer is not None:
             self.close_timer.cancel()
             self.close_timer = None
@@ -476,6 +501,7 @@ class Session:
     def _flush(self) -> None:
         """Write what the protocol produced; an empty chunk means: end our side of the TCP."""
         ws = self.ws
+        self.open = ws.state is OPEN and not self.lost
         writes = ws.data_to_send()
         if writes and not self.lost:
             transport = self.transport
