@@ -16,6 +16,7 @@ from ...api.internal.headers import check_header
 from ...api.internal.tracebacks import contained, without_server_frames
 from ...api.websocket import WebSocketClosed
 from ..apps.asgi import base_scope, late_lifespan, ready_lifespan, with_lifespan_state
+from ..http import user_tasks
 from ..http.streaming_body import ClientDisconnected
 from .session import Session
 
@@ -66,7 +67,7 @@ class AsgiWebSocket(Session):
             with_lifespan_state(scope, lifespan)
             await self.app(scope, self.receive, self.send)
         except BaseException as exc:
-            if exc.__class__ is GeneratorExit:
+            if exc.__class__ is GeneratorExit and user_tasks.closed_from_outside(exc):
                 raise  # the task is being closed
             error = contained(exc)  # CancelledError, SystemExit too: the app's failure
         self._app_done(error)

@@ -23,6 +23,7 @@ from websockets.protocol import OPEN
 from ...api.helpers import errorResponse
 from ...api.internal.tracebacks import contained
 from ...api.websocket import WebSocketClosed, WebSocketEndpoint
+from ..http import user_tasks
 from ..http.error_responses import error_response
 from .session import Session
 
@@ -120,9 +121,10 @@ class HoudiniWebSocket(Session):
 
 def _users(exc: BaseException) -> BaseException:
     """What the handler's code raised, as the server takes it (see tracebacks.contained).
-    A GeneratorExit is the task being closed: it goes on up. A cancellation of the task
-    that the code asked for and did not catch ends with that code: the task goes on."""
-    if exc.__class__ is GeneratorExit:
+    A GeneratorExit of the task being closed goes on up (one the code raised is its failure).
+    A cancellation of the task that the code asked for and did not catch ends with that code:
+    the task goes on."""
+    if exc.__class__ is GeneratorExit and user_tasks.closed_from_outside(exc):
         raise exc
     if isinstance(exc, asyncio.CancelledError):
         task = asyncio.current_task()
