@@ -12,7 +12,9 @@ get instructions per request that do not depend on what else the machine runs:
 or under cProfile with --cprofile. PATH is one of: asgi (raw ASGI hello, registerASGIApp),
 starlette, fastapi (their hello endpoints mounted), flask (registerWSGIApp: the thread hop
 included), ws (WebSocket echo of a 32-byte text message), hello (a plain urlHandler, on a
-handler thread), ahello (an async urlHandler).
+handler thread), ahello (an async urlHandler), fanout (WebSocket.broadcast() of a 32-byte text
+message to FANOUT_CLIENTS open WebSockets: COUNT broadcasts, so divide by COUNT * FANOUT_CLIENTS
+for the cost of one delivered message).
 """
 
 from __future__ import annotations
@@ -107,8 +109,22 @@ class Transport:
         return 0
 
 
+FANOUT_CLIENTS = 100
+FANOUT_OPEN: set[hwebserver.WebSocket] = set()
+
+
+class Fanout(hwebserver.WebSocket):
+    """Joins FANOUT_OPEN once accepted (the broadcast's recipients)."""
+
+    async def connect(self, request: hwebserver.Request) -> None:
+        await self.accept()
+        FANOUT_OPEN.add(self)
+
+
 def register(path: str) -> None:
-    if path == "asgi":
+    if path == "fanout":
+        hwebserver.webSocket("/ws")(Fanout)
+    elif path == "asgi":
         import peer_asgi
 
         hwebserver.registerASGIApp(peer_asgi.app, "/")
@@ -149,6 +165,8 @@ async def drive(path: str, count: int, profile: cProfile.Profile | None) -> floa
     preload_websockets(state)
     await lifespan_startup(state)
     sock = socket.socket()
+    if path == "fanout":
+        return await fanout(state, sock, count, profile)
     protocol = connection(state, Listener("main", sock))
     transport = Transport()
     protocol.connection_made(transport)
@@ -201,9 +219,40 @@ async def drive(path: str, count: int, profile: cProfile.Profile | None) -> floa
     return elapsed
 
 
+async def fanout(
+    state: WorkerState,
+    sock: socket.socket,
+    count: int,
+    profile: cProfile.Profile | None,
+) -> float:
+    """COUNT broadcasts to FANOUT_CLIENTS WebSockets, each on a connection of its own."""
+    listener = Listener("main", sock)
+    for _client in range(FANOUT_CLIENTS):
+        protocol = connection(state, listener)
+        transport = Transport()
+        protocol.connection_made(transport)
+        protocol.data_received(WS_UPGRADE)
+    while len(FANOUT_OPEN) < FANOUT_CLIENTS:
+        await asyncio.sleep(0)
+    message = "x" * 32
+    for _warm in range(50):
+        await hwebserver.WebSocket.broadcast(FANOUT_OPEN, message)
+    started = time.process_time()
+    if profile is not None:
+        profile.enable()
+    for _round in range(count):
+        await hwebserver.WebSocket.broadcast(FANOUT_OPEN, message)
+    if profile is not None:
+        profile.disable()
+    elapsed = time.process_time() - started
+    state.close()
+    sock.close()
+    return elapsed
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("path", choices=[*REQUESTS, "ws"])
+    parser.add_argument("path", choices=[*REQUESTS, "ws", "fanout"])
     parser.add_argument("count", type=int)
     parser.add_argument("--cprofile", type=Path, help="write cProfile stats here (and print top)")
     args = parser.parse_args()

@@ -36,6 +36,14 @@ class WebSocketChannel(Protocol):
         """Hand one message to the connection; True when the client is behind (await drain())."""
         ...
 
+    def encode(self, payload: bytes, is_text: bool) -> bytes:
+        """The frame of a message, for send_frame() on any connection."""
+        ...
+
+    def send_frame(self, frame: bytes, payload: bytes, is_text: bool) -> bool:
+        """send_message() of a frame that encode() made; True when the client is behind."""
+        ...
+
     async def drain(self) -> None: ...
 
     async def close(self, code: int, reason: str) -> None: ...
@@ -109,12 +117,15 @@ class WebSocket:
         payload, is_text = message_payload(data, is_binary)
         behind: list[WebSocketChannel] = []
         sent = 0
+        frame: bytes | None = None
         for socket in sockets:
             channel = socket._channel
             if channel is None:
                 continue
+            if frame is None:
+                frame = channel.encode(payload, is_text)
             try:
-                if channel.send_message(payload, is_text):
+                if channel.send_frame(frame, payload, is_text):
                     behind.append(channel)
             except OperationFailed:  # closed meanwhile, or not accepted yet: not a recipient
                 continue

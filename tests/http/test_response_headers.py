@@ -217,6 +217,8 @@ def test_an_asgi_websocket_accepted_with_a_good_header_sends_it_in_its_101(
         b"GET /asgi/ws?n=X-Ok&v=a%09b HTTP/1.1\r\nHost: test\r\nConnection: Upgrade\r\n"
         + UPGRADE
         + b"\r\n",
+        # The client never answers the app's Close: the server cuts it after CLOSE_TIMEOUT (10 s).
+        timeout=30,
     )
     assert raw.startswith(b"HTTP/1.1 101 ")
     assert b"\r\nX-Ok: a\tb\r\n" in raw

@@ -26,6 +26,12 @@ class RecordingChannel:
         self.calls.append(("send", payload, is_text))
         return False
 
+    def encode(self, payload: bytes, is_text: bool) -> bytes:
+        return payload
+
+    def send_frame(self, frame: bytes, payload: bytes, is_text: bool) -> bool:
+        return self.send_message(payload, is_text)
+
     async def drain(self) -> None:
         raise AssertionError("not behind: drain() is not awaited")
 

@@ -1,5 +1,5 @@
 """ASGI 3: running a mounted ASGI application (HTTP here; the lifespan hooks below, the
-protocol in lifespan.py; WebSocket in websockets/asgi_connection.py).
+protocol in lifespan.py; WebSocket in websockets/asgi_connection.py, on the session core of session.py).
 
 The app runs on the event loop, in a task of its own from its first line (http/user_tasks.py;
 on Python 3.12+ started eagerly: an endpoint that never really waits has answered before the

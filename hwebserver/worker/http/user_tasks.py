@@ -84,6 +84,11 @@ def _closed_from_outside(exc: GeneratorExit) -> bool:
     return tb is None or tb.tb_next is None
 
 
+# For code that runs user code in a task it keeps (a WebSocket connection's): whether a
+# GeneratorExit it caught is its own task being closed, to be let through.
+closed_from_outside = _closed_from_outside
+
+
 if sys.version_info >= (3, 12):
 
     def start(

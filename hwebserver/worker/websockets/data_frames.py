@@ -46,6 +46,14 @@ def write_data_frame(transport: Any, payload: bytes, is_text: bool) -> None:
         transport.writelines((head, payload))
 
 
+def encode_data_frame(payload: bytes, is_text: bool) -> bytes:
+    """The whole (FIN) frame of a message, unmasked: head and payload in one bytes."""
+    size = len(payload)
+    if size < _SMALL:
+        return (_TEXT_HEADS if is_text else _BINARY_HEADS)[size] + payload
+    return frame_head(TEXT if is_text else BINARY, size) + payload
+
+
 def send_data(
     ws: Protocol, transport: Any, payload: bytes, is_text: bool, flush: Callable[[], None]
 ) -> None:

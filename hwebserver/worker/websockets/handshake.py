@@ -1,4 +1,4 @@
-"""The opening handshake of hwebserver's WebSocket classes: may this admitted upgrade connect?
+"""The opening handshake of both kinds of WebSocket: may this admitted upgrade connect?
 
 The port's gate (worker/http/gate.py) has applied the port's rules already (a Host not in
 ALLOWED_HOSTS: 400; SSL_REDIRECT: 301; an Origin that CORS_ORIGIN_WHITELIST does not list:
@@ -7,10 +7,11 @@ response followed by closing the connection: the server shutting down (503; a wo
 retiring in a reload accepts it, and its drain then closes it with 1001 as it closes every
 WebSocket it holds, so nothing is refused during a reload), then the websockets library's
 validation of the request (method, version, Connection/Upgrade, key, version 13: 4xx). What
-remains is the handler's own decision in connect() (websocket.py).
+remains is the code's own decision: connect() of a WebSocket class (websocket.py), or an ASGI
+app's websocket.accept; the session (session.py) writes the 101 then.
 
 handshake_request() is the one translation of a request into the library's handshake
-request, for both kinds of WebSocket.
+request, handshake_bytes() the one 101 response, for both kinds of WebSocket.
 """
 
 from __future__ import annotations
@@ -21,17 +22,15 @@ from websockets.datastructures import Headers
 from websockets.extensions.permessage_deflate import enable_server_permessage_deflate
 from websockets.frames import CLOSE, Frame
 from websockets.http11 import Request as HandshakeRequest
+from websockets.http11 import Response as HandshakeResponse
 from websockets.protocol import OPEN
 from websockets.server import ServerProtocol
 
 from ...api.helpers import errorResponse
 from ...api.request import Request
-from ...api.websocket import WebSocketEndpoint
-from .houdini_connection import WebSocketConnection
 from .refusal import refuse
 
 if TYPE_CHECKING:
-    from ..http.gate import AdmittedRoute
     from ..http.seams import Connection
 
 # permessage-deflate with the library's memory-conscious defaults (12-bit windows).
@@ -63,16 +62,15 @@ def handshake_request(request: Request) -> HandshakeRequest:
     )
 
 
-def accept(http: Connection, route: AdmittedRoute, request: Request, trailing: bytes) -> None:
-    """An `Upgrade: websocket` request admitted by the port's gate to a WebSocket class."""
+def negotiate(
+    http: Connection, request: Request
+) -> tuple[ServerProtocol, HandshakeResponse] | None:
+    """The protocol of an admitted upgrade and its 101 response (not written yet: the code
+    decides); None when the request was refused here (answered and closing)."""
     state = http.state
-    endpoint = route.endpoint
-    if not isinstance(endpoint, WebSocketEndpoint):  # the gate admits no other kind here
-        refuse(http, request, errorResponse(request, f"No WebSocket at {request.url_path}", 404))
-        return
     if state.shutting_down:
         refuse(http, request, errorResponse(request, "The server is shutting down", 503))
-        return
+        return None
     # state=OPEN: the library validates and negotiates (accept()) but the HTTP request was
     # parsed already, so its parser starts with frames.
     protocol = ServerWebSocketProtocol(
@@ -88,7 +86,16 @@ def accept(http: Connection, route: AdmittedRoute, request: Request, trailing: b
             if name in handshake.headers:
                 response.setHeader(name, handshake.headers[name])
         refuse(http, request, response)
-        return
-    connection = WebSocketConnection(http, request, endpoint, protocol, handshake, trailing)
-    http.upgraded = connection
-    connection.start()
+        return None
+    return protocol, handshake
+
+
+def handshake_bytes(response: HandshakeResponse, date_server: bytes) -> bytes:
+    """The 101 response: the handshake headers of the websockets protocol, our Date/Server."""
+    lines = [b"HTTP/1.1 101 Switching Protocols\r\n"]
+    for name, value in response.headers.raw_items():
+        if name.lower() != "date":
+            lines.append(f"{name}: {value}\r\n".encode("latin-1"))
+    lines.append(date_server)
+    lines.append(b"\r\n")
+    return b"".join(lines)

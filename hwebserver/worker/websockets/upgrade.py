@@ -4,12 +4,12 @@ HttpProtocol calls upgrade() with a complete `Upgrade: websocket` request and no
 pending on the connection. The port's gate (worker/http/gate.py, admit_upgrade) applies the
 port's rules (ALLOWED_HOSTS, SSL_REDIRECT, the Origin against CORS_ORIGIN_WHITELIST) and finds
 what serves the path: a registered WebSocket class (api/websocket.py) goes to the handshake of
-hwebserver's own WebSockets (handshake.py), a path under an ASGI mount to the app
-(asgi_connection.py); a refusal, or a path that nothing serves (404), is answered here. For
-both kinds the HttpProtocol stays the transport's protocol and forwards its events (data,
-EOF, write pauses, loss, drain) to the session through the Upgraded seam (http/seams.py). Both
-kinds then share the worker's registry of open WebSockets, its ping clock and one close
-timeout (keepalive.py).
+the class's face of a session (houdini_connection.py), a path under an ASGI mount to the app's
+(asgi_connection.py), both after one handshake (handshake.py); a refusal, or a path that
+nothing serves (404), is answered here. For both kinds the HttpProtocol stays the transport's
+protocol and forwards its events (data, EOF, write pauses, loss, drain) to the one session
+core (session.py) through the Upgraded seam (http/seams.py), which also holds the worker's
+registry of open WebSockets, its ping clock and one close timeout (keepalive.py).
 
 The websockets library is imported when the first upgrade is admitted, or at start-up when
 WebSocket classes are already registered (preload, a startup hook of WorkerServer), so a
@@ -20,8 +20,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...api.helpers import errorResponse
 from ...api.mounts import ASGI
 from ...api.response import Response
+from ...api.websocket import WebSocketEndpoint
 from ..http.gate import admit_upgrade
 from .refusal import refuse
 
@@ -41,11 +43,21 @@ def upgrade(http: Connection, request: Request, trailing: bytes) -> None:
     if isinstance(route, Response):
         refuse(http, request, route)
         return
+    from .handshake import negotiate
+
+    negotiated = negotiate(http, request)
+    if negotiated is None:
+        return
+    protocol, handshake = negotiated
     if route.kind == ASGI:
         from .asgi_connection import AsgiWebSocket
 
-        AsgiWebSocket(http, route, request, trailing).start()
+        AsgiWebSocket(http, route, request, protocol, handshake, trailing).start()
         return
-    from .handshake import accept
+    from .houdini_connection import HoudiniWebSocket
 
-    accept(http, route, request, trailing)
+    endpoint = route.endpoint
+    if not isinstance(endpoint, WebSocketEndpoint):  # the gate admits no other kind here
+        refuse(http, request, errorResponse(request, f"No WebSocket at {request.url_path}", 404))
+        return
+    HoudiniWebSocket(http, request, endpoint, protocol, handshake, trailing).start()
