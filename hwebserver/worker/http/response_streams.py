@@ -333,18 +333,50 @@ async def _chunks(protocol: Connection, stream: Any) -> Any:
         return
     iterator: Iterator[Any] = iter(stream)
     threads = protocol.state.threads
+    loop = protocol.loop
     while True:
-        pending = threads.run(_next_or_end, iterator)
+        # One future per next(), awaited as it is: an asyncio.shield() here would add a
+        # future, two callbacks and a turn of the loop to every chunk of the stream.
+        call = _NextCall(loop.create_future())
+        threads.call(_next_or_end, iterator, _next_returned, call)
         try:
-            item = await asyncio.shield(pending)
+            item = await call.future
         except asyncio.CancelledError:
             # The client left while next() runs in a thread: let it return before the
             # generator is closed, or close() fails with "generator already executing".
-            await asyncio.wait([pending])
+            if not call.returned_on_thread:
+                call.thread_done = loop.create_future()
+                await asyncio.wait([call.thread_done])
             raise
         if item is _END:
             return
         yield _as_bytes(item)
+
+
+class _NextCall:
+    """One next() of a plain generator on a handler thread: its result for the stream's task
+    (`future`, cancelled if the task is), and whether the thread is done with the generator."""
+
+    __slots__ = ("future", "returned_on_thread", "thread_done")
+
+    def __init__(self, future: asyncio.Future[Any]) -> None:
+        self.future = future
+        self.returned_on_thread = False
+        self.thread_done: asyncio.Future[None] | None = None  # awaited once cancelled
+
+
+def _next_returned(call: _NextCall, ok: bool, value: Any) -> None:
+    """On the loop, once next() returned or raised on its thread."""
+    call.returned_on_thread = True
+    if call.thread_done is not None and not call.thread_done.done():
+        call.thread_done.set_result(None)
+    future = call.future
+    if future.done():  # cancelled meanwhile: the stream's task is already on its way out
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
 
 
 def _next_or_end(iterator: Iterator[Any]) -> Any:
