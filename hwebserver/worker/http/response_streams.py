@@ -6,7 +6,7 @@ import asyncio
 import os
 import socket
 import stat
-from collections.abc import AsyncIterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ...api.helpers import notFoundResponse
@@ -309,7 +309,13 @@ async def _send_stream(
     size = 0
     try:
         if request.http_method != "HEAD" and not bodiless:
-            async for data in _chunks(protocol, response.stream):
+            stream = response.stream
+            assert stream is not None  # neither a file nor in memory (see respond)
+            # An async iterable is read as it is, in this task: a generator of ours around it
+            # would add a frame and an awaitable to every chunk.
+            items = stream if isinstance(stream, AsyncIterable) else _chunks(protocol, stream)
+            async for item in items:
+                data = _as_bytes(item)
                 if data:
                     size += len(data)
                     transport.write(chunk(data) if chunked else data)
@@ -321,15 +327,11 @@ async def _send_stream(
     return response.status_code, size, keep_alive
 
 
-async def _chunks(protocol: Connection, stream: Any) -> Any:
-    """Bytes from a sync or async iterable; a generator's next() runs in the handler pool."""
-    if isinstance(stream, AsyncIterable):
-        async for item in stream:
-            yield _as_bytes(item)
-        return
+async def _chunks(protocol: Connection, stream: Iterable[Any]) -> AsyncIterator[Any]:
+    """The items of a sync iterable; a generator's next() runs in the handler pool."""
     if isinstance(stream, (list, tuple)):
         for item in stream:
-            yield _as_bytes(item)
+            yield item
         return
     iterator: Iterator[Any] = iter(stream)
     threads = protocol.state.threads
@@ -350,7 +352,7 @@ async def _chunks(protocol: Connection, stream: Any) -> Any:
             raise
         if item is _END:
             return
-        yield _as_bytes(item)
+        yield item
 
 
 class _NextCall:
