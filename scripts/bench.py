@@ -374,7 +374,7 @@ def gunicorn_gthread(name: str, app: str) -> Server:
     )
 
 
-def granian(name: str, app: str) -> Server:
+def granian(name: str, app: str, workers: int = 1, pinned: bool = True) -> Server:
     return Server(
         name,
         [
@@ -384,7 +384,7 @@ def granian(name: str, app: str) -> Server:
             "--port",
             "{port}",
             "--workers",
-            "1",
+            str(workers),
             "--loop",
             "uvloop",
             "--log-level",
@@ -394,6 +394,7 @@ def granian(name: str, app: str) -> Server:
             "2048",
             app,
         ],
+        pinned=pinned,
         packages=peers("granian", *app_packages(app)),
     )
 
@@ -519,15 +520,20 @@ def workloads(static_dir: Path, work: Path, selected: set[str] | None) -> list[W
                 connections=16,
             )
         )
+    workers = {"BENCH_WORKERS": "2"}
     all_workloads.append(
         Workload(
+            # Every server on both cores, and wrk beside them (no pinning): what a second
+            # worker adds, hwebserver's two handler kinds beside raw ASGI hello.
             "hello, 2 workers (unpinned)",
             [
-                Contender(
-                    hw("hwebserver workers=2", {"BENCH_WORKERS": "2"}, pinned=False), "/hello"
-                ),
+                Contender(hw("hwebserver workers=2 plain (threads)", workers, False), "/hello"),
+                Contender(hw("hwebserver workers=2 async", workers, False), "/ahello"),
                 Contender(
                     uvicorn("uvicorn --workers 2", "peer_asgi:app", workers=2, pinned=False), "/"
+                ),
+                Contender(
+                    granian("granian --workers 2", "peer_asgi:app", workers=2, pinned=False), "/"
                 ),
             ],
             baseline="uvicorn --workers 2",
@@ -818,10 +824,13 @@ FANOUT_PACKAGES = (
 )
 # Big bodies: hwebserver beside nginx (bench_bigbody.py names its packages).
 BIGBODY_PACKAGES = HW_PACKAGES + project("python-multipart") + system("nginx")
+# The SSE rows: hwebserver, and uvicorn serving Starlette and a raw ASGI app.
+STREAM_PACKAGES = HW_PACKAGES + peers("uvicorn", "httptools", "uvloop", "starlette", "anyio")
 SIDE_RUNS = {
     "websocket": WEBSOCKET_PACKAGES,
     "fanout": FANOUT_PACKAGES,
     "bigbody": BIGBODY_PACKAGES,
+    "stream": STREAM_PACKAGES,
     "idle": HW_PACKAGES + peers("uvicorn", "httptools", "uvloop"),
 }
 
@@ -948,6 +957,57 @@ def print_fanout_table(rows: list[dict[str, object]]) -> None:
         )
     print("p50/p99: from the send until the last client has the message; CPU: the server's per")
     print("  delivered message; ratio: messages delivered per CPU second over the best peer's")
+
+
+def run_stream(args: argparse.Namespace, found: dict[Package, str]) -> list[dict[str, object]]:
+    """Server-sent events: scripts/bench_stream.py measures every server, rounds alternated."""
+    output = Path(tempfile.mkdtemp()) / "stream.json"
+    command = [
+        str(PROJECT_PYTHON),
+        str(ROOT / "scripts" / "bench_stream.py"),
+        "--streams",
+        str(args.stream_streams),
+        "--events",
+        str(args.stream_events),
+        "--duration",
+        str(args.duration),
+        "--warmup",
+        str(args.warmup),
+        "--rounds",
+        str(args.rounds),
+        "--json",
+        str(output),
+    ]
+    print("\n== server-sent events", flush=True)
+    result = subprocess.run(command, text=True, timeout=3600)
+    try:
+        rows: list[dict[str, object]] = json.loads(output.read_text())
+    except (OSError, ValueError):
+        print(f"  streaming failed (exit {result.returncode})")
+        return []
+    for row in rows:
+        row["versions"] = {str(p): found.get(p, "missing") for p in STREAM_PACKAGES}
+    return rows
+
+
+def print_stream_table(rows: list[dict[str, object]]) -> None:
+    header = f"{'workload':28} {'server':38} {'events/s median (min-max)':>28} {'CPU us/ev':>9} {'ev/CPU s':>9} {'ratio':>7} {'errors':>6}"
+    print("\n" + header)
+    print("-" * len(header))
+    for row in rows:
+        span = f"{row['events_per_s']:,.0f} ({row['min_events_per_s']:,.0f}-{row['max_events_per_s']:,.0f})"
+        print(
+            f"{row['workload']:28} {row['server']:38} {span:>28} {row['cpu_us_per_event']:9.2f} "
+            f"{row['events_per_cpu_s']:9,.0f} {row['ratio']:6.2f}x {row['errors']:6.0f}"
+        )
+    print("CPU us/ev: the server's user + system CPU per event delivered, ev/CPU s its inverse;")
+    print("  ratio: events per CPU second over uvicorn+starlette's with the same async generator")
+    print("events/s: as fast as server and client went together (see client_cpu_share in the JSON)")
+    print("measured with (name version (venv); checked against scripts/bench_versions.json):")
+    if rows and isinstance(rows[0].get("versions"), dict):
+        versions = rows[0]["versions"]
+        assert isinstance(versions, dict)
+        print("  " + ", ".join(f"{n.replace(' (', f' {v} (')}" for n, v in versions.items()))
 
 
 IDLE_CONNECTIONS = 10_000
@@ -1181,6 +1241,12 @@ def main() -> int:
         help="where the big-body rows' files live (default: the system temp dir; /dev/shm: tmpfs)",
     )
     parser.add_argument(
+        "--stream-streams", type=int, default=1000, help="streams open at once in the SSE rows"
+    )
+    parser.add_argument(
+        "--stream-events", type=int, default=100, help="events per stream in the SSE rows"
+    )
+    parser.add_argument(
         "--record-versions",
         action="store_true",
         help="run even where installed versions differ from scripts/bench_versions.json, "
@@ -1200,6 +1266,7 @@ def main() -> int:
     bounds: list[dict[str, object]] = []
     fanout_rows: list[dict[str, object]] = []
     bigbody_rows: list[dict[str, object]] = []
+    stream_rows: list[dict[str, object]] = []
     chosen = workloads(static_dir, work, set(args.only) if args.only else None)
     sides = {
         name: packages
@@ -1236,6 +1303,8 @@ def main() -> int:
             fanout_rows.extend(run_fanout(args, found))
         if "bigbody" in sides:
             bigbody_rows.extend(run_bigbody(args, found))
+        if "stream" in sides:
+            stream_rows.extend(run_stream(args, found))
     finally:
         if rows:
             print_table(rows)
@@ -1247,6 +1316,8 @@ def main() -> int:
             print_fanout_table(fanout_rows)
         if bigbody_rows:
             print_bigbody_table(bigbody_rows)
+        if stream_rows:
+            print_stream_table(stream_rows)
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(
             json.dumps(
@@ -1258,6 +1329,7 @@ def main() -> int:
                     "mounted_app_bounds": bounds,
                     "fanout": fanout_rows,
                     "big_bodies": bigbody_rows,
+                    "stream": stream_rows,
                     "versions": {str(p): v for p, v in found.items()},
                     "refused_for_versions": refused,
                 },

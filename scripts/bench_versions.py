@@ -62,6 +62,7 @@ APP_PACKAGES = {
     "peer_flask": ("flask", "werkzeug"),
     "fanout_starlette": ("starlette", "anyio"),
     "stream_starlette": ("starlette", "anyio"),
+    "stream_asgi": (),
 }
 
 

@@ -7,6 +7,8 @@ import os
 import sys
 import time
 
+from stream_events import CONTENT_TYPE, async_events, events
+
 import hwebserver
 
 HELLO = b"Hello, world!"
@@ -37,6 +39,18 @@ def slow(request):
 @hwebserver.urlHandler("/json")
 def json_endpoint(request):
     return hwebserver.Response(json.dumps({"result": 3.0}), content_type="application/json")
+
+
+@hwebserver.urlHandler("/events")
+def event_stream(request):
+    """Server-sent events from a plain generator: each next() runs on a handler thread."""
+    return hwebserver.Response(events(), content_type=CONTENT_TYPE)
+
+
+@hwebserver.urlHandler("/aevents")
+async def async_event_stream(request):
+    """Server-sent events from an async generator, iterated on the worker's loop."""
+    return hwebserver.Response(async_events(), content_type=CONTENT_TYPE)
 
 
 @hwebserver.webSocket("/ws")

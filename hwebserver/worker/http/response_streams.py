@@ -6,7 +6,7 @@ import asyncio
 import os
 import socket
 import stat
-from collections.abc import AsyncIterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ...api.helpers import notFoundResponse
@@ -309,7 +309,13 @@ async def _send_stream(
     size = 0
     try:
         if request.http_method != "HEAD" and not bodiless:
-            async for data in _chunks(protocol, response.stream):
+            stream = response.stream
+            assert stream is not None  # neither a file nor in memory (see respond)
+            # An async iterable is read as it is, in this task: a generator of ours around it
+            # would add a frame and an awaitable to every chunk.
+            items = stream if isinstance(stream, AsyncIterable) else _chunks(protocol, stream)
+            async for item in items:
+                data = _as_bytes(item)
                 if data:
                     size += len(data)
                     transport.write(chunk(data) if chunked else data)
@@ -321,30 +327,58 @@ async def _send_stream(
     return response.status_code, size, keep_alive
 
 
-async def _chunks(protocol: Connection, stream: Any) -> Any:
-    """Bytes from a sync or async iterable; a generator's next() runs in the handler pool."""
-    if isinstance(stream, AsyncIterable):
-        async for item in stream:
-            yield _as_bytes(item)
-        return
+async def _chunks(protocol: Connection, stream: Iterable[Any]) -> AsyncIterator[Any]:
+    """The items of a sync iterable; a generator's next() runs in the handler pool."""
     if isinstance(stream, (list, tuple)):
         for item in stream:
-            yield _as_bytes(item)
+            yield item
         return
     iterator: Iterator[Any] = iter(stream)
     threads = protocol.state.threads
+    loop = protocol.loop
     while True:
-        pending = threads.run(_next_or_end, iterator)
+        # One future per next(), awaited as it is: an asyncio.shield() here would add a
+        # future, two callbacks and a turn of the loop to every chunk of the stream.
+        call = _NextCall(loop.create_future())
+        threads.call(_next_or_end, iterator, _next_returned, call)
         try:
-            item = await asyncio.shield(pending)
+            item = await call.future
         except asyncio.CancelledError:
             # The client left while next() runs in a thread: let it return before the
             # generator is closed, or close() fails with "generator already executing".
-            await asyncio.wait([pending])
+            if not call.returned_on_thread:
+                call.thread_done = loop.create_future()
+                await asyncio.wait([call.thread_done])
             raise
         if item is _END:
             return
-        yield _as_bytes(item)
+        yield item
+
+
+class _NextCall:
+    """One next() of a plain generator on a handler thread: its result for the stream's task
+    (`future`, cancelled if the task is), and whether the thread is done with the generator."""
+
+    __slots__ = ("future", "returned_on_thread", "thread_done")
+
+    def __init__(self, future: asyncio.Future[Any]) -> None:
+        self.future = future
+        self.returned_on_thread = False
+        self.thread_done: asyncio.Future[None] | None = None  # awaited once cancelled
+
+
+def _next_returned(call: _NextCall, ok: bool, value: Any) -> None:
+    """On the loop, once next() returned or raised on its thread."""
+    call.returned_on_thread = True
+    if call.thread_done is not None and not call.thread_done.done():
+        call.thread_done.set_result(None)
+    future = call.future
+    if future.done():  # cancelled meanwhile: the stream's task is already on its way out
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
 
 
 def _next_or_end(iterator: Iterator[Any]) -> Any:
