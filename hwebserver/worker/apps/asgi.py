@@ -280,7 +280,19 @@ class AsgiHttp:
             elif self.head_sent:
                 payload = self.framing.body(data) + self.framing.end()
             elif data.__class__ is bytes:  # the usual answer: the whole body in one message
-                payload = self._whole(data)
+                # Head, body and end at once (inline: nearly every answer comes this way).
+                if self.body is not None:
+                    end_continue(self.framing, self.body)
+                request = self.request
+                payload = self.framing.whole(
+                    self.status,
+                    self.headers,
+                    request.http_method,
+                    request.http_version,
+                    protocol.state.date_server,
+                    data,
+                )
+                self.head_sent = True  # not before: a refused head or short body can be a 500
             else:  # None, a str, a bytearray...: framed step by step, as it always was
                 payload = self._head(data) + self.framing.body(data) + self.framing.end()
             if payload:
@@ -317,22 +329,6 @@ class AsgiHttp:
         self.head_sent = True  # not before: a head refused (a bad header) can still become a 500
         return head
 
-    def _whole(self, data: bytes) -> bytes:
-        """Head, body and end of an answer sent in one message."""
-        if self.body is not None:
-            end_continue(self.framing, self.body)
-        request = self.request
-        payload = self.framing.whole(
-            self.status,
-            self.headers,
-            request.http_method,
-            request.http_version,
-            self.protocol.state.date_server,
-            data,
-        )
-        self.head_sent = True  # not before: a refused head or a short body can become a 500
-        return payload
-
     async def _send_path(self, path: str) -> None:
         if not self.started or self.head_sent:
             raise RuntimeError("http.response.pathsend must follow http.response.start alone")
@@ -362,9 +358,12 @@ class AsgiHttp:
             self._wake()
         if self.body is not None:
             self.body.abandon()
-        self._release()
+        self.finished = True  # _release() inline: every answer ends here
+        protocol = self.protocol
+        if protocol.exchange is self:
+            protocol.exchange = None
         framing = self.framing
-        self.protocol.finish(self.request, framing.status, framing.sent, framing.keep_alive)
+        protocol.finish(self.request, framing.status, framing.sent, framing.keep_alive)
 
     def _release(self) -> None:
         self.finished = True
