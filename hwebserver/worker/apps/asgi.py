@@ -198,6 +198,16 @@ class AsgiHttp:
         # changes the length, as _raw_path says; a query makes the target the longer).
         if len(target) != len(path):
             target = _raw_path(target.partition(b"?")[0], path)
+        # The scope's headers: each name lowered. Those of the connection's last request when
+        # they are the same (a keep-alive client sends the same ones every time): comparing
+        # the lists costs less than lowering each name. A new list each time: an app may
+        # change the scope's (Starlette's MutableHeaders does).
+        raw_headers = request.raw_headers
+        memo = self.protocol.scope_headers
+        if memo is not None and memo[0] == raw_headers:
+            headers = list(memo[1])
+        else:
+            headers = self._new_headers(raw_headers)
         return {
             "type": "http",
             "asgi": ASGI_VERSION,
@@ -207,7 +217,7 @@ class AsgiHttp:
             "raw_path": target,
             "query_string": request.query,
             "root_path": self.route.path.rstrip("/"),
-            "headers": [(name.lower(), value) for name, value in request.raw_headers],
+            "headers": headers,
             "client": conn.client,
             "server": conn.server,
             "method": request.http_method,
@@ -369,6 +379,12 @@ class AsgiHttp:
         self.finished = True
         if self.protocol.exchange is self:
             self.protocol.exchange = None
+
+    def _new_headers(self, raw_headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        """Headers unlike the last request's: lowered, and kept for the next request."""
+        lowered = [(name.lower(), value) for name, value in raw_headers]
+        self.protocol.scope_headers = (list(raw_headers), tuple(lowered))
+        return lowered
 
     def _end(self, error: BaseException | None, _result: Any = None) -> None:
         """The app returned, raised or was cancelled (the `done` of user_tasks.start, called
