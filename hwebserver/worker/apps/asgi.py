@@ -56,7 +56,8 @@ def start(protocol: Connection, route: AdmittedRoute, request: Request) -> None:
 
 
 def base_scope(request: Request, route: Route, kind: str, scheme: str) -> dict[str, Any]:
-    """The keys HTTP and WebSocket scopes share."""
+    """The keys HTTP and WebSocket scopes share (a WebSocket's; AsgiHttp._scope builds an HTTP
+    scope's in one go, the same keys in the same order: keep the two in step)."""
     conn = request.conn
     raw_path = request.target.partition(b"?")[0]  # as sent; an absolute-form target: decoded
     path = request.url_path
@@ -224,6 +225,12 @@ class AsgiHttp:
             "extensions": {"http.response.pathsend": {}},
         }
 
+    def _new_headers(self, raw_headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        """Headers unlike the last request's: lowered, and kept for the next request."""
+        lowered = [(name.lower(), value) for name, value in raw_headers]
+        self.protocol.scope_headers = (list(raw_headers), tuple(lowered))
+        return lowered
+
     def connection_lost(self) -> None:
         self.disconnected = True
         self._wake()
@@ -379,12 +386,6 @@ class AsgiHttp:
         self.finished = True
         if self.protocol.exchange is self:
             self.protocol.exchange = None
-
-    def _new_headers(self, raw_headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-        """Headers unlike the last request's: lowered, and kept for the next request."""
-        lowered = [(name.lower(), value) for name, value in raw_headers]
-        self.protocol.scope_headers = (list(raw_headers), tuple(lowered))
-        return lowered
 
     def _end(self, error: BaseException | None, _result: Any = None) -> None:
         """The app returned, raised or was cancelled (the `done` of user_tasks.start, called
