@@ -283,7 +283,21 @@ async def scope_keys(scope, receive, send):
     await send({"type": "http.response.body", "body": json.dumps(list(scope)).encode()})
 
 
+async def scope_headers(scope, receive, send):
+    """Answers its scope's headers, then changes that list as an app may (Starlette's
+    MutableHeaders does): no later request may see the change."""
+    if scope["type"] != "http":
+        return
+    headers = scope["headers"]
+    body = json.dumps([[name.decode(), value.decode()] for name, value in headers]).encode()
+    headers.append((b"x-added-by-the-app", b"1"))
+    headers[0] = (b"x-replaced-by-the-app", b"1")
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": body})
+
+
 hwebserver.registerASGIApp(calling_app, "/calling")
+hwebserver.registerASGIApp(scope_headers, "/scope-headers")
 hwebserver.registerASGIApp(EndpointApp, "/endpoint")
 hwebserver.registerASGIApp(scope_keys, "/keys")
 hwebserver.registerASGIApp(star, "/star")

@@ -134,6 +134,25 @@ def test_scope_paths_follow_the_asgi_spec(srv):
     assert data["query_string"] == "z=1"
 
 
+@pytest.mark.parametrize(
+    ("target", "raw_path", "query"),
+    [
+        ("/raw/plain", "/raw/plain", ""),
+        ("/raw/plain?", "/raw/plain", ""),
+        ("/raw/plain?z=1", "/raw/plain", "z=1"),
+        ("/raw/a%2Fb?q", "/raw/a%2Fb", "q"),
+        ("/raw/./x//y?q", "/raw/x/y", "q"),
+    ],
+)
+def test_raw_path_is_the_target_less_its_query(srv, target, raw_path, query):
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        status, _, body = read_response(sock)
+    assert status == 200
+    data = json.loads(body)
+    assert (data["raw_path"], data["query_string"]) == (raw_path, query)
+
+
 def test_request_body_streams_in_several_messages(srv):
     body = os.urandom(3 * 1024 * 1024)
     data = httpx.post(srv.url("/raw/chunks"), content=body, timeout=60).json()
@@ -257,6 +276,29 @@ def test_the_scopes_keys_come_in_their_usual_order(srv):
         "method",
         "extensions",
     ]
+
+
+def test_each_request_of_a_kept_alive_connection_gets_its_own_scope_headers(srv):
+    """Names lowered, values as sent, for every request of one connection: the same headers
+    again (the connection reuses its last request's), others, and never the change the app
+    made to the previous request's list."""
+    heads = [
+        [("Host", "x"), ("X-Mixed-Case", "A")],
+        [("Host", "x"), ("X-Mixed-Case", "A")],
+        [("Host", "x"), ("X-Mixed-Case", "B")],
+        [("Host", "x"), ("x-mixed-case", "A"), ("Accept", "*/*")],
+        [("Host", "x"), ("X-Mixed-Case", "A")],
+        [("Host", "x"), ("X-Mixed-Case", "A")],
+    ]
+    answers = []
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+        for head in heads:
+            lines = "".join(f"{name}: {value}\r\n" for name, value in head)
+            sock.sendall(f"GET /scope-headers HTTP/1.1\r\n{lines}\r\n".encode())
+            status, _, body = read_response(sock)
+            assert status == 200
+            answers.append(json.loads(body))
+    assert answers == [[[name.lower(), value] for name, value in head] for head in heads]
 
 
 def test_what_a_plain_function_app_sets_in_its_context_stays_in_its_request(srv):

@@ -56,7 +56,8 @@ def start(protocol: Connection, route: AdmittedRoute, request: Request) -> None:
 
 
 def base_scope(request: Request, route: Route, kind: str, scheme: str) -> dict[str, Any]:
-    """The keys HTTP and WebSocket scopes share."""
+    """The keys HTTP and WebSocket scopes share (a WebSocket's; AsgiHttp._scope builds an HTTP
+    scope's in one go, the same keys in the same order: keep the two in step)."""
     conn = request.conn
     raw_path = request.target.partition(b"?")[0]  # as sent; an absolute-form target: decoded
     path = request.url_path
@@ -163,12 +164,7 @@ class AsgiHttp:
         protocol.exchange = self
         if self.body is not None:
             self.body.started = True
-        request = self.request
-        scope = base_scope(
-            request, self.route, "http", request.conn.fixed_scheme or request.scheme()
-        )
-        scope["method"] = request.http_method
-        scope["extensions"] = {"http.response.pathsend": {}}
+        scope = self._scope()
         lifespan = protocol.state.asgi_lifespans.get(id(self.app))
         try:
             if lifespan is None or lifespan.starting is not None:  # see ready_lifespan
@@ -189,12 +185,51 @@ class AsgiHttp:
             self._end(exc)
             return
         user_tasks.start(
-            protocol.loop, protocol.base_context.copy(), app_run, AsgiHttp._ended, self, "ASGI app"
+            protocol.loop, protocol.base_context.copy(), app_run, AsgiHttp._end, self, "ASGI app"
         )
 
-    def _ended(self, error: BaseException | None, _result: Any) -> None:
-        """The app returned, raised or was cancelled (user_tasks.start)."""
-        self._end(error)
+    def _scope(self) -> dict[str, Any]:
+        """base_scope's keys and the HTTP ones, built at once: one dict display, no call and
+        no insertion after it (an HTTP scope is built on every request)."""
+        request = self.request
+        conn = request.conn
+        target = request.target
+        path = request.url_path
+        # A target as long as its path has no query and was not decoded or normalised (each
+        # changes the length, as _raw_path says; a query makes the target the longer).
+        if len(target) != len(path):
+            target = _raw_path(target.partition(b"?")[0], path)
+        # The scope's headers: each name lowered. Those of the connection's last request when
+        # they are the same (a keep-alive client sends the same ones every time): comparing
+        # the lists costs less than lowering each name. A new list each time: an app may
+        # change the scope's (Starlette's MutableHeaders does).
+        raw_headers = request.raw_headers
+        memo = self.protocol.scope_headers
+        if memo is not None and memo[0] == raw_headers:
+            headers = list(memo[1])
+        else:
+            headers = self._new_headers(raw_headers)
+        return {
+            "type": "http",
+            "asgi": ASGI_VERSION,
+            "http_version": request.http_version,
+            "scheme": conn.fixed_scheme or request.scheme(),
+            "path": path,
+            "raw_path": target,
+            "query_string": request.query,
+            "root_path": self.route.path.rstrip("/"),
+            "headers": headers,
+            "client": conn.client,
+            "server": conn.server,
+            "method": request.http_method,
+            "extensions": {"http.response.pathsend": {}},
+        }
+
+    def _new_headers(self, raw_headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        """Headers unlike the last request's: lowered, and kept for the next request."""
+        lowered = [(name.lower(), value) for name, value in raw_headers]
+        self.protocol.scope_headers = (list(raw_headers), tuple(lowered))
+        return lowered
 
     def connection_lost(self) -> None:
         self.disconnected = True
@@ -262,7 +297,19 @@ class AsgiHttp:
             elif self.head_sent:
                 payload = self.framing.body(data) + self.framing.end()
             elif data.__class__ is bytes:  # the usual answer: the whole body in one message
-                payload = self._whole(data)
+                # Head, body and end at once (inline: nearly every answer comes this way).
+                if self.body is not None:
+                    end_continue(self.framing, self.body)
+                request = self.request
+                payload = self.framing.whole(
+                    self.status,
+                    self.headers,
+                    request.http_method,
+                    request.http_version,
+                    protocol.state.date_server,
+                    data,
+                )
+                self.head_sent = True  # not before: a refused head or short body can be a 500
             else:  # None, a str, a bytearray...: framed step by step, as it always was
                 payload = self._head(data) + self.framing.body(data) + self.framing.end()
             if payload:
@@ -299,22 +346,6 @@ class AsgiHttp:
         self.head_sent = True  # not before: a head refused (a bad header) can still become a 500
         return head
 
-    def _whole(self, data: bytes) -> bytes:
-        """Head, body and end of an answer sent in one message."""
-        if self.body is not None:
-            end_continue(self.framing, self.body)
-        request = self.request
-        payload = self.framing.whole(
-            self.status,
-            self.headers,
-            request.http_method,
-            request.http_version,
-            self.protocol.state.date_server,
-            data,
-        )
-        self.head_sent = True  # not before: a refused head or a short body can become a 500
-        return payload
-
     async def _send_path(self, path: str) -> None:
         if not self.started or self.head_sent:
             raise RuntimeError("http.response.pathsend must follow http.response.start alone")
@@ -344,17 +375,21 @@ class AsgiHttp:
             self._wake()
         if self.body is not None:
             self.body.abandon()
-        self._release()
+        self.finished = True  # _release() inline: every answer ends here
+        protocol = self.protocol
+        if protocol.exchange is self:
+            protocol.exchange = None
         framing = self.framing
-        self.protocol.finish(self.request, framing.status, framing.sent, framing.keep_alive)
+        protocol.finish(self.request, framing.status, framing.sent, framing.keep_alive)
 
     def _release(self) -> None:
         self.finished = True
         if self.protocol.exchange is self:
             self.protocol.exchange = None
 
-    def _end(self, error: BaseException | None) -> None:
-        """The app returned or raised."""
+    def _end(self, error: BaseException | None, _result: Any = None) -> None:
+        """The app returned, raised or was cancelled (the `done` of user_tasks.start, called
+        directly: no frame in between on every request)."""
         if self.finished:
             if error is not None and not isinstance(error, ClientDisconnected):
                 self._log(error)

@@ -17,6 +17,8 @@ from ..http.error_responses import error_response
 from ..http.response_head import (
     CHUNKED,
     LAST_CHUNK,
+    LENGTH_LINES,
+    NO_CONNECTION_HEADER,
     chunk,
     connection_header,
     content_length_line,
@@ -235,7 +237,16 @@ class Framing:
             # No body goes out (or the status is refused): head() says how, as it always did.
             payload = self.head(status, headers, method, version, date_server, body)
             return payload + self.body(body) + self.end()
-        block, length, date_server = self._app_headers(status, headers, date_server)
+        # _app_headers() inline, as are the length and connection lines below: this runs for
+        # nearly every answer of an app, and each call is a frame.
+        self.status = status
+        block, length, closes, replaces = app_header_block(headers)
+        if self.policy_lines:
+            block += _policy_block(self.policy_lines, headers)
+        if closes:
+            self.keep_alive = False
+        if replaces:
+            date_server = _without_lines(date_server, replaces)
         if length is None:
             length = len(body)
         elif length < len(body):
@@ -250,8 +261,10 @@ class Framing:
             (
                 status_line(status),
                 block,
-                content_length_line(length),
-                connection_header(self.keep_alive, version),
+                LENGTH_LINES[length] if length < 4096 else content_length_line(length),
+                NO_CONNECTION_HEADER
+                if self.keep_alive and version == "1.1"
+                else connection_header(self.keep_alive, version),
                 date_server,
                 b"\r\n",
                 body,

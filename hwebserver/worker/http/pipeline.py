@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from ..common.config import Listener
     from ..common.state import WorkerState
     from .body_sinks import BodySink
-    from .seams import Exchange, ExchangeStarter
+    from .seams import Exchange, ExchangeStarter, ScopeHeaders
 
 
 class RequestPipeline(ConnectionIO):
@@ -53,6 +53,7 @@ class RequestPipeline(ConnectionIO):
         "pumping",
         "queue",
         "router",
+        "scope_headers",
         "send_task",
         "start_exchange",
         "timed",
@@ -73,6 +74,9 @@ class RequestPipeline(ConnectionIO):
         self.pumping = False
         self.send_task: asyncio.Task[None] | None = None
         self.exchange: Exchange | None = None  # an app's exchange in progress, told of disconnects
+        # The ASGI adapter's memo of this connection's last request headers and their scope
+        # form (apps/asgi.py): a keep-alive client sends the same ones request after request.
+        self.scope_headers: ScopeHeaders | None = None
         # What the user code of this connection starts from: each request's task runs in a
         # copy, so the context variables it sets are its own (http/user_tasks.py).
         self.base_context = contextvars.copy_context()

@@ -86,7 +86,7 @@ def without_defaults(date_server: bytes, server: bool, date: bool) -> bytes:
 
 
 def content_length_line(length: int) -> bytes:
-    return _LENGTH_LINES[length] if length < 4096 else b"Content-Length: %d\r\n" % length
+    return LENGTH_LINES[length] if length < 4096 else b"Content-Length: %d\r\n" % length
 
 
 CHUNKED = b"Transfer-Encoding: chunked\r\n"
@@ -111,7 +111,9 @@ def connection_header(keep_alive: bool, version: str) -> bytes:
 
 _PREFIXES: dict[tuple[int, str], bytes] = {}
 _OK_PREFIXES: dict[str, bytes] = {}  # status 200 by content type: no tuple key to build
-_LENGTH_LINES = [b"Content-Length: %d\r\n" % length for length in range(4096)]
+# The Content-Length lines of the lengths most bodies have, by length (indexed inline where a
+# call per response would show: simple_head, response_framing.Framing.whole).
+LENGTH_LINES = [b"Content-Length: %d\r\n" % length for length in range(4096)]
 
 
 def simple_head(status: int, content_type: str, length: int, date_server_end: bytes) -> bytes:
@@ -129,5 +131,5 @@ def simple_head(status: int, content_type: str, length: int, date_server_end: by
             if status == 200:
                 _OK_PREFIXES[content_type] = prefix
     if length < 4096:  # the table inline: this runs for most responses
-        return prefix + _LENGTH_LINES[length] + date_server_end
+        return prefix + LENGTH_LINES[length] + date_server_end
     return prefix + content_length_line(length) + date_server_end

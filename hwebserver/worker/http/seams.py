@@ -26,6 +26,11 @@ if TYPE_CHECKING:
     from .gate import AdmittedRoute
 
 
+# A request's raw headers (a copy) and the same with each name lowered, as an ASGI scope gives
+# them: what apps/asgi.py keeps of a connection's last request (Connection.scope_headers).
+ScopeHeaders = tuple[list[tuple[bytes, bytes]], tuple[tuple[bytes, bytes], ...]]
+
+
 class Transport(Protocol):
     """What the worker uses of an asyncio transport (uvloop's TCP or SSL transport)."""
 
@@ -92,6 +97,8 @@ class Connection(Protocol):
     # What a part may set: the exchange or upgrade in progress, the request it keeps busy,
     # the task sending a response.
     exchange: Exchange | None
+    # The ASGI adapter's memo: the last request's raw headers, and their scope form.
+    scope_headers: ScopeHeaders | None
     upgraded: Upgraded | None
     active: Request | None
     send_task: asyncio.Task[None] | None
