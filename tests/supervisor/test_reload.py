@@ -178,10 +178,15 @@ def test_default_verbosity_shows_a_reload_overtaken_by_a_newer_one(tmp_path):
     script = copy_app(tmp_path)
     with ServerProcess(script, tmp_path, {"workers": 1}) as srv:
         wait_for(lambda: len(worker_pids(srv)) == 1)
-        edit(script, 'VERSION = "v1"', 'VERSION = "v2"\nimport time\ntime.sleep(600)')
+        # Generation 1 says it has read the script before it sleeps: edited again before its
+        # worker read it, it would boot the second edit and serve, with nothing to supersede.
+        sleeping = tmp_path / "generation-1-sleeps"
+        stall = f"import time\nopen({str(sleeping)!r}, 'w').close()\ntime.sleep(600)"
+        edit(script, 'VERSION = "v1"', f'VERSION = "v2"\n{stall}')
         srv.signal(signal.SIGHUP)
         wait_for(lambda: "generation 1 starts" in srv.logs(), timeout=30)
-        edit(script, "import time\ntime.sleep(600)", "")
+        wait_for(sleeping.exists, timeout=60)
+        edit(script, stall, "")
         srv.signal(signal.SIGHUP)
         wait_for(lambda: "reloaded: generation 2 serves" in srv.logs(), timeout=60)
         assert "generation 1 abandoned: superseded by a newer reload (SIGHUP)" in srv.logs()
