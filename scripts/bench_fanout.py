@@ -39,6 +39,7 @@ HANDSHAKE = (
     "Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
 )
 CLIENT_CPU = 1
+FLOOR = "floor:"  # the row that is no server (bench_apps/fanout_floor.py), never the baseline
 SERVER_CPU = 0
 
 
@@ -89,6 +90,15 @@ def servers() -> list[tuple[Server, tuple[Package, ...]]]:
         (
             Server("uvicorn+starlette send loop", uvicorn),
             peers("uvicorn", "starlette", "websockets"),
+        ),
+        (
+            # Not a peer: the floor below any WebSocket library (bench_apps/fanout_floor.py),
+            # to read the ratios against.
+            Server(
+                f"{FLOOR} uvloop transport.write",
+                [str(PEERS / "python"), "fanout_floor.py", "{port}"],
+            ),
+            peers("uvloop"),
         ),
     ]
 
@@ -261,7 +271,8 @@ def summary(clients: int, figures: dict[str, list[dict[str, float]]]) -> list[di
         name: 1e6 / statistics.median(r["cpu_us_per_delivery"] for r in results)
         for name, results in figures.items()
     }
-    best_peer = max((name for name in rate if not name.startswith("hwebserver")), key=rate.get)
+    peer_names = [name for name in rate if not name.startswith(("hwebserver", FLOOR))]
+    best_peer = max(peer_names, key=lambda name: rate[name])
     return [
         {
             "workload": f"WebSocket fan-out x{clients:,}",
