@@ -13,7 +13,7 @@ from support import ServerProcess, parse_response, read_all, wait_for
 
 # The race is narrow: the drain must begin in the turn of the loop that accepted a connection
 # while the worker has no other connection open. So one client, and reloads enough that the
-# code before state.accepted dropped a connection in most runs (3 in 40 reloads here).
+# code before the drain counted accepted connections dropped a connection in most runs (3 in 40 reloads here).
 RELOADS = 40
 CLIENTS = 1
 

@@ -100,10 +100,6 @@ class WorkerState:
         self.threads = HandlerThreads(loop, config.max_num_threads, "hwebserver-handler")
         self.saturation = SaturationWatch(self.threads, config.server.HANDLER_QUEUE_WAIT, self.log)
         self.connections: set[ServedConnection] = set()
-        # Connections accepted whose protocol has not begun yet, by the tick they were accepted
-        # at: connection_made comes a turn of the loop later (after the TLS handshake for TLS),
-        # and a drain that began meanwhile must wait for them too (process/server.py).
-        self.accepted: dict[object, int] = {}
         self.tick = 0
         self.date_server = date_server_lines()
         self.date_server_end = self.date_server + b"\r\n"

@@ -161,7 +161,6 @@ class HttpProtocol(RequestPipeline):
         self.transport = transport
         state = self.state
         state.connections.add(self)
-        state.accepted.pop(self, None)  # begun: counted in connections from now on
         peer = transport.get_extra_info("peername") or ("", 0)
         local = transport.get_extra_info("sockname") or ("", self.listener.port)
         self.conn = ConnectionInfo(

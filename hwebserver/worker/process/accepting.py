@@ -47,14 +47,15 @@ class FairShare:
         self, shares: AcceptShares, held: Callable[[], int], clock: Callable[[], float]
     ) -> None:
         self.shares = shares
-        self.held = held  # connections open in this worker
+        # Connections this worker holds: open ones, and those accepted whose transport is
+        # still being made (a TLS handshake).
+        self.held = held
         self.clock = clock
-        self.pending = 0  # accepted, not yet open (a TLS handshake, a transport being made)
         self.accepting = False
         self.deferring_since: float | None = None
 
     def publish(self) -> None:
-        self.shares.publish(self.held() + self.pending, self.accepting)
+        self.shares.publish(self.held(), self.accepting)
 
     def set_accepting(self, accepting: bool) -> None:
         self.accepting = accepting
@@ -66,9 +67,7 @@ class FairShare:
         fewer (WAIT), or, having left it for MAX_DEFER to workers that do not take it,
         accept it and look again RECHECK later (LATE): one per RECHECK, not a whole burst."""
         least = self.shares.least_held_by_others()
-        if least is None or self.held() + self.pending <= least + max(
-            SLACK, least // SLACK_FRACTION
-        ):
+        if least is None or self.held() <= least + max(SLACK, least // SLACK_FRACTION):
             self.deferring_since = None
             return ACCEPT
         now = self.clock()
@@ -79,13 +78,6 @@ class FairShare:
     def backlog_empty(self) -> None:
         """Nothing left to accept: a deferral that ran out starts again from zero."""
         self.deferring_since = None
-
-    def opening(self) -> None:
-        self.pending += 1
-        self.publish()
-
-    def opened(self) -> None:
-        self.pending -= 1
 
 
 class Acceptor:
@@ -109,8 +101,9 @@ class Acceptor:
         self.share = share
         self.watching = False
         self.again: asyncio.TimerHandle | None = None
-        # Accepted, their transport not made yet: a drain waits for these too, or a connection
-        # accepted just before the listener closed would be dropped unanswered.
+        # Accepted, their transport not made yet (until their protocol's connection_made): a
+        # drain waits for these too, or a connection accepted just before the listener closed
+        # would be dropped unanswered; the fair share counts them as held.
         self.opening: set[asyncio.Task[Any]] = set()
 
     def start(self) -> None:
@@ -166,19 +159,16 @@ class Acceptor:
 
     def _open(self, conn: socket.socket) -> None:
         conn.setblocking(False)
-        share = self.share
-        if share is not None:
-            share.opening()
         task = self.loop.create_task(
             self.loop.connect_accepted_socket(self.protocol_factory, conn, **self.tls)
         )
         self.opening.add(task)
         task.add_done_callback(self._opened)
+        if self.share is not None:
+            self.share.publish()  # it holds one more (counted from self.opening)
 
     def _opened(self, task: asyncio.Task[Any]) -> None:
         self.opening.discard(task)
-        if self.share is not None:
-            self.share.opened()
         # A connection that failed before it began (a TLS handshake that did not complete):
         # the transport closed it; its error is the handshake's, not worth a line per client.
         if not task.cancelled():

@@ -120,7 +120,10 @@ class WorkerServer:
         )
         self._guard.check()
         if self.shares is not None and self.shares.claim(os.getpid()):
-            self._share = FairShare(self.shares, lambda: len(state.connections), time.monotonic)
+            # Held: the connections begun, and those accepted whose transport is being made.
+            self._share = FairShare(
+                self.shares, lambda: len(state.connections) + self._opening(), time.monotonic
+            )
         self._make_acceptors()
         self._start_accepting()
         if state.log.port_loggers:  # a port's file gets access lines whatever the verbosity
@@ -139,9 +142,7 @@ class WorkerServer:
 
             def make_protocol(listener: Listener = listener) -> HttpProtocol:
                 guard.accepted()
-                protocol = HttpProtocol(state, listener, exchange.start, upgrade_to_websocket)
-                state.accepted[protocol] = state.tick  # until its connection_made
-                return protocol
+                return HttpProtocol(state, listener, exchange.start, upgrade_to_websocket)
 
             self._acceptors.append(
                 Acceptor(loop, listener.sock, make_protocol, tls, self._room, self._share)
@@ -199,8 +200,6 @@ class WorkerServer:
         state.advance_clock(time.time())
         for connection in list(state.connections):
             connection.check_timeout(state.tick)
-        if state.accepted:
-            _forget_failed_handshakes(state)
         state.saturation.check(self._loop.time())
         if self._guard is not None:
             self._guard.tick()
@@ -273,11 +272,9 @@ class WorkerServer:
         if close_idle:
             self._say_what_the_drain_waits_for(timeout)
         # A connection accepted before the listeners closed is served like the others, also
-        # one whose protocol has not begun yet (state.accepted): dropped, its client would
-        # see its request refused or reset.
-        while (
-            state.connections or state.accepted or self._opening()
-        ) and time.monotonic() < self._drain_deadline:
+        # one whose transport is still being made (_opening): dropped, its client would see
+        # its request refused or reset.
+        while (state.connections or self._opening()) and time.monotonic() < self._drain_deadline:
             for connection in list(state.connections):
                 connection.shutdown(self._drain_closes_idle)
             await asyncio.sleep(DRAIN_POLL_INTERVAL)
@@ -298,10 +295,11 @@ class WorkerServer:
                 state.log, IMMEDIATE_STOP_HOOKS_TIME, "told to stop at once"
             )
 
-    def _opening(self) -> bool:
-        """Connections accepted whose transport is still being made (their protocol not
-        created yet, so not in state.accepted)."""
-        return any(acceptor.opening for acceptor in self._acceptors + self._closed_acceptors)
+    def _opening(self) -> int:
+        """Connections accepted whose transport is still being made: until their protocol's
+        connection_made (after the handshake, for TLS; a failed handshake ends it too), they
+        are in no state.connections yet."""
+        return sum(len(acceptor.opening) for acceptor in self._acceptors + self._closed_acceptors)
 
     def _say_what_the_drain_waits_for(self, timeout: float) -> None:
         """A shutdown that waits: what for, how long at most, and how not to wait. Said once,
@@ -408,16 +406,6 @@ class WorkerServer:
             self.shares.release()
         if self.state is not None:
             self.state.close()
-
-
-def _forget_failed_handshakes(state: WorkerState) -> None:
-    """A plain connection begins the turn after it was accepted, a TLS one once its handshake
-    is done, within HEADER_TIMEOUT; one that failed its handshake never begins (its protocol
-    is never told): older than that, it is no longer waited for."""
-    oldest = state.tick - state.header_timeout_ticks
-    for protocol, tick in list(state.accepted.items()):
-        if tick < oldest:
-            del state.accepted[protocol]
 
 
 def _cut_reason(timeout: float, otherwise: str) -> str:
