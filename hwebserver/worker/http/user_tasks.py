@@ -54,7 +54,7 @@ async def _run(
     try:
         result = await coro
     except BaseException as exc:
-        if exc.__class__ is GeneratorExit and _closed_from_outside(exc):
+        if closed_from_outside(exc):
             raise  # the task is collected or the loop is gone: nothing more may run
         error = contained(exc)
         done(subject, error, None)
@@ -75,18 +75,17 @@ def _first_step() -> Generator[None, None, None]:
     yield
 
 
-def _closed_from_outside(exc: GeneratorExit) -> bool:
-    """Whether this GeneratorExit is the task's coroutine being closed (collected, the loop
-    gone) rather than one the code raised. Closing it raises GeneratorExit at its own
-    suspension point, after the code it awaits was closed: the traceback has no frame
-    beyond ours. One the code raised comes up through the code's own frames."""
+def closed_from_outside(exc: BaseException) -> bool:
+    """Whether `exc`, caught around user code, is a GeneratorExit of the task's coroutine
+    being closed (collected, the loop gone), to be let through, rather than one the code
+    raised. Closing it raises GeneratorExit at its own suspension point, after the code it
+    awaits was closed: the traceback has no frame beyond ours. One the code raised comes up
+    through the code's own frames. (Also for code that runs user code in a task it keeps: a
+    WebSocket connection's.)"""
+    if exc.__class__ is not GeneratorExit:
+        return False
     tb = exc.__traceback__
     return tb is None or tb.tb_next is None
-
-
-# For code that runs user code in a task it keeps (a WebSocket connection's): whether a
-# GeneratorExit it caught is its own task being closed, to be let through.
-closed_from_outside = _closed_from_outside
 
 
 if sys.version_info >= (3, 12):

@@ -67,7 +67,7 @@ class AsgiWebSocket(Session):
             with_lifespan_state(scope, lifespan)
             await self.app(scope, self.receive, self.send)
         except BaseException as exc:
-            if exc.__class__ is GeneratorExit and user_tasks.closed_from_outside(exc):
+            if user_tasks.closed_from_outside(exc):
                 raise  # the task is being closed
             error = contained(exc)  # CancelledError, SystemExit too: the app's failure
         self._app_done(error)

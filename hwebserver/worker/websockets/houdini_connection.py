@@ -124,7 +124,7 @@ def _users(exc: BaseException) -> BaseException:
     A GeneratorExit of the task being closed goes on up (one the code raised is its failure).
     A cancellation of the task that the code asked for and did not catch ends with that code:
     the task goes on."""
-    if exc.__class__ is GeneratorExit and user_tasks.closed_from_outside(exc):
+    if user_tasks.closed_from_outside(exc):
         raise exc
     if isinstance(exc, asyncio.CancelledError):
         task = asyncio.current_task()
