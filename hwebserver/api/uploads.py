@@ -71,8 +71,8 @@ class UploadedFile:
             return
         if self._tempdir is None:
             self._tempdir = RequestTempDir()
-        path = self._tempdir.new_file_path("upload-")
-        with open(path, "wb") as file:
+        file, path = self._tempdir.new_file("upload-")
+        with file:
             file.write(self._data or b"")
         position = self._reader.tell() if self._reader is not None else 0
         self._path = path
@@ -108,7 +108,9 @@ class UploadWriter:
     """Receives one file part while it streams in: in memory up to `max_in_memory` bytes, then
     in a temporary file of the request's temp dir (the bytes held so far move there first)."""
 
-    __slots__ = ("_chunks", "_content_type", "_file", "_max_in_memory", "_name", "_tempdir", "size")
+    __slots__ = (
+        "_chunks", "_content_type", "_file", "_max_in_memory", "_name", "_path", "_tempdir", "size",
+    )  # fmt: skip
 
     def __init__(
         self, name: str, content_type: str, tempdir: RequestTempDir, max_in_memory: int
@@ -119,6 +121,7 @@ class UploadWriter:
         self._max_in_memory = max_in_memory
         self._chunks: list[bytes] = []
         self._file: BinaryIO | None = None
+        self._path = ""
         self.size = 0
 
     def write(self, data: bytes) -> None:
@@ -128,7 +131,7 @@ class UploadWriter:
             return
         self._chunks.append(data)
         if self.size > self._max_in_memory:
-            self._file = open(self._tempdir.new_file_path("upload-"), "wb")
+            self._file, self._path = self._tempdir.new_file("upload-")
             self._tempdir.add_closer(self._file.close)
             self._file.writelines(self._chunks)
             self._chunks = []
@@ -140,7 +143,7 @@ class UploadWriter:
             return UploadedFile(self._name, self._content_type, data=data, tempdir=self._tempdir)
         self._file.close()
         return UploadedFile(
-            self._name, self._content_type, path=self._file.name, size=self.size,
+            self._name, self._content_type, path=self._path, size=self.size,
             tempdir=self._tempdir,
         )  # fmt: skip
 

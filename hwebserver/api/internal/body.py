@@ -25,12 +25,21 @@ class BodySource(Protocol):
 class RequestBody:
     """Accumulates body bytes; past `spool_threshold` they move to disk so memory stays bounded."""
 
-    __slots__ = ("_chunks", "_file", "_memory_size", "_spool_threshold", "_tempdir", "size")
+    __slots__ = (
+        "_chunks",
+        "_file",
+        "_memory_size",
+        "_path",
+        "_spool_threshold",
+        "_tempdir",
+        "size",
+    )
 
     def __init__(self, spool_threshold: int, tempdir: RequestTempDir) -> None:
         self._chunks: list[bytes] = []
         self._memory_size = 0
         self._file: BinaryIO | None = None
+        self._path = ""
         self._spool_threshold = spool_threshold
         self._tempdir = tempdir
         self.size = 0
@@ -46,7 +55,7 @@ class RequestBody:
             self._spool()
 
     def _spool(self) -> None:
-        self._file = open(self._tempdir.new_file_path("body-"), "w+b")
+        self._file, self._path = self._tempdir.new_file("body-", "w+b")
         self._tempdir.add_closer(self._file.close)
         self._file.writelines(self._chunks)
         self._chunks = []
@@ -75,7 +84,7 @@ class RequestBody:
         if self._file is None:
             return io.BytesIO(self.getvalue())
         self._file.flush()
-        return open(self._file.name, "rb")
+        return open(self._path, "rb")
 
     def close(self) -> None:
         if self._file is not None:

@@ -143,7 +143,8 @@ class MultipartFormParser:
 
     def _on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self._upload is not None:
-            self._upload.write(data[start:end])
+            # Most calls of a large file part hand over a whole chunk: no copy of it then.
+            self._upload.write(data if start == 0 and end == len(data) else data[start:end])
         else:
             self._text_size += end - start
             if self._text_size > self._memory.left():

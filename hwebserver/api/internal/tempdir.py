@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from typing import BinaryIO, cast
 
 
 class RequestTempDir:
@@ -27,10 +28,18 @@ class RequestTempDir:
             self._path = tempfile.mkdtemp(prefix=dir_prefix(os.getpid()))
         return self._path
 
-    def new_file_path(self, stem: str) -> str:
+    def new_file(self, stem: str, mode: str = "wb") -> tuple[BinaryIO, str]:
+        """A new empty file in the directory, open for writing on the descriptor that created
+        it, and its path. Not closed and opened again by name: that open would truncate it,
+        and ext4 answers a truncated file's close() by writing all of it to disk, while the
+        event loop waits (0.4 s for a 1 GiB upload; its auto_da_alloc rule)."""
         fd, path = tempfile.mkstemp(prefix=stem, dir=self.path)
-        os.close(fd)
-        return path
+        try:
+            file = cast(BinaryIO, os.fdopen(fd, mode))
+        except BaseException:
+            os.close(fd)
+            raise
+        return file, path
 
     def add_closer(self, close: Callable[[], object]) -> None:
         if self._closers is None:
