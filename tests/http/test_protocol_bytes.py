@@ -286,3 +286,37 @@ def test_a_fault_in_routing_answers_500_and_closes(harness):
     assert b"a bug in routing" not in transport.data  # no detail leaks to the client
     assert transport.data.count(b"HTTP/1.1 ") == 1
     assert protocol.active is None
+
+
+class SocketBackedTransport(FakeTransport):
+    """A fake transport over a real connected socket, whose unread bytes the kernel counts."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self.sock = sock
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self.sock if name == "socket" else super().get_extra_info(name, default)
+
+
+def test_a_drain_answers_a_request_that_waits_unread_in_the_socket(harness):
+    """A connection accepted just before a shutdown, its request sent but not yet read: the
+    drain answers it (Connection: close) instead of closing it under the client."""
+    connect, run_until, feed = harness
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname())
+        server_side, _ = listener.accept()
+    with client, server_side:
+        protocol, _ = connect()
+        transport = SocketBackedTransport(server_side)
+        protocol.connection_made(transport)  # made again, over the real socket
+        request = b"GET /hello/late HTTP/1.1\r\nHost: h\r\n\r\n"
+        client.sendall(request)
+        run_until(lambda: protocol.input_waiting())
+        protocol.state.draining = True
+        protocol.shutdown(close_idle=True)
+        assert not transport.closed
+        feed(protocol, server_side.recv(65536))  # what the loop reads next
+        run_until(lambda: transport.closed or transport.eof_written)
+        assert bodies(transport.data) == [b"hi /hello/late"]
+        assert b"Connection: close\r\n" in transport.data

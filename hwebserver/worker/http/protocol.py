@@ -707,11 +707,13 @@ class HttpProtocol(RequestPipeline):
     def shutdown(self, close_idle: bool = True) -> None:
         """Draining: close after the response in progress; an idle connection closes now only
         when `close_idle` (a request arriving later is then answered with Connection: close).
-        A request still being received counts as in progress."""
+        A request still being received counts as in progress, and so does one the client has
+        sent that waits unread in the socket (a connection accepted just before the drain):
+        closed, its client would be reset instead of answered."""
         if self.upgraded is not None:
             self.upgraded.shutdown()
         elif self.active is None and not self.queue and not self.parsing:
-            if close_idle:
+            if close_idle and not self.input_waiting():
                 self.close()
         else:
             self.active_keep_alive = False
