@@ -303,7 +303,9 @@ def test_a_drain_answers_a_request_that_waits_unread_in_the_socket(harness):
     """A connection accepted just before a shutdown, its request sent but not yet read: the
     drain answers it (Connection: close) instead of closing it under the client."""
     connect, run_until, feed = harness
-    with socket.create_server(("127.0.0.1", 0)) as listener:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
         client = socket.create_connection(listener.getsockname())
         server_side, _ = listener.accept()
     with client, server_side:

@@ -22,7 +22,16 @@ VAR: contextvars.ContextVar[str] = contextvars.ContextVar("VAR", default="unset"
 EAGER = sys.version_info >= (3, 12)
 
 
-def outcome_of(coro_factory, context: contextvars.Context | None = None) -> list[Any]:
+@pytest.fixture(params=["coroutine", "make"])
+def making(request) -> bool:
+    """Each promise holds for both ways in: a coroutine given, or made in the task's first
+    step by `make` (as the ASGI adapter makes its scope and the app's coroutine)."""
+    return request.param == "make"
+
+
+def outcome_of(
+    coro_factory, context: contextvars.Context | None = None, making: bool = False
+) -> list[Any]:
     """[error, result] handed to done(), and whether done() had run when start() returned."""
 
     async def main() -> list[Any]:
@@ -34,9 +43,13 @@ def outcome_of(coro_factory, context: contextvars.Context | None = None) -> list
             subject.extend((error, result))
             ended.set_result(None)
 
-        user_tasks.start(
-            loop, context or contextvars.copy_context(), coro_factory(), done, record, "test"
-        )
+        context_given = context or contextvars.copy_context()
+        if making:
+            user_tasks.start(
+                loop, context_given, None, done, record, "test", make=lambda _s: coro_factory()
+            )
+        else:
+            user_tasks.start(loop, context_given, coro_factory(), done, record, "test")
         ended_at_once = ended.done()
         await asyncio.wait_for(ended, 10)
         return [*record, ended_at_once]
@@ -44,7 +57,7 @@ def outcome_of(coro_factory, context: contextvars.Context | None = None) -> list
     return uvloop.run(main())
 
 
-def test_the_first_line_runs_in_the_code_s_own_task():
+def test_the_first_line_runs_in_the_code_s_own_task(making):
     async def which_task():
         task = asyncio.current_task()
         assert task is not None
@@ -52,19 +65,19 @@ def test_the_first_line_runs_in_the_code_s_own_task():
             group.create_task(asyncio.sleep(0))
         return task
 
-    error, task, _ = outcome_of(which_task)
+    error, task, _ = outcome_of(which_task, making=making)
     assert error is None
     assert isinstance(task, asyncio.Task)
 
 
-def test_code_that_does_not_wait_has_ended_when_start_returns_on_3_12():
+def test_code_that_does_not_wait_has_ended_when_start_returns_on_3_12(making):
     async def immediate():
         return 42
 
-    assert outcome_of(immediate) == [None, 42, EAGER]
+    assert outcome_of(immediate, making=making) == [None, 42, EAGER]
 
 
-def test_awaiting_futures_sleeps_and_results():
+def test_awaiting_futures_sleeps_and_results(making):
     async def waits():
         await asyncio.sleep(0)
         await asyncio.sleep(0.01)
@@ -72,23 +85,23 @@ def test_awaiting_futures_sleeps_and_results():
         asyncio.get_running_loop().call_later(0.01, future.set_result, "x")
         return await future
 
-    assert outcome_of(waits) == [None, "x", False]
+    assert outcome_of(waits, making=making) == [None, "x", False]
 
 
 @pytest.mark.parametrize("late", [False, True])
-def test_what_the_code_raises_reaches_done(late):
+def test_what_the_code_raises_reaches_done(late, making):
     async def fails():
         if late:
             await asyncio.sleep(0.01)
         raise KeyError("failed")
 
-    error, result, _ = outcome_of(fails)
+    error, result, _ = outcome_of(fails, making=making)
     assert isinstance(error, KeyError) and result is None
 
 
 @pytest.mark.parametrize("kind", [SystemExit, KeyboardInterrupt])
 @pytest.mark.parametrize("late", [False, True])
-def test_system_exit_is_carried_and_the_loop_goes_on(kind, late):
+def test_system_exit_is_carried_and_the_loop_goes_on(kind, late, making):
     """In a task, a SystemExit would leave the loop (and stop every connection)."""
 
     async def exits():
@@ -96,7 +109,7 @@ def test_system_exit_is_carried_and_the_loop_goes_on(kind, late):
             await asyncio.sleep(0.01)
         raise kind("bye")
 
-    error, _, _ = outcome_of(exits)
+    error, _, _ = outcome_of(exits, making=making)
     assert isinstance(error, RuntimeError) and isinstance(error.__cause__, kind)
 
 
@@ -161,7 +174,7 @@ def test_a_task_cancelled_before_its_first_step_reports_its_cancellation_once():
     assert len(errors) == 1 and isinstance(errors[0], asyncio.CancelledError)
 
 
-def test_the_code_runs_in_the_context_given_and_its_changes_stay_there():
+def test_the_code_runs_in_the_context_given_and_its_changes_stay_there(making):
     base = contextvars.copy_context()
     base.run(VAR.set, "base")
 
@@ -172,7 +185,7 @@ def test_the_code_runs_in_the_context_given_and_its_changes_stay_there():
         return seen, VAR.get()
 
     context = base.copy()
-    assert outcome_of(sets, context)[:2] == [None, ("base", "inside")]
+    assert outcome_of(sets, context, making)[:2] == [None, ("base", "inside")]
     assert base.run(VAR.get) == "base"
     assert VAR.get() == "unset"
 
@@ -213,10 +226,83 @@ def test_closing_a_waiting_task_closes_the_code_and_reports_nothing():
     assert reported == []
 
 
-def test_a_generator_exit_of_the_code_s_own_is_its_failure():
+def test_a_generator_exit_of_the_code_s_own_is_its_failure(making):
     async def raises_it():
         await asyncio.sleep(0)
         raise GeneratorExit("mine")
 
-    error, _, _ = outcome_of(raises_it)
+    error, _, _ = outcome_of(raises_it, making=making)
     assert isinstance(error, GeneratorExit)
+
+
+def test_make_runs_in_the_task_and_a_fault_making_the_coroutine_reaches_done():
+    made_in: list[asyncio.Task[Any] | None] = []
+
+    async def code():
+        return "ran"
+
+    def make(subject: list[Any]):
+        made_in.append(asyncio.current_task())
+        if subject == ["fail"]:
+            raise ValueError("could not make it")
+        return code()
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        outcomes = []
+        for subject in (["ok"], ["fail"]):
+            ended = loop.create_future()
+            task = user_tasks.start(
+                loop,
+                contextvars.copy_context(),
+                None,
+                lambda _s, e, r, ended=ended: ended.set_result((e, r)),
+                subject,
+                "t",
+                make=make,
+            )
+            outcomes.append((task, await asyncio.wait_for(ended, 10)))
+        return outcomes
+
+    (ok_task, (error, result)), (fail_task, (failure, _)) = uvloop.run(main())
+    assert made_in == [ok_task, fail_task]
+    assert error is None and result == "ran"
+    assert isinstance(failure, ValueError)
+
+
+@pytest.mark.skipif(EAGER, reason="on 3.12+ the first step runs before start() returns")
+def test_a_task_cancelled_before_it_made_its_coroutine_reports_once_and_makes_nothing():
+    made: list[str] = []
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        errors: list[BaseException | None] = []
+
+        async def code():
+            return None
+
+        def make(_subject: None):
+            made.append("made")
+            return code()
+
+        task = user_tasks.start(
+            loop,
+            contextvars.copy_context(),
+            None,
+            lambda _s, e, _r: errors.append(e),
+            None,
+            "t",
+            eager=False,
+            make=make,
+        )
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0.01)  # a second report would have come by now
+        return errors
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        errors = uvloop.run(main())
+    assert made == []
+    assert len(errors) == 1 and isinstance(errors[0], asyncio.CancelledError)

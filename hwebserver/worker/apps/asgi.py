@@ -15,7 +15,7 @@ so the app routes on path[len(root_path):] (Starlette, FastAPI and Django all do
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from ...api.internal.tracebacks import without_server_frames
@@ -164,29 +164,29 @@ class AsgiHttp:
         protocol.exchange = self
         if self.body is not None:
             self.body.started = True
-        scope = self._scope()
-        lifespan = protocol.state.asgi_lifespans.get(id(self.app))
-        try:
-            if lifespan is None or lifespan.starting is not None:  # see ready_lifespan
-                app_run = self.run_after_startup(scope)
-            else:
-                if lifespan.supported:
-                    scope["state"] = dict(lifespan.state)  # a shallow copy per request (spec)
-                if lifespan.starts_directly:
-                    # The app's own coroutine, without a wrapper of ours around it: one frame
-                    # less on every request. Calling it runs none of the app's code.
-                    app_run = self.app(scope, self.receive, self.send)
-                else:
-                    # Calling this app runs code of its own (a plain function returning a
-                    # coroutine, a class whose instances are awaited): inside run(), so that
-                    # it runs in the request's context and anything it returns is awaited.
-                    app_run = self.run(scope)
-        except Exception as exc:  # a fault of ours building the coroutine: answered 500
-            self._end(exc)
-            return
+        # The scope and the app's coroutine are made in the task (a fault of ours making them
+        # is answered 500 through _end, as the app's own).
         user_tasks.start(
-            protocol.loop, protocol.base_context.copy(), app_run, AsgiHttp._end, self, "ASGI app"
-        )
+            protocol.loop, protocol.base_context.copy(), None, AsgiHttp._end, self, "ASGI app",
+            make=AsgiHttp._app_run,
+        )  # fmt: skip
+
+    def _app_run(self) -> Coroutine[Any, Any, None]:
+        scope = self._scope()
+        lifespan = self.protocol.state.asgi_lifespans.get(id(self.app))
+        if lifespan is None or lifespan.starting is not None:  # see ready_lifespan
+            return self.run_after_startup(scope)
+        if lifespan.supported:
+            scope["state"] = dict(lifespan.state)  # a shallow copy per request (spec)
+        if lifespan.starts_directly:
+            # The app's own coroutine, without a wrapper of ours around it: one frame less on
+            # every request. Calling it runs none of the app's code.
+            app_run: Coroutine[Any, Any, None] = self.app(scope, self.receive, self.send)
+            return app_run
+        # Calling this app runs code of its own (a plain function returning a coroutine, a
+        # class whose instances are awaited): inside run(), so that it runs in the request's
+        # context and anything it returns is awaited.
+        return self.run(scope)
 
     def _scope(self) -> dict[str, Any]:
         """base_scope's keys and the HTTP ones, built at once: one dict display, no call and

@@ -41,17 +41,25 @@ Done = Callable[[S, BaseException | None, Any], None]
 
 
 async def _run(
-    coro: Coroutine[Any, Any, Any], done: Done[S], subject: S, primed: bool = False
+    coro: Coroutine[Any, Any, Any] | None,
+    done: Done[S],
+    subject: S,
+    primed: bool = False,
+    make: Callable[[S], Coroutine[Any, Any, Any]] | None = None,
 ) -> None:
     if primed:
         try:
             await _first_step()
         except BaseException as exc:  # cancelled (or closed) before the task's first step
-            coro.close()  # it never began: closed without a "never awaited" warning
+            if coro is not None:
+                coro.close()  # it never began: closed without a "never awaited" warning
             if exc.__class__ is not GeneratorExit:
                 done(subject, contained(exc), None)
             raise
     try:
+        if make is not None:
+            coro = make(subject)
+        assert coro is not None
         result = await coro
     except BaseException as exc:
         if closed_from_outside(exc):
@@ -93,19 +101,22 @@ if sys.version_info >= (3, 12):
     def start(
         loop: asyncio.AbstractEventLoop,
         context: contextvars.Context,
-        coro: Coroutine[Any, Any, Any],
+        coro: Coroutine[Any, Any, Any] | None,
         done: Done[S],
         subject: S,
         name: str,
         eager: bool = True,
+        make: Callable[[S], Coroutine[Any, Any, Any]] | None = None,
     ) -> asyncio.Task[None]:
         """Run `coro` in a task of its own named `name`, in `context`; `done(subject, error,
         result)` when it ends. With `eager` its first step runs before this returns: a
         coroutine that does not really wait has ended, and called done(), by then.
 
         `eager=False` for code started where the caller's own state is not settled yet (a
-        WebSocket's connect() is started from inside the parsing of its upgrade request)."""
-        runner = _run(coro, done, subject, not eager)
+        WebSocket's connect() is started from inside the parsing of its upgrade request).
+        `make` instead of `coro`: the coroutine is made by `make(subject)` in the task's
+        first step (a fault making it reaches done() as the coroutine's own would)."""
+        runner = _run(coro, done, subject, not eager, make)
         try:
             if not eager:
                 runner.send(None)  # primed: see _first_step
@@ -119,16 +130,24 @@ else:
     def start(
         loop: asyncio.AbstractEventLoop,
         context: contextvars.Context,
-        coro: Coroutine[Any, Any, Any],
+        coro: Coroutine[Any, Any, Any] | None,
         done: Done[S],
         subject: S,
         name: str,
         eager: bool = True,
+        make: Callable[[S], Coroutine[Any, Any, Any]] | None = None,
     ) -> asyncio.Task[None]:
         """Run `coro` in a task of its own named `name`, in `context`; `done(subject, error,
         result)` when it ends. Python 3.11 has no eager start: the task's first step is the
-        loop's next callback, whatever `eager` says."""
-        runner = _run(coro, done, subject, True)
+        loop's next callback, whatever `eager` says.
+
+        `make` instead of `coro`: the coroutine is made by `make(subject)` in the task's
+        first step (a fault making it reaches done() as the coroutine's own would). Here,
+        where that step waits for the loop's next turn, what the coroutine needs (an ASGI
+        scope, its dicts and lists) is then made as the task runs, not while the
+        connection's bytes are parsed: a burst of requests read in one turn holds fewer new
+        objects at once, and the cyclic garbage collector, which counts them, runs less."""
+        runner = _run(coro, done, subject, True, make)
         try:
             runner.send(None)  # primed: see _first_step
             # Not loop.create_task(): uvloop's names the task "Task-N", formatted per call,
@@ -139,10 +158,13 @@ else:
             raise
 
 
-def _never_started(runner: Coroutine[Any, Any, None], coro: Coroutine[Any, Any, Any]) -> None:
+def _never_started(
+    runner: Coroutine[Any, Any, None], coro: Coroutine[Any, Any, Any] | None
+) -> None:
     """Neither coroutine is left to warn that it was never awaited."""
     runner.close()
-    coro.close()
+    if coro is not None:
+        coro.close()
 
 
 # -- what a drain waits for ------------------------------------------------------------------
