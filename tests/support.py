@@ -127,18 +127,23 @@ class ServerProcess:
             wait_for(lambda port=port: can_connect(port), timeout)
 
     def read_ports(self) -> dict[str, int]:
-        """From the harness's port file; else from the start-up lines (the command line)."""
-        if not self.port_file.exists():
-            return {
-                name: int(port)
-                for name, port in re.findall(r"serving '([^']+)' on \S+:(\d+)", self.logs())
-            }
+        """From the harness's port file; else (no whole line in it yet: the harness creates
+        it, then writes) from the start-up lines (the command line)."""
         ports: dict[str, int] = {}
-        for line in self.port_file.read_text().splitlines():
-            if line.strip():
+        try:
+            text = self.port_file.read_text()
+        except FileNotFoundError:
+            text = ""
+        for line in text.splitlines(keepends=True):
+            if line.strip() and line.endswith("\n"):
                 record = json.loads(line)
                 ports[record["name"]] = record["port"]
-        return ports
+        if ports:
+            return ports
+        return {
+            name: int(port)
+            for name, port in re.findall(r"serving '([^']+)' on \S+:(\d+)", self.logs())
+        }
 
     @property
     def pid(self) -> int:
