@@ -140,9 +140,10 @@ def test_a_cancelled_task_reports_its_cancellation_and_runs_its_finally():
     assert len(errors) == 1 and isinstance(errors[0], asyncio.CancelledError)
 
 
-def test_a_task_cancelled_before_its_first_step_reports_its_cancellation_once():
+def test_a_task_cancelled_before_its_first_step_reports_its_cancellation_once(making):
     """Its code never runs (Python 3.11, or eager=False): done() still hears of it, once, and
-    the code is closed without a 'never awaited' warning; a request would hang otherwise."""
+    the code is closed without a 'never awaited' warning (or never made); a request would
+    hang otherwise."""
     ran: list[str] = []
 
     async def main():
@@ -152,14 +153,19 @@ def test_a_task_cancelled_before_its_first_step_reports_its_cancellation_once():
         async def code():
             ran.append("ran")
 
+        def make(_subject: None):
+            ran.append("made")
+            return code()
+
         task = user_tasks.start(
             loop,
             contextvars.copy_context(),
-            code(),
+            None if making else code(),
             lambda _s, e, _r: errors.append(e),
             None,
             "t",
             eager=False,
+            make=make if making else None,
         )
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -268,41 +274,3 @@ def test_make_runs_in_the_task_and_a_fault_making_the_coroutine_reaches_done():
     assert made_in == [ok_task, fail_task]
     assert error is None and result == "ran"
     assert isinstance(failure, ValueError)
-
-
-@pytest.mark.skipif(EAGER, reason="on 3.12+ the first step runs before start() returns")
-def test_a_task_cancelled_before_it_made_its_coroutine_reports_once_and_makes_nothing():
-    made: list[str] = []
-
-    async def main():
-        loop = asyncio.get_running_loop()
-        errors: list[BaseException | None] = []
-
-        async def code():
-            return None
-
-        def make(_subject: None):
-            made.append("made")
-            return code()
-
-        task = user_tasks.start(
-            loop,
-            contextvars.copy_context(),
-            None,
-            lambda _s, e, _r: errors.append(e),
-            None,
-            "t",
-            eager=False,
-            make=make,
-        )
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        await asyncio.sleep(0.01)  # a second report would have come by now
-        return errors
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        errors = uvloop.run(main())
-    assert made == []
-    assert len(errors) == 1 and isinstance(errors[0], asyncio.CancelledError)
