@@ -885,57 +885,55 @@ def run_websocket_bench(
 
 def run_fanout(args: argparse.Namespace, found: dict[Package, str]) -> list[dict[str, object]]:
     """WebSocket fan-out: scripts/bench_fanout.py measures every server, rounds alternated."""
-    output = Path(tempfile.mkdtemp()) / "fanout.json"
-    command = [
-        str(PROJECT_PYTHON),
-        str(ROOT / "scripts" / "bench_fanout.py"),
-        "--messages",
-        str(args.fanout_messages),
-        "--rounds",
-        str(args.rounds),
-        "--json",
-        str(output),
-    ]
+    arguments = ["--messages", str(args.fanout_messages), "--rounds", str(args.rounds)]
     for clients in args.fanout_clients or [1000, 10_000]:
-        command += ["--clients", str(clients)]
-    print("\n== WebSocket fan-out", flush=True)
-    result = subprocess.run(command, text=True, timeout=3600)
-    try:
-        rows: list[dict[str, object]] = json.loads(output.read_text())
-    except (OSError, ValueError):
-        print(f"  fan-out failed (exit {result.returncode})")
-        return []
-    for row in rows:
-        row["versions"] = {str(p): found.get(p, "missing") for p in FANOUT_PACKAGES}
-    return rows
+        arguments += ["--clients", str(clients)]
+    return run_rows_script(
+        "bench_fanout.py", arguments, "WebSocket fan-out", "fan-out", FANOUT_PACKAGES, found
+    )
 
 
 def run_bigbody(args: argparse.Namespace, found: dict[Package, str]) -> list[dict[str, object]]:
     """A 1 GiB upload stored and a 1 GiB download: scripts/bench_bigbody.py, beside nginx."""
-    output = Path(tempfile.mkdtemp()) / "bigbody.json"
-    command = [
-        str(PROJECT_PYTHON),
-        str(ROOT / "scripts" / "bench_bigbody.py"),
-        "--rounds",
-        str(args.rounds),
-        "--size",
-        str(args.bigbody_size),
-        "--json",
-        str(output),
-    ]
+    arguments = ["--rounds", str(args.rounds), "--size", str(args.bigbody_size)]
     if args.bigbody_dir:
-        command += ["--dir", args.bigbody_dir]
-    print("\n== big bodies (upload stored, download)", flush=True)
-    result = subprocess.run(command, text=True, timeout=3600)
+        arguments += ["--dir", args.bigbody_dir]
+    return run_rows_script(
+        "bench_bigbody.py",
+        arguments,
+        "big bodies (upload stored, download)",
+        "big bodies",
+        BIGBODY_PACKAGES,
+        found,
+    )
+
+
+def run_rows_script(
+    script: str,
+    arguments: list[str],
+    title: str,
+    what: str,
+    packages: tuple[Package, ...],
+    found: dict[Package, str],
+) -> list[dict[str, object]]:
+    """One of the bench's own scripts that measures its servers itself and writes its rows as
+    JSON (`--json`); each row gets the versions of `packages`. A run that wrote no rows says
+    so and gives none; its temp dir goes either way."""
+    work = Path(tempfile.mkdtemp())
+    output = work / "rows.json"
+    command = [str(PROJECT_PYTHON), str(ROOT / "scripts" / script), *arguments]
+    print(f"\n== {title}", flush=True)
     try:
-        rows: list[dict[str, object]] = json.loads(output.read_text())
-    except (OSError, ValueError):
-        print(f"  big bodies failed (exit {result.returncode})")
-        return []
+        result = subprocess.run([*command, "--json", str(output)], text=True, timeout=3600)
+        try:
+            rows: list[dict[str, object]] = json.loads(output.read_text())
+        except (OSError, ValueError):
+            print(f"  {what} failed (exit {result.returncode})")
+            return []
     finally:
-        shutil.rmtree(output.parent, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
     for row in rows:
-        row["versions"] = {str(p): found.get(p, "missing") for p in BIGBODY_PACKAGES}
+        row["versions"] = {str(p): found.get(p, "missing") for p in packages}
     return rows
 
 
@@ -961,33 +959,14 @@ def print_fanout_table(rows: list[dict[str, object]]) -> None:
 
 def run_stream(args: argparse.Namespace, found: dict[Package, str]) -> list[dict[str, object]]:
     """Server-sent events: scripts/bench_stream.py measures every server, rounds alternated."""
-    output = Path(tempfile.mkdtemp()) / "stream.json"
-    command = [
-        str(PROJECT_PYTHON),
-        str(ROOT / "scripts" / "bench_stream.py"),
-        "--streams",
-        str(args.stream_streams),
-        "--events",
-        str(args.stream_events),
-        "--duration",
-        str(args.duration),
-        "--warmup",
-        str(args.warmup),
-        "--rounds",
-        str(args.rounds),
-        "--json",
-        str(output),
-    ]
-    print("\n== server-sent events", flush=True)
-    result = subprocess.run(command, text=True, timeout=3600)
-    try:
-        rows: list[dict[str, object]] = json.loads(output.read_text())
-    except (OSError, ValueError):
-        print(f"  streaming failed (exit {result.returncode})")
-        return []
-    for row in rows:
-        row["versions"] = {str(p): found.get(p, "missing") for p in STREAM_PACKAGES}
-    return rows
+    arguments = [
+        "--streams", str(args.stream_streams), "--events", str(args.stream_events),
+        "--duration", str(args.duration), "--warmup", str(args.warmup),
+        "--rounds", str(args.rounds),
+    ]  # fmt: skip
+    return run_rows_script(
+        "bench_stream.py", arguments, "server-sent events", "streaming", STREAM_PACKAGES, found
+    )
 
 
 def print_stream_table(rows: list[dict[str, object]]) -> None:
