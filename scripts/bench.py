@@ -31,10 +31,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import psutil
 from bench_versions import (
@@ -1015,30 +1016,41 @@ def established(process: psutil.Process, port: int) -> int:
     )
 
 
+Opened = TypeVar("Opened")
+
+
+async def open_many(count: int, open_one: Callable[[], Awaitable[Opened]]) -> list[Opened]:
+    """`count` connections made by open_one(), at most 200 being made at a time (thousands of
+    connects at once would overflow the server's listen backlog)."""
+    limit = asyncio.Semaphore(200)
+
+    async def one() -> Opened:
+        async with limit:
+            return await open_one()
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
 async def open_idle(
     port: int, request: bytes, answer_end: bytes, count: int
 ) -> list[socket.socket]:
     """`count` connections, each after one exchange (a request answered, or a 101), left idle."""
     loop = asyncio.get_running_loop()
-    limit = asyncio.Semaphore(200)
-    sockets: list[socket.socket] = []
 
-    async def one() -> None:
-        async with limit:
-            sock = socket.socket()
-            sock.setblocking(False)
-            await loop.sock_connect(sock, ("127.0.0.1", port))
-            await loop.sock_sendall(sock, request)
-            data = b""
-            while answer_end not in data:
-                chunk = await loop.sock_recv(sock, 4096)
-                if not chunk:
-                    raise ConnectionError("the server closed an idle connection early")
-                data += chunk
-            sockets.append(sock)
+    async def one() -> socket.socket:
+        sock = socket.socket()
+        sock.setblocking(False)
+        await loop.sock_connect(sock, ("127.0.0.1", port))
+        await loop.sock_sendall(sock, request)
+        data = b""
+        while answer_end not in data:
+            chunk = await loop.sock_recv(sock, 4096)
+            if not chunk:
+                raise ConnectionError("the server closed an idle connection early")
+            data += chunk
+        return sock
 
-    await asyncio.gather(*(one() for _ in range(count)))
-    return sockets
+    return await open_many(count, one)
 
 
 @dataclass

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvloop
-from bench import APPS, PEERS, PROJECT_PYTHON, Server, cpu_seconds, raise_fd_limit
+from bench import APPS, PEERS, PROJECT_PYTHON, Server, cpu_seconds, open_many, raise_fd_limit
 from bench_versions import Package, peers, project
 
 PAYLOAD_SIZE = 32
@@ -160,23 +160,19 @@ class Run:
 
 async def open_subscribers(port: int, count: int, run: Run) -> list[Subscriber]:
     loop = asyncio.get_running_loop()
-    limit = asyncio.Semaphore(200)
-    subscribers: list[Subscriber] = []
 
-    async def one() -> None:
-        async with limit:
-            opened: asyncio.Future[None] = loop.create_future()
-            _, subscriber = await loop.create_connection(
-                lambda: Subscriber(run, opened), "127.0.0.1", port
-            )
-            key = base64.b64encode(os.urandom(16)).decode()
-            assert subscriber.transport is not None
-            subscriber.transport.write(HANDSHAKE.format(port=port, key=key).encode())
-            await asyncio.wait_for(opened, 30)
-            subscribers.append(subscriber)
+    async def one() -> Subscriber:
+        opened: asyncio.Future[None] = loop.create_future()
+        _, subscriber = await loop.create_connection(
+            lambda: Subscriber(run, opened), "127.0.0.1", port
+        )
+        key = base64.b64encode(os.urandom(16)).decode()
+        assert subscriber.transport is not None
+        subscriber.transport.write(HANDSHAKE.format(port=port, key=key).encode())
+        await asyncio.wait_for(opened, 30)
+        return subscriber
 
-    await asyncio.gather(*(one() for _ in range(count)))
-    return subscribers
+    return await open_many(count, one)
 
 
 async def fan_out(server: Server, clients: int, messages: int) -> dict[str, float]:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvloop
-from bench import APPS, Server, cpu_seconds, hw, raise_fd_limit, uvicorn
+from bench import APPS, Server, cpu_seconds, hw, open_many, raise_fd_limit, uvicorn
 from bench_versions import Package
 
 CLIENT_CPU = 1
@@ -132,20 +132,16 @@ class StreamClient(asyncio.Protocol):
 async def open_streams(port: int, path: str, streams: int, counts: Counts) -> list[StreamClient]:
     loop = asyncio.get_running_loop()
     request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
-    limit = asyncio.Semaphore(200)
-    clients: list[StreamClient] = []
 
-    async def one() -> None:
-        async with limit:
-            opened: asyncio.Future[None] = loop.create_future()
-            _, client = await loop.create_connection(
-                lambda: StreamClient(request, counts, opened), "127.0.0.1", port
-            )
-            await asyncio.wait_for(opened, 30)
-            clients.append(client)
+    async def one() -> StreamClient:
+        opened: asyncio.Future[None] = loop.create_future()
+        _, client = await loop.create_connection(
+            lambda: StreamClient(request, counts, opened), "127.0.0.1", port
+        )
+        await asyncio.wait_for(opened, 30)
+        return client
 
-    await asyncio.gather(*(one() for _ in range(streams)))
-    return clients
+    return await open_many(streams, one)
 
 
 async def load(
