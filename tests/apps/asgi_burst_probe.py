@@ -55,7 +55,6 @@ class Transport:
 
 
 async def burst(protocols: list[tuple[HttpProtocol, Transport]]) -> None:
-    loop = asyncio.get_running_loop()
     for protocol, _ in protocols:
         protocol.data_received(REQUEST)
     while any(transport.answers == 0 for _, transport in protocols):
@@ -63,7 +62,6 @@ async def burst(protocols: list[tuple[HttpProtocol, Transport]]) -> None:
     await asyncio.sleep(0)
     for _, transport in protocols:
         transport.answers = 0
-    del loop
 
 
 async def main(connections: int) -> int:
