@@ -6,6 +6,7 @@ import io
 import os
 from typing import BinaryIO
 
+from .internal.body import RequestBody
 from .internal.tempdir import RequestTempDir
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
@@ -106,11 +107,10 @@ class UploadedFile:
 
 class UploadWriter:
     """Receives one file part while it streams in: in memory up to `max_in_memory` bytes, then
-    in a temporary file of the request's temp dir (the bytes held so far move there first)."""
+    in a temporary file of the request's temp dir (the bytes held so far move there first), as
+    a request body is kept (RequestBody)."""
 
-    __slots__ = (
-        "_chunks", "_content_type", "_file", "_max_in_memory", "_name", "_path", "_tempdir", "size",
-    )  # fmt: skip
+    __slots__ = ("_body", "_content_type", "_name", "_tempdir")
 
     def __init__(
         self, name: str, content_type: str, tempdir: RequestTempDir, max_in_memory: int
@@ -118,40 +118,25 @@ class UploadWriter:
         self._name = name
         self._content_type = content_type
         self._tempdir = tempdir
-        self._max_in_memory = max_in_memory
-        self._chunks: list[bytes] = []
-        self._file: BinaryIO | None = None
-        self._path = ""
-        self.size = 0
+        self._body = RequestBody(max_in_memory, tempdir, "upload-")
 
     def write(self, data: bytes) -> None:
-        self.size += len(data)
-        if self._file is not None:
-            self._file.write(data)
-            return
-        self._chunks.append(data)
-        if self.size > self._max_in_memory:
-            self._file, self._path = self._tempdir.new_file("upload-")
-            self._tempdir.add_closer(self._file.close)
-            self._file.writelines(self._chunks)
-            self._chunks = []
+        self._body.append(data)
 
     def finish(self) -> UploadedFile:
-        if self._file is None:
-            data = b"".join(self._chunks)
-            self._chunks = []
+        body = self._body
+        if not body.is_spooled:
+            data = body.getvalue()
             return UploadedFile(self._name, self._content_type, data=data, tempdir=self._tempdir)
-        self._file.close()
+        body.close()
         return UploadedFile(
-            self._name, self._content_type, path=self._path, size=self.size,
+            self._name, self._content_type, path=body.path, size=body.size,
             tempdir=self._tempdir,
         )  # fmt: skip
 
     def close(self) -> None:
         """Abandoned mid-part (bad body, client gone): the temp dir cleanup removes the file."""
-        if self._file is not None:
-            self._file.close()
-        self._chunks = []
+        self._body.close()
 
 
 WebServerUploadedFile = UploadedFile

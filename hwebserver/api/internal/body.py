@@ -31,16 +31,19 @@ class RequestBody:
         "_memory_size",
         "_path",
         "_spool_threshold",
+        "_stem",
         "_tempdir",
         "size",
     )
 
-    def __init__(self, spool_threshold: int, tempdir: RequestTempDir) -> None:
+    def __init__(self, spool_threshold: int, tempdir: RequestTempDir, stem: str = "body-") -> None:
+        """`stem`: how the temp file's name begins (an uploaded file part's is "upload-")."""
         self._chunks: list[bytes] = []
         self._memory_size = 0
         self._file: BinaryIO | None = None
         self._path = ""
         self._spool_threshold = spool_threshold
+        self._stem = stem
         self._tempdir = tempdir
         self.size = 0
 
@@ -55,7 +58,7 @@ class RequestBody:
             self._spool()
 
     def _spool(self) -> None:
-        self._file, self._path = self._tempdir.new_file("body-", "w+b")
+        self._file, self._path = self._tempdir.new_file(self._stem, "w+b")
         self._tempdir.add_closer(self._file.close)
         self._file.writelines(self._chunks)
         self._chunks = []
@@ -67,6 +70,11 @@ class RequestBody:
     @property
     def is_spooled(self) -> bool:
         return self._file is not None
+
+    @property
+    def path(self) -> str:
+        """The temp file's path once spooled, else ""."""
+        return self._path
 
     def getvalue(self) -> bytes:
         if self._file is None:
