@@ -156,7 +156,7 @@ def masked_frame(payload: bytes) -> bytes:
 def connection(state: WorkerState, listener: Listener) -> HttpProtocol:
     """A connection as the worker's server (process/server.py) makes it: app mounts go to
     their adapter, WebSocket upgrades to the upgrade."""
-    return HttpProtocol(state, listener, exchange.start, upgrade)
+    return HttpProtocol(state, listener, exchange.STARTERS, upgrade)
 
 
 async def drive(path: str, count: int, profile: cProfile.Profile | None) -> float:

@@ -72,7 +72,7 @@ async def main(connections: int) -> int:
     sock = socket.socket()
     protocols = []
     for _ in range(connections):
-        protocol = HttpProtocol(state, Listener("main", sock), exchange.start, upgrade)
+        protocol = HttpProtocol(state, Listener("main", sock), exchange.STARTERS, upgrade)
         transport = Transport()
         protocol.connection_made(transport)  # type: ignore[arg-type]
         protocols.append((protocol, transport))

@@ -10,6 +10,8 @@ import pytest
 import uvloop
 
 import hwebserver
+from hwebserver.api.handlers import ASYNC_HANDLER
+from hwebserver.api.mounts import ASGI, WSGI
 from hwebserver.api.routing import Route, Router
 from hwebserver.api.settings import ServerSettings
 from hwebserver.worker.common.config import Listener, WorkerConfig
@@ -284,6 +286,23 @@ def test_a_fault_in_routing_answers_500_and_closes(harness):
     assert transport.data.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
     assert b"Connection: close\r\n" in transport.data
     assert b"a bug in routing" not in transport.data  # no detail leaks to the client
+    assert transport.data.count(b"HTTP/1.1 ") == 1
+    assert protocol.active is None
+
+
+@pytest.mark.parametrize("kind", [ASGI, WSGI, ASYNC_HANDLER])
+def test_a_route_no_adapter_serves_answers_500_and_closes(harness, kind):
+    """A connection made without the worker's adapters (exchange_starters) still answers a
+    request for an app mount or an AsyncURLHandler: 500, not a hang or a dropped request."""
+    connect, run_until, feed = harness
+    protocol, transport = connect()
+    routes = Router()
+    routes.add(Route("/app", hello, is_prefix=True, kind=kind, runs_exchange=True))
+    protocol.router = routes
+    feed(protocol, b"GET /app/x HTTP/1.1\r\nHost: h\r\n\r\nGET /app/y HTTP/1.1\r\nHost: h\r\n\r\n")
+    run_until(lambda: transport.eof_written or transport.closed)
+    assert transport.data.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+    assert b"Connection: close\r\n" in transport.data
     assert transport.data.count(b"HTTP/1.1 ") == 1
     assert protocol.active is None
 

@@ -52,7 +52,16 @@ _DISCONNECT = {"type": "http.disconnect"}
 
 
 def start(protocol: Connection, route: AdmittedRoute, request: Request) -> None:
-    AsgiHttp(protocol, route, request).start()
+    """Run the app mounted at `route` for `request` (the connection's starter of ASGI routes)."""
+    exchange = protocol.exchange = AsgiHttp(protocol, route, request)
+    if exchange.body is not None:
+        exchange.body.started = True
+    # The scope and the app's coroutine are made in the task (a fault of ours making them is
+    # answered 500 through _end, as the app's own).
+    user_tasks.start(
+        protocol.loop, protocol.base_context.copy(), None, AsgiHttp._end, exchange, "ASGI app",
+        make=AsgiHttp._app_run,
+    )  # fmt: skip
 
 
 def base_scope(request: Request, route: Route, kind: str, scheme: str) -> dict[str, Any]:
@@ -158,18 +167,6 @@ class AsgiHttp:
         self.status = 0
         self.headers: tuple[tuple[bytes, bytes], ...] = ()
         self.waiter: asyncio.Future[None] | None = None
-
-    def start(self) -> None:
-        protocol = self.protocol
-        protocol.exchange = self
-        if self.body is not None:
-            self.body.started = True
-        # The scope and the app's coroutine are made in the task (a fault of ours making them
-        # is answered 500 through _end, as the app's own).
-        user_tasks.start(
-            protocol.loop, protocol.base_context.copy(), None, AsgiHttp._end, self, "ASGI app",
-            make=AsgiHttp._app_run,
-        )  # fmt: skip
 
     def _app_run(self) -> Coroutine[Any, Any, None]:
         scope = self._scope()

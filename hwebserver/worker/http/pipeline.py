@@ -15,6 +15,7 @@ import asyncio
 import contextvars
 from bisect import bisect_left
 from collections import deque
+from collections.abc import Mapping
 from time import perf_counter  # a global, not time.perf_counter: one lookup less per request
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,7 @@ from ..common.stats import DURATION_BUCKETS
 from . import response_streams, user_tasks
 from .connection_io import ConnectionIO
 from .error_responses import HttpError, error_response, rejection_response
-from .gate import AdmittedRoute, admit
+from .gate import admit
 from .response_head import CLOSE, build_head, connection_header, content_length_line, simple_head
 
 # The first bound of the request-duration histogram (/metrics), where most requests land.
@@ -48,6 +49,7 @@ class RequestPipeline(ConnectionIO):
         "active_started",
         "base_context",
         "exchange",
+        "exchange_starters",
         "policy",
         "port_name",
         "pumping",
@@ -55,17 +57,19 @@ class RequestPipeline(ConnectionIO):
         "router",
         "scope_headers",
         "send_task",
-        "start_exchange",
         "timed",
     )
 
     def __init__(
-        self, state: WorkerState, listener: Listener, start_exchange: ExchangeStarter | None
+        self,
+        state: WorkerState,
+        listener: Listener,
+        exchange_starters: Mapping[str, ExchangeStarter],
     ) -> None:
         super().__init__(state)
-        # The adapters of apps and AsyncURLHandler (apps/exchange.py), given by the server so
-        # that the HTTP core does not import what it hands requests to.
-        self.start_exchange = start_exchange
+        # The adapters of apps and AsyncURLHandler by route kind (apps/exchange.py), given by
+        # the server so that the HTTP core does not import what it hands requests to.
+        self.exchange_starters = exchange_starters
         # Requests parsed but not started, or refusals (HttpError) to send in their turn.
         self.queue: deque[tuple[Any, bool]] = deque()
         self.active: Request | None = None
@@ -147,7 +151,10 @@ class RequestPipeline(ConnectionIO):
                     "async handler",
                 )
             elif route.runs_exchange:  # an app mount or AsyncURLHandler: it runs it all
-                self._start_exchange(route, request)
+                starter = self.exchange_starters.get(route.kind)
+                if starter is None:  # a connection built without a WorkerServer
+                    raise RuntimeError(f"no adapter serves the {route.kind} route {route.path}")
+                starter(self, route, request)
             else:  # plain code: on a handler thread, never on the loop
                 # As in Houdini and as Starlette runs sync endpoints: a handler's speed on
                 # earlier calls says nothing about its next one (an RPC dispatcher, a cook, a
@@ -156,12 +163,6 @@ class RequestPipeline(ConnectionIO):
                 state.threads.call(route.endpoint, request, self._handler_returned, request)
         except Exception as exc:  # a fault of ours in routing or dispatch: answered, not hung
             self._dispatch_failed(request, exc)
-
-    def _start_exchange(self, route: AdmittedRoute, request: Request) -> None:
-        start_exchange = self.start_exchange
-        if start_exchange is None:  # a connection built without a WorkerServer
-            raise RuntimeError(f"no adapter serves the {route.kind} route {route.path}")
-        start_exchange(self, route, request)
 
     def _handler_done(self, request: Request, error: BaseException | None, result: Any) -> None:
         """An async handler's task ended (user_tasks.start)."""

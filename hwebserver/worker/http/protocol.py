@@ -17,6 +17,7 @@ timers.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import NoReturn
 
 import httptools
@@ -46,7 +47,7 @@ from .request_head import (
     is_valid_host,
     repeated_singletons,
 )
-from .seams import ExchangeStarter, Transport, UpgradeStarter
+from .seams import NO_STARTERS, ExchangeStarter, Transport, UpgradeStarter
 
 LINGER_TICKS = 2
 
@@ -104,13 +105,13 @@ class HttpProtocol(RequestPipeline):
         self,
         state: WorkerState,
         listener: Listener,
-        start_exchange: ExchangeStarter | None = None,
+        exchange_starters: Mapping[str, ExchangeStarter] = NO_STARTERS,
         upgrade_to_websocket: UpgradeStarter | None = None,
     ) -> None:
-        """`start_exchange` and `upgrade_to_websocket` are what the connection hands requests
+        """`exchange_starters` and `upgrade_to_websocket` are what the connection hands requests
         to that it does not answer itself (process/server.py gives them); without them, such
         requests are refused."""
-        super().__init__(state, listener, start_exchange)
+        super().__init__(state, listener, exchange_starters)
         self.upgrade_to_websocket = upgrade_to_websocket
         self.listener = listener
         self.conn: ConnectionInfo | None = None

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -158,13 +159,17 @@ class Connection(Protocol):
 
 
 class ExchangeStarter(Protocol):
-    """What a connection hands a request to when its route `runs_exchange` (apps/exchange.py):
-    the adapter then ends the request through the Connection, exactly once."""
+    """What a connection hands a request to when its route `runs_exchange`, one per route kind
+    (apps/exchange.py's STARTERS): the adapter then ends the request through the Connection,
+    exactly once."""
 
     def __call__(
         self, connection: Connection, route: AdmittedRoute, request: Request, /
     ) -> None: ...
 
+
+NO_STARTERS: Mapping[str, ExchangeStarter] = MappingProxyType({})
+"""A connection's starters when it was made without a WorkerServer: such routes are refused."""
 
 UpgradeStarter = Callable[["Connection", "Request", bytes], None]
 """What a connection hands an `Upgrade: websocket` request to (websockets/upgrade.py)."""

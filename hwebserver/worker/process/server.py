@@ -142,7 +142,7 @@ class WorkerServer:
 
             def make_protocol(listener: Listener = listener) -> HttpProtocol:
                 guard.accepted()
-                return HttpProtocol(state, listener, exchange.start, upgrade_to_websocket)
+                return HttpProtocol(state, listener, exchange.STARTERS, upgrade_to_websocket)
 
             self._acceptors.append(
                 Acceptor(loop, listener.sock, make_protocol, tls, self._room, self._share)
