@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 from typing import Any
 
@@ -14,6 +15,7 @@ from hwebserver.api.handlers import ASYNC_HANDLER
 from hwebserver.api.mounts import ASGI, WSGI
 from hwebserver.api.routing import Route, Router
 from hwebserver.api.settings import ServerSettings
+from hwebserver.worker.apps import exchange
 from hwebserver.worker.common.config import Listener, WorkerConfig
 from hwebserver.worker.common.state import WorkerState
 from hwebserver.worker.http.protocol import HttpProtocol
@@ -66,6 +68,10 @@ def hello(request: hwebserver.Request) -> hwebserver.Response:
     return hwebserver.Response("hi " + request.path(), content_type="text/plain")
 
 
+def echo(request: hwebserver.Request) -> hwebserver.Response:
+    return hwebserver.Response(request.body(), content_type="application/octet-stream")
+
+
 async def later(request: hwebserver.Request) -> str:
     await asyncio.sleep(0.01)
     return "later " + request.path()
@@ -79,6 +85,7 @@ def harness():
     router = Router()
     router.add(Route("/hello", hello, is_prefix=True))
     router.add(Route("/later", later, is_prefix=True))
+    router.add(Route("/echo", echo))
     router.add(Route("/version", lambda request: request.protocol()))
     state.router = router
     sock = socket.socket()
@@ -305,6 +312,94 @@ def test_a_route_no_adapter_serves_answers_500_and_closes(harness, kind):
     assert b"Connection: close\r\n" in transport.data
     assert transport.data.count(b"HTTP/1.1 ") == 1
     assert protocol.active is None
+
+
+BODY = bytes(range(256)) * 4
+POST_THEN_GET = (
+    b"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n" % len(BODY)
+    + BODY
+    + b"GET /hello HTTP/1.1\r\nHost: h\r\n\r\n"
+)
+BODY_START = POST_THEN_GET.index(b"\r\n\r\n") + 4
+BODY_END = BODY_START + len(BODY)
+# Where the segments may be cut: in the head, at the body's first and last bytes, inside it,
+# and in the next request.
+CUTS = [BODY_START - 1, BODY_START, BODY_START + 1, BODY_START + 300, BODY_END - 1, BODY_END,
+        BODY_END + 1, BODY_END + 20]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "cuts", [(a, b) for a in CUTS for b in CUTS if a < b] + [(a,) for a in CUTS], ids=str
+)
+def test_a_body_cut_anywhere_reaches_the_handler_whole_and_the_next_request_follows(harness, cuts):
+    """A body of known length arrives in segments cut anywhere (those after its head's go to
+    the body as they are, past the parser): the handler gets it whole, and the request
+    pipelined behind it, in the same segment as its end or the next, is answered after it."""
+    connect, run_until, feed = harness
+    protocol, transport = connect()
+    bounds = [0, *cuts, len(POST_THEN_GET)]
+    for start, end in itertools.pairwise(bounds):
+        feed(protocol, POST_THEN_GET[start:end])
+    run_until(lambda: transport.data.count(b"HTTP/1.1 200") == 2)
+    first, second = bodies(bytes(transport.data))
+    assert first == BODY
+    assert second == b"hi /hello"
+    # The connection is ready for more: the parser that took over after the body parses it.
+    feed(protocol, b"GET /hello/again HTTP/1.1\r\nHost: h\r\n\r\n")
+    run_until(lambda: transport.data.count(b"HTTP/1.1 200") == 3)
+    assert bodies(bytes(transport.data))[2] == b"hi /hello/again"
+
+
+def test_a_malformed_part_in_a_later_segment_is_refused_and_nothing_follows_it(harness):
+    """A fault found in a segment that bypasses the parser is answered as one the parser
+    reports (here a multipart part whose header line has no colon: 400), and what the
+    client sent after it is not served."""
+    connect, run_until, feed = harness
+    protocol, transport = connect()
+    first = b'--XYZ\r\nContent-Disposition: form-data; name="a"\r\n\r\nvalue\r\n--XYZ\r\n'
+    later = b"no colon here\r\n\r\nvalue\r\n--XYZ--\r\n"
+    head = (
+        b"POST /echo HTTP/1.1\r\nHost: h\r\n"
+        b"Content-Type: multipart/form-data; boundary=XYZ\r\n"
+        b"Content-Length: %d\r\n\r\n" % (len(first) + len(later))
+    )
+    feed(protocol, head + first)
+    feed(protocol, later + b"GET /hello HTTP/1.1\r\nHost: h\r\n\r\n")
+    run_until(lambda: transport.eof_written or transport.closed)
+    assert transport.data.startswith(b"HTTP/1.1 400 ")
+    assert transport.data.count(b"HTTP/1.1 ") == 1
+
+
+def test_body_segments_after_the_head_reach_a_mounted_app_as_they_came(harness):
+    """A body's later segments go to the body as the transport gave them: the app receives
+    the very bytes objects (no copy of an upload's every byte in the parser)."""
+    connect, run_until, feed = harness
+    received: list[bytes] = []
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            raise RuntimeError("no lifespan")
+        more = True
+        while more:
+            message = await receive()
+            received.append(message["body"])
+            more = message["more_body"]
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"%d" % sum(map(len, received))})
+
+    protocol, transport = connect()
+    mount = Route("/up", app, is_prefix=True, kind=ASGI, is_async=False, runs_exchange=True)
+    mount.streams_body = True
+    routes = Router()
+    routes.add(mount)
+    protocol.router = routes
+    protocol.exchange_starters = exchange.STARTERS
+    segments = [b"x" * 1000, b"y" * 5000, b"z" * 4000]
+    feed(protocol, b"POST /up/ HTTP/1.1\r\nHost: h\r\nContent-Length: 10000\r\n\r\n")
+    for segment in segments:
+        feed(protocol, segment)
+    run_until(lambda: b"\r\n\r\n10000" in transport.data)
+    assert [id(data) for data in received if data] == [id(segment) for segment in segments]
 
 
 class SocketBackedTransport(FakeTransport):

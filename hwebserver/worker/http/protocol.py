@@ -61,6 +61,13 @@ _METHODS = request_head.METHODS
 _TARGET_CACHE = request_head.TARGET_CACHE
 
 
+def _as_http_error(error: Exception) -> HttpError:
+    """What a parser callback's exception answers: its own HttpError, or a 500 for a fault."""
+    return (
+        error if isinstance(error, HttpError) else HttpError(500, "internal parser callback error")
+    )
+
+
 class HttpProtocol(RequestPipeline):
     """One client connection: the bytes it receives parsed into requests, held to the limits,
     and handed to the pipeline; its clock (check_timeout) and its drain (shutdown)."""
@@ -70,6 +77,7 @@ class HttpProtocol(RequestPipeline):
     # lower layers (pipeline.py, connection_io.py) hold their own.
     __slots__ = (
         "body",
+        "body_due",
         "conn",
         "content_length",
         "content_type",
@@ -150,6 +158,7 @@ class HttpProtocol(RequestPipeline):
         self.unusual = False
         self.head_uncounted = False
         self.content_length = -1
+        self.body_due = 0  # of a body whose length the head gave: the bytes not received yet
         self.has_transfer_encoding = False
         self.expect_continue = False
         self.wants_upgrade = False
@@ -180,9 +189,13 @@ class HttpProtocol(RequestPipeline):
         if self.upgraded is not None:
             self.upgraded.data_received(data)
             return
-        if self.request is not None and self.has_transfer_encoding:
-            self._receive_chunked(data)  # its own accounting (see _count_framing)
-            return
+        if self.request is not None:  # a body is due
+            if self.has_transfer_encoding:
+                self._receive_chunked(data)  # its own accounting (see _count_framing)
+                return
+            if self.body_due > 0:
+                self._receive_body(data)
+                return
         self.data_tick = self.state.tick
         self.feed_size = len(data)
         messages_before = self.messages
@@ -210,6 +223,30 @@ class HttpProtocol(RequestPipeline):
             self.head_bytes = 0
         else:  # nothing but bytes before a request line (empty lines)
             self._count_preamble(len(data))
+        if self.queue:
+            self.pump()
+
+    def _receive_body(self, data: bytes) -> None:
+        """A segment of a body of known length, after the segment its head came in: handed to
+        the body as it came, without the parser, whose on_body would copy it (a copy of every
+        byte of an upload). The parser still counts that body, so once the body is whole a
+        new one takes over, for what follows it."""
+        self.data_tick = self.state.tick
+        due = self.body_due
+        # When the body ends in this segment, what follows it is the next message.
+        body, rest = (data, b"") if len(data) <= due else (data[:due], data[due:])
+        try:
+            self.on_body(body)  # counts it off body_due
+            if self.body_due == 0:
+                self.on_message_complete()
+        except Exception as error:  # as the parser answers a callback's: what it meant, or 500
+            self._reject(self.failure or _as_http_error(error))
+        else:
+            if self.body_due == 0:
+                self.parser = httptools.HttpRequestParser(self)  # the old one expects more body
+                if rest:
+                    self.data_received(rest)
+                    return
         if self.queue:
             self.pump()
 
@@ -400,6 +437,8 @@ class HttpProtocol(RequestPipeline):
                 return  # no body now: an upgrade, or a declined one parsed again (_on_upgrade)
             if self.has_transfer_encoding:
                 self.raw_headers = []  # from now on: trailer fields, kept apart
+            else:
+                self.body_due = self.content_length
             if self.router.streaming and self._stream_body(self.request):
                 return  # dispatched now; the body streams to the app
             # Only on an idle connection: mid-pipeline it would land inside another response
@@ -513,6 +552,8 @@ class HttpProtocol(RequestPipeline):
         return len(self.url) + sum(len(n) + len(v) + 3 for n, v in self.raw_headers)
 
     def on_body(self, data: bytes) -> None:
+        if self.body_due:
+            self.body_due -= len(data)
         body = self.body
         try:
             if body is None:
