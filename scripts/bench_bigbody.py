@@ -40,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import APPS, CLIENT_CPU, PROJECT_PYTHON, Server, cpu_seconds
+from bench import APPS, CLIENT_CPU, PROJECT_PYTHON, Server, cpu_seconds, quotient
 from bench_versions import Package, installed, project, system
 
 GIB = 1 << 30
@@ -286,9 +286,12 @@ def rows(
                     **medians[name],
                     "mb_per_s_min": min(rates),
                     "mb_per_s_max": max(rates),
-                    "ratio": medians[name]["mb_per_s"] / medians[NGINX]["mb_per_s"],
-                    "cpu_ratio": medians[NGINX]["server_cpu_s_per_gib"]
-                    / medians[name]["server_cpu_s_per_gib"],
+                    # NaN, not a division by zero, when a run is too small to measure.
+                    "ratio": quotient(medians[name]["mb_per_s"], medians[NGINX]["mb_per_s"]),
+                    "cpu_ratio": quotient(
+                        medians[NGINX]["server_cpu_s_per_gib"],
+                        medians[name]["server_cpu_s_per_gib"],
+                    ),
                     "baseline": NGINX,
                 }
             )

@@ -30,7 +30,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvloop
-from bench import APPS, PEERS, PROJECT_PYTHON, Server, cpu_seconds, open_many, raise_fd_limit
+from bench import (
+    APPS,
+    PEERS,
+    PROJECT_PYTHON,
+    Server,
+    cpu_seconds,
+    open_many,
+    quotient,
+    raise_fd_limit,
+)
 from bench_versions import Package, peers, project
 
 PAYLOAD_SIZE = 32
@@ -263,8 +272,9 @@ def main() -> int:
 def summary(clients: int, figures: dict[str, list[dict[str, float]]]) -> list[dict[str, object]]:
     """A row per server: medians of the rounds; the ratio is messages delivered per CPU second
     over the best peer's."""
+    # A run too small for a server's CPU to register gives NaN, not a division by zero.
     rate = {
-        name: 1e6 / statistics.median(r["cpu_us_per_delivery"] for r in results)
+        name: quotient(1e6, statistics.median(r["cpu_us_per_delivery"] for r in results))
         for name, results in figures.items()
     }
     peer_names = [name for name in rate if not name.startswith(("hwebserver", FLOOR))]
@@ -275,9 +285,9 @@ def summary(clients: int, figures: dict[str, list[dict[str, float]]]) -> list[di
             "server": name,
             "p50_ms": statistics.median(r["p50_ms"] for r in results),
             "p99_ms": statistics.median(r["p99_ms"] for r in results),
-            "cpu_us_per_delivery": 1e6 / rate[name],
+            "cpu_us_per_delivery": quotient(1e6, rate[name]),
             "deliveries_per_cpu_s": rate[name],
-            "ratio": rate[name] / rate[best_peer],
+            "ratio": quotient(rate[name], rate[best_peer]),
             "baseline": best_peer,
         }
         for name, results in figures.items()
