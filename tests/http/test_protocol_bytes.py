@@ -402,6 +402,50 @@ def test_body_segments_after_the_head_reach_a_mounted_app_as_they_came(harness):
     assert [id(data) for data in received if data] == [id(segment) for segment in segments]
 
 
+@pytest.mark.parametrize("same_segment", [True, False], ids=["same segment", "next segment"])
+@pytest.mark.parametrize(
+    "last_head",
+    [
+        b"POST /nope HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: 20\r\n\r\n",
+        b"POST /nope HTTP/1.0\r\nContent-Length: 20\r\n\r\n",
+    ],
+    ids=["connection close", "http/1.0"],
+)
+def test_nothing_sent_after_a_connections_last_message_runs(harness, last_head, same_segment):
+    """A request that ends its connection, answered at once (a 404), whose body ends in a
+    later segment: what the client sent after it is refused, never started, even a request
+    for a mounted app, which is queued as soon as its head is parsed."""
+    connect, run_until, feed = harness
+    ran: list[str] = []
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            raise RuntimeError("no lifespan")
+        ran.append(scope["path"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ran"})
+
+    protocol, transport = connect()
+    mount = Route("/app", app, is_prefix=True, kind=ASGI, is_async=False, runs_exchange=True)
+    mount.streams_body = True
+    routes = Router()
+    routes.add(mount)
+    protocol.router = routes
+    protocol.exchange_starters = exchange.STARTERS
+    after = b"POST /app/second HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nzz"
+    feed(protocol, last_head + b"0123456789")
+    if same_segment:
+        feed(protocol, b"0123456789" + after)
+    else:
+        feed(protocol, b"0123456789")
+        feed(protocol, after)
+    run_until(lambda: transport.closed or transport.eof_written)
+    run_until(lambda: protocol.active is None and not protocol.queue)
+    assert ran == []
+    assert transport.data.startswith(b"HTTP/1.1 404 ")
+    assert transport.data.count(b"HTTP/1.1 ") == 1
+
+
 class SocketBackedTransport(FakeTransport):
     """A fake transport over a real connected socket, whose unread bytes the kernel counts."""
 

@@ -61,6 +61,23 @@ _METHODS = request_head.METHODS
 _TARGET_CACHE = request_head.TARGET_CACHE
 
 
+# What a parser is fed to stand where a connection's last message has ended (see
+# _parser_after_last_message): llhttp refuses every byte after it but blank lines.
+_LAST_MESSAGE = b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+
+
+class _NoCallbacks:
+    """httptools calls only the callbacks its protocol object has: none here."""
+
+
+def _parser_after_last_message() -> httptools.HttpRequestParser:
+    """A parser that has seen a connection's last message: what follows raises the error a
+    connection's own parser raises for data after `Connection: close` (answered 400)."""
+    parser = httptools.HttpRequestParser(_NoCallbacks())
+    parser.feed_data(_LAST_MESSAGE)
+    return parser
+
+
 def _as_http_error(error: Exception) -> HttpError:
     """What a parser callback's exception answers: its own HttpError, or a 500 for a fault."""
     return (
@@ -235,15 +252,22 @@ class HttpProtocol(RequestPipeline):
         due = self.body_due
         # When the body ends in this segment, what follows it is the next message.
         body, rest = (data, b"") if len(data) <= due else (data[:due], data[due:])
+        last = False
         try:
             self.on_body(body)  # counts it off body_due
             if self.body_due == 0:
+                last = not self.parser.should_keep_alive()
                 self.on_message_complete()
         except Exception as error:  # as the parser answers a callback's: what it meant, or 500
             self._reject(self.failure or _as_http_error(error))
         else:
             if self.body_due == 0:
-                self.parser = httptools.HttpRequestParser(self)  # the old one expects more body
+                # The old parser expects more body. After the connection's last message
+                # (Connection: close, HTTP/1.0), the new one refuses what follows, as the old
+                # one would have: nothing sent after it may reach a handler or an app.
+                self.parser = (
+                    _parser_after_last_message() if last else httptools.HttpRequestParser(self)
+                )
                 if rest:
                     self.data_received(rest)
                     return
@@ -613,8 +637,10 @@ class HttpProtocol(RequestPipeline):
             self.discard(request, body)
             if body.__class__ is streaming_body.StreamingBody and self._withdraw(request, error):
                 return
-        self.queue.append((error, False))
         self.pause_reading()
+        if self.closing:  # its last answer is written: nothing more goes out to be read
+            return
+        self.queue.append((error, False))
 
     def _withdraw(self, request: Request, error: HttpError) -> bool:
         """A request whose body was streaming to an app is refused mid-body (e.g. past
