@@ -370,6 +370,17 @@ def test_a_malformed_part_in_a_later_segment_is_refused_and_nothing_follows_it(h
     assert transport.data.count(b"HTTP/1.1 ") == 1
 
 
+def mount_asgi(protocol: HttpProtocol, path: str, app: Any) -> None:
+    """`app` mounted at `path` on this connection alone, as registerASGIApp mounts one (its
+    body streams to it), with the worker's adapters."""
+    mount = Route(path, app, is_prefix=True, kind=ASGI, is_async=False, runs_exchange=True)
+    mount.streams_body = True
+    routes = Router()
+    routes.add(mount)
+    protocol.router = routes
+    protocol.exchange_starters = exchange.STARTERS
+
+
 def test_body_segments_after_the_head_reach_a_mounted_app_as_they_came(harness):
     """A body's later segments go to the body as the transport gave them: the app receives
     the very bytes objects (no copy of an upload's every byte in the parser)."""
@@ -388,12 +399,7 @@ def test_body_segments_after_the_head_reach_a_mounted_app_as_they_came(harness):
         await send({"type": "http.response.body", "body": b"%d" % sum(map(len, received))})
 
     protocol, transport = connect()
-    mount = Route("/up", app, is_prefix=True, kind=ASGI, is_async=False, runs_exchange=True)
-    mount.streams_body = True
-    routes = Router()
-    routes.add(mount)
-    protocol.router = routes
-    protocol.exchange_starters = exchange.STARTERS
+    mount_asgi(protocol, "/up", app)
     segments = [b"x" * 1000, b"y" * 5000, b"z" * 4000]
     feed(protocol, b"POST /up/ HTTP/1.1\r\nHost: h\r\nContent-Length: 10000\r\n\r\n")
     for segment in segments:
@@ -426,12 +432,7 @@ def test_nothing_sent_after_a_connections_last_message_runs(harness, last_head, 
         await send({"type": "http.response.body", "body": b"ran"})
 
     protocol, transport = connect()
-    mount = Route("/app", app, is_prefix=True, kind=ASGI, is_async=False, runs_exchange=True)
-    mount.streams_body = True
-    routes = Router()
-    routes.add(mount)
-    protocol.router = routes
-    protocol.exchange_starters = exchange.STARTERS
+    mount_asgi(protocol, "/app", app)
     after = b"POST /app/second HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nzz"
     feed(protocol, last_head + b"0123456789")
     if same_segment:
