@@ -78,13 +78,6 @@ def _parser_after_last_message() -> httptools.HttpRequestParser:
     return parser
 
 
-def _as_http_error(error: Exception) -> HttpError:
-    """What a parser callback's exception answers: its own HttpError, or a 500 for a fault."""
-    return (
-        error if isinstance(error, HttpError) else HttpError(500, "internal parser callback error")
-    )
-
-
 class HttpProtocol(RequestPipeline):
     """One client connection: the bytes it receives parsed into requests, held to the limits,
     and handed to the pipeline; its clock (check_timeout) and its drain (shutdown)."""
@@ -258,8 +251,8 @@ class HttpProtocol(RequestPipeline):
             if self.body_due == 0:
                 last = not self.parser.should_keep_alive()
                 self.on_message_complete()
-        except Exception as error:  # as the parser answers a callback's: what it meant, or 500
-            self._reject(self.failure or _as_http_error(error))
+        except Exception:  # answered as when a callback raises inside the parser
+            self._callback_failed()
         else:
             if self.body_due == 0:
                 # The old parser expects more body. After the connection's last message
@@ -296,12 +289,16 @@ class HttpProtocol(RequestPipeline):
         if isinstance(error, HttpError):
             self._reject(error)
         elif isinstance(error, httptools.HttpParserCallbackError):
-            # One of our callbacks raised: what it meant to say, or a bug (answered, not hung).
-            self._reject(self.failure or HttpError(500, "internal parser callback error"))
+            self._callback_failed()
         else:
             message = str(error) or "malformed request"
             status = 505 if "HTTP version" in message else 400
             self._reject(HttpError(status, message))
+
+    def _callback_failed(self) -> None:
+        """One of our callbacks raised: what it meant to say (`failure`), or a bug (a 500:
+        answered, not hung)."""
+        self._reject(self.failure or HttpError(500, "internal parser callback error"))
 
     def _body_size(self) -> int:
         body = self.body
