@@ -272,11 +272,12 @@ def main() -> int:
 def summary(clients: int, figures: dict[str, list[dict[str, float]]]) -> list[dict[str, object]]:
     """A row per server: medians of the rounds; the ratio is messages delivered per CPU second
     over the best peer's."""
-    # A run too small for a server's CPU to register gives NaN, not a division by zero.
-    rate = {
-        name: quotient(1e6, statistics.median(r["cpu_us_per_delivery"] for r in results))
+    cpu_us = {
+        name: statistics.median(r["cpu_us_per_delivery"] for r in results)
         for name, results in figures.items()
     }
+    # A run too small for a server's CPU to register gives NaN, not a division by zero.
+    rate = {name: quotient(1e6, us) for name, us in cpu_us.items()}
     peer_names = [name for name in rate if not name.startswith(("hwebserver", FLOOR))]
     best_peer = max(peer_names, key=lambda name: rate[name])
     return [
@@ -285,7 +286,7 @@ def summary(clients: int, figures: dict[str, list[dict[str, float]]]) -> list[di
             "server": name,
             "p50_ms": statistics.median(r["p50_ms"] for r in results),
             "p99_ms": statistics.median(r["p99_ms"] for r in results),
-            "cpu_us_per_delivery": quotient(1e6, rate[name]),
+            "cpu_us_per_delivery": cpu_us[name],
             "deliveries_per_cpu_s": rate[name],
             "ratio": quotient(rate[name], rate[best_peer]),
             "baseline": best_peer,
