@@ -196,8 +196,9 @@ class HttpProtocol(RequestPipeline):
     def data_received(self, data: bytes) -> None:
         if self.rejected:
             return  # lingering after an error: the rest is discarded unread
-        if self.upgraded is not None:
-            self.upgraded.data_received(data)
+        upgraded = self.upgraded  # a local: self.upgraded may be set by the parse below
+        if upgraded is not None:
+            upgraded.data_received(data)
             return
         if self.request is not None:  # a body is due
             if self.has_transfer_encoding:

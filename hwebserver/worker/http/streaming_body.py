@@ -168,6 +168,11 @@ class StreamingBody:
         """Everything arrived and was read."""
         return self.complete and not self._chunks
 
+    def _settled(self) -> bool:
+        """Complete, or failed: read afresh (a call, so that no narrowing of the loop's
+        condition is assumed to still hold after a wait)."""
+        return self.complete or self.failure is not None
+
     # -- consumer in a thread (WSGI) ------------------------------------------------------------
     def read(self) -> bytes:
         """The next chunk; b"" at the end. Raises ClientDisconnected when it cannot come."""
@@ -177,7 +182,7 @@ class StreamingBody:
                 loop.call_soon_threadsafe(self._send_continue)
             while not self._chunks and not self.complete and self.failure is None:
                 if not self._readable.wait(self.timeout) and not self._chunks:
-                    if self.complete or self.failure is not None:
+                    if self._settled():  # by the loop while this thread waited
                         break
                     self.failure = "timed out waiting for the request body"
                     loop.call_soon_threadsafe(self._stall)
