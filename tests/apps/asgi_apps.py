@@ -223,6 +223,9 @@ FRAMED_ANSWERS = {
     b"close": ([(b"connection", b"close")], b"closing"),
     b"bad": ([(b"x-bad", b"a\r\nInjected: yes")], b"never sent"),
     b"none": ([(b"x-kind", b"none")], None),  # not bytes: an empty body (chunked), as always
+    # Other byte buffers than bytes: sent as they are (compiled, a `bytes` parameter refuses them)
+    b"bytearray": ([(b"x-kind", b"bytearray")], bytearray(b"from a bytearray")),
+    b"memoryview": ([(b"x-kind", b"memoryview")], memoryview(b"from a memoryview")),
 }
 
 

@@ -251,6 +251,12 @@ def test_every_answer_carries_its_own_headers(srv):
             assert (headers["set-cookie"], body) == ("id=" + str(n) * 400, b"fresh")
 
 
+@pytest.mark.parametrize("kind", ["bytearray", "memoryview"])
+def test_a_body_given_as_another_byte_buffer_is_sent_as_it_is(srv, kind):
+    for status, headers, body in framed(srv, kind):  # twice: the memoised header block too
+        assert (status, headers["x-kind"], body) == (200, kind, f"from a {kind}".encode())
+
+
 def test_a_body_of_none_in_one_message_is_an_empty_answer(srv):
     for _ in range(2):  # the second with the memoised header block
         data = raw_exchange(srv.port, b"GET /framed?none HTTP/1.1\r\nHost: x\r\n\r\n", 5, False)

@@ -115,7 +115,7 @@ def check_header_value(name: str, value: str) -> None:
         )
 
 
-def check_header_block(headers: Sequence[tuple[bytes, bytes]], block: bytes, lines: int) -> None:
+def check_header_block(headers: Sequence[Sequence[bytes]], block: bytes, lines: int) -> None:
     """The bytes form of the same rules, for the raw headers of a WSGI or ASGI app: every name
     in `headers` is a token, and `block`, the `lines` lines `name: value CRLF` framed from
     them, has no control character in a value."""

@@ -30,6 +30,7 @@ from .lifespan import ASGI_VERSION, Lifespan
 from .response_framing import (
     LENGTH,
     NO_BODY,
+    AppBody,
     Framing,
     FramingError,
     InterimStatus,
@@ -330,7 +331,7 @@ class AsgiHttp:
         else:
             raise ValueError(f"unknown ASGI message type {kind!r} for an HTTP connection")
 
-    def _head(self, complete_body: bytes | None) -> bytes:
+    def _head(self, complete_body: AppBody | None) -> bytes:
         head = app_head(
             self.framing,
             self.request,

@@ -35,6 +35,12 @@ _SPECIAL = _HOP_BY_HOP | {b"content-length", b"server", b"date"}
 
 NO_BODY, LENGTH, CHUNKS, UNTIL_CLOSE = range(4)
 
+# What an app hands us, typed as it may come, not as we would like it: the compiled build
+# (setup.py) checks a value's type where it is passed. Headers: pairs of byte strings, lists as
+# often as tuples (ASGI allows any iterable). A body: bytes, a bytearray or memoryview, or None.
+AppHeaders = Sequence[Sequence[bytes]]
+AppBody = bytes | bytearray | memoryview
+
 
 if TYPE_CHECKING:
     from ...api.request import Request
@@ -98,14 +104,14 @@ def _without_lines(date_server: bytes, names: tuple[bytes, ...]) -> bytes:
 # An app's header block, validated and framed, by the headers' content: most apps send the
 # same few headers on every answer. Bounded in entries and in size (a block that differs on
 # every answer, e.g. with a fresh cookie, is framed each time): at most ~0.5 MiB.
-_BLOCKS: dict[tuple[tuple[bytes, bytes], ...], tuple[bytes, int | None, bool, tuple[bytes, ...]]]
+_BLOCKS: dict[tuple[Sequence[bytes], ...], tuple[bytes, int | None, bool, tuple[bytes, ...]]]
 _BLOCKS = {}
 _BLOCKS_ENTRIES = 256
 _BLOCK_MEMO_BYTES = 1024
 
 
 def app_header_block(
-    headers: Sequence[tuple[bytes, bytes]],
+    headers: AppHeaders,
 ) -> tuple[bytes, int | None, bool, tuple[bytes, ...]]:
     """(header lines, the app's Content-Length or None, whether it asked to close, the server
     lines it replaces), for an app's raw headers; ValueError for headers no response may have.
@@ -124,14 +130,14 @@ def app_header_block(
     return known
 
 
-def _plain_bytes(headers: Sequence[tuple[bytes, bytes]]) -> bool:
+def _plain_bytes(headers: AppHeaders) -> bool:
     """Only headers of plain bytes are memoised: a bytes subclass equals the plain bytes of
     its content, but its methods (lower()) may frame it otherwise."""
     return all(name.__class__ is bytes and value.__class__ is bytes for name, value in headers)
 
 
 def _frame_header_block(
-    headers: Sequence[tuple[bytes, bytes]],
+    headers: AppHeaders,
 ) -> tuple[bytes, int | None, bool, tuple[bytes, ...]]:
     lines: list[bytes] = []
     length: int | None = None
@@ -178,11 +184,11 @@ class Framing:
     def head(
         self,
         status: int,
-        headers: Sequence[tuple[bytes, bytes]],
+        headers: AppHeaders,
         method: str,
         version: str,
         date_server: bytes,
-        complete_body: bytes | None = None,
+        complete_body: AppBody | None = None,
     ) -> bytes:
         """The head; `complete_body` is the whole body when it is already known.
 
@@ -225,7 +231,7 @@ class Framing:
     def whole(
         self,
         status: int,
-        headers: Sequence[tuple[bytes, bytes]],
+        headers: AppHeaders,
         method: str,
         version: str,
         date_server: bytes,
@@ -272,7 +278,7 @@ class Framing:
         )
 
     def _app_headers(
-        self, status: int, headers: Sequence[tuple[bytes, bytes]], date_server: bytes
+        self, status: int, headers: AppHeaders, date_server: bytes
     ) -> tuple[bytes, int | None, bytes]:
         """What head() and whole() take from the app's status and headers: (its header lines,
         its Content-Length or None, the server's Date and Server lines it did not replace)."""
@@ -286,7 +292,7 @@ class Framing:
             date_server = _without_lines(date_server, replaces)
         return block, length, date_server
 
-    def body(self, data: bytes) -> bytes:
+    def body(self, data: AppBody | None) -> bytes:
         """A body block as it goes on the wire (nothing for a bodiless response)."""
         mode = self.mode
         if not data or mode == NO_BODY:
@@ -296,7 +302,8 @@ class Framing:
                 data = data[: self.remaining]  # never write past the announced length
             self.remaining -= len(data)
         self.sent += len(data)
-        return chunk(data) if mode == CHUNKS else data
+        # bytes() of plain bytes is the same object: only a bytearray or memoryview is copied.
+        return chunk(data) if mode == CHUNKS else bytes(data)
 
     def end(self) -> bytes:
         """The end of the body; FramingError when it fell short of its Content-Length."""
@@ -313,9 +320,7 @@ def policy_lines_for(policy: PortPolicy, request: Request) -> tuple[tuple[bytes,
     return tuple(policy.header_lines(request))
 
 
-def _policy_block(
-    lines: Sequence[tuple[bytes, bytes]], headers: Sequence[tuple[bytes, bytes]]
-) -> bytes:
+def _policy_block(lines: Sequence[tuple[bytes, bytes]], headers: AppHeaders) -> bytes:
     """The policy's lines, less those whose header the app set itself (its own CORS or HSTS
     wins; Vary is a list, so both lines go)."""
     named = {name.lower() for name, _ in headers}
@@ -327,9 +332,9 @@ def app_head(
     request: Request,
     body: StreamingBody | None,
     status: int,
-    headers: Sequence[tuple[bytes, bytes]],
+    headers: AppHeaders,
     date_server: bytes,
-    complete_body: bytes | None,
+    complete_body: AppBody | None,
 ) -> bytes:
     """The head of a hosted app's answer (WSGI and ASGI alike)."""
     end_continue(framing, body)

@@ -95,7 +95,7 @@ KEEP_ALIVE = b"Connection: keep-alive\r\n"
 NO_CONNECTION_HEADER = b""
 
 
-def chunk(data: bytes) -> bytes:
+def chunk(data: bytes | bytearray | memoryview) -> bytes:
     return b"%x\r\n%s\r\n" % (len(data), data)
 
 
