@@ -55,6 +55,15 @@ given with --settings, or in the environment, which wins over the file; the opti
 """
 
 
+def code_form() -> str:
+    """How the request path runs here: compiled (a wheel built with HWEBSERVER_COMPILE=1, see
+    setup.py) or pure Python. Found without importing the worker."""
+    spec = importlib.util.find_spec("hwebserver.worker.http.protocol")
+    origin = spec.origin if spec is not None else None
+    compiled = origin is not None and not origin.endswith(".py")
+    return "request path compiled" if compiled else "pure Python"
+
+
 def build_parser() -> argparse.ArgumentParser:
     commands = "|".join(control_command.SUBCOMMANDS)
     parser = argparse.ArgumentParser(
@@ -71,7 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     from . import __version__  # the installed distribution's version
 
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__} ({code_form()})"
+    )
     parser.add_argument(
         "app",
         metavar="APP",

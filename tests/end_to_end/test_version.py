@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from importlib.metadata import version
@@ -24,9 +25,27 @@ def test_version_attribute_is_the_distribution_version():
     assert hwebserver.__version__ == version("hwebserver")
 
 
+# scripts/test runs the suite a second time in scripts/compile's copy, with this set.
+COMPILED = os.environ.get("HWEBSERVER_TEST_COMPILED") == "1"
+
+
 def test_command_line_version_is_the_distribution_version():
-    expected = f"hwebserver {version('hwebserver')}"
+    form = "request path compiled" if COMPILED else "pure Python"
+    expected = f"hwebserver {version('hwebserver')} ({form})"
     assert run_version([sys.executable, "-m", "hwebserver"]) == expected
     # The console script pip installs beside the interpreter says the same.
     script = Path(sys.executable).parent / "hwebserver"
     assert run_version([str(script)]) == expected
+
+
+def test_the_request_path_a_worker_runs_is_the_form_this_run_tests():
+    """The compiled run must test compiled code: a child Python (as every server process of
+    the tests is started) loads the connection's module from the extension, and the plain
+    run from the source."""
+    probe = "import hwebserver.worker.http.protocol as p; print(p.__file__)"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=python_env(), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = result.stdout.strip()
+    assert loaded.endswith(".so") if COMPILED else loaded.endswith(".py"), loaded

@@ -29,9 +29,14 @@ _SITE_DIRS = tuple(
 )
 
 
+# A compiled module's frames (setup.py: mypyc) name its source as the build named it, relative.
+_COMPILED_PREFIX = "hwebserver" + os.sep
+
+
 def is_server_frame(filename: str) -> bool:
-    """A frame of hwebserver itself, of the standard library, or frozen (importlib)."""
-    if filename.startswith("<frozen "):
+    """A frame of hwebserver itself (compiled or not), of the standard library, or frozen
+    (importlib)."""
+    if filename.startswith(("<frozen ", _COMPILED_PREFIX)):
         return True
     path = os.path.abspath(filename)
     if path.startswith(_PACKAGE_DIR):
