@@ -54,6 +54,33 @@ ROOT = Path(__file__).resolve().parent.parent
 APPS = ROOT / "scripts" / "bench_apps"
 PEERS = ROOT / ".bench" / "peers" / "bin"
 PROJECT_PYTHON = ROOT / ".venv" / "bin" / "python"
+# The hwebserver code the servers run (their PYTHONPATH): by default scripts/compile's copy, the
+# request path compiled as a wheel built with HWEBSERVER_COMPILE=1 installs it (scripts/bench
+# builds it first); HWEBSERVER_BENCH_CODE=pure serves this checkout's sources instead. An
+# environment variable, so that the bench's own scripts (bench_fanout.py, ...) inherit it.
+COMPILED_COPY = ROOT / "build" / "compiled"
+
+
+def is_compiled(code: Path) -> bool:
+    return any(code.glob("hwebserver/worker/http/protocol.*.so"))
+
+
+def served_code() -> Path:
+    """Where the servers import hwebserver from; exits, saying why, when it cannot be."""
+    choice = os.environ.get("HWEBSERVER_BENCH_CODE", "compiled")
+    if choice == "pure":
+        return ROOT
+    if choice != "compiled":
+        sys.exit(f"HWEBSERVER_BENCH_CODE must be compiled or pure, not {choice!r}")
+    for code in (ROOT, COMPILED_COPY):  # ROOT: run from within the compiled copy itself
+        if is_compiled(code):
+            return code
+    sys.exit(
+        f"no compiled copy at {COMPILED_COPY}: run scripts/compile (scripts/bench does), "
+        "or set HWEBSERVER_BENCH_CODE=pure to serve the sources"
+    )
+
+
 SERVER_CPU = "0"
 CLIENT_CPU = "1"
 
@@ -81,7 +108,7 @@ class Server:
         if self.pinned:
             command = ["taskset", "-c", SERVER_CPU, *command]
         log = open(log_dir / f"{re.sub(r'[^A-Za-z0-9.+-]+', '_', self.name)}.log", "wb")
-        env = {**os.environ, "PYTHONPATH": str(ROOT), **self.env}
+        env = {**os.environ, "PYTHONPATH": str(served_code()), **self.env}
         self.process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, cwd=str(APPS), env=env
         )
@@ -644,6 +671,9 @@ def version_gate(
 
 def print_versions(found: dict[Package, str]) -> None:
     print("\nversions (scripts/bench_versions.json; peers: .bench/peers; project: .venv)")
+    code = served_code()
+    form = "request path compiled with mypyc" if is_compiled(code) else "sources"
+    print(f"  hwebserver served from {code}: {form}")
     for package in sorted(found, key=str):
         print(f"  {package}: {found[package]}")
 
@@ -1322,6 +1352,7 @@ def main() -> int:
                     "big_bodies": bigbody_rows,
                     "stream": stream_rows,
                     "versions": {str(p): v for p, v in found.items()},
+                    "hwebserver_code": "compiled" if is_compiled(served_code()) else "sources",
                     "refused_for_versions": refused,
                 },
                 indent=2,

@@ -19,7 +19,11 @@ def run_bench(tmp_path: Path, record: Path, *args: str) -> subprocess.CompletedP
         capture_output=True,
         text=True,
         timeout=120,
-        env={"HWEBSERVER_BENCH_VERSIONS": str(record), "PATH": "/usr/bin:/bin"},
+        env={
+            "HWEBSERVER_BENCH_VERSIONS": str(record),
+            "PATH": "/usr/bin:/bin",
+            "HWEBSERVER_BENCH_CODE": "pure",  # no server starts: no compiled copy needed
+        },
     )
 
 
