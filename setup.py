@@ -36,7 +36,7 @@ def compiled_extensions() -> list[object]:
         return []
     from mypyc.build import mypycify  # only then a build requirement (pyproject.toml)
 
-    return list(mypycify(COMPILED_MODULES, opt_level="3"))
+    return list(mypycify(COMPILED_MODULES, opt_level="3", group_name="hwebserver"))
 
 
 if __name__ == "__main__":  # as setuptools runs it; scripts/compile imports the list

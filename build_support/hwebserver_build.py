@@ -13,7 +13,14 @@ COMPILER = "mypy>=1.10"
 
 
 def get_requires_for_build_wheel(config_settings: dict[str, object] | None = None) -> list[str]:
-    requires: list[str] = list(build_meta.get_requires_for_build_wheel(config_settings))
-    if os.environ.get("HWEBSERVER_COMPILE") == "1":
+    compile_it = os.environ.pop("HWEBSERVER_COMPILE", None)
+    try:
+        # setuptools runs setup.py to collect its requirements: without the switch here, so
+        # that it does not import mypyc before mypyc is installed.
+        requires: list[str] = list(build_meta.get_requires_for_build_wheel(config_settings))
+    finally:
+        if compile_it is not None:
+            os.environ["HWEBSERVER_COMPILE"] = compile_it
+    if compile_it == "1":
         requires.append(COMPILER)
     return requires
