@@ -149,10 +149,11 @@ def test_every_module_the_architecture_page_names_exists() -> None:
             exists = (ROOT / name).exists() or name in modules or f"worker/{name}" in modules
         elif folder:  # a bare name in a part's row: inside that part
             exists = f"{folder}/{name}" in modules
-        else:  # a bare name in prose: somewhere in the package, or a project script
+        else:  # a bare name in prose: in the package, a project script, or the project's own
             exists = (
                 any(module.rsplit("/", 1)[-1] == name for module in modules)
                 or (ROOT / "scripts" / name).exists()
+                or (ROOT / name).exists()  # setup.py
             )
         if not exists:
             missing.append(f"{folder}/{name}" if folder else name)
