@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import contextvars
 import json
 import os
+import pathlib
+import types
 
 from fastapi import FastAPI
 from fastapi import WebSocket as FastAPIWebSocket
@@ -160,6 +163,15 @@ async def raw_asgi(scope, receive, send):
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.pathsend", "path": os.path.abspath(__file__)})
         return
+    if scope["path"].endswith("/pathsend-path"):  # the same, named by a pathlib.Path
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.pathsend", "path": pathlib.Path(__file__).resolve()})
+        return
+    if scope["path"].endswith("/mapping"):  # messages that are mappings, not dicts
+        start = {"type": "http.response.start", "status": 200, "headers": []}
+        await send(types.MappingProxyType(start))
+        await send(collections.UserDict({"type": "http.response.body", "body": b"from mappings"}))
+        return
     if scope["path"].endswith("/early"):  # answers before it has read the body
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"started\n", "more_body": True})
@@ -226,6 +238,7 @@ FRAMED_ANSWERS = {
     # Other byte buffers than bytes: sent as they are (compiled, a `bytes` parameter refuses them)
     b"bytearray": ([(b"x-kind", b"bytearray")], bytearray(b"from a bytearray")),
     b"memoryview": ([(b"x-kind", b"memoryview")], memoryview(b"from a memoryview")),
+    b"bytearray-value": ([(b"x-kind", bytearray(b"bytearray-value"))], b"a bytearray value"),
 }
 
 

@@ -257,6 +257,16 @@ def test_a_body_given_as_another_byte_buffer_is_sent_as_it_is(srv, kind):
         assert (status, headers["x-kind"], body) == (200, kind, f"from a {kind}".encode())
 
 
+def test_a_header_value_given_as_a_bytearray_is_framed_like_bytes(srv):
+    for status, headers, body in framed(srv, "bytearray-value"):
+        assert (status, headers["x-kind"], body) == (200, "bytearray-value", b"a bytearray value")
+
+
+def test_messages_that_are_mappings_not_dicts_are_read_like_dicts(srv):
+    response = httpx.get(srv.url("/raw/mapping"), timeout=10)
+    assert (response.status_code, response.content) == (200, b"from mappings")
+
+
 def test_a_body_of_none_in_one_message_is_an_empty_answer(srv):
     for _ in range(2):  # the second with the memoised header block
         data = raw_exchange(srv.port, b"GET /framed?none HTTP/1.1\r\nHost: x\r\n\r\n", 5, False)
@@ -369,11 +379,12 @@ def test_a_failing_lifespan_startup_stops_the_worker_from_serving(tmp_path):
         process.stop()
 
 
-def test_pathsend_sends_the_file_whole_on_a_kept_alive_connection(srv):
+@pytest.mark.parametrize("named_by", ["pathsend", "pathsend-path"])  # a str, a pathlib.Path
+def test_pathsend_sends_the_file_whole_on_a_kept_alive_connection(srv, named_by):
     expected = (APPS / "asgi_apps.py").read_bytes()
     with httpx.Client(timeout=10, limits=httpx.Limits(max_connections=1)) as client:
         for _ in range(3):
-            response = client.get(srv.url("/raw/pathsend"))
+            response = client.get(srv.url(f"/raw/{named_by}"))
             assert response.status_code == 200
             assert response.headers["content-length"] == str(len(expected))
             assert response.content == expected

@@ -15,7 +15,7 @@ so the app routes on path[len(root_path):] (Starlette, FastAPI and Django all do
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ...api.internal.tracebacks import without_server_frames
@@ -24,7 +24,7 @@ from ...api.request import Request
 from ...api.routing import Route
 from ..http import user_tasks
 from ..http.request_head import normalized_raw_path
-from ..http.response_streams import open_regular_file, send_file_range
+from ..http.response_streams import FilePath, open_regular_file, send_file_range
 from ..http.streaming_body import ClientDisconnected, body_of
 from .lifespan import ASGI_VERSION, Lifespan
 from .response_framing import (
@@ -275,7 +275,7 @@ class AsgiHttp:
             await waiter
         return _DISCONNECT
 
-    async def send(self, message: dict[str, Any]) -> None:
+    async def send(self, message: Mapping[str, Any]) -> None:  # any mapping, as in the sources
         if self.disconnected:
             raise ClientDisconnected("the client disconnected")
         kind = message["type"]
@@ -344,7 +344,7 @@ class AsgiHttp:
         self.head_sent = True  # not before: a head refused (a bad header) can still become a 500
         return head
 
-    async def _send_path(self, path: str) -> None:
+    async def _send_path(self, path: FilePath) -> None:
         if not self.started or self.head_sent:
             raise RuntimeError("http.response.pathsend must follow http.response.start alone")
         file, size = open_regular_file(path)  # never blocks: a FIFO is refused, not waited on

@@ -10,7 +10,7 @@ status (1xx) is never framed as an answer: see InterimStatus.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ...api.internal.headers import check_header_block
 from ..http.error_responses import error_response
@@ -36,9 +36,11 @@ _SPECIAL = _HOP_BY_HOP | {b"content-length", b"server", b"date"}
 NO_BODY, LENGTH, CHUNKS, UNTIL_CLOSE = range(4)
 
 # What an app hands us, typed as it may come, not as we would like it: the compiled build
-# (setup.py) checks a value's type where it is passed. Headers: pairs of byte strings, lists as
-# often as tuples (ASGI allows any iterable). A body: bytes, a bytearray or memoryview, or None.
-AppHeaders = Sequence[Sequence[bytes]]
+# (setup.py) checks a value's type where it is passed, and must accept what the sources do.
+# Headers: pairs, lists as often as tuples (ASGI allows any iterable), of byte strings or other
+# buffers (a bytearray value frames as well as bytes): what a name or value may be is left to
+# the operations on it, as in the sources. A body: bytes, a bytearray or memoryview, or None.
+AppHeaders = Sequence[Sequence[Any]]
 AppBody = bytes | bytearray | memoryview
 
 
@@ -104,7 +106,7 @@ def _without_lines(date_server: bytes, names: tuple[bytes, ...]) -> bytes:
 # An app's header block, validated and framed, by the headers' content: most apps send the
 # same few headers on every answer. Bounded in entries and in size (a block that differs on
 # every answer, e.g. with a fresh cookie, is framed each time): at most ~0.5 MiB.
-_BLOCKS: dict[tuple[Sequence[bytes], ...], tuple[bytes, int | None, bool, tuple[bytes, ...]]]
+_BLOCKS: dict[tuple[Sequence[Any], ...], tuple[bytes, int | None, bool, tuple[bytes, ...]]]
 _BLOCKS = {}
 _BLOCKS_ENTRIES = 256
 _BLOCK_MEMO_BYTES = 1024

@@ -140,7 +140,11 @@ class NotRegularFile(OSError):
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
-def open_regular_file(path: str | bytes) -> tuple[Any, int]:
+# A path as os.open() takes it: an ASGI app's pathsend may give a pathlib.Path or bytes.
+FilePath = str | bytes | os.PathLike[str] | os.PathLike[bytes]
+
+
+def open_regular_file(path: FilePath) -> tuple[Any, int]:
     """(the open file, its size), without blocking the loop. FileNotFoundError or
     NotADirectoryError when it is missing, ValueError for a path that cannot name a file (a
     NUL in it), NotRegularFile for anything but a regular file, OSError otherwise."""
@@ -148,7 +152,7 @@ def open_regular_file(path: str | bytes) -> tuple[Any, int]:
     return file, info.st_size
 
 
-def open_regular(path: str | bytes, follow_symlinks: bool = True) -> tuple[Any, os.stat_result]:
+def open_regular(path: FilePath, follow_symlinks: bool = True) -> tuple[Any, os.stat_result]:
     """(the open file, its stat), raising as open_regular_file() does; with follow_symlinks
     False, a symbolic link as the last component is refused (OSError, ELOOP): how the static
     directories open what a request names (files/static.py)."""
