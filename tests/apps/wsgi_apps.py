@@ -141,6 +141,9 @@ def raw_app(environ, start_response):
         return [body]
     if path == "/environ-all":
         return environ_all(environ, start_response)
+    if path == "/two-blocks":  # a generator: chunked, each block a write of the thread's
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return (block for block in (b"first;", b"second"))
     if path == "/swallow":  # reads its body whatever happens, then answers 400
         try:
             while environ["wsgi.input"].read(65536):

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import socket
+import threading
 import time
 
 import httpx
@@ -24,6 +25,38 @@ def srv(tmp_path_factory):
         yield process
     finally:
         process.stop()
+
+
+# -- the answer's blocks and its end, in order -------------------------------------------------------
+def test_a_streamed_answer_ends_after_its_blocks_while_other_threads_finish_theirs(srv):
+    """Several handler threads at once, each streaming a generator's blocks on a kept-alive
+    connection: the end of an answer (its last chunk) is written after the blocks its thread
+    wrote, even when the loop learns that the thread finished together with other threads'
+    results. Once, it could come first: the next answer on that connection then began with
+    a stray `0` (an "illegal status line" for the client), about one request in a hundred."""
+    clients, rounds = 8, 150
+    failures: list[str] = []
+
+    def client(number: int) -> None:
+        path = "/raw/two-blocks" if number % 2 else "/plain"  # other threads' results too
+        expected = b"first;second" if number % 2 else b"plain handler"
+        with httpx.Client(timeout=10, limits=httpx.Limits(max_connections=1)) as session:
+            for _ in range(rounds):
+                try:
+                    response = session.get(srv.url(path))
+                except httpx.HTTPError as error:
+                    failures.append(f"{path}: {error!r}")
+                    return
+                if (response.status_code, response.content) != (200, expected):
+                    failures.append(f"{path}: {response.status_code} {response.content[:80]!r}")
+                    return
+
+    threads = [threading.Thread(target=client, args=(number,)) for number in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures, failures
 
 
 # -- Flask ----------------------------------------------------------------------------------------

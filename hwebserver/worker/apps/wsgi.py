@@ -2,9 +2,10 @@
 
 The whole exchange runs in one handler-pool thread, like a plain handler (the app may block
 on wsgi.input, which the event loop feeds: see streaming_body.py). What the app writes goes
-to the loop with call_soon_threadsafe, block by block, as PEP 3333 wants (no block is held
-back); the thread waits for the transport to drain when the client reads slower than the app
-writes. A wsgi.file_wrapper over a real file goes out with sendfile. close() of the app's
+to the loop block by block, as PEP 3333 wants (no block is held back), through the
+exchange's outbox, in order, which the end of the exchange empties before it writes the end
+of the answer; the thread waits for the transport to drain when the client reads slower than
+the app writes. A wsgi.file_wrapper over a real file goes out with sendfile. close() of the app's
 iterable is called whatever happens. A bodiless request answered with a plain one-block list
 (nothing of the app runs after that block) is written with the end of the exchange instead,
 one loop callback for both.
@@ -24,6 +25,7 @@ import logging
 import os
 import re
 import stat
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
@@ -384,6 +386,7 @@ class WsgiExchange:
         "framing",
         "head_sent",
         "on_wire",
+        "outbox",
         "pending",
         "protocol",
         "request",
@@ -405,6 +408,11 @@ class WsgiExchange:
         self.pending: Start | None = None
         self.head_sent = False
         self.on_wire = False  # a byte of the answer reached the transport (set on the loop)
+        # What the thread framed, in order, until the loop writes it (_flush). A queue, not a
+        # callback per block: the loop may run done() before the callbacks the thread
+        # scheduled ahead of it (the threads' results come back in batches), and done()
+        # writes the end of the answer; it empties the queue first.
+        self.outbox: deque[bytes] = deque()
         self.unsynced = 0
         self.disconnected = False
 
@@ -459,7 +467,8 @@ class WsgiExchange:
         payload = self.framed(data, complete)
         if not payload:
             return
-        self.protocol.loop.call_soon_threadsafe(self._write_on_loop, payload)
+        self.outbox.append(payload)
+        self.protocol.loop.call_soon_threadsafe(self._flush)
         self.unsynced += len(payload)
         if self.unsynced > SYNC_BYTES or self.protocol.write_paused:
             self._wait_on_loop(self.protocol.drain())
@@ -523,6 +532,12 @@ class WsgiExchange:
         self.head_sent = True
         return head
 
+    def _flush(self) -> None:
+        """On the loop: write what the thread framed so far, in its order."""
+        outbox = self.outbox
+        while outbox:
+            self._write_on_loop(outbox.popleft())
+
     def _write_on_loop(self, payload: bytes) -> None:
         # Disconnected: the client is gone, or the server answered in the app's place.
         if not self.protocol.closed and not self.disconnected:
@@ -572,6 +587,7 @@ class WsgiExchange:
             self.framing.sent += count
 
     async def _sendfile_on_loop(self, head: bytes, file: Any, offset: int, count: int) -> None:
+        self._flush()  # what the app wrote before it returned the file goes first
         protocol = self.protocol
         if protocol.closed or self.disconnected:
             raise ClientDisconnected("the client disconnected")
@@ -584,8 +600,9 @@ class WsgiExchange:
     # -- back on the loop -----------------------------------------------------------------------
     def done(self, ok: bool, value: Any) -> None:
         """`value`: what run() returned (the answer it held back, or b""), or what it raised."""
+        self._flush()  # every block the thread framed goes before the end of the answer
         if ok and value:
-            self._write_on_loop(value)  # first, as if written from the thread
+            self._write_on_loop(value)  # then this, as if written from the thread
         protocol = self.protocol
         state = protocol.state
         protocol.exchange = None
