@@ -163,6 +163,11 @@ async def raw_asgi(scope, receive, send):
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.pathsend", "path": os.path.abspath(__file__)})
         return
+    if scope["path"].endswith("/pathsend-lists"):  # the same, with headers given as lists
+        start = {"type": "http.response.start", "status": 200, "headers": [[b"x-kind", b"lists"]]}
+        await send(start)
+        await send({"type": "http.response.pathsend", "path": os.path.abspath(__file__)})
+        return
     if scope["path"].endswith("/pathsend-path"):  # the same, named by a pathlib.Path
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.pathsend", "path": pathlib.Path(__file__).resolve()})

@@ -379,7 +379,8 @@ def test_a_failing_lifespan_startup_stops_the_worker_from_serving(tmp_path):
         process.stop()
 
 
-@pytest.mark.parametrize("named_by", ["pathsend", "pathsend-path"])  # a str, a pathlib.Path
+# A str, a pathlib.Path; headers given as lists
+@pytest.mark.parametrize("named_by", ["pathsend", "pathsend-path", "pathsend-lists"])
 def test_pathsend_sends_the_file_whole_on_a_kept_alive_connection(srv, named_by):
     expected = (APPS / "asgi_apps.py").read_bytes()
     with httpx.Client(timeout=10, limits=httpx.Limits(max_connections=1)) as client:

@@ -15,7 +15,7 @@ so the app routes on path[len(root_path):] (Starlette, FastAPI and Django all do
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...api.internal.tracebacks import without_server_frames
@@ -166,7 +166,7 @@ class AsgiHttp:
         self.disconnected = False
         self.request_done = False
         self.status = 0
-        self.headers: tuple[tuple[bytes, bytes], ...] = ()
+        self.headers: tuple[Sequence[Any], ...] = ()  # the app's pairs, as it gave them
         self.waiter: asyncio.Future[None] | None = None
 
     def _app_run(self) -> Coroutine[Any, Any, None]:
