@@ -212,6 +212,11 @@ def raw_app(environ, start_response):
         file.seek(int(params.get("offset", "0")))
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return environ["wsgi.file_wrapper"](file, 8192)
+    if path == "/write-then-file":  # write() first, then a file_wrapper: one head, both parts
+        params = dict(parse_qsl(environ["QUERY_STRING"]))
+        write = start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        write(b"before;")
+        return environ["wsgi.file_wrapper"](open(params["path"], "rb"), 8192)
     if path.startswith("/tracked/"):
         name = path.rsplit("/", 1)[1]
         start_response("200 OK", [("Content-Type", "text/plain")])

@@ -56,6 +56,7 @@ def test_a_streamed_answer_ends_after_its_blocks_while_other_threads_finish_thei
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a client never finished"
     assert not failures, failures
 
 
@@ -161,6 +162,20 @@ def test_file_wrapper_is_sent_whole_with_a_length(srv, tmp_path):
     assert response.headers["content-length"] == str(len(data))
     tail = httpx.get(srv.url("/raw/file"), params={"path": str(path), "offset": "1000"})
     assert tail.content == data[1000:]
+
+
+def test_a_file_wrapper_after_a_write_follows_it_under_the_one_head(srv, tmp_path):
+    """Once, the file went out with sendfile behind a second head, in the middle of the
+    chunked answer the write() had begun."""
+    path = tmp_path / "payload.bin"
+    data = os.urandom(100_000)
+    path.write_bytes(data)
+    with httpx.Client(timeout=10, limits=httpx.Limits(max_connections=1)) as client:
+        for _ in range(2):  # and the connection goes on
+            response = client.get(srv.url("/raw/write-then-file"), params={"path": str(path)})
+            assert response.status_code == 200
+            assert response.headers["transfer-encoding"] == "chunked"
+            assert response.content == b"before;" + data
 
 
 def _closed(srv) -> list[str]:

@@ -431,7 +431,9 @@ class WsgiExchange:
         try:
             if result.__class__ is list and len(result) == 1 and self.body is None:
                 return self.framed(result[0], True)
-            if isinstance(result, FileWrapper) and self._sendable(result):
+            # Sent with sendfile only as the whole answer: after a write(), the head is out
+            # and the file's blocks follow as any other iterable's.
+            if isinstance(result, FileWrapper) and not self.head_sent and self._sendable(result):
                 self._send_file(result)
             else:
                 complete = len(result) == 1 if isinstance(result, (list, tuple)) else False
@@ -587,7 +589,7 @@ class WsgiExchange:
             self.framing.sent += count
 
     async def _sendfile_on_loop(self, head: bytes, file: Any, offset: int, count: int) -> None:
-        self._flush()  # what the app wrote before it returned the file goes first
+        self._flush()  # (nothing framed yet: see run(); emptied all the same, in order)
         protocol = self.protocol
         if protocol.closed or self.disconnected:
             raise ClientDisconnected("the client disconnected")
