@@ -12,7 +12,7 @@ errors; only our own code between the socket and the user's runs compiled.
 Only modules whose every call is on a request's path are here: compiled code trusts its type
 annotations (a wrong type raises TypeError) and calls within the group bypass the module's
 namespace, so each one must be strict-typed (mypy --strict, warn_unreachable) and tested in its
-compiled form (scripts/test runs the request-path tests against scripts/compile's copy).
+compiled form (scripts/test runs the whole suite again in scripts/compile's copy).
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ COMPILED_MODULES = [
 
 
 def compiled_extensions() -> list[object]:
+    # Only a wheel is compiled: the build backend (build_support/hwebserver_build.py) runs
+    # every other hook without the switch.
     if os.environ.get("HWEBSERVER_COMPILE") != "1":
         return []
     from mypyc.build import mypycify  # only then a build requirement (pyproject.toml)
