@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -59,8 +60,8 @@ def code_form() -> str:
     """How the request path runs here: compiled (a wheel built with HWEBSERVER_COMPILE=1, see
     setup.py) or pure Python. Found without importing the worker."""
     spec = importlib.util.find_spec("hwebserver.worker.http.protocol")
-    origin = spec.origin if spec is not None else None
-    compiled = origin is not None and not origin.endswith(".py")
+    origin = spec.origin if spec is not None and spec.origin is not None else ""
+    compiled = origin.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
     return "request path compiled" if compiled else "pure Python"
 
 

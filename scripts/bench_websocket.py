@@ -31,7 +31,8 @@ import websockets
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from support import ServerProcess  # noqa: E402
+from bench import served_code  # noqa: E402
+from support import APPS, ServerProcess  # noqa: E402
 
 # As scripts/bench does: the server on one core, the client on another.
 PIN = len(os.sched_getaffinity(0)) >= 2
@@ -158,7 +159,10 @@ async def load(
 
 def measure(script: str, workdir: Path) -> tuple[float, float, float]:
     """(round-trips per second, server user and system CPU microseconds per round-trip)."""
-    server = ServerProcess(script, workdir / script.replace(".py", ""))
+    # hwebserver from where scripts/bench serves it (the compiled copy, or the sources): the
+    # tests' own environment would put the sources first.
+    code = os.pathsep.join([str(served_code()), str(APPS)])
+    server = ServerProcess(script, workdir / script.replace(".py", ""), env={"PYTHONPATH": code})
     server.start()
     try:
         if PIN:

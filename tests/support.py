@@ -21,6 +21,9 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 APPS = Path(__file__).resolve().parent / "apps"
 START_TIMEOUT = 30.0
+# scripts/test runs the suite a second time in scripts/compile's copy (the request path
+# compiled), with this set.
+COMPILED_RUN = os.environ.get("HWEBSERVER_TEST_COMPILED") == "1"
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from importlib.metadata import version
 from pathlib import Path
 
-from support import python_env
+from support import COMPILED_RUN, python_env
 
 import hwebserver
 
@@ -25,12 +24,8 @@ def test_version_attribute_is_the_distribution_version():
     assert hwebserver.__version__ == version("hwebserver")
 
 
-# scripts/test runs the suite a second time in scripts/compile's copy, with this set.
-COMPILED = os.environ.get("HWEBSERVER_TEST_COMPILED") == "1"
-
-
 def test_command_line_version_is_the_distribution_version():
-    form = "request path compiled" if COMPILED else "pure Python"
+    form = "request path compiled" if COMPILED_RUN else "pure Python"
     expected = f"hwebserver {version('hwebserver')} ({form})"
     assert run_version([sys.executable, "-m", "hwebserver"]) == expected
     # The console script pip installs beside the interpreter says the same.
@@ -48,4 +43,4 @@ def test_the_request_path_a_worker_runs_is_the_form_this_run_tests():
     )
     assert result.returncode == 0, result.stderr
     loaded = result.stdout.strip()
-    assert loaded.endswith(".so") if COMPILED else loaded.endswith(".py"), loaded
+    assert loaded.endswith(".so") if COMPILED_RUN else loaded.endswith(".py"), loaded

@@ -29,19 +29,28 @@ _SITE_DIRS = tuple(
 )
 
 
-# A compiled module's frames (setup.py: mypyc) name its source as the build named it, relative.
-_COMPILED_PREFIX = "hwebserver" + os.sep
+# A compiled module's frames (setup.py: mypyc) name its source as the build named it, relative
+# to the directory that holds the package (hwebserver/worker/http/protocol.py).
+_PACKAGE_PARENT = os.path.dirname(_PACKAGE_DIR.rstrip(os.sep))
 
 
 def is_server_frame(filename: str) -> bool:
     """A frame of hwebserver itself (compiled or not), of the standard library, or frozen
     (importlib)."""
-    if filename.startswith(("<frozen ", _COMPILED_PREFIX)):
+    if filename.startswith("<frozen "):
+        return True
+    if not os.path.isabs(filename) and _is_compiled_source(filename):
         return True
     path = os.path.abspath(filename)
     if path.startswith(_PACKAGE_DIR):
         return True
     return path.startswith(_STDLIB_DIRS) and not path.startswith(_SITE_DIRS)
+
+
+def _is_compiled_source(filename: str) -> bool:
+    """A relative name that is one of the package's own sources, as a compiled frame names it."""
+    source = os.path.join(_PACKAGE_PARENT, filename)
+    return source.startswith(_PACKAGE_DIR) and os.path.isfile(source)
 
 
 def first_user_frame(tb: TracebackType | None) -> TracebackType | None:
