@@ -39,7 +39,8 @@ NO_BODY, LENGTH, CHUNKS, UNTIL_CLOSE = range(4)
 # (setup.py) checks a value's type where it is passed, and must accept what the sources do.
 # Headers: pairs, lists as often as tuples (ASGI allows any iterable), of byte strings or other
 # buffers (a bytearray value frames as well as bytes): what a name or value may be is left to
-# the operations on it, as in the sources. A body: bytes, a bytearray or memoryview, or None.
+# the operations on it, as in the sources. A body: bytes, a bytearray or memoryview (or None,
+# where a parameter says `AppBody | None`).
 AppHeaders = Sequence[Sequence[Any]]
 AppBody = bytes | bytearray | memoryview
 
