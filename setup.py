@@ -3,8 +3,9 @@
 Everything else about the package is in pyproject.toml. Without the switch the wheel is pure
 Python (an editable install always is: an edit must take effect). With it, the modules below
 become C extensions beside their sources; the sources stay in the wheel, and Python loads the
-extension first. What a user's code sees does not change: the same tasks, threads, objects and
-errors; only our own code between the socket and the user's runs compiled.
+extension first. A user's code runs in the same tasks and threads and gets the same answers;
+only our own code between the socket and the user's runs compiled (what little differs, such
+as an unawaited ASGI send() going without Python's warning: docs/architecture.md).
 
     HWEBSERVER_COMPILE=1 python -m pip wheel --no-deps -w dist .     # a compiled wheel
     scripts/compile                                                  # a compiled copy to test
@@ -36,7 +37,7 @@ def compiled_extensions() -> list[object]:
     # every other hook without the switch.
     if os.environ.get("HWEBSERVER_COMPILE") != "1":
         return []
-    from mypyc.build import mypycify  # only then a build requirement (pyproject.toml)
+    from mypyc.build import mypycify  # a build requirement only then (build_support/)
 
     return list(mypycify(COMPILED_MODULES, opt_level="3", group_name="hwebserver"))
 

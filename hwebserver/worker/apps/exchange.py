@@ -2,9 +2,9 @@
 
 The connection calls its kind's starter in STARTERS for a route that `runs_exchange`, with
 the request already counted in flight and admitted by its port's gate (http/gate.py: an
-adapter takes an AdmittedRoute, which only the gate makes). The adapter must end it exactly once, through the Connection
-(http/seams.py): respond() (a Response), finish() (it wrote the response itself), or
-abandon() (the client went away).
+adapter takes an AdmittedRoute, which only the gate makes). The adapter must end it exactly
+once, through the Connection (http/seams.py): respond() (a Response), finish() (it wrote the
+response itself), or abandon() (the client went away).
 """
 
 from __future__ import annotations

@@ -5,10 +5,10 @@ on wsgi.input, which the event loop feeds: see streaming_body.py). What the app 
 to the loop block by block, as PEP 3333 wants (no block is held back), through the
 exchange's outbox, in order, which the end of the exchange empties before it writes the end
 of the answer; the thread waits for the transport to drain when the client reads slower than
-the app writes. A wsgi.file_wrapper over a real file goes out with sendfile. close() of the app's
-iterable is called whatever happens. A bodiless request answered with a plain one-block list
-(nothing of the app runs after that block) is written with the end of the exchange instead,
-one loop callback for both.
+the app writes. A wsgi.file_wrapper over a real file that is the whole answer goes out with
+sendfile. close() of the app's iterable is called whatever happens. A bodiless request
+answered with a plain one-block list (nothing of the app runs after that block) is written
+with the end of the exchange instead, one loop callback for both.
 
 What is the same from one request to the next is made once and found again by value, in
 bounded memos: the environ's per-connection part, a target's SCRIPT_NAME/PATH_INFO/
@@ -589,7 +589,6 @@ class WsgiExchange:
             self.framing.sent += count
 
     async def _sendfile_on_loop(self, head: bytes, file: Any, offset: int, count: int) -> None:
-        self._flush()  # (nothing framed yet: see run(); emptied all the same, in order)
         protocol = self.protocol
         if protocol.closed or self.disconnected:
             raise ClientDisconnected("the client disconnected")

@@ -169,8 +169,8 @@ class StreamingBody:
         return self.complete and not self._chunks
 
     def _settled(self) -> bool:
-        """Complete, or failed: read afresh (a call, so that no narrowing of the loop's
-        condition is assumed to still hold after a wait)."""
+        """Complete, or failed: read afresh each time (a call, so that no narrowing of an
+        earlier check is assumed to still hold after a wait)."""
         return self.complete or self.failure is not None
 
     # -- consumer in a thread (WSGI) ------------------------------------------------------------
@@ -180,7 +180,7 @@ class StreamingBody:
         with self._lock:
             if self.continue_pending and not self._chunks and not self.complete:
                 loop.call_soon_threadsafe(self._send_continue)
-            while not self._chunks and not self.complete and self.failure is None:
+            while not self._chunks and not self._settled():
                 if not self._readable.wait(self.timeout) and not self._chunks:
                     if self._settled():  # by the loop while this thread waited
                         break
